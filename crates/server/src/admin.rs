@@ -1,0 +1,109 @@
+//! Administrative operations used by the CLI (`admin bootstrap`, `admin workspace create`,
+//! `demo`) and the test suite: they act for an organization without an HTTP principal.
+
+use palisade_domain::time::now;
+use palisade_domain::{Error, OrgId, OrgRole, Result};
+use palisade_store::{NewCredential, NewServiceAccount, PrincipalKind};
+use palisade_types::org::Workspace;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::service::OrgService;
+use crate::AppState;
+
+/// What `palisade admin bootstrap` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bootstrapped {
+    pub organization_id: Uuid,
+    pub account_id: Uuid,
+    pub client_id: Uuid,
+    pub client_secret: String,
+}
+
+/// Creates an organization and an `Admin` service account holding every scope.
+pub async fn bootstrap(state: &AppState, org_name: &str) -> Result<Bootstrapped> {
+    let name = org_name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::field("orgName", "must be 1 to 200 characters"));
+    }
+    let store = state.store();
+    let (org, account) = store.create_organization(name).await?;
+    let (client_id, client_secret) = create_service_account(
+        state,
+        &org,
+        "Bootstrap administrator",
+        OrgRole::Admin,
+        &OrgService::all_scopes(),
+        &[],
+    )
+    .await?;
+    Ok(Bootstrapped {
+        organization_id: org.uuid(),
+        account_id: account,
+        client_id,
+        client_secret,
+    })
+}
+
+/// Creates a service account with one credential; returns (client id, secret).
+pub async fn create_service_account(
+    state: &AppState,
+    org: &OrgId,
+    name: &str,
+    role: OrgRole,
+    scopes: &[palisade_domain::Scope],
+    assignments: &[(Uuid, palisade_domain::WorkspaceRole)],
+) -> Result<(Uuid, String)> {
+    let store = state.store();
+    let id = Uuid::new_v4();
+    let secret = state.auth().new_secret();
+    store
+        .create_service_account(
+            org,
+            NewServiceAccount {
+                id,
+                account_id: store.own_account_id(org).await?,
+                name: name.into(),
+                description: None,
+                org_role: role,
+                assignments: assignments.to_vec(),
+            },
+            NewCredential {
+                id: Uuid::new_v4(),
+                secret_hash: secret.hash,
+                scopes: scopes.to_vec(),
+                expires_at: now()
+                    + chrono::Duration::days(state.config().auth.default_credential_days),
+            },
+        )
+        .await?;
+    state.auth().invalidate();
+    Ok((id, secret.secret))
+}
+
+/// Creates a workspace in an organization (under its own account unless one is given).
+pub async fn create_workspace(
+    state: &AppState,
+    org_id: Uuid,
+    name: &str,
+    account: Option<Uuid>,
+) -> Result<Workspace> {
+    let store = state.store();
+    let Some((org, _, own)) = store.organization(org_id).await? else {
+        return Err(Error::not_found("Organization", org_id));
+    };
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::field("name", "must be 1 to 200 characters"));
+    }
+    let account = account.unwrap_or(own);
+    if store.get_account(&org, account).await?.is_none() {
+        return Err(Error::not_found("Account", account));
+    }
+    let ws = store
+        .create_workspace(&org, account, name, None::<(PrincipalKind, Uuid)>)
+        .await?;
+    state.auth().invalidate();
+    Ok(ws)
+}

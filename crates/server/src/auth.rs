@@ -1,0 +1,372 @@
+//! Service-account authentication (DESIGN §2).
+//!
+//! Secrets are `cf_sa_` + 32 random bytes (base64url). Only an HMAC-SHA256 of the secret,
+//! keyed by the server secret, is stored: a fast keyed hash is the right tool for
+//! high-entropy secrets (a password hash would cost milliseconds on every request and buy
+//! nothing). Lookup is by hash; the stored and computed hashes are then compared in constant
+//! time.
+//!
+//! Verified credentials are kept in memory for `auth.cache_ttl_secs`; changes made through
+//! this process invalidate the cache at once, changes made on another replica apply within the
+//! TTL. `lastUsedAt` is recorded in memory and written in batches. Failed attempts are counted
+//! per client id and per peer address in fixed windows; over the limit, requests get 429
+//! `RATE_LIMITED` with `Retry-After` before any secret is checked.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use palisade_domain::{Error, OrgId, OrgRole, Result, ScopeSet, WorkspaceRole};
+use palisade_store::{AuthRecord, Store};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::config::AuthConfig;
+
+pub const SECRET_PREFIX: &str = "cf_sa_";
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub org: OrgId,
+    pub service_account_id: Uuid,
+    pub credential_id: Uuid,
+    pub scopes: ScopeSet,
+    pub org_role: OrgRole,
+    pub workspace_roles: HashMap<Uuid, WorkspaceRole>,
+    /// The account's name, description, customer account and creation time, and its direct
+    /// roles with workspace names, as of verification (for `GET /users/profile`).
+    pub name: String,
+    pub description: Option<String>,
+    pub account_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub named_roles: Vec<(Uuid, String, WorkspaceRole)>,
+    expires_at: DateTime<Utc>,
+    revoked: bool,
+    active: bool,
+}
+
+impl Principal {
+    /// The caller's effective role on a workspace: its direct assignment, or the role its
+    /// organizational role implies on every workspace, whichever is higher.
+    pub fn workspace_role(&self, workspace: &Uuid) -> Option<WorkspaceRole> {
+        self.workspace_roles
+            .get(workspace)
+            .copied()
+            .into_iter()
+            .chain(self.org_role.implied_workspace_role())
+            .max()
+    }
+
+    /// Workspaces this caller holds a direct role on (organization-wide roles are resolved by
+    /// the caller against the organization's workspace list).
+    pub fn has_org_wide_role(&self) -> bool {
+        self.org_role.implied_workspace_role().is_some()
+    }
+}
+
+/// A generated secret. `Debug` never shows it.
+pub struct NewSecret {
+    pub secret: String,
+    pub hash: String,
+}
+
+impl std::fmt::Debug for NewSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewSecret(<redacted>)")
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum FailureKey {
+    Client(Uuid),
+    Address(IpAddr),
+}
+
+pub struct Authenticator {
+    key: [u8; 32],
+    store: Store,
+    config: AuthConfig,
+    cache: Mutex<HashMap<String, (Arc<Principal>, Instant)>>,
+    failures: Mutex<HashMap<FailureKey, (Instant, u32)>>,
+    last_used: Mutex<HashMap<Uuid, (OrgId, Uuid, DateTime<Utc>)>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl Authenticator {
+    /// `server_secret` is the configured `secret_key` or the database-kept generated key.
+    pub fn new(server_secret: &str, store: Store, config: AuthConfig) -> Self {
+        let mut mac = HmacSha256::new_from_slice(server_secret.as_bytes()).expect("any key length");
+        mac.update(b"palisade credential hash v1");
+        let key: [u8; 32] = mac.finalize().into_bytes().into();
+        Authenticator {
+            key,
+            store,
+            config,
+            cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            last_used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn hash_secret(&self, secret: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("any key length");
+        mac.update(secret.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
+
+    /// Makes a new secret and its stored hash.
+    pub fn new_secret(&self) -> NewSecret {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let secret = format!(
+            "{SECRET_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        );
+        let hash = self.hash_secret(&secret);
+        NewSecret { secret, hash }
+    }
+
+    /// Forgets every cached verification (after any change to accounts, credentials or roles).
+    pub fn invalidate(&self) {
+        self.cache.lock().unwrap().clear();
+    }
+
+    /// Authenticates an `Authorization` header value from `peer`.
+    pub async fn authenticate(
+        &self,
+        header: Option<&str>,
+        peer: Option<IpAddr>,
+    ) -> Result<Arc<Principal>> {
+        let Some(header) = header else {
+            return Err(Error::Unauthorized(
+                "Authentication required: send Authorization: Basic base64(clientId:clientSecret)."
+                    .into(),
+            ));
+        };
+        let Some((client_id, secret)) = parse_basic(header) else {
+            self.check_limits(None, peer)?;
+            self.record_failure(None, peer);
+            return Err(Error::Unauthorized(
+                "Malformed Authorization header: expected Basic base64(clientId:clientSecret)."
+                    .into(),
+            ));
+        };
+        self.check_limits(client_id, peer)?;
+        let invalid = || Error::Unauthorized("Invalid client credentials.".into());
+        let Some(client_id) = client_id else {
+            self.record_failure(None, peer);
+            return Err(invalid());
+        };
+        if !secret.starts_with(SECRET_PREFIX) || secret.len() > 256 {
+            self.record_failure(Some(client_id), peer);
+            return Err(invalid());
+        }
+        let hash = self.hash_secret(&secret);
+        let principal = match self.cached(&hash) {
+            Some(p) => Some(p),
+            None => match self.store.find_credential(&hash).await? {
+                Some(record)
+                    if bool::from(record.secret_hash.as_bytes().ct_eq(hash.as_bytes())) =>
+                {
+                    let p = Arc::new(principal_from(record));
+                    self.cache
+                        .lock()
+                        .unwrap()
+                        .insert(hash.clone(), (p.clone(), Instant::now()));
+                    Some(p)
+                }
+                _ => None,
+            },
+        };
+        let Some(p) = principal.filter(|p| p.service_account_id == client_id) else {
+            self.record_failure(Some(client_id), peer);
+            return Err(invalid());
+        };
+        if p.revoked {
+            return Err(Error::Unauthorized(
+                "The credential has been revoked.".into(),
+            ));
+        }
+        let now = Utc::now();
+        if p.expires_at <= now {
+            return Err(Error::Unauthorized("The credential has expired.".into()));
+        }
+        if !p.active {
+            return Err(Error::Unauthorized(
+                "The service account is disabled.".into(),
+            ));
+        }
+        self.last_used
+            .lock()
+            .unwrap()
+            .insert(p.credential_id, (p.org, p.service_account_id, now));
+        Ok(p)
+    }
+
+    fn cached(&self, hash: &str) -> Option<Arc<Principal>> {
+        let cache = self.cache.lock().unwrap();
+        let (p, at) = cache.get(hash)?;
+        (at.elapsed() < Duration::from_secs(self.config.cache_ttl_secs)).then(|| p.clone())
+    }
+
+    fn check_limits(&self, client: Option<Uuid>, peer: Option<IpAddr>) -> Result<()> {
+        let window = Duration::from_secs(self.config.failure_window_secs);
+        let failures = self.failures.lock().unwrap();
+        let mut retry_after = 0u64;
+        let mut check = |key: FailureKey, max: u32| {
+            if let Some((start, count)) = failures.get(&key) {
+                let age = start.elapsed();
+                if age < window && *count >= max {
+                    retry_after = retry_after.max((window - age).as_secs() + 1);
+                }
+            }
+        };
+        if let Some(c) = client {
+            check(FailureKey::Client(c), self.config.max_failures_per_client);
+        }
+        if let Some(ip) = peer {
+            check(
+                FailureKey::Address(ip),
+                self.config.max_failures_per_address,
+            );
+        }
+        if retry_after > 0 {
+            return Err(Error::RateLimited {
+                retry_after_secs: retry_after,
+            });
+        }
+        Ok(())
+    }
+
+    fn record_failure(&self, client: Option<Uuid>, peer: Option<IpAddr>) {
+        let window = Duration::from_secs(self.config.failure_window_secs);
+        let mut failures = self.failures.lock().unwrap();
+        if failures.len() > 100_000 {
+            failures.retain(|_, (start, _)| start.elapsed() < window);
+        }
+        let keys = client
+            .map(FailureKey::Client)
+            .into_iter()
+            .chain(peer.map(FailureKey::Address));
+        for key in keys {
+            let entry = failures.entry(key).or_insert((Instant::now(), 0));
+            if entry.0.elapsed() >= window {
+                *entry = (Instant::now(), 0);
+            }
+            entry.1 += 1;
+        }
+    }
+
+    /// The newest in-memory `lastUsedAt` of a credential not yet written to the database.
+    pub fn pending_last_used(&self, credential: &Uuid) -> Option<DateTime<Utc>> {
+        self.last_used.lock().unwrap().get(credential).map(|e| e.2)
+    }
+
+    /// Writes pending `lastUsedAt` values.
+    pub async fn flush_last_used(&self) -> Result<()> {
+        let batch: Vec<_> = self
+            .last_used
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(cred, (org, sa, at))| (*org, *sa, *cred, *at))
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.store.record_last_used(&batch).await?;
+        let mut pending = self.last_used.lock().unwrap();
+        for (_, _, cred, at) in &batch {
+            if pending.get(cred).is_some_and(|e| e.2 <= *at) {
+                pending.remove(cred);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn principal_from(r: AuthRecord) -> Principal {
+    Principal {
+        org: r.org,
+        service_account_id: r.service_account_id,
+        credential_id: r.credential_id,
+        scopes: ScopeSet::from_scopes(r.scopes),
+        org_role: r.org_role,
+        workspace_roles: r
+            .workspace_roles
+            .iter()
+            .map(|(ws, _, role)| (*ws, *role))
+            .collect(),
+        name: r.name,
+        description: r.description,
+        account_id: r.account_id,
+        created_at: r.created_at,
+        named_roles: r.workspace_roles,
+        expires_at: r.expires_at,
+        revoked: r.revoked,
+        active: r.active,
+    }
+}
+
+/// `Basic base64(clientId:secret)` → (client id if it is a GUID, secret).
+fn parse_basic(header: &str) -> Option<(Option<Uuid>, String)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((Uuid::parse_str(id).ok(), secret.to_string()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_basic_headers() {
+        let id = Uuid::new_v4();
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{id}:cf_sa_x:y"));
+        let (got, secret) = parse_basic(&format!("Basic {v}")).unwrap();
+        assert_eq!(got, Some(id));
+        assert_eq!(secret, "cf_sa_x:y");
+        assert!(parse_basic("Bearer abc").is_none());
+        assert!(parse_basic("Basic !!!").is_none());
+        let v = base64::engine::general_purpose::STANDARD.encode("not-a-guid:s");
+        assert_eq!(parse_basic(&format!("basic {v}")).unwrap().0, None);
+    }
+
+    #[test]
+    fn hex_encodes() {
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+}

@@ -1,0 +1,358 @@
+//! Configuration (DESIGN §7): embedded defaults, then the TOML file given by `--config`
+//! (default `palisade.toml` if present), then `PALISADE_*` environment variables (nested keys
+//! joined by `__`), then command-line flags. Validated once at start.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A string that never shows up in `Debug` or logs.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"<redacted>\"")
+        }
+    }
+}
+
+/// The database URL. Its password (if any) is redacted in `Debug`.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+/// `postgres://user:pw@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.find('@') else {
+        return url.to_string();
+    };
+    let userinfo = &rest[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}://{}:***{}",
+            &url[..scheme_end],
+            &userinfo[..colon],
+            &rest[at..]
+        ),
+        None => url.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://palisade.db` (default) or `postgres://…`.
+    pub database_url: DatabaseUrl,
+    /// Maximum database connections of this process.
+    pub database_max_connections: u32,
+    /// Address the API listens on.
+    pub listen: String,
+    /// Server secret (≥ 32 characters): keys credential hashing and token sealing. When
+    /// empty, a random key is generated once and kept in the database, shared by every replica.
+    pub secret_key: Secret,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+    /// `tracing` filter, e.g. `info` or `palisade=debug`.
+    pub log: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub auth: AuthConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long a verified credential is trusted from memory before it is read again. Bounds
+    /// how long a revocation made on another replica takes to apply everywhere.
+    pub cache_ttl_secs: u64,
+    /// Failed attempts allowed per client id within `failure_window_secs`.
+    pub max_failures_per_client: u32,
+    /// Failed attempts allowed per peer address within `failure_window_secs`.
+    pub max_failures_per_address: u32,
+    pub failure_window_secs: u64,
+    /// How often `lastUsedAt` values are written to the database.
+    pub last_used_flush_secs: u64,
+    /// Default and maximum credential lifetime, in days.
+    pub default_credential_days: i64,
+    pub max_credential_days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub allow_private_targets: bool,
+    pub allow_http: bool,
+    pub retry_schedule_secs: Vec<u64>,
+    pub timeout_secs: u64,
+    pub disable_after_consecutive_failures: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: DatabaseUrl("sqlite://palisade.db".into()),
+            database_max_connections: 16,
+            listen: "127.0.0.1:8080".into(),
+            secret_key: Secret::default(),
+            max_body_bytes: 1024 * 1024,
+            log: "info".into(),
+            log_format: "text".into(),
+            auth: AuthConfig {
+                cache_ttl_secs: 5,
+                max_failures_per_client: 10,
+                max_failures_per_address: 50,
+                failure_window_secs: 60,
+                last_used_flush_secs: 15,
+                default_credential_days: 365,
+                max_credential_days: 730,
+            },
+            webhooks: WebhooksConfig {
+                allow_private_targets: false,
+                allow_http: false,
+                retry_schedule_secs: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
+                timeout_secs: 15,
+                disable_after_consecutive_failures: 20,
+            },
+        }
+    }
+}
+
+/// Flags that override configuration (the last layer).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration value for '{key}': {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+impl Config {
+    /// Loads the layered configuration from the process environment.
+    pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_from(overrides, Env::prefixed("PALISADE_").split("__"))
+    }
+
+    fn load_from(overrides: &Overrides, env: Env) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        match &overrides.config_file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::MissingFile(path.clone()));
+                }
+                fig = fig.merge(Toml::file(path));
+            }
+            None => {
+                if Path::new("palisade.toml").exists() {
+                    fig = fig.merge(Toml::file("palisade.toml"));
+                }
+            }
+        }
+        fig = fig.merge(env);
+        if let Some(db) = &overrides.database_url {
+            fig = fig.merge(Serialized::default("database_url", db));
+        }
+        if let Some(listen) = &overrides.listen {
+            fig = fig.merge(Serialized::default("listen", listen));
+        }
+        // figment's messages name the key and the source but never echo the value.
+        let config: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, message: &str| ConfigError::Invalid {
+            key,
+            message: message.to_string(),
+        };
+        let db = &self.database_url.0;
+        if !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return Err(invalid(
+                "listen",
+                "must be an address with a port, e.g. 127.0.0.1:8080",
+            ));
+        }
+        let key = self.secret_key.expose();
+        if !key.is_empty() && key.len() < 32 {
+            return Err(invalid(
+                "secret_key",
+                "must be at least 32 characters (or empty to use a generated key)",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(invalid("max_body_bytes", "must be at least 1024"));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(invalid("log_format", "must be 'text' or 'json'"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log).is_err() {
+            return Err(invalid("log", "is not a valid tracing filter"));
+        }
+        let a = &self.auth;
+        if a.default_credential_days < 1 || a.max_credential_days < a.default_credential_days {
+            return Err(invalid(
+                "auth.max_credential_days",
+                "credential lifetimes must satisfy 1 <= default_credential_days <= max_credential_days",
+            ));
+        }
+        if a.failure_window_secs == 0 || a.last_used_flush_secs == 0 {
+            return Err(invalid(
+                "auth",
+                "failure_window_secs and last_used_flush_secs must be positive",
+            ));
+        }
+        let w = &self.webhooks;
+        if w.retry_schedule_secs.is_empty() {
+            return Err(invalid(
+                "webhooks.retry_schedule_secs",
+                "must list at least one delay",
+            ));
+        }
+        if w.timeout_secs == 0 || w.timeout_secs > 300 {
+            return Err(invalid(
+                "webhooks.timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if w.disable_after_consecutive_failures == 0 {
+            return Err(invalid(
+                "webhooks.disable_after_consecutive_failures",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml: Option<&str>, env: &[(&str, &str)], o: Overrides) -> Result<Config, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            let mut o = o.clone();
+            if let Some(t) = toml {
+                jail.create_file("custom.toml", t)?;
+                o.config_file = Some("custom.toml".into());
+            }
+            for (k, v) in env {
+                jail.set_env(k, v);
+            }
+            out = Some(Config::load(&o));
+            Ok(())
+        });
+        out.expect("jail ran")
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let c = load(None, &[], Overrides::default()).unwrap();
+        assert_eq!(c, Config::default());
+
+        let toml = "listen = \"127.0.0.1:9000\"\n[webhooks]\ntimeout_secs = 20\n";
+        let c = load(Some(toml), &[], Overrides::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.webhooks.timeout_secs, 20);
+
+        let env = [
+            ("PALISADE_LISTEN", "127.0.0.1:9100"),
+            ("PALISADE_WEBHOOKS__TIMEOUT_SECS", "30"),
+        ];
+        let c = load(Some(toml), &env, Overrides::default()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9100");
+        assert_eq!(c.webhooks.timeout_secs, 30);
+
+        let flags = Overrides {
+            listen: Some("127.0.0.1:9200".into()),
+            database_url: Some("postgres://u:pw@h/db".into()),
+            ..Default::default()
+        };
+        let c = load(Some(toml), &env, flags).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9200");
+        assert_eq!(c.database_url.0, "postgres://u:pw@h/db");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = load(
+            None,
+            &[("PALISADE_LISTEN", "nowhere")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("'listen'"), "{err}");
+        let err = load(Some("secret_key = \"short\"\n"), &[], Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("secret_key"), "{err}");
+        assert!(!err.to_string().contains("short\""), "{err}");
+        let err = load(Some("bogus = 1\n"), &[], Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("bogus"), "{err}");
+        let err = load(
+            None,
+            &[("PALISADE_WEBHOOKS__TIMEOUT_SECS", "0")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("timeout_secs"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let mut c = Config::default();
+        c.secret_key = Secret("k".repeat(40));
+        c.database_url = DatabaseUrl("postgres://palisade:hunter2@db:5432/p".into());
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("kkkk"), "{dbg}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("postgres://palisade:***@db:5432/p"), "{dbg}");
+    }
+}

@@ -1,0 +1,164 @@
+//! Request extractors that fail as ProblemDetails: JSON bodies (415 on a wrong content type,
+//! 400 `BAD_REQUEST` on malformed JSON, 400 `VALIDATION_ERROR` naming the JSON path on a
+//! wrong type), and ids in paths (a malformed id is simply not found).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use palisade_domain::Error;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::ApiError;
+
+/// A JSON request body.
+pub struct Json<T>(pub T);
+
+/// A JSON request body that may be absent (an empty body means `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+fn is_json(req: &Request) -> bool {
+    let Some(ct) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(ct) = ct.to_str() else { return false };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// Parses JSON; syntax errors are `BAD_REQUEST`, shape errors are `VALIDATION_ERROR` at the
+/// failing path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let key = if path == "." { String::new() } else { path };
+                    // Strip serde's position suffix; keep the message short.
+                    let msg = inner.to_string();
+                    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+                    let msg: String = msg.chars().take(300).collect();
+                    Err(Error::field(&key, msg))
+                }
+                _ => Err(Error::BadRequest(format!(
+                    "The request body is not valid JSON: {}",
+                    inner.to_string().chars().take(200).collect::<String>()
+                ))),
+            }
+        }
+    }
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Response> {
+    Bytes::from_request(req, state)
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&req) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Err(
+                ApiError(Error::BadRequest("A JSON request body is required.".into()))
+                    .into_response(),
+            );
+        }
+        parse_json(&bytes)
+            .map(Json)
+            .map_err(|e| ApiError(e).into_response())
+    }
+}
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(&req);
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !json {
+            return Err(unsupported_media_type());
+        }
+        parse_json(&bytes)
+            .map(OptionalJson)
+            .map_err(|e| ApiError(e).into_response())
+    }
+}
+
+fn unsupported_media_type() -> Response {
+    axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE.into_response()
+}
+
+/// Parses an id from a path segment; anything that is not a GUID names no resource.
+pub fn path_id(kind: &str, raw: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(raw).map_err(|_| {
+        let shown: String = raw.chars().take(64).collect();
+        Error::not_found(kind, shown)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+        items: Option<Vec<Item>>,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Item {
+        n: Option<u32>,
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_request_and_type_errors_name_the_path() {
+        assert!(matches!(
+            parse_json::<Body>(b"{"),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(&[0xff, 0xfe]),
+            Err(Error::BadRequest(_))
+        ));
+        let Err(Error::Validation(m)) = parse_json::<Body>(br#"{"items":[{"n":"x"}]}"#) else {
+            panic!()
+        };
+        assert!(m.contains_key("items[0].n"), "{m:?}");
+        let Err(Error::Validation(m)) = parse_json::<Body>(br#"[1]"#) else {
+            panic!()
+        };
+        assert!(m.contains_key(""), "{m:?}");
+        let deep = "[".repeat(10_000);
+        assert!(parse_json::<serde_json::Value>(deep.as_bytes()).is_err());
+    }
+}

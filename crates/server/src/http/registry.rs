@@ -1,0 +1,316 @@
+//! The route registry. A route is added only through [`Api::route`], which takes the route's
+//! [`Access`] — its scope and, for workspace routes, the minimum workspace role — next to the
+//! handler, so no route can exist without them. The same table drives the router, the
+//! authorization layer, the OpenAPI document and the test that walks every route.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::Router;
+use palisade_domain::{Error, Scope, WorkspaceRole};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+use super::context::{set_principal, set_route};
+use super::error::ApiError;
+use crate::auth::Principal;
+use crate::AppState;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credential needed (health, metrics, the OpenAPI document).
+    Public,
+    /// Any valid credential.
+    Authenticated,
+    /// A credential holding the scope; organization-level, no workspace role needed.
+    Org(Scope),
+    /// A credential holding the scope, whose account holds at least the role on the
+    /// `{workspaceId}` of the path.
+    Workspace(Scope, WorkspaceRole),
+}
+
+impl Access {
+    pub fn scope(&self) -> Option<Scope> {
+        match self {
+            Access::Org(s) | Access::Workspace(s, _) => Some(*s),
+            _ => None,
+        }
+    }
+
+    pub fn role(&self) -> Option<WorkspaceRole> {
+        match self {
+            Access::Workspace(_, r) => Some(*r),
+            _ => None,
+        }
+    }
+}
+
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// A query parameter, for the OpenAPI document.
+#[derive(Debug, Clone)]
+pub struct QueryParam {
+    pub name: &'static str,
+    pub required: bool,
+    pub description: &'static str,
+    pub schema: serde_json::Value,
+}
+
+/// Documentation of one operation.
+#[derive(Clone)]
+pub struct Doc {
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub tag: &'static str,
+    /// Beyond the documented ContraForce surface (tagged `Extensions` too).
+    pub extension: bool,
+    pub request: Option<SchemaFn>,
+    pub request_optional: bool,
+    /// Schema of `data` in the success envelope; `None` for raw (non-envelope) responses.
+    pub response: Option<SchemaFn>,
+    pub raw_response: Option<&'static str>,
+    pub success_status: u16,
+    pub query: Vec<QueryParam>,
+}
+
+/// Starts the documentation of an operation.
+pub fn doc(operation_id: &'static str, tag: &'static str, summary: &'static str) -> Doc {
+    Doc {
+        operation_id,
+        summary,
+        description: "",
+        tag,
+        extension: false,
+        request: None,
+        request_optional: false,
+        response: None,
+        raw_response: None,
+        success_status: 200,
+        query: Vec::new(),
+    }
+}
+
+impl Doc {
+    pub fn describe(mut self, d: &'static str) -> Self {
+        self.description = d;
+        self
+    }
+    pub fn extension(mut self) -> Self {
+        self.extension = true;
+        self
+    }
+    pub fn body<T: JsonSchema>(mut self) -> Self {
+        self.request = Some(schema_of::<T>);
+        self
+    }
+    pub fn optional_body<T: JsonSchema>(mut self) -> Self {
+        self.request = Some(schema_of::<T>);
+        self.request_optional = true;
+        self
+    }
+    pub fn returns<T: JsonSchema>(mut self) -> Self {
+        self.response = Some(schema_of::<T>);
+        self
+    }
+    pub fn created<T: JsonSchema>(mut self) -> Self {
+        self.response = Some(schema_of::<T>);
+        self.success_status = 201;
+        self
+    }
+    pub fn raw(mut self, content_type: &'static str) -> Self {
+        self.raw_response = Some(content_type);
+        self
+    }
+    pub fn query(
+        mut self,
+        name: &'static str,
+        required: bool,
+        description: &'static str,
+        schema: serde_json::Value,
+    ) -> Self {
+        self.query.push(QueryParam {
+            name,
+            required,
+            description,
+            schema,
+        });
+        self
+    }
+}
+
+/// One registered route.
+#[derive(Clone)]
+pub struct RouteInfo {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub doc: Doc,
+}
+
+/// Builds the router and the route table together.
+#[derive(Default)]
+pub struct Api {
+    router: Router<AppState>,
+    routes: Vec<RouteInfo>,
+}
+
+impl Api {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a route with its access rule and documentation.
+    pub fn route<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        doc: Doc,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        if let Access::Workspace(..) = access {
+            assert!(
+                path.contains("{workspaceId}"),
+                "workspace route {path} must have a {{workspaceId}} segment"
+            );
+        }
+        let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+        let guard = Guard {
+            access,
+            route: path,
+        };
+        let method_router = on(filter, handler).route_layer(from_fn_with_state(guard, authorize));
+        self.router = self.router.route(path, method_router);
+        self.routes.push(RouteInfo {
+            method,
+            path,
+            access,
+            doc,
+        });
+        self
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteInfo>) {
+        (self.router, self.routes)
+    }
+}
+
+#[derive(Clone)]
+struct Guard {
+    access: Access,
+    route: &'static str,
+}
+
+/// Authentication and authorization for one route: 401, then 403 `INSUFFICIENT_SCOPE`, then
+/// (workspace routes) 404 for a workspace of another organization or 403
+/// `INSUFFICIENT_WORKSPACE_ROLE`.
+async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Response {
+    set_route(guard.route);
+    if guard.access == Access::Public {
+        return next.run(req).await;
+    }
+    let Some(state) = req.extensions().get::<AppState>().cloned() else {
+        return ApiError(Error::internal("application state missing from request")).into_response();
+    };
+    let (mut parts, body) = req.into_parts();
+    let principal = match check(&state, &guard, &mut parts).await {
+        Ok(p) => p,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    parts.extensions.insert(principal);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+async fn check(
+    state: &AppState,
+    guard: &Guard,
+    parts: &mut Parts,
+) -> Result<Arc<Principal>, Error> {
+    let header = match parts.headers.get(header::AUTHORIZATION) {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| Error::Unauthorized("Malformed Authorization header.".into()))?,
+        ),
+        None => None,
+    };
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let principal = state.auth().authenticate(header, peer).await?;
+    set_principal(principal.service_account_id.to_string());
+    if let Some(scope) = guard.access.scope() {
+        if !principal.scopes.allows(scope) {
+            return Err(Error::InsufficientScope(scope));
+        }
+    }
+    if let Access::Workspace(_, required) = guard.access {
+        let params = RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|_| Error::internal("workspace route without path parameters"))?;
+        let raw = params
+            .iter()
+            .find(|(k, _)| *k == "workspaceId")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        let ws = super::extract::path_id("Workspace", &raw)?;
+        match principal.workspace_role(&ws) {
+            Some(role) if role >= required => {}
+            held => {
+                // Another organization's workspace (or none at all) is not found, never
+                // forbidden. Organization-wide roles are only real on the org's workspaces.
+                let exists = state
+                    .store()
+                    .get_workspace(&principal.org, ws)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err(Error::not_found_target("Workspace", ws, "workspaceId"));
+                }
+                if held.is_none_or(|r| r < required) {
+                    return Err(Error::InsufficientWorkspaceRole {
+                        workspace: ws.to_string(),
+                        required,
+                    });
+                }
+            }
+        }
+    }
+    Ok(principal)
+}
+
+/// The authenticated caller, for handlers of non-public routes.
+pub struct Auth(pub Arc<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Arc<Principal>>()
+            .cloned()
+            .map(Auth)
+            .ok_or_else(|| {
+                ApiError(Error::internal(
+                    "handler of a public route asked for a principal",
+                ))
+            })
+    }
+}

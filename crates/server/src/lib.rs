@@ -1,0 +1,70 @@
+//! The Palisade HTTP server: a ContraForce v2 compatible, multi-tenant security-operations
+//! API. See `docs/ARCHITECTURE.md` for the map.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod openapi;
+pub mod routes;
+pub mod service;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use palisade_store::Store;
+
+pub use app::Application;
+pub use config::Config;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    store: Store,
+    auth: Arc<auth::Authenticator>,
+    org: service::OrgService,
+    metrics: http::metrics::Metrics,
+    openapi: Arc<Vec<u8>>,
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Store, server_secret: &str) -> Self {
+        let auth = Arc::new(auth::Authenticator::new(
+            server_secret,
+            store.clone(),
+            config.auth.clone(),
+        ));
+        let org = service::OrgService::new(store.clone(), auth.clone(), config.auth.clone());
+        AppState(Arc::new(Inner {
+            config,
+            store,
+            auth,
+            org,
+            metrics: Default::default(),
+            openapi: Arc::new(openapi::document_bytes()),
+        }))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+    pub fn auth(&self) -> &auth::Authenticator {
+        &self.0.auth
+    }
+    pub fn org(&self) -> &service::OrgService {
+        &self.0.org
+    }
+    pub fn metrics(&self) -> &http::metrics::Metrics {
+        &self.0.metrics
+    }
+    pub fn openapi(&self) -> &Arc<Vec<u8>> {
+        &self.0.openapi
+    }
+}

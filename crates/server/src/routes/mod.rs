@@ -1,0 +1,153 @@
+//! Every route, with its access rule next to it. `api()` is the single table the router, the
+//! authorization layer, the OpenAPI document and the route-walking test are built from.
+
+pub mod service_accounts;
+pub mod system;
+pub mod tenancy;
+pub mod users;
+
+use axum::http::Method;
+use palisade_domain::Scope::*;
+use palisade_domain::WorkspaceRole::*;
+use palisade_types::org::*;
+use serde_json::json;
+
+use crate::http::registry::{doc, Access, Api};
+use Access::{Org, Public};
+
+const SA: &str = "Service Accounts";
+const USERS: &str = "Users";
+const TENANCY: &str = "Accounts & Workspaces";
+const SYSTEM: &str = "System";
+
+pub fn api() -> Api {
+    let get = || Method::GET;
+    let post = || Method::POST;
+    let put = || Method::PUT;
+    let delete = || Method::DELETE;
+    Api::new()
+        // ---------------------------------------------------------------- system
+        .route(get(), "/healthz", Public,
+            doc("healthz", SYSTEM, "Liveness").extension().raw("application/json"),
+            system::healthz)
+        .route(get(), "/readyz", Public,
+            doc("readyz", SYSTEM, "Readiness: the database is reachable").extension().raw("application/json"),
+            system::readyz)
+        .route(get(), "/metrics", Public,
+            doc("metrics", SYSTEM, "Prometheus metrics").extension().raw("text/plain"),
+            system::metrics)
+        .route(get(), "/api/v2/openapi.json", Public,
+            doc("openapi", SYSTEM, "This OpenAPI document").extension().raw("application/json"),
+            system::openapi)
+        .route(get(), "/docs", Public,
+            doc("docs", SYSTEM, "Rendered API reference").extension().raw("text/html"),
+            system::docs_page)
+        .route(get(), "/docs/redoc.standalone.js", Public,
+            doc("docs-asset", SYSTEM, "Renderer script of the API reference (embedded)").extension().raw("application/javascript"),
+            system::docs_script)
+        .route(get(), "/api/v2/ping", Public,
+            doc("v2-ping", SYSTEM, "Unauthenticated hello-world").extension().returns::<Pong>(),
+            system::ping)
+        // ---------------------------------------------------------------- service accounts
+        .route(get(), "/api/v2/service-accounts", Org(OrgServiceAccountsRead),
+            doc("v2-list-service-accounts", SA, "List service accounts").returns::<Vec<ServiceAccount>>(),
+            service_accounts::list)
+        .route(get(), "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsRead),
+            doc("v2-get-service-account", SA, "Get a service account").returns::<ServiceAccount>(),
+            service_accounts::get)
+        .route(post(), "/api/v2/service-accounts", Org(OrgServiceAccountsManage),
+            doc("v2-create-service-account", SA, "Create a service account with its first credential")
+                .describe("The `clientSecret` is returned only in this response. A caller can grant only scopes, organization-wide roles and workspace roles it holds itself.")
+                .body::<CreateServiceAccountRequest>().created::<CreatedServiceAccount>(),
+            service_accounts::create)
+        .route(put(), "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsManage),
+            doc("v2-update-service-account", SA, "Update a service account")
+                .describe("Absent fields are left unchanged; `workspaceAssignments`, when present, replaces every assignment.")
+                .body::<UpdateServiceAccountRequest>().returns::<ServiceAccount>(),
+            service_accounts::update)
+        .route(delete(), "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsManage),
+            doc("v2-delete-service-account", SA, "Delete a service account and its credentials").returns::<bool>(),
+            service_accounts::delete)
+        .route(post(), "/api/v2/service-accounts/{id}/disable", Org(OrgServiceAccountsManage),
+            doc("v2-disable-service-account", SA, "Disable a service account (all its credentials are rejected)").returns::<ServiceAccount>(),
+            service_accounts::disable)
+        .route(post(), "/api/v2/service-accounts/{id}/enable", Org(OrgServiceAccountsManage),
+            doc("v2-enable-service-account", SA, "Re-enable a disabled service account").returns::<ServiceAccount>(),
+            service_accounts::enable)
+        .route(post(), "/api/v2/service-accounts/{id}/credentials", Org(OrgServiceAccountsManage),
+            doc("v2-create-service-account-credential", SA, "Issue a new credential")
+                .describe("The `clientSecret` is returned only in this response. Without `scopes`, the newest active credential's scopes are copied (rotation).")
+                .optional_body::<CreateCredentialRequest>().created::<IssuedCredential>(),
+            service_accounts::issue_credential)
+        .route(post(), "/api/v2/service-accounts/{id}/credentials/{credentialId}/revoke", Org(OrgServiceAccountsManage),
+            doc("v2-revoke-service-account-credential", SA, "Revoke a credential (idempotent, irreversible)").returns::<Credential>(),
+            service_accounts::revoke_credential)
+        // ---------------------------------------------------------------- users
+        .route(get(), "/api/v2/users", Org(OrgUsersRead),
+            doc("v2-list-users", USERS, "List organization users").returns::<Vec<User>>(),
+            users::list)
+        .route(get(), "/api/v2/users/profile", Org(OrgUsersRead),
+            doc("v2-get-profile", USERS, "The calling principal's profile")
+                .describe("A service account gets its own identity in the user shape, with `isServiceAccount: true`.")
+                .returns::<User>(),
+            users::profile)
+        .route(put(), "/api/v2/users/profile", Org(OrgUsersManage),
+            doc("v2-update-profile", USERS, "Update the calling principal's profile").body::<UpdateProfileRequest>().returns::<User>(),
+            users::update_profile)
+        .route(get(), "/api/v2/users/{userId}", Org(OrgUsersRead),
+            doc("v2-get-user", USERS, "Get a user").returns::<User>(),
+            users::get)
+        .route(post(), "/api/v2/users/workspace/users", Org(OrgUsersRead),
+            doc("v2-get-workspace-users", USERS, "Users holding a role on a workspace or on an account's workspaces")
+                .body::<WorkspaceUsersRequest>().returns::<Vec<WorkspaceUser>>(),
+            users::workspace_users)
+        .route(post(), "/api/v2/users", Org(OrgUsersManage),
+            doc("v2-add-user", USERS, "Add users to the organization").body::<AddUsersRequest>().created::<bool>(),
+            users::add)
+        .route(put(), "/api/v2/users", Org(OrgUsersManage),
+            doc("v2-update-user", USERS, "Update a user").body::<UserInput>().returns::<bool>(),
+            users::update)
+        .route(delete(), "/api/v2/users/{userId}", Org(OrgUsersManage),
+            doc("v2-delete-user", USERS, "Remove a user from the organization").returns::<bool>(),
+            users::delete)
+        .route(post(), "/api/v2/users/workspace", Org(OrgUsersManage),
+            doc("v2-assign-users-to-workspace", USERS, "Assign users to a workspace with a role")
+                .body::<AssignUsersToWorkspaceRequest>().returns::<bool>(),
+            users::assign_to_workspace)
+        .route(put(), "/api/v2/users/organization/role", Org(OrgUsersRoles),
+            doc("v2-update-org-role", USERS, "Change a user's organizational role").body::<UpdateOrgRoleRequest>().returns::<bool>(),
+            users::set_org_role)
+        // ---------------------------------------------------------------- accounts & workspaces
+        .route(get(), "/api/v2/accounts", Org(OrgWorkspacesRead),
+            doc("v2-list-accounts", TENANCY, "List the organization's accounts (its own and its customers')").extension().returns::<Vec<Account>>(),
+            tenancy::list_accounts)
+        .route(post(), "/api/v2/accounts", Org(OrgWorkspacesManage),
+            doc("v2-create-account", TENANCY, "Create a customer account").extension().body::<CreateAccountRequest>().created::<Account>(),
+            tenancy::create_account)
+        .route(get(), "/api/v2/accounts/{accountId}", Org(OrgWorkspacesRead),
+            doc("v2-get-account", TENANCY, "Get an account").extension().returns::<Account>(),
+            tenancy::get_account)
+        .route(get(), "/api/v2/workspaces", Org(OrgWorkspacesRead),
+            doc("v2-list-workspaces", TENANCY, "List the workspaces the caller holds a role on").extension().returns::<Vec<Workspace>>(),
+            tenancy::list_workspaces)
+        .route(post(), "/api/v2/workspaces", Org(OrgWorkspacesManage),
+            doc("v2-create-workspace", TENANCY, "Create a workspace; the caller becomes its Owner")
+                .extension().body::<WorkspaceRequest>().created::<Workspace>(),
+            tenancy::create_workspace)
+        .route(get(), "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesRead, WorkspaceReader),
+            doc("v2-get-workspace", TENANCY, "Get a workspace").extension().returns::<Workspace>(),
+            tenancy::get_workspace)
+        .route(put(), "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesManage, Owner),
+            doc("v2-update-workspace", TENANCY, "Rename a workspace or move it to another account")
+                .extension().body::<WorkspaceRequest>().returns::<Workspace>(),
+            tenancy::update_workspace)
+        .route(delete(), "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesManage, Owner),
+            doc("v2-delete-workspace", TENANCY, "Delete a workspace").extension().returns::<bool>(),
+            tenancy::delete_workspace)
+}
+
+/// JSON Schema of a string query parameter.
+#[allow(dead_code)]
+fn string_schema() -> serde_json::Value {
+    json!({"type": "string"})
+}

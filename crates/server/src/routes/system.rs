@@ -1,0 +1,82 @@
+//! Health, readiness, metrics, the OpenAPI document and its rendered reference.
+
+use axum::extract::{OriginalUri, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use palisade_domain::Error;
+use palisade_types::org::Pong;
+
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::respond::Data;
+use crate::AppState;
+
+const DOCS_HTML: &str = include_str!("../../assets/docs.html");
+const DOCS_JS: &str = include_str!("../../assets/redoc.standalone.js");
+
+pub async fn healthz() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
+    state.store().ping().await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ready"}"#,
+    )
+        .into_response())
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi().as_ref().clone(),
+    )
+        .into_response()
+}
+
+pub async fn docs_page() -> Response {
+    (
+        // The page's own Content-Security-Policy (a meta tag) keeps it same-origin.
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        DOCS_HTML,
+    )
+        .into_response()
+}
+
+pub async fn docs_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        DOCS_JS,
+    )
+        .into_response()
+}
+
+pub async fn ping() -> Data<Pong> {
+    Data(Pong { pong: true })
+}
+
+pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    let shown: String = uri.path().chars().take(200).collect();
+    ApiError(Error::NotFound {
+        detail: format!("No route matches '{shown}'."),
+        target: None,
+    })
+}

@@ -1,0 +1,462 @@
+//! Accounts, workspaces, service accounts and credentials.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use palisade_domain::time::now;
+use palisade_domain::{Error, OrgRole, Result, Scope, ScopeSet, Validator, WorkspaceRole};
+use palisade_store::{
+    NewCredential, NewServiceAccount, PrincipalKind, ServiceAccountChanges, Store,
+};
+use palisade_types::org::{
+    Account, CreateAccountRequest, CreateCredentialRequest, CreateServiceAccountRequest,
+    CreatedServiceAccount, Credential, CredentialStatus, IssuedCredential, ServiceAccount,
+    UpdateServiceAccountRequest, Workspace, WorkspaceAssignmentInput, WorkspaceRequest,
+};
+use uuid::Uuid;
+
+use crate::auth::{Authenticator, Principal};
+use crate::config::AuthConfig;
+
+pub const MAX_NAME: usize = 200;
+pub const MAX_DESCRIPTION: usize = 1000;
+
+#[derive(Clone)]
+pub struct OrgService {
+    pub(crate) store: Store,
+    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) config: AuthConfig,
+}
+
+impl OrgService {
+    pub fn new(store: Store, auth: Arc<Authenticator>, config: AuthConfig) -> Self {
+        OrgService {
+            store,
+            auth,
+            config,
+        }
+    }
+
+    // ------------------------------------------------------------ accounts
+
+    pub async fn list_accounts(&self, p: &Principal) -> Result<Vec<Account>> {
+        self.store.list_accounts(&p.org).await
+    }
+
+    pub async fn get_account(&self, p: &Principal, id: Uuid) -> Result<Account> {
+        self.store
+            .get_account(&p.org, id)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Account", id, "accountId"))
+    }
+
+    pub async fn create_account(
+        &self,
+        p: &Principal,
+        req: CreateAccountRequest,
+    ) -> Result<Account> {
+        let mut v = Validator::new();
+        let name = v.required_str("name", req.name.as_deref(), MAX_NAME);
+        v.finish()?;
+        self.store.create_account(&p.org, &name.unwrap()).await
+    }
+
+    // ------------------------------------------------------------ workspaces
+
+    /// The workspaces the caller holds a role on (all of them for organization-wide roles).
+    pub async fn list_workspaces(&self, p: &Principal) -> Result<Vec<Workspace>> {
+        let all = self.store.list_workspaces(&p.org).await?;
+        Ok(all
+            .into_iter()
+            .filter(|w| p.workspace_role(&w.id).is_some())
+            .collect())
+    }
+
+    pub async fn get_workspace(&self, p: &Principal, id: Uuid) -> Result<Workspace> {
+        self.store
+            .get_workspace(&p.org, id)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Workspace", id, "workspaceId"))
+    }
+
+    async fn workspace_fields(
+        &self,
+        p: &Principal,
+        req: &WorkspaceRequest,
+    ) -> Result<(String, Uuid)> {
+        let mut v = Validator::new();
+        let name = v.required_str("name", req.name.as_deref(), MAX_NAME);
+        let account = match req.account_id.as_deref() {
+            None => None,
+            Some(a) => v.uuid("accountId", Some(a)),
+        };
+        v.finish()?;
+        let account = match account {
+            Some(a) => {
+                if self.store.get_account(&p.org, a).await?.is_none() {
+                    return Err(Error::field(
+                        "accountId",
+                        format!("Account '{a}' does not exist in this organization."),
+                    ));
+                }
+                a
+            }
+            None => self.store.own_account_id(&p.org).await?,
+        };
+        Ok((name.unwrap(), account))
+    }
+
+    /// Creates a workspace; the creating service account becomes its `Owner`.
+    pub async fn create_workspace(
+        &self,
+        p: &Principal,
+        req: WorkspaceRequest,
+    ) -> Result<Workspace> {
+        let (name, account) = self.workspace_fields(p, &req).await?;
+        let ws = self
+            .store
+            .create_workspace(
+                &p.org,
+                account,
+                &name,
+                Some((PrincipalKind::ServiceAccount, p.service_account_id)),
+            )
+            .await?;
+        self.auth.invalidate();
+        Ok(ws)
+    }
+
+    pub async fn update_workspace(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        req: WorkspaceRequest,
+    ) -> Result<Workspace> {
+        let current = self.get_workspace(p, id).await?;
+        let req = WorkspaceRequest {
+            name: req.name,
+            account_id: req.account_id.or(Some(current.account_id.to_string())),
+        };
+        let (name, account) = self.workspace_fields(p, &req).await?;
+        self.store
+            .update_workspace(&p.org, id, &name, account)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Workspace", id, "workspaceId"))
+    }
+
+    pub async fn delete_workspace(&self, p: &Principal, id: Uuid) -> Result<bool> {
+        if !self.store.delete_workspace(&p.org, id).await? {
+            return Err(Error::not_found_target("Workspace", id, "workspaceId"));
+        }
+        self.auth.invalidate();
+        Ok(true)
+    }
+
+    // ------------------------------------------------------------ service accounts
+
+    /// Overlays `lastUsedAt` values still held in memory.
+    fn overlay(&self, mut sa: ServiceAccount) -> ServiceAccount {
+        for c in &mut sa.credentials {
+            if let Some(t) = self.auth.pending_last_used(&c.id) {
+                if c.last_used_at.is_none_or(|old| old < t) {
+                    c.last_used_at = Some(t);
+                }
+            }
+        }
+        let newest = sa.credentials.iter().filter_map(|c| c.last_used_at).max();
+        if newest > sa.last_used_at {
+            sa.last_used_at = newest;
+        }
+        sa
+    }
+
+    pub async fn list_service_accounts(&self, p: &Principal) -> Result<Vec<ServiceAccount>> {
+        let list = self.store.list_service_accounts(&p.org).await?;
+        Ok(list.into_iter().map(|s| self.overlay(s)).collect())
+    }
+
+    pub async fn get_service_account(&self, p: &Principal, id: Uuid) -> Result<ServiceAccount> {
+        self.store
+            .get_service_account(&p.org, id)
+            .await?
+            .map(|s| self.overlay(s))
+            .ok_or_else(|| Error::not_found_target("Service account", id, "id"))
+    }
+
+    /// Validates workspace assignments against the organization's workspaces.
+    async fn assignments(
+        &self,
+        p: &Principal,
+        v: &mut Validator,
+        input: &[WorkspaceAssignmentInput],
+    ) -> Result<Vec<(Uuid, WorkspaceRole)>> {
+        let names = self.store.workspace_names(&p.org).await?;
+        let mut out: Vec<(Uuid, WorkspaceRole)> = Vec::new();
+        for (i, a) in input.iter().enumerate() {
+            let path = format!("workspaceAssignments[{i}]");
+            let ws = v.uuid(&format!("{path}.workspaceId"), a.workspace_id.as_deref());
+            let role = v.workspace_role(&format!("{path}.role"), a.role.as_deref());
+            if let Some(ws) = ws {
+                if !names.contains_key(&ws) {
+                    v.add(
+                        format!("{path}.workspaceId"),
+                        format!("Workspace '{ws}' does not exist in this organization."),
+                    );
+                } else if out.iter().any(|(w, _)| *w == ws) {
+                    v.add(
+                        format!("{path}.workspaceId"),
+                        "Duplicate workspace assignment.",
+                    );
+                } else if let Some(role) = role {
+                    out.push((ws, role));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A caller cannot hand out more than it holds: scopes it lacks, an organization-wide
+    /// role it lacks, or a workspace role above its own.
+    fn ensure_can_grant(
+        p: &Principal,
+        scopes: &[Scope],
+        org_role: Option<OrgRole>,
+        assignments: &[(Uuid, WorkspaceRole)],
+    ) -> Result<()> {
+        if let Some(missing) = scopes.iter().find(|s| !p.scopes.allows(**s)) {
+            return Err(Error::InsufficientScope(*missing));
+        }
+        if let Some(role) = org_role {
+            if role.implied_workspace_role() > p.org_role.implied_workspace_role() {
+                return Err(Error::field(
+                    "organizationalRole",
+                    format!(
+                        "Granting the {} organizational role requires holding it.",
+                        role.as_str()
+                    ),
+                ));
+            }
+        }
+        for (ws, role) in assignments {
+            if p.workspace_role(ws).is_none_or(|held| held < *role) {
+                return Err(Error::InsufficientWorkspaceRole {
+                    workspace: ws.to_string(),
+                    required: *role,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn expiry(
+        &self,
+        v: &mut Validator,
+        input: Option<&str>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let now = now();
+        match input {
+            None => Some(now + chrono::Duration::days(self.config.default_credential_days)),
+            Some(s) => v.future_instant("expirationDate", s, now, self.config.max_credential_days),
+        }
+    }
+
+    pub async fn create_service_account(
+        &self,
+        p: &Principal,
+        req: CreateServiceAccountRequest,
+    ) -> Result<CreatedServiceAccount> {
+        let mut v = Validator::new();
+        let name = v.required_str("name", req.name.as_deref(), MAX_NAME);
+        let description =
+            v.optional_str("description", req.description.as_deref(), MAX_DESCRIPTION);
+        let org_role = match req.organizational_role.as_deref() {
+            None => Some(OrgRole::Member),
+            Some(r) => v.org_role("organizationalRole", Some(r)),
+        };
+        let scopes = v.scopes("scopes", req.scopes.as_deref());
+        let expires_at = self.expiry(&mut v, req.expiration_date.as_deref());
+        let assignments = self
+            .assignments(
+                p,
+                &mut v,
+                req.workspace_assignments.as_deref().unwrap_or_default(),
+            )
+            .await?;
+        v.finish()?;
+        let (name, org_role, scopes, expires_at) = (
+            name.unwrap(),
+            org_role.unwrap(),
+            scopes.unwrap(),
+            expires_at.unwrap(),
+        );
+        Self::ensure_can_grant(p, &scopes, Some(org_role), &assignments)?;
+        let id = Uuid::new_v4();
+        let secret = self.auth.new_secret();
+        let sa = self
+            .store
+            .create_service_account(
+                &p.org,
+                NewServiceAccount {
+                    id,
+                    account_id: self.store.own_account_id(&p.org).await?,
+                    name,
+                    description,
+                    org_role,
+                    assignments,
+                },
+                NewCredential {
+                    id: Uuid::new_v4(),
+                    secret_hash: secret.hash,
+                    scopes,
+                    expires_at,
+                },
+            )
+            .await?;
+        Ok(CreatedServiceAccount {
+            service_account: sa,
+            client_id: id,
+            client_secret: secret.secret,
+        })
+    }
+
+    pub async fn update_service_account(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        req: UpdateServiceAccountRequest,
+    ) -> Result<ServiceAccount> {
+        let mut v = Validator::new();
+        let mut changes = ServiceAccountChanges::default();
+        if req.name.is_some() {
+            changes.name = v.required_str("name", req.name.as_deref(), MAX_NAME);
+        }
+        if let Some(d) = req.description.as_deref() {
+            changes.description = Some(v.optional_str("description", Some(d), MAX_DESCRIPTION));
+        }
+        if let Some(r) = req.organizational_role.as_deref() {
+            changes.org_role = v.org_role("organizationalRole", Some(r));
+        }
+        if let Some(list) = &req.workspace_assignments {
+            changes.assignments = Some(self.assignments(p, &mut v, list).await?);
+        }
+        v.finish()?;
+        // Exists in this organization?
+        self.get_service_account(p, id).await?;
+        Self::ensure_can_grant(
+            p,
+            &[],
+            changes.org_role,
+            changes.assignments.as_deref().unwrap_or_default(),
+        )?;
+        let sa = self
+            .store
+            .update_service_account(&p.org, id, changes)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Service account", id, "id"))?;
+        self.auth.invalidate();
+        Ok(self.overlay(sa))
+    }
+
+    pub async fn delete_service_account(&self, p: &Principal, id: Uuid) -> Result<bool> {
+        if self
+            .store
+            .delete_service_account(&p.org, id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::not_found_target("Service account", id, "id"));
+        }
+        self.auth.invalidate();
+        Ok(true)
+    }
+
+    pub async fn set_service_account_active(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        active: bool,
+    ) -> Result<ServiceAccount> {
+        let sa = self
+            .store
+            .set_service_account_active(&p.org, id, active)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Service account", id, "id"))?;
+        self.auth.invalidate();
+        Ok(self.overlay(sa))
+    }
+
+    pub async fn issue_credential(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        req: CreateCredentialRequest,
+    ) -> Result<IssuedCredential> {
+        let sa = self.get_service_account(p, id).await?;
+        let mut v = Validator::new();
+        let expires_at = self.expiry(&mut v, req.expiration_date.as_deref());
+        // Without scopes, the new credential copies the newest active one (rotation).
+        let scopes = match &req.scopes {
+            Some(list) => v.scopes("scopes", Some(list)),
+            None => {
+                let newest = sa
+                    .credentials
+                    .iter()
+                    .filter(|c| c.status == CredentialStatus::Active)
+                    .max_by_key(|c| c.created_at);
+                match newest {
+                    Some(c) => Some(c.scopes.iter().filter_map(|s| Scope::parse(s)).collect()),
+                    None => v.scopes("scopes", None),
+                }
+            }
+        };
+        v.finish()?;
+        let scopes: Vec<Scope> = scopes.unwrap();
+        Self::ensure_can_grant(p, &scopes, None, &[])?;
+        let secret = self.auth.new_secret();
+        let credential = self
+            .store
+            .create_credential(
+                &p.org,
+                id,
+                NewCredential {
+                    id: Uuid::new_v4(),
+                    secret_hash: secret.hash,
+                    scopes,
+                    expires_at: expires_at.unwrap(),
+                },
+            )
+            .await?
+            .ok_or_else(|| Error::not_found_target("Service account", id, "id"))?;
+        Ok(IssuedCredential {
+            client_id: id,
+            client_secret: secret.secret,
+            credential,
+        })
+    }
+
+    pub async fn revoke_credential(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        credential: Uuid,
+    ) -> Result<Credential> {
+        self.get_service_account(p, id).await?;
+        let (c, _hash) = self
+            .store
+            .revoke_credential(&p.org, id, credential)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Credential", credential, "credentialId"))?;
+        self.auth.invalidate();
+        Ok(c)
+    }
+
+    /// For the admin CLI and `demo`: the full scope set as a list.
+    pub fn all_scopes() -> Vec<Scope> {
+        ScopeSet::all().granted()
+    }
+
+    /// Names of the organization's workspaces (for profiles and listings).
+    pub async fn workspace_names(&self, p: &Principal) -> Result<HashMap<Uuid, String>> {
+        self.store.workspace_names(&p.org).await
+    }
+}

@@ -1,0 +1,176 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use palisade_domain::{Error, Result};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use uuid::Uuid;
+
+/// Which engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The store: a connection pool plus the engine it points at.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the URL: it may hold a password.
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(Error::BadRequest(
+                "database_url must start with sqlite:// or postgres://".into(),
+            ));
+        };
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(5));
+        if backend == Backend::Sqlite {
+            opts = opts.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await.map_err(|e| {
+            Error::Unavailable(format!("cannot connect to the database: {}", redact(&e)))
+        })?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Is the database reachable? (`/readyz`)
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+
+    /// Returns the named server key, creating it with `make` if it does not exist yet. Every
+    /// replica sharing the database sees the same value.
+    pub async fn server_key(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
+        let value = make();
+        sqlx::query(
+            "INSERT INTO palisade_keys (name, value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&value)
+        .bind(palisade_domain::time::to_micros(chrono::Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let row = sqlx::query("SELECT value FROM palisade_keys WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.try_get::<String, _>(0).map_err(db_err)
+    }
+}
+
+/// Strips anything that looks like a password out of a database error message.
+fn redact(e: &sqlx::Error) -> String {
+    let s = e.to_string();
+    match (s.find("://"), s.find('@')) {
+        (Some(a), Some(b)) if b > a => format!("{}://***{}", &s[..a], &s[b..]),
+        _ => s,
+    }
+}
+
+/// Maps a database error to the domain error: unique violations are conflicts, connection
+/// trouble is 503, everything else is internal (logged, never shown).
+pub(crate) fn db_err(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Conflict("A resource with the same identity already exists.".into())
+        }
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+            Error::Conflict("The resource is still referenced by other resources.".into())
+        }
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => Error::Unavailable(format!("database unavailable: {e}")),
+        _ => Error::Internal(format!("database error: {e}")),
+    }
+}
+
+// ---- row helpers ----
+
+pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String> {
+    row.try_get::<String, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
+    row.try_get::<Option<String>, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
+    row.try_get::<i64, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
+    row.try_get::<Option<i64>, _>(col).map_err(db_err)
+}
+
+pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool> {
+    Ok(get_i64(row, col)? != 0)
+}
+
+pub(crate) fn get_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {
+    let s = get_str(row, col)?;
+    Uuid::from_str(&s).map_err(|e| Error::Internal(format!("bad uuid in column {col}: {e}")))
+}
+
+pub(crate) fn get_time(row: &AnyRow, col: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    Ok(palisade_domain::time::from_micros(get_i64(row, col)?))
+}
+
+pub(crate) fn get_opt_time(
+    row: &AnyRow,
+    col: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    Ok(get_opt_i64(row, col)?.map(palisade_domain::time::from_micros))
+}

@@ -1,0 +1,17 @@
+//! Palisade's storage: one query layer over SQLite (embedded default, WAL) and PostgreSQL
+//! (scale-out).
+//!
+//! The SQL here is written once and runs on both engines through sqlx's `Any` driver: ids are
+//! TEXT, instants BIGINT microseconds, booleans BIGINT 0/1, placeholders `$n` (which SQLite
+//! accepts too). Every tenant-owned query takes an [`OrgId`] and filters on it, so a row of
+//! another organization is unreachable by construction.
+
+mod db;
+mod migrate;
+mod org;
+
+pub use db::{Backend, Store};
+pub use org::{
+    AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
+    UserChanges,
+};

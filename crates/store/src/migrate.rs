@@ -1,0 +1,111 @@
+//! Versioned migrations, embedded in the binary, applied in order, each in its own
+//! transaction. On PostgreSQL an advisory lock keeps concurrently starting replicas from
+//! racing; on SQLite the write lock does the same.
+
+use palisade_domain::{Error, Result};
+use sqlx::{Acquire, Executor, Row};
+
+use crate::db::{db_err, Backend};
+use crate::Store;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/0001_foundation.sql"),
+}];
+
+/// Splits a migration into statements (no statement in our DDL contains a `;` inside it).
+fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
+    sql.split(';').filter_map(|s| {
+        let body: Vec<&str> = s
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect();
+        let body = body.join("\n");
+        let body = body.trim();
+        (!body.is_empty()).then(|| body.to_string())
+    })
+}
+
+impl Store {
+    /// Applies every migration not applied yet. Returns the versions applied by this call.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        if self.backend() == Backend::Postgres {
+            conn.execute("SELECT pg_advisory_lock(7318201)")
+                .await
+                .map_err(db_err)?;
+        }
+        let result = async {
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS palisade_migrations (\
+                 version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .map_err(db_err)?;
+            let applied: Vec<i64> = sqlx::query("SELECT version FROM palisade_migrations")
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<std::result::Result<_, _>>()
+                .map_err(db_err)?;
+            if let Some(newest) = applied.iter().max() {
+                let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
+                if *newest > known {
+                    return Err(Error::Internal(format!(
+                        "the database has migration {newest}, newer than this binary knows ({known}); upgrade palisade"
+                    )));
+                }
+            }
+            let mut done = Vec::new();
+            for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+                let mut tx = conn.begin().await.map_err(db_err)?;
+                for stmt in statements(m.sql) {
+                    tx.execute(stmt.as_str()).await.map_err(|e| {
+                        Error::Internal(format!("migration {} ({}) failed: {e}", m.version, m.name))
+                    })?;
+                }
+                sqlx::query(
+                    "INSERT INTO palisade_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                )
+                .bind(m.version)
+                .bind(m.name)
+                .bind(palisade_domain::time::to_micros(chrono::Utc::now()))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+                tracing::info!(version = m.version, name = m.name, "applied migration");
+                done.push(m.version);
+            }
+            Ok(done)
+        }
+        .await;
+        if self.backend() == Backend::Postgres {
+            let _ = conn.execute("SELECT pg_advisory_unlock(7318201)").await;
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_statements_and_drops_comments() {
+        let s: Vec<String> =
+            super::statements("-- c\nCREATE TABLE a (x TEXT);\n\n-- d\nCREATE INDEX i ON a (x);\n")
+                .collect();
+        assert_eq!(
+            s,
+            vec!["CREATE TABLE a (x TEXT)", "CREATE INDEX i ON a (x)"]
+        );
+    }
+}

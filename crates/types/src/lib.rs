@@ -1,0 +1,12 @@
+//! Wire types of the Palisade (ContraForce v2) API.
+//!
+//! Everything here is serialized exactly as it appears on the wire: camelCase properties,
+//! PascalCase enum values. The server and client SDKs share these definitions; the OpenAPI
+//! document's schemas are generated from them.
+
+pub mod enums;
+pub mod envelope;
+pub mod org;
+
+pub use enums::{OrgRole, WorkspaceRole};
+pub use envelope::{Envelope, Meta, ProblemDetails};

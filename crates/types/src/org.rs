@@ -1,0 +1,276 @@
+//! Organization-scoped objects: service accounts, credentials, users, accounts, workspaces.
+//!
+//! Request types keep enum-valued and date fields as strings so that an unknown value is
+//! reported as a `VALIDATION_ERROR` naming the field rather than a generic parse failure.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::enums::{OrgRole, WorkspaceRole};
+
+// ---------------------------------------------------------------- service accounts
+
+/// A workspace role held by a service account.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceAssignment {
+    pub workspace_id: Uuid,
+    pub workspace_name: String,
+    pub role: WorkspaceRole,
+}
+
+/// Credential status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum CredentialStatus {
+    Active,
+    Revoked,
+    Expired,
+}
+
+/// A service-account credential. Carries the union of the documented shapes
+/// (`expiresAt` and `expirationDate` hold the same instant).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential {
+    pub id: Uuid,
+    pub client_secret_prefix: String,
+    pub scopes: Vec<String>,
+    pub status: CredentialStatus,
+    pub expires_at: DateTime<Utc>,
+    pub expiration_date: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A newly issued credential; `clientSecret` is shown only in this response.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCredential {
+    pub client_id: Uuid,
+    pub client_secret: String,
+    #[serde(flatten)]
+    pub credential: Credential,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccount {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub is_active: bool,
+    pub organizational_role: OrgRole,
+    pub client_secret_prefix: String,
+    /// Expiry of the newest active credential, if any.
+    pub credential_expiration_date: Option<DateTime<Utc>>,
+    pub workspace_assignments: Vec<WorkspaceAssignment>,
+    pub credentials: Vec<Credential>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub last_modified_at: DateTime<Utc>,
+}
+
+/// Response of `POST /service-accounts`: the account plus its initial credential.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedServiceAccount {
+    #[serde(flatten)]
+    pub service_account: ServiceAccount,
+    pub client_id: Uuid,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceAssignmentInput {
+    pub workspace_id: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateServiceAccountRequest {
+    /// Required, at most 200 characters.
+    pub name: Option<String>,
+    /// At most 1000 characters.
+    pub description: Option<String>,
+    /// Defaults to `Member`.
+    pub organizational_role: Option<String>,
+    pub workspace_assignments: Option<Vec<WorkspaceAssignmentInput>>,
+    /// Scopes of the initial credential (at least one).
+    pub scopes: Option<Vec<String>>,
+    /// Expiry of the initial credential; defaults to 365 days, at most 730 days ahead.
+    pub expiration_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateServiceAccountRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub organizational_role: Option<String>,
+    /// When present, replaces every workspace assignment.
+    pub workspace_assignments: Option<Vec<WorkspaceAssignmentInput>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCredentialRequest {
+    pub expiration_date: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+// ---------------------------------------------------------------- users
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleAssignment {
+    pub user_id: Uuid,
+    pub workspace_id: Uuid,
+    pub workspace_name: String,
+    /// `Direct` for an explicit assignment, `OrganizationRole` when implied by the org role.
+    pub assignment_type: String,
+    pub role: WorkspaceRole,
+}
+
+/// An organization user (union of the documented list and detail shapes).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub display_name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub profile_picture_url: Option<String>,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub tenant_id: Option<String>,
+    pub app_role: String,
+    pub added_on: DateTime<Utc>,
+    pub has_logged_in: bool,
+    pub is_service_account: bool,
+    pub is_agent_user: bool,
+    pub is_owner: bool,
+    pub is_active: bool,
+    pub organization_role: OrgRole,
+    pub organizational_role: OrgRole,
+    /// The highest workspace role the user holds, if any.
+    pub workspace_role: Option<WorkspaceRole>,
+    pub groups: Vec<serde_json::Value>,
+    pub role_assignments: Vec<RoleAssignment>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserInput {
+    pub display_name: Option<String>,
+    pub tenant_id: Option<String>,
+    /// Required on update; optional on add (generated when absent).
+    pub user_id: Option<String>,
+    pub organizational_role: Option<String>,
+    pub email: Option<String>,
+    pub is_owner: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddUsersRequest {
+    pub users: Option<Vec<UserInput>>,
+    /// Ignored unless `workspaceId` is given: assign the added users to that workspace.
+    pub assign_to_workspace: Option<bool>,
+    pub workspace_id: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateOrgRoleRequest {
+    pub user_id: Option<String>,
+    pub organizational_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceUsersRequest {
+    /// An account id (all its workspaces) or a workspace id.
+    pub account_id: Option<String>,
+    pub query: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceUser {
+    pub id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub workspace_id: Uuid,
+    pub role: WorkspaceRole,
+    pub user_id: Uuid,
+}
+
+/// Body of `POST /users/workspace`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignUsersToWorkspaceRequest {
+    pub workspace_id: Option<String>,
+    pub role: Option<String>,
+    pub user_ids: Option<Vec<String>>,
+}
+
+/// Body of `PUT /users/profile`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProfileRequest {
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+}
+
+// ---------------------------------------------------------------- accounts and workspaces
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    pub id: Uuid,
+    pub name: String,
+    /// True for the organization's own (service provider) account.
+    pub is_service_provider: bool,
+    pub workspace_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_modified_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAccountRequest {
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    pub id: Uuid,
+    pub name: String,
+    pub account_id: Uuid,
+    pub account_name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_modified_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceRequest {
+    pub name: Option<String>,
+    /// Defaults to the organization's own account.
+    pub account_id: Option<String>,
+}
+
+/// `GET /api/v2/ping`: the unauthenticated liveness answer used as the benchmark baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Pong {
+    pub pong: bool,
+}
