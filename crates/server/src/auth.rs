@@ -95,7 +95,8 @@ pub struct Authenticator {
     config: AuthConfig,
     cache: Mutex<HashMap<String, (Arc<Principal>, Instant)>>,
     failures: Mutex<HashMap<FailureKey, (Instant, u32)>>,
-    last_used: Mutex<HashMap<Uuid, (OrgId, Uuid, DateTime<Utc>)>>,
+    /// credential → (organization, service account, last use), not yet written.
+    last_used: Mutex<HashMap<Uuid, PendingUse>>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -107,6 +108,7 @@ impl std::fmt::Debug for Authenticator {
 }
 
 type HmacSha256 = Hmac<Sha256>;
+type PendingUse = (OrgId, Uuid, DateTime<Utc>);
 
 impl Authenticator {
     /// `server_secret` is the configured `secret_key` or the database-kept generated key.

@@ -161,10 +161,31 @@ pub enum ConfigError {
     Invalid { key: &'static str, message: String },
 }
 
+/// The top-level configuration keys (also the `PALISADE_*` variables read).
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "database_url",
+    "database_max_connections",
+    "listen",
+    "secret_key",
+    "max_body_bytes",
+    "log",
+    "log_format",
+    "auth",
+    "webhooks",
+];
+
 impl Config {
     /// Loads the layered configuration from the process environment.
     pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
-        Self::load_from(overrides, Env::prefixed("PALISADE_").split("__"))
+        // Only variables naming a configuration key are read: other `PALISADE_*` variables
+        // (e.g. the test suite's `PALISADE_TEST_DATABASE`) belong to other tools.
+        let env = Env::prefixed("PALISADE_")
+            .filter(|key| {
+                let top = key.as_str().split("__").next().unwrap_or("");
+                TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
+            })
+            .split("__");
+        Self::load_from(overrides, env)
     }
 
     fn load_from(overrides: &Overrides, env: Env) -> Result<Config, ConfigError> {
@@ -277,6 +298,7 @@ impl Config {
 mod tests {
     use super::*;
 
+    #[allow(clippy::result_large_err)] // figment's own error type
     fn load(toml: Option<&str>, env: &[(&str, &str)], o: Overrides) -> Result<Config, ConfigError> {
         let mut out = None;
         figment::Jail::expect_with(|jail| {
@@ -336,6 +358,21 @@ mod tests {
         assert!(!err.to_string().contains("short\""), "{err}");
         let err = load(Some("bogus = 1\n"), &[], Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("bogus"), "{err}");
+        // A misspelled nested key in the environment is reported too…
+        let err = load(
+            None,
+            &[("PALISADE_WEBHOOKS__TIMEOUT", "3")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("timeout"), "{err}");
+        // …while variables of other tools sharing the prefix are left alone.
+        assert!(load(
+            None,
+            &[("PALISADE_TEST_DATABASE", "x")],
+            Overrides::default()
+        )
+        .is_ok());
         let err = load(
             None,
             &[("PALISADE_WEBHOOKS__TIMEOUT_SECS", "0")],
@@ -347,9 +384,11 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let mut c = Config::default();
-        c.secret_key = Secret("k".repeat(40));
-        c.database_url = DatabaseUrl("postgres://palisade:hunter2@db:5432/p".into());
+        let c = Config {
+            secret_key: Secret("k".repeat(40)),
+            database_url: DatabaseUrl("postgres://palisade:hunter2@db:5432/p".into()),
+            ..Config::default()
+        };
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("kkkk"), "{dbg}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -1,0 +1,201 @@
+//! The `palisade` binary end to end: migrate, admin bootstrap, admin workspace create, serve
+//! (with SIGTERM), demo, and a bad configuration. Runs on the engine the suite is set to.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use palisade_test_utils::{Cred, TestDb};
+use serde_json::Value;
+
+fn palisade(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env("PALISADE_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run palisade")
+}
+
+fn json_stdout(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(
+        text.lines()
+            .find(|l| l.starts_with('{'))
+            .expect("a JSON line"),
+    )
+    .expect("valid JSON")
+}
+
+/// Waits for the line of a child's stream that satisfies `pick`.
+fn wait_line(reader: &mut impl BufRead, pick: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut line = String::new();
+    while Instant::now() < deadline {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            panic!("stream ended before the expected line");
+        }
+        if pick(&line) {
+            return line.trim().to_string();
+        }
+    }
+    panic!("timed out waiting for a line");
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+async fn get(url: &str, cred: &Cred) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .get(url)
+        .header("authorization", cred.header())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn migrate_bootstrap_workspace_and_serve() {
+    let db = TestDb::new().await;
+    let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
+    assert_eq!(out["applied"], serde_json::json!([1]));
+    let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
+    assert_eq!(out["applied"], serde_json::json!([]), "idempotent");
+
+    let boot = json_stdout(&palisade(&[
+        "admin",
+        "bootstrap",
+        "--org-name",
+        "Contoso MSSP",
+        "--database",
+        &db.url,
+    ]));
+    for key in ["organizationId", "accountId", "clientId", "clientSecret"] {
+        assert!(boot[key].is_string(), "{key} in {boot}");
+    }
+    let org = boot["organizationId"].as_str().unwrap();
+    let ws = json_stdout(&palisade(&[
+        "admin",
+        "workspace",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "Contoso SOC",
+        "--database",
+        &db.url,
+    ]));
+    assert_eq!(ws["name"], "Contoso SOC");
+    assert_eq!(ws["accountId"], boot["accountId"]);
+    let bad = palisade(&[
+        "admin",
+        "workspace",
+        "create",
+        "--org",
+        &uuid::Uuid::new_v4().to_string(),
+        "--name",
+        "x",
+        "--database",
+        &db.url,
+    ]);
+    assert!(!bad.status.success());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0"])
+        .env("PALISADE_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let line = wait_line(&mut stderr, |l| l.contains("palisade listening"));
+    let addr = line
+        .split("address=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in stderr.lines() {});
+
+    let cred = Cred {
+        client_id: boot["clientId"].as_str().unwrap().parse().unwrap(),
+        secret: boot["clientSecret"].as_str().unwrap().into(),
+    };
+    let (status, body) = get(&format!("http://{addr}/api/v2/workspaces"), &cred).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"][0]["id"], ws["id"]);
+    let status = terminate(child);
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn demo_prints_a_working_credential() {
+    let db = TestDb::new().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["demo", "--database", &db.url, "--listen", "127.0.0.1:0"])
+        .env("PALISADE_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let line = wait_line(&mut stdout, |l| l.starts_with('{'));
+    let curl = wait_line(&mut stdout, |l| l.contains("curl"));
+    let demo: Value = serde_json::from_str(&line).unwrap();
+    let base = demo["baseUrl"].as_str().unwrap().to_string();
+    assert!(curl.contains(&format!("{base}/users/profile")), "{curl}");
+    let cred = Cred {
+        client_id: demo["clientId"].as_str().unwrap().parse().unwrap(),
+        secret: demo["clientSecret"].as_str().unwrap().into(),
+    };
+    let (status, profile) = get(&format!("{base}/users/profile"), &cred).await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["data"]["isServiceAccount"], true);
+    let (_, accounts) = get(&format!("{base}/accounts"), &cred).await;
+    assert_eq!(accounts["data"].as_array().unwrap().len(), 2);
+    let (_, workspaces) = get(&format!("{base}/workspaces"), &cred).await;
+    assert_eq!(workspaces["data"].as_array().unwrap().len(), 3);
+    let (_, accounts) = get(&format!("{base}/service-accounts"), &cred).await;
+    assert_eq!(accounts["data"].as_array().unwrap().len(), 2);
+    assert!(terminate(child).success());
+}
+
+#[test]
+fn a_bad_configuration_value_is_named_and_refused() {
+    let out = palisade(&[
+        "serve",
+        "--listen",
+        "not-an-address",
+        "--database",
+        "sqlite://unused.db",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen"), "{err}");
+    let out = palisade(&["migrate", "--database", "mysql://nope"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
+}

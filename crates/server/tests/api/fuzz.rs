@@ -1,0 +1,112 @@
+//! No malformed body yields a 5xx: wrong types, huge strings, unknown enum values, invalid
+//! UTF-8, deep nesting, nulls and odd shapes, against every route that takes a body.
+
+use palisade_server::http::registry::Access;
+use palisade_test_utils::TestApp;
+use serde_json::json;
+use uuid::Uuid;
+
+fn bodies() -> Vec<(&'static str, Vec<u8>)> {
+    let deep_array = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(3000), "}".repeat(3000));
+    let huge = "x".repeat(200_000);
+    let mut cases: Vec<(&'static str, Vec<u8>)> = vec![
+        ("empty", vec![]),
+        ("null", b"null".to_vec()),
+        ("number", b"42".to_vec()),
+        ("string", b"\"hello\"".to_vec()),
+        ("array", b"[1,2,3]".to_vec()),
+        ("truncated", b"{\"name\": \"a".to_vec()),
+        (
+            "invalid utf-8",
+            vec![b'{', b'"', b'n', b'"', b':', b'"', 0xff, 0xfe, b'"', b'}'],
+        ),
+        ("lone surrogate", br#"{"name":"\ud800"}"#.to_vec()),
+        ("deep array", deep_array.into_bytes()),
+        ("deep object", deep_object.into_bytes()),
+        ("nul bytes", b"{\"name\":\"a\\u0000b\"}".to_vec()),
+        ("huge number", b"{\"name\": 1e999999}".to_vec()),
+        ("duplicate keys", br#"{"name":"a","name":"b"}"#.to_vec()),
+    ];
+    let shaped = [
+        json!({"name": 1, "description": [], "scopes": "incidents:read", "workspaceAssignments": {}}),
+        json!({"name": "ok", "scopes": [1, null, {}], "expirationDate": 12}),
+        json!({"name": "ok", "scopes": ["incidents:read"], "organizationalRole": "Emperor", "expirationDate": "not a date"}),
+        json!({"name": "ok", "scopes": ["incidents:read"], "workspaceAssignments": [{"workspaceId": "x", "role": "God"}]}),
+        json!({"name": "ok", "scopes": ["incidents:read"], "workspaceAssignments": [null, 5, {"workspaceId": Uuid::nil()}]}),
+        json!({"name": huge, "description": huge, "displayName": huge, "email": huge}),
+        json!({"users": [{"displayName": null, "email": "not-an-email", "organizationalRole": 7}], "assignToWorkspace": "yes"}),
+        json!({"users": "everyone", "workspaceId": [], "role": {}}),
+        json!({"userId": "x", "organizationalRole": "Root", "userIds": [1, 2], "accountId": -1, "role": "X"}),
+        json!({"userId": Uuid::new_v4(), "organizationalRole": null, "accountId": Uuid::new_v4(), "query": null}),
+        json!({"accountId": Uuid::nil(), "query": "a".repeat(10_000), "role": "Analyst"}),
+        json!({"scopes": [], "expirationDate": "2999-01-01T00:00:00Z"}),
+        json!({"expirationDate": "1999-01-01T00:00:00Z"}),
+        json!({"name": "\u{202e}\u{0007}bell", "accountId": "00000000-0000-0000-0000-000000000000"}),
+        json!({"name": " ", "accountId": null}),
+    ];
+    for v in shaped {
+        cases.push(("shaped", serde_json::to_vec(&v).unwrap()));
+    }
+    cases
+}
+
+#[tokio::test]
+async fn malformed_bodies_never_yield_a_5xx() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Fuzz").await;
+    let ws = app.workspace(&org, "Fuzzed").await;
+    let sa = org.admin.client_id;
+    let (_, table) = palisade_server::routes::api().into_parts();
+    let mut sent = 0;
+    for route in table
+        .iter()
+        .filter(|r| r.doc.request.is_some() && r.access != Access::Public)
+    {
+        let path = route
+            .path
+            .replace("{workspaceId}", &ws.to_string())
+            .replace("{id}", &sa.to_string())
+            .replace("{credentialId}", &Uuid::new_v4().to_string());
+        for (name, body) in bodies() {
+            for ct in ["application/json", "application/json; charset=utf-8"] {
+                let r = app
+                    .send_raw(
+                        route.method.clone(),
+                        &path,
+                        Some(&org.admin),
+                        Some(ct),
+                        body.clone(),
+                    )
+                    .await;
+                assert!(
+                    r.status < 500,
+                    "{} {} with {name} body gave {}: {}",
+                    route.method,
+                    route.path,
+                    r.status,
+                    r.text
+                );
+                if r.status >= 400 {
+                    assert!(
+                        r.content_type().starts_with("application/problem+json"),
+                        "{} {} {name}: {}",
+                        route.method,
+                        route.path,
+                        r.text
+                    );
+                }
+                sent += 1;
+            }
+        }
+    }
+    assert!(sent > 200, "{sent}");
+    // The server is still healthy and the admin still works.
+    assert_eq!(app.get("/readyz", None).await.status, 200);
+    assert_eq!(
+        app.get("/api/v2/users/profile", Some(&org.admin))
+            .await
+            .status,
+        200
+    );
+}

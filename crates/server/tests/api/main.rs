@@ -1,0 +1,13 @@
+//! Integration tests: the real application on port 0 against a real database (a fresh one per
+//! test; SQLite by default, PostgreSQL when `PALISADE_TEST_DATABASE` is a postgres URL).
+
+mod credentials;
+mod errors;
+mod fuzz;
+mod isolation;
+mod openapi;
+mod route_walk;
+mod service_accounts;
+mod system;
+mod tenancy;
+mod users;
