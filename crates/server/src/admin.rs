@@ -12,13 +12,24 @@ use crate::service::OrgService;
 use crate::AppState;
 
 /// What `palisade admin bootstrap` prints.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bootstrapped {
     pub organization_id: Uuid,
     pub account_id: Uuid,
     pub client_id: Uuid,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for Bootstrapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bootstrapped")
+            .field("organization_id", &self.organization_id)
+            .field("account_id", &self.account_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 /// Creates an organization and an `Admin` service account holding every scope.

@@ -74,8 +74,9 @@ pub struct ServiceAccountChanges {
     pub assignments: Option<Vec<(Uuid, WorkspaceRole)>>,
 }
 
-/// What authentication needs to know about a credential, found by its secret hash.
-#[derive(Debug, Clone)]
+/// What authentication needs to know about a credential, found by its secret hash. `Debug`
+/// leaves the hash out.
+#[derive(Clone)]
 pub struct AuthRecord {
     pub org: OrgId,
     pub service_account_id: Uuid,
@@ -92,6 +93,21 @@ pub struct AuthRecord {
     pub created_at: DateTime<Utc>,
     /// Direct workspace roles: (workspace, workspace name, role).
     pub workspace_roles: Vec<(Uuid, String, WorkspaceRole)>,
+}
+
+impl std::fmt::Debug for AuthRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthRecord")
+            .field("org", &self.org)
+            .field("service_account_id", &self.service_account_id)
+            .field("credential_id", &self.credential_id)
+            .field("secret_hash", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("revoked", &self.revoked)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct NewUser {

@@ -46,7 +46,7 @@ pub struct Credential {
 }
 
 /// A newly issued credential; `clientSecret` is shown only in this response.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedCredential {
     pub client_id: Uuid,
@@ -75,13 +75,33 @@ pub struct ServiceAccount {
 }
 
 /// Response of `POST /service-accounts`: the account plus its initial credential.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedServiceAccount {
     #[serde(flatten)]
     pub service_account: ServiceAccount,
     pub client_id: Uuid,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for IssuedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCredential")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CreatedServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedServiceAccount")
+            .field("service_account", &self.service_account)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -273,4 +293,33 @@ pub struct WorkspaceRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Pong {
     pub pong: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let now = chrono::Utc::now();
+        let credential = Credential {
+            id: Uuid::nil(),
+            client_secret_prefix: "cf_sa_".into(),
+            scopes: vec![],
+            status: CredentialStatus::Active,
+            expires_at: now,
+            expiration_date: now,
+            last_used_at: None,
+            created_at: now,
+            revoked_at: None,
+        };
+        let issued = IssuedCredential {
+            client_id: Uuid::nil(),
+            client_secret: "cf_sa_TOPSECRET".into(),
+            credential,
+        };
+        let dbg = format!("{issued:?}");
+        assert!(!dbg.contains("TOPSECRET"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
+    }
 }
