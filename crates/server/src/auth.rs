@@ -63,12 +63,6 @@ impl Principal {
             .chain(self.org_role.implied_workspace_role())
             .max()
     }
-
-    /// Workspaces this caller holds a direct role on (organization-wide roles are resolved by
-    /// the caller against the organization's workspace list).
-    pub fn has_org_wide_role(&self) -> bool {
-        self.org_role.implied_workspace_role().is_some()
-    }
 }
 
 /// A generated secret. `Debug` never shows it.

@@ -240,17 +240,6 @@ impl Store {
         .transpose()
     }
 
-    /// Every organization, oldest first (admin CLI).
-    pub async fn organizations(&self) -> Result<Vec<(OrgId, String)>> {
-        let rows = sqlx::query("SELECT id, name FROM organizations ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.iter()
-            .map(|r| Ok((OrgId::new(get_uuid(r, "id")?), get_str(r, "name")?)))
-            .collect()
-    }
-
     pub async fn own_account_id(&self, org: &OrgId) -> Result<Uuid> {
         let row = sqlx::query("SELECT own_account_id FROM organizations WHERE id = $1")
             .bind(org.to_string())
@@ -356,7 +345,7 @@ impl Store {
         row.as_ref().map(Self::workspace_from_row).transpose()
     }
 
-    /// Names of those of `ids` that are workspaces of this organization.
+    /// Names of every workspace of this organization, by id.
     pub async fn workspace_names(&self, org: &OrgId) -> Result<HashMap<Uuid, String>> {
         let rows = sqlx::query("SELECT id, name FROM workspaces WHERE organization_id = $1")
             .bind(org.to_string())
@@ -787,25 +776,10 @@ impl Store {
         self.get_service_account(org, id).await
     }
 
-    /// Deletes a service account, its credentials and its roles. Returns the hashes of the
-    /// deleted credentials (so caches can forget them), or `None` if there was no such account.
-    pub async fn delete_service_account(
-        &self,
-        org: &OrgId,
-        id: Uuid,
-    ) -> Result<Option<Vec<String>>> {
+    /// Deletes a service account, its credentials and its roles; false if there is no such
+    /// account.
+    pub async fn delete_service_account(&self, org: &OrgId, id: Uuid) -> Result<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let hashes = sqlx::query(
-            "SELECT secret_hash FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
-        )
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| get_str(r, "secret_hash"))
-        .collect::<Result<Vec<_>>>()?;
         for sql in [
             "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
             "DELETE FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
@@ -825,22 +799,7 @@ impl Store {
                 .await
                 .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok((done.rows_affected() > 0).then_some(hashes))
-    }
-
-    /// Hashes of every credential of an account (for cache invalidation).
-    pub async fn credential_hashes(&self, org: &OrgId, account: Uuid) -> Result<Vec<String>> {
-        sqlx::query(
-            "SELECT secret_hash FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
-        )
-        .bind(org.to_string())
-        .bind(account.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|r| get_str(r, "secret_hash"))
-        .collect()
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn create_credential(
@@ -889,13 +848,13 @@ impl Store {
             .transpose()
     }
 
-    /// Revokes a credential (idempotent). Returns the credential and its secret hash.
+    /// Revokes a credential (idempotent).
     pub async fn revoke_credential(
         &self,
         org: &OrgId,
         account: Uuid,
         id: Uuid,
-    ) -> Result<Option<(Credential, String)>> {
+    ) -> Result<Option<Credential>> {
         sqlx::query(
             "UPDATE credentials SET revoked_at = $4 WHERE organization_id = $1 \
              AND service_account_id = $2 AND id = $3 AND revoked_at IS NULL",
@@ -907,18 +866,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        let Some(cred) = self.credential(org, account, id).await? else {
-            return Ok(None);
-        };
-        let hash = sqlx::query(
-            "SELECT secret_hash FROM credentials WHERE organization_id = $1 AND id = $2",
-        )
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(Some((cred, get_str(&hash, "secret_hash")?)))
+        self.credential(org, account, id).await
     }
 
     /// The authentication entry point: finds a credential by the keyed hash of its secret.
@@ -1079,19 +1027,20 @@ impl Store {
 
     /// Ids of those of `ids` that are users of this organization.
     pub async fn existing_users(&self, org: &OrgId, ids: &[Uuid]) -> Result<Vec<Uuid>> {
-        let mut out = Vec::new();
-        for id in ids {
-            let row = sqlx::query("SELECT id FROM users WHERE organization_id = $1 AND id = $2")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
-            if row.is_some() {
-                out.push(*id);
-            }
-        }
-        Ok(out)
+        let rows = sqlx::query("SELECT id FROM users WHERE organization_id = $1")
+            .bind(org.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        let known = rows
+            .iter()
+            .map(|r| get_uuid(r, "id"))
+            .collect::<Result<std::collections::HashSet<Uuid>>>()?;
+        Ok(ids
+            .iter()
+            .copied()
+            .filter(|id| known.contains(id))
+            .collect())
     }
 
     /// Adds users (all or none) and optionally grants them a role on a workspace.

@@ -10,7 +10,6 @@ use axum::http::Method;
 use palisade_domain::Scope::*;
 use palisade_domain::WorkspaceRole::*;
 use palisade_types::org::*;
-use serde_json::json;
 
 use crate::http::registry::{doc, Access, Api};
 use Access::{Org, Public};
@@ -144,10 +143,4 @@ pub fn api() -> Api {
         .route(delete(), "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesManage, Owner),
             doc("v2-delete-workspace", TENANCY, "Delete a workspace").extension().returns::<bool>(),
             tenancy::delete_workspace)
-}
-
-/// JSON Schema of a string query parameter.
-#[allow(dead_code)]
-fn string_schema() -> serde_json::Value {
-    json!({"type": "string"})
 }

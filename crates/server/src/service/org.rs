@@ -1,6 +1,5 @@
 //! Accounts, workspaces, service accounts and credentials.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use palisade_domain::time::now;
@@ -358,12 +357,7 @@ impl OrgService {
     }
 
     pub async fn delete_service_account(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        if self
-            .store
-            .delete_service_account(&p.org, id)
-            .await?
-            .is_none()
-        {
+        if !self.store.delete_service_account(&p.org, id).await? {
             return Err(Error::not_found_target("Service account", id, "id"));
         }
         self.auth.invalidate();
@@ -441,7 +435,7 @@ impl OrgService {
         credential: Uuid,
     ) -> Result<Credential> {
         self.get_service_account(p, id).await?;
-        let (c, _hash) = self
+        let c = self
             .store
             .revoke_credential(&p.org, id, credential)
             .await?
@@ -453,10 +447,5 @@ impl OrgService {
     /// For the admin CLI and `demo`: the full scope set as a list.
     pub fn all_scopes() -> Vec<Scope> {
         ScopeSet::all().granted()
-    }
-
-    /// Names of the organization's workspaces (for profiles and listings).
-    pub async fn workspace_names(&self, p: &Principal) -> Result<HashMap<Uuid, String>> {
-        self.store.workspace_names(&p.org).await
     }
 }
