@@ -76,7 +76,11 @@ async fn get(url: &str, cred: &Cred) -> (u16, Value) {
 async fn migrate_bootstrap_workspace_and_serve() {
     let db = TestDb::new().await;
     let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
-    assert_eq!(out["applied"], serde_json::json!([1]));
+    assert_eq!(
+        out["applied"],
+        serde_json::json!([1, 2]),
+        "every migration, in order"
+    );
     let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
     assert_eq!(out["applied"], serde_json::json!([]), "idempotent");
 

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod ids;
+pub mod incident;
 pub mod scope;
 pub mod time;
 pub mod validate;

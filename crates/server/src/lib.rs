@@ -27,6 +27,7 @@ struct Inner {
     store: Store,
     auth: Arc<auth::Authenticator>,
     org: service::OrgService,
+    incidents: service::IncidentService,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
 }
@@ -39,8 +40,10 @@ impl AppState {
             config.auth.clone(),
         ));
         let org = service::OrgService::new(store.clone(), auth.clone(), config.auth.clone());
+        let incidents = service::IncidentService::new(store.clone());
         AppState(Arc::new(Inner {
             config,
+            incidents,
             store,
             auth,
             org,
@@ -60,6 +63,9 @@ impl AppState {
     }
     pub fn org(&self) -> &service::OrgService {
         &self.0.org
+    }
+    pub fn incidents(&self) -> &service::IncidentService {
+        &self.0.incidents
     }
     pub fn metrics(&self) -> &http::metrics::Metrics {
         &self.0.metrics

@@ -174,6 +174,7 @@ pub fn document() -> Value {
             {"name": "Service Accounts"},
             {"name": "Users"},
             {"name": "Accounts & Workspaces"},
+            {"name": "Incidents"},
             {"name": "System"},
             {"name": "Extensions", "description": "Beyond the documented ContraForce v2 surface."}
         ],

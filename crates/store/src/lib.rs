@@ -7,10 +7,12 @@
 //! another organization is unreachable by construction.
 
 mod db;
+mod incidents;
 mod migrate;
 mod org;
 
 pub use db::{Backend, Store};
+pub use incidents::{Applied, IncidentRow, IngestIncident, StoredEvent};
 pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,

@@ -14,11 +14,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("../migrations/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("../migrations/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "incidents",
+        sql: include_str!("../migrations/0002_incidents.sql"),
+    },
+];
 
 /// Splits a migration into statements (no statement in our DDL contains a `;` inside it).
 fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {

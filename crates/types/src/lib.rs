@@ -6,6 +6,7 @@
 
 pub mod enums;
 pub mod envelope;
+pub mod incidents;
 pub mod org;
 
 pub use enums::{OrgRole, WorkspaceRole};

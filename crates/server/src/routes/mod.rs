@@ -1,6 +1,7 @@
 //! Every route, with its access rule next to it. `api()` is the single table the router, the
 //! authorization layer, the OpenAPI document and the route-walking test are built from.
 
+pub mod incidents;
 pub mod service_accounts;
 pub mod system;
 pub mod tenancy;
@@ -9,7 +10,12 @@ pub mod users;
 use axum::http::Method;
 use palisade_domain::Scope::*;
 use palisade_domain::WorkspaceRole::*;
+use palisade_types::incidents::{
+    Evidence, IncidentComment, IncidentDetail, IncidentInput, IngestBatchRequest,
+    IngestBatchResult, IngestOneResult, RelatedIncidents,
+};
 use palisade_types::org::*;
+use serde_json::json;
 
 use crate::http::registry::{doc, Access, Api};
 use Access::{Org, Public};
@@ -18,6 +24,8 @@ const SA: &str = "Service Accounts";
 const USERS: &str = "Users";
 const TENANCY: &str = "Accounts & Workspaces";
 const SYSTEM: &str = "System";
+const INCIDENTS: &str = "Incidents";
+const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
 
 pub fn api() -> Api {
     let get = || Method::GET;
@@ -143,4 +151,42 @@ pub fn api() -> Api {
         .route(delete(), "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesManage, Owner),
             doc("v2-delete-workspace", TENANCY, "Delete a workspace").extension().returns::<bool>(),
             tenancy::delete_workspace)
+        // ---------------------------------------------------------------- incidents
+        .route(put(), INCIDENT, Access::Workspace(IncidentsIngest, ContentAdmin),
+            doc("v2-ingest-incident", INCIDENTS, "Create or update one incident in Palisade's model")
+                .describe("Creation emits `incident.created`; a real change emits `incident.updated` with its changes; an identical re-send emits nothing. `{source}` is accepted in any letter case.")
+                .extension().body::<IncidentInput>().returns::<IngestOneResult>(),
+            incidents::ingest_one)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/ingest", Access::Workspace(IncidentsIngest, ContentAdmin),
+            doc("v2-ingest-incidents", INCIDENTS, "Ingest a batch of up to 1,000 incidents")
+                .describe("Body `{incidents: [{id, …incident}]}`. Valid items are stored in one transaction; invalid ones are reported per item with their errors.")
+                .extension().body::<IngestBatchRequest>().returns::<IngestBatchResult>(),
+            incidents::ingest_batch)
+        .route(get(), INCIDENT, Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-by-id", INCIDENTS, "Get the full incident detail")
+                .describe("`?withDetails=true` adds entity `properties` and alert `entityIds`.")
+                .query("withDetails", false, "Include the extended payload.", json!({"type": "boolean"}))
+                .returns::<IncidentDetail>(),
+            incidents::detail)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/evidence", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-evidence", INCIDENTS, "Get the evidence table of an incident").returns::<Evidence>(),
+            incidents::evidence)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/last-gamebook", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-last-gamebook", INCIDENTS, "Get the last gamebook run of an incident (404 while none has run)").returns::<serde_json::Value>(),
+            incidents::last_gamebook)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-comments", INCIDENTS, "List the comments of an incident").returns::<Vec<IncidentComment>>(),
+            incidents::comments)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/by-entity", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incidents-by-entity", INCIDENTS, "Incidents of this source related to an entity")
+                .describe("Matches `EntityKind` + `EntityFilter` (or `EntityName`) against entity identifiers (UPN/email/object id, host name/device id, IP, hash, URL), newest first, at most 100.")
+                .query("EntityKind", true, "Entity kind, e.g. Account, Host, Ip, FileHash.", json!({"type": "string"}))
+                .query("EntityFilter", true, "The entity's identifier.", json!({"type": "string"}))
+                .query("EntityName", false, "Alternative to EntityFilter.", json!({"type": "string"}))
+                .query("TimeFilteringType", false, "ThreeHours, SixHours, TwelveHours, TwentyFourHours (default), FourtyEightHours, Custom.", json!({"type": "string"}))
+                .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
+                .query("EndDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
+                .query("IncidentId", false, "Leave this incident out.", json!({"type": "string"}))
+                .returns::<RelatedIncidents>(),
+            incidents::by_entity)
 }

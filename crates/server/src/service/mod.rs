@@ -1,7 +1,9 @@
 //! The service layer: validation, authorization beyond the route's scope and role, and
 //! orchestration of the store. Handlers call exactly one method here.
 
+pub mod incidents;
 mod org;
 mod users;
 
+pub use incidents::IncidentService;
 pub use org::OrgService;

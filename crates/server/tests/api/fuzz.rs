@@ -67,7 +67,9 @@ async fn malformed_bodies_never_yield_a_5xx() {
             .path
             .replace("{workspaceId}", &ws.to_string())
             .replace("{id}", &sa.to_string())
-            .replace("{credentialId}", &Uuid::new_v4().to_string());
+            .replace("{credentialId}", &Uuid::new_v4().to_string())
+            .replace("{source}", "Sentinel")
+            .replace("{incidentId}", "INC-FUZZ-1");
         for (name, body) in bodies() {
             for ct in ["application/json", "application/json; charset=utf-8"] {
                 let r = app

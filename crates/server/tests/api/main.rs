@@ -4,6 +4,7 @@
 mod credentials;
 mod errors;
 mod fuzz;
+mod incidents;
 mod isolation;
 mod openapi;
 mod route_walk;

@@ -1,0 +1,484 @@
+//! Incidents: ingest (upsert with change detection, numbering, entity index and outbox events
+//! in one transaction) and reads.
+
+use chrono::{DateTime, Utc};
+use palisade_domain::incident::{diff, entity_keys, event_data, IncidentDoc, NormalizedIncident};
+use palisade_domain::time::{now, to_micros};
+use palisade_domain::{Error, OrgId, Result};
+use palisade_types::incidents::{
+    FieldChange, Incident, IncidentComment, IncidentSource, IncidentStatus, Severity,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use uuid::Uuid;
+
+use crate::db::{db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid};
+use crate::Store;
+
+/// A stored incident.
+#[derive(Debug, Clone)]
+pub struct IncidentRow {
+    pub workspace_id: Uuid,
+    pub source: IncidentSource,
+    pub id: String,
+    pub number: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub doc: IncidentDoc,
+}
+
+impl IncidentRow {
+    /// The incident's own fields, as the detail response shows them.
+    pub fn incident(&self) -> Incident {
+        let d = &self.doc;
+        Incident {
+            id: self.id.clone(),
+            number: self.number,
+            title: d.title.clone(),
+            description: d.description.clone(),
+            severity: d.severity,
+            status: d.status,
+            classification: d.classification,
+            classification_reason: d.classification_reason,
+            classification_comment: d.classification_comment.clone(),
+            owner: d.owner.clone(),
+            labels: d.labels.clone(),
+            tactics: d.tactics.clone(),
+            alert_product_names: d.alert_product_names.clone(),
+            workspace_id: self.workspace_id,
+            source: self.source,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            first_activity_at: d.first_activity_at,
+            last_activity_at: d.last_activity_at,
+            provider_url: d.provider_url.clone(),
+            alerts_count: d.alerts.len(),
+            entities_count: d.entities.len(),
+        }
+    }
+}
+
+/// One incident to ingest.
+#[derive(Debug, Clone)]
+pub struct IngestIncident {
+    pub id: String,
+    pub incident: NormalizedIncident,
+}
+
+/// What ingest did with one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    Created {
+        number: i64,
+    },
+    Updated {
+        number: i64,
+        changes: Vec<FieldChange>,
+    },
+    Unchanged {
+        number: i64,
+    },
+}
+
+/// An outbox event.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub id: Uuid,
+    pub event_type: String,
+    pub workspace_id: Option<Uuid>,
+    pub subject_id: String,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+const INCIDENT_COLS: &str = "workspace_id, source, id, number, created_at, updated_at, doc";
+
+fn row_to_incident(r: &AnyRow) -> Result<IncidentRow> {
+    let source = get_str(r, "source")?;
+    let doc: IncidentDoc = serde_json::from_str(&get_str(r, "doc")?)
+        .map_err(|e| Error::Internal(format!("corrupt incident document: {e}")))?;
+    Ok(IncidentRow {
+        workspace_id: get_uuid(r, "workspace_id")?,
+        source: IncidentSource::parse(&source)
+            .ok_or_else(|| Error::Internal(format!("unknown stored source {source}")))?,
+        id: get_str(r, "id")?,
+        number: get_i64(r, "number")?,
+        created_at: get_time(r, "created_at")?,
+        updated_at: get_time(r, "updated_at")?,
+        doc,
+    })
+}
+
+fn severity_str(s: Severity) -> &'static str {
+    s.as_str()
+}
+
+fn status_str(s: IncidentStatus) -> &'static str {
+    s.as_str()
+}
+
+impl Store {
+    pub async fn get_incident(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        id: &str,
+    ) -> Result<Option<IncidentRow>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1 \
+             AND workspace_id = $2 AND source = $3 AND id = $4"
+        );
+        let row = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(workspace.to_string())
+            .bind(source.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(row_to_incident).transpose()
+    }
+
+    /// Ingests incidents of one workspace and source in one transaction. Creation emits
+    /// `incident.created`, a real change `incident.updated` with its changes, an identical
+    /// re-send nothing; each event row commits with its change (outbox).
+    pub async fn ingest_incidents(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        items: &[IngestIncident],
+    ) -> Result<Vec<Applied>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let account = sqlx::query(
+            "SELECT a.id, a.name FROM workspaces w JOIN accounts a ON a.id = w.account_id \
+             WHERE w.organization_id = $1 AND w.id = $2",
+        )
+        .bind(org.to_string())
+        .bind(workspace.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found_target("Workspace", workspace, "workspaceId"))?;
+        let account = (get_uuid(&account, "id")?, get_str(&account, "name")?);
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(
+                ingest_one(
+                    &mut tx,
+                    org,
+                    workspace,
+                    source,
+                    (account.0, &account.1),
+                    item,
+                )
+                .await?,
+            );
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(out)
+    }
+
+    pub async fn incident_comments(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        id: &str,
+    ) -> Result<Vec<IncidentComment>> {
+        let rows = sqlx::query(
+            "SELECT id, message, author_email, author_name, is_activity, is_agent, agent_name, \
+             is_closing, ticket_note_id, ticket_id, created_at FROM incident_comments \
+             WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND incident_id = $4 \
+             ORDER BY created_at, id",
+        )
+        .bind(org.to_string())
+        .bind(workspace.to_string())
+        .bind(source.as_str())
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(IncidentComment {
+                    id: get_str(r, "id")?,
+                    message: get_str(r, "message")?,
+                    created_time: get_time(r, "created_at")?,
+                    author_email: get_opt_str(r, "author_email")?,
+                    author_name: get_opt_str(r, "author_name")?,
+                    is_activity_comment: get_bool(r, "is_activity")?,
+                    is_agent_comment: get_bool(r, "is_agent")?,
+                    agent_name: get_opt_str(r, "agent_name")?,
+                    is_closing_comment: get_bool(r, "is_closing")?,
+                    ticket_note_id: get_opt_str(r, "ticket_note_id")?,
+                    ticket_id: get_opt_str(r, "ticket_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Incidents of one workspace and source with an entity of `kind` matching `key`, created
+    /// in `[since, until]`, newest first.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn incidents_by_entity(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        kind: &str,
+        key: &str,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        exclude: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>> {
+        let sql = format!(
+            "SELECT {} FROM incidents i WHERE i.organization_id = $1 AND i.workspace_id = $2 \
+             AND i.source = $3 AND i.created_at >= $6 AND i.created_at <= $7 AND i.id <> $8 \
+             AND EXISTS (SELECT 1 FROM incident_entity_keys k WHERE k.workspace_id = i.workspace_id \
+             AND k.source = i.source AND k.incident_id = i.id AND k.kind = $4 AND k.entity_key = $5) \
+             ORDER BY i.created_at DESC, i.id DESC LIMIT $9",
+            INCIDENT_COLS
+                .split(", ")
+                .map(|c| format!("i.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(workspace.to_string())
+            .bind(source.as_str())
+            .bind(kind)
+            .bind(key.to_lowercase())
+            .bind(to_micros(since))
+            .bind(to_micros(until))
+            .bind(exclude.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(row_to_incident).collect()
+    }
+
+    /// The outbox of an organization, oldest first.
+    pub async fn events(&self, org: &OrgId) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, event_type, workspace_id, subject_id, payload, created_at FROM events \
+             WHERE organization_id = $1 ORDER BY created_at, id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    id: get_uuid(r, "id")?,
+                    event_type: get_str(r, "event_type")?,
+                    workspace_id: get_opt_str(r, "workspace_id")?.and_then(|s| s.parse().ok()),
+                    subject_id: get_str(r, "subject_id")?,
+                    payload: serde_json::from_str(&get_str(r, "payload")?)
+                        .map_err(|e| Error::Internal(format!("corrupt event payload: {e}")))?,
+                    created_at: get_time(r, "created_at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+async fn next_number(
+    tx: &mut Transaction<'_, Any>,
+    workspace: Uuid,
+    at_least: Option<i64>,
+) -> Result<i64> {
+    // `last_number` only grows: an assigned number is one above every number seen.
+    let row = match at_least {
+        None => sqlx::query(
+            "INSERT INTO workspace_counters (workspace_id, last_number) VALUES ($1, 1) \
+             ON CONFLICT (workspace_id) DO UPDATE SET last_number = workspace_counters.last_number + 1 \
+             RETURNING last_number",
+        )
+        .bind(workspace.to_string())
+        .fetch_one(&mut **tx)
+        .await,
+        Some(n) => sqlx::query(
+            "INSERT INTO workspace_counters (workspace_id, last_number) VALUES ($1, $2) \
+             ON CONFLICT (workspace_id) DO UPDATE SET last_number = CASE \
+             WHEN workspace_counters.last_number < $2 THEN $2 ELSE workspace_counters.last_number END \
+             RETURNING last_number",
+        )
+        .bind(workspace.to_string())
+        .bind(n)
+        .fetch_one(&mut **tx)
+        .await,
+    }
+    .map_err(db_err)?;
+    get_i64(&row, "last_number")
+}
+
+async fn ingest_one(
+    tx: &mut Transaction<'_, Any>,
+    org: &OrgId,
+    workspace: Uuid,
+    source: IncidentSource,
+    account: (Uuid, &str),
+    item: &IngestIncident,
+) -> Result<Applied> {
+    let sql = format!(
+        "SELECT {INCIDENT_COLS} FROM incidents WHERE workspace_id = $1 AND source = $2 AND id = $3"
+    );
+    let existing = sqlx::query(&sql)
+        .bind(workspace.to_string())
+        .bind(source.as_str())
+        .bind(&item.id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_err)?
+        .as_ref()
+        .map(row_to_incident)
+        .transpose()?;
+    let n = &item.incident;
+    let t = now();
+    let (applied, number, created_at, event) = match existing {
+        None => {
+            let number = match n.number {
+                Some(num) => {
+                    next_number(tx, workspace, Some(num)).await?;
+                    num
+                }
+                None => next_number(tx, workspace, None).await?,
+            };
+            let created_at = n.created_at.unwrap_or(t);
+            (
+                Applied::Created { number },
+                number,
+                created_at,
+                Some(("incident.created", None)),
+            )
+        }
+        Some(old) => {
+            let mut changes = diff(&old.doc, &n.doc);
+            let number = n.number.unwrap_or(old.number);
+            if number != old.number {
+                next_number(tx, workspace, Some(number)).await?;
+                changes.push(FieldChange {
+                    field: "number".into(),
+                    from: old.number.into(),
+                    to: number.into(),
+                });
+            }
+            let created_at = n.created_at.unwrap_or(old.created_at);
+            if created_at != old.created_at {
+                changes.push(FieldChange {
+                    field: "createdAt".into(),
+                    from: serde_json::to_value(old.created_at).unwrap_or_default(),
+                    to: serde_json::to_value(created_at).unwrap_or_default(),
+                });
+            }
+            if changes.is_empty() {
+                return Ok(Applied::Unchanged { number: old.number });
+            }
+            (
+                Applied::Updated {
+                    number,
+                    changes: changes.clone(),
+                },
+                number,
+                created_at,
+                Some(("incident.updated", Some(changes))),
+            )
+        }
+    };
+    let updated_at = n.updated_at.unwrap_or(t);
+    let doc = serde_json::to_string(&n.doc).map_err(Error::internal)?;
+    sqlx::query(
+        "INSERT INTO incidents (workspace_id, source, id, organization_id, number, title, description, \
+         severity, status, owner_email, created_at, updated_at, doc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = $5, title = $6, \
+         description = $7, severity = $8, status = $9, owner_email = $10, created_at = $11, \
+         updated_at = $12, doc = $13",
+    )
+    .bind(workspace.to_string())
+    .bind(source.as_str())
+    .bind(&item.id)
+    .bind(org.to_string())
+    .bind(number)
+    .bind(&n.doc.title)
+    .bind(n.doc.description.as_deref())
+    .bind(severity_str(n.doc.severity))
+    .bind(status_str(n.doc.status))
+    .bind(
+        n.doc
+            .owner
+            .as_ref()
+            .and_then(|o| o.email.as_ref())
+            .map(|e| e.to_lowercase()),
+    )
+    .bind(to_micros(created_at))
+    .bind(to_micros(updated_at))
+    .bind(doc)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    // Entity index.
+    sqlx::query("DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id = $3")
+        .bind(workspace.to_string())
+        .bind(source.as_str())
+        .bind(&item.id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    let mut seen = std::collections::HashSet::new();
+    for e in &n.doc.entities {
+        for key in entity_keys(e) {
+            if !seen.insert((e.kind, key.clone())) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO incident_entity_keys (workspace_id, source, incident_id, kind, entity_key, \
+                 organization_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(workspace.to_string())
+            .bind(source.as_str())
+            .bind(&item.id)
+            .bind(e.kind.as_str())
+            .bind(key)
+            .bind(org.to_string())
+            .bind(to_micros(created_at))
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        }
+    }
+    if let Some((event_type, changes)) = event {
+        let data = event_data(
+            account,
+            workspace,
+            source,
+            &item.id,
+            number,
+            created_at,
+            &n.doc,
+            changes.as_deref(),
+        );
+        sqlx::query(
+            "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
+             payload, occurred_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(org.to_string())
+        .bind(workspace.to_string())
+        .bind(account.0.to_string())
+        .bind(event_type)
+        .bind(format!("{}/{}", source.as_str(), item.id))
+        .bind(data.to_string())
+        .bind(to_micros(t))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    }
+    Ok(applied)
+}

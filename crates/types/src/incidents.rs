@@ -1,0 +1,334 @@
+//! Incidents: sources, enums, the ingest model (DESIGN §9) and the detail shape.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => stringify!($variant)),* }
+            }
+
+            /// Parses a value in any letter case.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            }
+
+            /// `A, B, C` for error messages.
+            pub fn allowed() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// The SIEM/XDR an incident comes from.
+    IncidentSource { Sentinel, DefenderXDR, CrowdStrike, QRadar, Splunk, SentinelOne }
+}
+
+impl IncidentSource {
+    /// The lowercase form webhook payloads carry.
+    pub fn lowercase(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+
+    pub fn display_name(self) -> &'static str {
+        match self {
+            IncidentSource::Sentinel => "Microsoft Sentinel",
+            IncidentSource::DefenderXDR => "Microsoft Defender XDR",
+            IncidentSource::CrowdStrike => "CrowdStrike Falcon",
+            IncidentSource::QRadar => "IBM QRadar",
+            IncidentSource::Splunk => "Splunk Enterprise Security",
+            IncidentSource::SentinelOne => "SentinelOne Singularity",
+        }
+    }
+}
+
+wire_enum! { Severity { Informational, Low, Medium, High } }
+wire_enum! { IncidentStatus { New, Active, Closed } }
+wire_enum! {
+    /// Classification (the models-page values plus the wider agent-tool list).
+    Classification {
+        Undetermined, TruePositive, FalsePositive, BenignPositive, InformationalExpectedActivity,
+        Unknown, NonIssue, PolicyViolation, QradarFalsePositive, Undefined, Suspicious
+    }
+}
+wire_enum! {
+    ClassificationReason {
+        SuspiciousActivity, SuspiciousButExpected, ConfirmedActivity, InaccurateData,
+        IncorrectAlertLogic, Malware, Phishing, Other
+    }
+}
+wire_enum! {
+    /// Entity kinds (DESIGN §9).
+    EntityKind {
+        Account, Host, Ip, File, FileHash, Process, Url, Mailbox, MailMessage, CloudApplication,
+        AzureResource, Dns, RegistryKey, RegistryValue, SecurityGroup, Malware, IoTDevice
+    }
+}
+wire_enum! {
+    /// Time windows of `by-entity` (the documented misspelling `FourtyEightHours` is kept).
+    TimeFilteringType { ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, Custom }
+}
+
+// ---------------------------------------------------------------- ingest model (input)
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnerInput {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityInput {
+    pub id: Option<String>,
+    pub kind: Option<String>,
+    pub display_name: Option<String>,
+    pub properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertInput {
+    pub id: Option<String>,
+    pub title: Option<String>,
+    pub severity: Option<String>,
+    pub product_name: Option<String>,
+    pub vendor_name: Option<String>,
+    pub status: Option<String>,
+    pub created_at: Option<String>,
+    pub entity_ids: Option<Vec<String>>,
+}
+
+/// An evidence table: column names and rows of JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Evidence {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// One incident in Palisade's model (`PUT …/incidents/{source}/{incidentId}`). Everything but
+/// `title` and `severity` is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentInput {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub severity: Option<String>,
+    /// Default `New`.
+    pub status: Option<String>,
+    pub classification: Option<String>,
+    pub classification_reason: Option<String>,
+    pub classification_comment: Option<String>,
+    /// Assigned per workspace (increasing) when absent.
+    pub number: Option<i64>,
+    pub owner: Option<OwnerInput>,
+    pub labels: Option<Vec<String>>,
+    pub tactics: Option<Vec<String>>,
+    pub alert_product_names: Option<Vec<String>>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub first_activity_at: Option<String>,
+    pub last_activity_at: Option<String>,
+    pub provider_url: Option<String>,
+    pub entities: Option<Vec<EntityInput>>,
+    pub alerts: Option<Vec<AlertInput>>,
+    pub evidence: Option<Evidence>,
+}
+
+/// One item of a batch: the incident id plus the incident.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestItem {
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub incident: IncidentInput,
+}
+
+/// Body of `POST …/incidents/{source}/ingest`: up to 1,000 incidents.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestBatchRequest {
+    pub incidents: Option<Vec<serde_json::Value>>,
+}
+
+wire_enum! { IngestOutcome { Created, Updated, Unchanged, Rejected } }
+
+/// The result of ingesting one incident.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestResult {
+    pub index: usize,
+    pub id: Option<String>,
+    pub result: IngestOutcome,
+    pub number: Option<i64>,
+    /// Fields that changed (for `Updated`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// Validation failures (for `Rejected`), keyed by JSON path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestBatchResult {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub rejected: usize,
+    pub items: Vec<IngestResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FieldChange {
+    pub field: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
+}
+
+// ---------------------------------------------------------------- stored / output shapes
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Entity {
+    pub id: String,
+    pub kind: EntityKind,
+    pub display_name: String,
+    /// Present with `?withDetails=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub product_name: Option<String>,
+    pub vendor_name: Option<String>,
+    pub status: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    /// Present with `?withDetails=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_ids: Option<Vec<String>>,
+}
+
+/// The incident's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Incident {
+    pub id: String,
+    pub number: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub classification: Option<Classification>,
+    pub classification_reason: Option<ClassificationReason>,
+    pub classification_comment: Option<String>,
+    pub owner: Option<Owner>,
+    pub labels: Vec<String>,
+    pub tactics: Vec<String>,
+    pub alert_product_names: Vec<String>,
+    pub workspace_id: Uuid,
+    pub source: IncidentSource,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_activity_at: Option<DateTime<Utc>>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub provider_url: Option<String>,
+    pub alerts_count: usize,
+    pub entities_count: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InvestigationDetails {
+    pub entities: Vec<Entity>,
+    pub alerts: Vec<Alert>,
+}
+
+/// `GET …/incidents/{source}/{incidentId}`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentDetail {
+    pub source: IncidentSource,
+    pub incident: Incident,
+    pub investigation_details: InvestigationDetails,
+    pub evidence: Evidence,
+    /// Playbooks recommended for this incident by gamebook rules (empty until rules exist).
+    pub gamebook_catalog: serde_json::Value,
+}
+
+/// Response of the single-incident ingest.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestOneResult {
+    pub result: IngestOutcome,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    pub incident: IncidentDetail,
+}
+
+/// An incident comment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentComment {
+    pub id: String,
+    pub message: String,
+    pub created_time: DateTime<Utc>,
+    pub author_email: Option<String>,
+    pub author_name: Option<String>,
+    pub is_activity_comment: bool,
+    pub is_agent_comment: bool,
+    pub agent_name: Option<String>,
+    pub is_closing_comment: bool,
+    pub ticket_note_id: Option<String>,
+    pub ticket_id: Option<String>,
+}
+
+/// An item of `by-entity` (the related-incident shape).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedIncident {
+    pub id: String,
+    pub number: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub source: IncidentSource,
+    pub workspace_id: Uuid,
+    pub creation_time: DateTime<Utc>,
+    pub classification: Option<Classification>,
+    pub classification_comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RelatedIncidents {
+    pub incidents: Vec<RelatedIncident>,
+}
