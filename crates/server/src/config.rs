@@ -82,7 +82,15 @@ pub struct Config {
     /// `text` or `json`.
     pub log_format: String,
     pub auth: AuthConfig,
+    pub incidents: IncidentsConfig,
     pub webhooks: WebhooksConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentsConfig {
+    /// Page size of `POST /incidents/across-workspaces` (server-controlled, 1–500).
+    pub page_size: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -132,6 +140,7 @@ impl Default for Config {
                 default_credential_days: 365,
                 max_credential_days: 730,
             },
+            incidents: IncidentsConfig { page_size: 50 },
             webhooks: WebhooksConfig {
                 allow_private_targets: false,
                 allow_http: false,
@@ -171,6 +180,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "log_format",
     "auth",
+    "incidents",
     "webhooks",
 ];
 
@@ -270,6 +280,9 @@ impl Config {
                 "auth",
                 "failure_window_secs and last_used_flush_secs must be positive",
             ));
+        }
+        if !(1..=500).contains(&self.incidents.page_size) {
+            return Err(invalid("incidents.page_size", "must be between 1 and 500"));
         }
         let w = &self.webhooks;
         if w.retry_schedule_secs.is_empty() {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod openapi;
+pub mod paging;
 pub mod routes;
 pub mod service;
 pub mod telemetry;
@@ -40,7 +41,11 @@ impl AppState {
             config.auth.clone(),
         ));
         let org = service::OrgService::new(store.clone(), auth.clone(), config.auth.clone());
-        let incidents = service::IncidentService::new(store.clone());
+        let incidents = service::IncidentService::new(
+            store.clone(),
+            paging::Sealer::new(server_secret),
+            config.incidents.page_size,
+        );
         AppState(Arc::new(Inner {
             config,
             incidents,

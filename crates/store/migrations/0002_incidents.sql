@@ -18,7 +18,18 @@ CREATE TABLE incidents (
     PRIMARY KEY (workspace_id, source, id)
 );
 CREATE INDEX incidents_stream ON incidents (workspace_id, source, created_at, id);
-CREATE INDEX incidents_org ON incidents (organization_id, created_at);
+-- Cross-workspace paging walks this index newest first: (createdAt, workspace, source, id) DESC.
+CREATE INDEX incidents_org_order ON incidents (organization_id, created_at, workspace_id, source, id);
+
+-- The oldest creation instant per workspace × source stream: a stream is exhausted once the
+-- paging cursor has passed it.
+CREATE TABLE incident_streams (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    oldest_created_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, source)
+);
 
 CREATE TABLE incident_entity_keys (
     workspace_id TEXT NOT NULL,

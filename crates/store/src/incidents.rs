@@ -1,6 +1,8 @@
 //! Incidents: ingest (upsert with change detection, numbering, entity index and outbox events
 //! in one transaction) and reads.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use palisade_domain::incident::{diff, entity_keys, event_data, IncidentDoc, NormalizedIncident};
 use palisade_domain::time::{now, to_micros};
@@ -80,6 +82,33 @@ pub enum Applied {
     },
 }
 
+/// A position in the cross-workspace order: `(createdAt, workspaceId, source, id)`, newest
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: i64,
+    pub workspace_id: Uuid,
+    pub source: IncidentSource,
+    pub id: String,
+}
+
+/// Filters of the cross-workspace listing.
+#[derive(Debug, Clone, Default)]
+pub struct AcrossFilter {
+    pub workspaces: Vec<Uuid>,
+    pub sources: Vec<IncidentSource>,
+    pub severities: Vec<Severity>,
+    pub statuses: Vec<IncidentStatus>,
+    /// Inclusive bounds on `createdAt` (microseconds).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Lowercased text matched against id (exact), number, title and description.
+    pub query: Option<String>,
+    /// Lowercased owner emails; `include_unassigned` adds incidents without an owner.
+    pub assignees: Vec<String>,
+    pub include_unassigned: bool,
+}
+
 /// An outbox event.
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -89,6 +118,11 @@ pub struct StoredEvent {
     pub subject_id: String,
     pub payload: serde_json::Value,
     pub created_at: DateTime<Utc>,
+}
+
+enum Bind {
+    S(String),
+    I(i64),
 }
 
 const INCIDENT_COLS: &str = "workspace_id, source, id, number, created_at, updated_at, doc";
@@ -260,6 +294,160 @@ impl Store {
             .await
             .map_err(db_err)?;
         rows.iter().map(row_to_incident).collect()
+    }
+
+    /// One page of the cross-workspace listing: up to `limit` incidents after `after`, newest
+    /// first by `(createdAt, workspaceId, source, id)`.
+    pub async fn list_across(
+        &self,
+        org: &OrgId,
+        f: &AcrossFilter,
+        after: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>> {
+        if f.workspaces.is_empty() || f.sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1");
+        let mut binds: Vec<Bind> = vec![Bind::S(org.to_string())];
+        let mut push = |sql: &mut String, binds: &mut Vec<Bind>, b: Bind| {
+            binds.push(b);
+            sql.push_str(&format!("${}", binds.len()));
+        };
+        let list = |sql: &mut String,
+                    binds: &mut Vec<Bind>,
+                    col: &str,
+                    values: Vec<String>,
+                    push: &mut dyn FnMut(&mut String, &mut Vec<Bind>, Bind)| {
+            sql.push_str(&format!(" AND {col} IN ("));
+            for (i, v) in values.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                push(sql, binds, Bind::S(v));
+            }
+            sql.push(')');
+        };
+        list(
+            &mut sql,
+            &mut binds,
+            "workspace_id",
+            f.workspaces.iter().map(|w| w.to_string()).collect(),
+            &mut push,
+        );
+        if f.sources.len() < IncidentSource::ALL.len() {
+            list(
+                &mut sql,
+                &mut binds,
+                "source",
+                f.sources.iter().map(|s| s.as_str().to_string()).collect(),
+                &mut push,
+            );
+        }
+        if !f.severities.is_empty() {
+            list(
+                &mut sql,
+                &mut binds,
+                "severity",
+                f.severities
+                    .iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect(),
+                &mut push,
+            );
+        }
+        if !f.statuses.is_empty() {
+            list(
+                &mut sql,
+                &mut binds,
+                "status",
+                f.statuses.iter().map(|s| s.as_str().to_string()).collect(),
+                &mut push,
+            );
+        }
+        if let Some(t) = f.since {
+            sql.push_str(" AND created_at >= ");
+            push(&mut sql, &mut binds, Bind::I(t));
+        }
+        if let Some(t) = f.until {
+            sql.push_str(" AND created_at <= ");
+            push(&mut sql, &mut binds, Bind::I(t));
+        }
+        if let Some(q) = &f.query {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let like = format!("%{escaped}%");
+            sql.push_str(" AND (LOWER(title) LIKE ");
+            push(&mut sql, &mut binds, Bind::S(like.clone()));
+            sql.push_str(" ESCAPE '\\' OR LOWER(COALESCE(description, '')) LIKE ");
+            push(&mut sql, &mut binds, Bind::S(like));
+            sql.push_str(" ESCAPE '\\' OR LOWER(id) = ");
+            push(&mut sql, &mut binds, Bind::S(q.clone()));
+            if let Ok(n) = q.trim_start_matches('#').parse::<i64>() {
+                sql.push_str(" OR number = ");
+                push(&mut sql, &mut binds, Bind::I(n));
+            }
+            sql.push(')');
+        }
+        if !f.assignees.is_empty() {
+            sql.push_str(" AND (owner_email IN (");
+            for (i, a) in f.assignees.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                push(&mut sql, &mut binds, Bind::S(a.clone()));
+            }
+            sql.push(')');
+            if f.include_unassigned {
+                sql.push_str(" OR owner_email IS NULL");
+            }
+            sql.push(')');
+        }
+        if let Some(c) = after {
+            sql.push_str(" AND (created_at, workspace_id, source, id) < (");
+            push(&mut sql, &mut binds, Bind::I(c.created_at));
+            sql.push_str(", ");
+            push(&mut sql, &mut binds, Bind::S(c.workspace_id.to_string()));
+            sql.push_str(", ");
+            push(&mut sql, &mut binds, Bind::S(c.source.as_str().to_string()));
+            sql.push_str(", ");
+            push(&mut sql, &mut binds, Bind::S(c.id.clone()));
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY created_at DESC, workspace_id DESC, source DESC, id DESC LIMIT ");
+        push(&mut sql, &mut binds, Bind::I(limit));
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                Bind::S(s) => q.bind(s),
+                Bind::I(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
+        rows.iter().map(row_to_incident).collect()
+    }
+
+    /// The oldest `createdAt` of every workspace × source stream of the organization.
+    pub async fn stream_floors(&self, org: &OrgId) -> Result<HashMap<(Uuid, IncidentSource), i64>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, source, oldest_created_at FROM incident_streams WHERE organization_id = $1",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut out = HashMap::new();
+        for r in &rows {
+            if let Some(src) = IncidentSource::parse(&get_str(r, "source")?) {
+                out.insert(
+                    (get_uuid(r, "workspace_id")?, src),
+                    get_i64(r, "oldest_created_at")?,
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// The outbox of an organization, oldest first.
@@ -453,6 +641,18 @@ async fn ingest_one(
             .map_err(db_err)?;
         }
     }
+    sqlx::query(
+        "INSERT INTO incident_streams (workspace_id, source, organization_id, oldest_created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, source) DO UPDATE SET oldest_created_at = \
+         CASE WHEN incident_streams.oldest_created_at > $4 THEN $4 ELSE incident_streams.oldest_created_at END",
+    )
+    .bind(workspace.to_string())
+    .bind(source.as_str())
+    .bind(org.to_string())
+    .bind(to_micros(created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
     if let Some((event_type, changes)) = event {
         let data = event_data(
             account,

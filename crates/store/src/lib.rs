@@ -12,7 +12,7 @@ mod migrate;
 mod org;
 
 pub use db::{Backend, Store};
-pub use incidents::{Applied, IncidentRow, IngestIncident, StoredEvent};
+pub use incidents::{AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, StoredEvent};
 pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,

@@ -332,3 +332,84 @@ pub struct RelatedIncident {
 pub struct RelatedIncidents {
     pub incidents: Vec<RelatedIncident>,
 }
+
+// ---------------------------------------------------------------- cross-workspace listing
+
+/// `timeFilterSelection` of the cross-workspace listing.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeFilterSelection {
+    /// `TwentyFourHours`, `SevenDays`, `ThirtyDays` or `Custom`.
+    #[serde(rename = "type")]
+    pub type_: Option<String>,
+    pub custom_start_utc: Option<String>,
+    pub custom_end_utc: Option<String>,
+}
+
+/// Per-workspace, per-source continuation tokens.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspacePageTokensInput {
+    pub workspace_id: Option<String>,
+    pub source_tokens: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Body of `POST /incidents/across-workspaces`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrossWorkspacesRequest {
+    pub severities: Option<Vec<String>>,
+    pub statuses: Option<Vec<String>>,
+    /// Default: all six sources.
+    pub sources: Option<Vec<String>>,
+    /// Default: no time bound.
+    pub time_filter_selection: Option<TimeFilterSelection>,
+    /// `true` (or no tokens) starts from the newest incident.
+    pub is_first_call: Option<bool>,
+    /// The previous response's `sourcePageTokens`, verbatim.
+    pub workspace_page_tokens: Option<Vec<WorkspacePageTokensInput>>,
+    /// Matched against the incident id, number, title and description.
+    pub query: Option<String>,
+    pub assignee_emails: Option<Vec<String>>,
+    /// With `assigneeEmails`: also include incidents without an owner.
+    pub include_unassigned: Option<bool>,
+}
+
+/// One incident of the cross-workspace listing.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentListItem {
+    pub id: String,
+    pub number: i64,
+    pub title: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub classification: Option<Classification>,
+    pub source: IncidentSource,
+    pub workspace_id: Uuid,
+    pub workspace_name: String,
+    pub owner: Option<Owner>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub alerts_count: usize,
+    pub alert_product_names: Vec<String>,
+    pub labels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourcePageTokens {
+    pub workspace_id: Uuid,
+    pub source_tokens: std::collections::BTreeMap<String, String>,
+}
+
+/// A page of `POST /incidents/across-workspaces`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcrossWorkspacesPage {
+    pub incidents: Vec<IncidentListItem>,
+    pub source_page_tokens: Vec<SourcePageTokens>,
+    pub more_incidents_available: bool,
+}

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use palisade_types::incidents::{
-    Evidence, IncidentComment, IncidentDetail, IncidentInput, IngestBatchRequest,
-    IngestBatchResult, IngestOneResult, RelatedIncidents,
+    AcrossWorkspacesPage, AcrossWorkspacesRequest, Evidence, IncidentComment, IncidentDetail,
+    IncidentInput, IngestBatchRequest, IngestBatchResult, IngestOneResult, RelatedIncidents,
 };
 
 use crate::http::error::ApiResult;
@@ -101,4 +101,12 @@ pub async fn by_entity(
     let ws = path_id("Workspace", &ws)?;
     let source = parse_source(&source)?;
     Ok(Data(s.incidents().by_entity(&p, ws, source, q).await?))
+}
+
+pub async fn across_workspaces(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Json(req): Json<AcrossWorkspacesRequest>,
+) -> ApiResult<Data<AcrossWorkspacesPage>> {
+    Ok(Data(s.incidents().across_workspaces(&p, req).await?))
 }

@@ -11,8 +11,8 @@ use axum::http::Method;
 use palisade_domain::Scope::*;
 use palisade_domain::WorkspaceRole::*;
 use palisade_types::incidents::{
-    Evidence, IncidentComment, IncidentDetail, IncidentInput, IngestBatchRequest,
-    IngestBatchResult, IngestOneResult, RelatedIncidents,
+    AcrossWorkspacesPage, AcrossWorkspacesRequest, Evidence, IncidentComment, IncidentDetail,
+    IncidentInput, IngestBatchRequest, IngestBatchResult, IngestOneResult, RelatedIncidents,
 };
 use palisade_types::org::*;
 use serde_json::json;
@@ -189,4 +189,9 @@ pub fn api() -> Api {
                 .query("IncidentId", false, "Leave this incident out.", json!({"type": "string"}))
                 .returns::<RelatedIncidents>(),
             incidents::by_entity)
+        .route(post(), "/api/v2/incidents/across-workspaces", Org(IncidentsRead),
+            doc("v2-list-incidents-across-workspaces", INCIDENTS, "List incidents across every workspace the caller holds a role on")
+                .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` and no tokens; every later call echoes the previous `sourcePageTokens` verbatim as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Page size is server-controlled.")
+                .body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
+            incidents::across_workspaces)
 }

@@ -5,24 +5,29 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use palisade_domain::incident::normalize;
 use palisade_domain::{Error, Result, Validator};
-use palisade_store::{Applied, IncidentRow, IngestIncident, Store};
+use palisade_store::{AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, Store};
 use palisade_types::incidents::{
-    EntityKind, Evidence, IncidentComment, IncidentDetail, IncidentInput, IncidentSource,
+    AcrossWorkspacesPage, AcrossWorkspacesRequest, EntityKind, Evidence, IncidentComment,
+    IncidentDetail, IncidentInput, IncidentListItem, IncidentSource, IncidentStatus,
     IngestBatchRequest, IngestBatchResult, IngestItem, IngestOneResult, IngestOutcome,
-    IngestResult, InvestigationDetails, RelatedIncident, RelatedIncidents, TimeFilteringType,
+    IngestResult, InvestigationDetails, RelatedIncident, RelatedIncidents, Severity,
+    SourcePageTokens, TimeFilteringType,
 };
+use sha2::Digest;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::http::extract::parse_json;
+use crate::paging::{PageState, Sealer};
 
 pub const MAX_BATCH: usize = 1000;
 const MAX_INCIDENT_ID: usize = 200;
 const BY_ENTITY_LIMIT: i64 = 100;
 
-#[derive(Clone)]
 pub struct IncidentService {
     store: Store,
+    sealer: Sealer,
+    page_size: usize,
 }
 
 /// Parses a `{source}` path segment in any letter case.
@@ -48,6 +53,29 @@ fn incident_id(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<Strin
     Some(id)
 }
 
+/// Parses a list of enum names (any case), collapsing duplicates; unknown names are reported
+/// at their index.
+fn parse_list<T: PartialEq>(
+    v: &mut Validator,
+    field: &str,
+    list: &Option<Vec<String>>,
+    parse: fn(&str) -> Option<T>,
+    allowed: String,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for (i, s) in list.iter().flatten().enumerate() {
+        match parse(s) {
+            Some(x) => {
+                if !out.contains(&x) {
+                    out.push(x)
+                }
+            }
+            None => v.add(format!("{field}[{i}]"), format!("Allowed: {allowed}.")),
+        }
+    }
+    out
+}
+
 fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
     let mut entities = row.doc.entities.clone();
     let mut alerts = row.doc.alerts.clone();
@@ -65,8 +93,12 @@ fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
 }
 
 impl IncidentService {
-    pub fn new(store: Store) -> Self {
-        IncidentService { store }
+    pub fn new(store: Store, sealer: Sealer, page_size: usize) -> Self {
+        IncidentService {
+            store,
+            sealer,
+            page_size,
+        }
     }
 
     async fn row(
@@ -402,6 +434,305 @@ impl IncidentService {
                     classification_comment: r.doc.classification_comment.clone(),
                 })
                 .collect(),
+        })
+    }
+
+    /// `POST /incidents/across-workspaces` (DESIGN §5): newest first across the workspaces the
+    /// caller holds a role on, each match exactly once, with sealed per-stream tokens.
+    pub async fn across_workspaces(
+        &self,
+        p: &Principal,
+        req: AcrossWorkspacesRequest,
+    ) -> Result<AcrossWorkspacesPage> {
+        let mut v = Validator::new();
+        let mut sources: Vec<IncidentSource> = parse_list(
+            &mut v,
+            "sources",
+            &req.sources,
+            IncidentSource::parse,
+            IncidentSource::allowed(),
+        );
+        if sources.is_empty() {
+            sources = IncidentSource::ALL.to_vec();
+        }
+        sources.sort();
+        let mut severities: Vec<Severity> = parse_list(
+            &mut v,
+            "severities",
+            &req.severities,
+            Severity::parse,
+            Severity::allowed(),
+        );
+        severities.sort();
+        let mut statuses: Vec<IncidentStatus> = parse_list(
+            &mut v,
+            "statuses",
+            &req.statuses,
+            IncidentStatus::parse,
+            IncidentStatus::allowed(),
+        );
+        statuses.sort();
+        let query = v
+            .optional_str("query", req.query.as_deref(), 200)
+            .map(|q| q.to_lowercase());
+        let mut assignees: Vec<String> = Vec::new();
+        for (i, e) in req.assignee_emails.iter().flatten().enumerate() {
+            if let Some(e) = v.optional_str(&format!("assigneeEmails[{i}]"), Some(e), 320) {
+                let e = e.to_lowercase();
+                if !assignees.contains(&e) {
+                    assignees.push(e);
+                }
+            }
+        }
+        assignees.sort();
+        if assignees.len() > 100 {
+            v.add("assigneeEmails", "At most 100 emails.");
+        }
+        let include_unassigned = req.include_unassigned.unwrap_or(false);
+        let window = req
+            .time_filter_selection
+            .as_ref()
+            .and_then(|t| t.type_.as_deref())
+            .map(|t| t.trim().to_string());
+        let (mut custom_start, mut custom_end) = (None, None);
+        match window.as_deref() {
+            None | Some("TwentyFourHours") | Some("SevenDays") | Some("ThirtyDays") => {}
+            Some("Custom") => {
+                let t = req.time_filter_selection.as_ref().unwrap();
+                for (field, value, slot) in [
+                    (
+                        "timeFilterSelection.customStartUtc",
+                        &t.custom_start_utc,
+                        &mut custom_start,
+                    ),
+                    (
+                        "timeFilterSelection.customEndUtc",
+                        &t.custom_end_utc,
+                        &mut custom_end,
+                    ),
+                ] {
+                    match value
+                        .as_deref()
+                        .map(|s| DateTime::parse_from_rfc3339(s.trim()))
+                    {
+                        None => v.add(
+                            field,
+                            format!("'{field}' is required when the type is Custom."),
+                        ),
+                        Some(Err(_)) => v.add(
+                            field,
+                            format!("'{field}' must be an ISO-8601 date-time with an offset."),
+                        ),
+                        Some(Ok(t)) => *slot = Some(t.with_timezone(&Utc)),
+                    }
+                }
+                if let (Some(s), Some(e)) = (custom_start, custom_end) {
+                    if e < s {
+                        v.add(
+                            "timeFilterSelection.customEndUtc",
+                            "The end must not be before the start.",
+                        );
+                    }
+                }
+            }
+            Some(other) => {
+                let shown: String = other.chars().take(64).collect();
+                v.add(
+                    "timeFilterSelection.type",
+                    format!("'{shown}' is not allowed. Allowed: TwentyFourHours, SevenDays, ThirtyDays, Custom."),
+                )
+            }
+        }
+        v.finish()?;
+
+        // The filter fingerprint binds tokens to the filters they were issued for.
+        let canonical = serde_json::json!({
+            "sources": sources, "severities": severities, "statuses": statuses, "query": query,
+            "assignees": assignees, "includeUnassigned": include_unassigned, "window": window,
+            "customStart": custom_start, "customEnd": custom_end,
+        });
+        let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
+        let mut fingerprint = [0u8; 16];
+        fingerprint.copy_from_slice(&digest[..16]);
+
+        let visible: HashMap<Uuid, String> = self
+            .store
+            .list_workspaces(&p.org)
+            .await?
+            .into_iter()
+            .filter(|w| p.workspace_role(&w.id).is_some())
+            .map(|w| (w.id, w.name))
+            .collect();
+        let tokens = req.workspace_page_tokens.unwrap_or_default();
+        let first = req.is_first_call.unwrap_or(tokens.is_empty());
+        let invalid = || {
+            Error::ValidationDetail {
+            detail: "One or more pagination tokens are invalid. Use the tokens from the previous response unmodified."
+                .into(),
+            errors: [(
+                "workspacePageTokens".to_string(),
+                vec!["One or more pagination tokens are invalid. Restart from the first call with an empty workspacePageTokens array.".to_string()],
+            )]
+            .into(),
+        }
+        };
+        let (state, live): (PageState, Vec<(Uuid, IncidentSource)>) = if first {
+            let now = Utc::now();
+            let (since, until) = match window.as_deref() {
+                Some("TwentyFourHours") => (Some(now - Duration::hours(24)), None),
+                Some("SevenDays") => (Some(now - Duration::days(7)), None),
+                Some("ThirtyDays") => (Some(now - Duration::days(30)), None),
+                Some("Custom") => (custom_start, custom_end),
+                _ => (None, None),
+            };
+            let mut live: Vec<(Uuid, IncidentSource)> = Vec::new();
+            for ws in visible.keys() {
+                for s in &sources {
+                    live.push((*ws, *s));
+                }
+            }
+            (
+                PageState {
+                    fingerprint,
+                    since: since.map(palisade_domain::time::to_micros),
+                    until: until.map(palisade_domain::time::to_micros),
+                    cursor: None,
+                },
+                live,
+            )
+        } else {
+            let mut state: Option<PageState> = None;
+            let mut live = Vec::new();
+            for entry in &tokens {
+                let ws = entry
+                    .workspace_id
+                    .as_deref()
+                    .and_then(|w| Uuid::parse_str(w).ok())
+                    .ok_or_else(invalid)?;
+                for (name, token) in entry.source_tokens.iter().flatten() {
+                    let source = IncidentSource::parse(name).ok_or_else(invalid)?;
+                    let opened = self
+                        .sealer
+                        .open(&p.org, ws, source, token)
+                        .ok_or_else(invalid)?;
+                    if opened.fingerprint != fingerprint || !sources.contains(&source) {
+                        return Err(invalid());
+                    }
+                    match &state {
+                        None => state = Some(opened),
+                        Some(s) if *s == opened => {}
+                        Some(_) => return Err(invalid()),
+                    }
+                    // A token never widens what the caller may see.
+                    if visible.contains_key(&ws) && !live.contains(&(ws, source)) {
+                        live.push((ws, source));
+                    }
+                }
+            }
+            match state {
+                Some(s) => (s, live),
+                None => {
+                    return Ok(AcrossWorkspacesPage {
+                        incidents: Vec::new(),
+                        source_page_tokens: Vec::new(),
+                        more_incidents_available: false,
+                    })
+                }
+            }
+        };
+        let mut workspaces: Vec<Uuid> = live.iter().map(|(w, _)| *w).collect();
+        workspaces.sort();
+        workspaces.dedup();
+        let filter = AcrossFilter {
+            workspaces,
+            sources: sources.clone(),
+            severities,
+            statuses,
+            since: state.since,
+            until: state.until,
+            query,
+            assignees,
+            include_unassigned,
+        };
+        let mut rows = self
+            .store
+            .list_across(
+                &p.org,
+                &filter,
+                state.cursor.as_ref(),
+                self.page_size as i64 + 1,
+            )
+            .await?;
+        let more = rows.len() > self.page_size;
+        rows.truncate(self.page_size);
+        let cursor = rows
+            .last()
+            .map(|r| Cursor {
+                created_at: palisade_domain::time::to_micros(r.created_at),
+                workspace_id: r.workspace_id,
+                source: r.source,
+                id: r.id.clone(),
+            })
+            .or(state.cursor.clone());
+        let mut source_page_tokens = Vec::new();
+        if more {
+            let floors = self.store.stream_floors(&p.org).await?;
+            let next = PageState {
+                cursor: cursor.clone(),
+                ..state
+            };
+            let mut by_ws: std::collections::BTreeMap<
+                Uuid,
+                std::collections::BTreeMap<String, String>,
+            > = Default::default();
+            for (ws, source) in &live {
+                // A stream whose oldest incident is newer than the cursor is exhausted.
+                let Some(floor) = floors.get(&(*ws, *source)) else {
+                    continue;
+                };
+                if let Some(c) = &cursor {
+                    if *floor > c.created_at {
+                        continue;
+                    }
+                }
+                by_ws.entry(*ws).or_default().insert(
+                    source.as_str().to_string(),
+                    self.sealer.seal(&p.org, *ws, *source, &next),
+                );
+            }
+            source_page_tokens = by_ws
+                .into_iter()
+                .map(|(workspace_id, source_tokens)| SourcePageTokens {
+                    workspace_id,
+                    source_tokens,
+                })
+                .collect();
+        }
+        Ok(AcrossWorkspacesPage {
+            incidents: rows
+                .iter()
+                .map(|r| IncidentListItem {
+                    id: r.id.clone(),
+                    number: r.number,
+                    title: r.doc.title.clone(),
+                    description: r.doc.description.clone(),
+                    severity: r.doc.severity,
+                    status: r.doc.status,
+                    classification: r.doc.classification,
+                    source: r.source,
+                    workspace_id: r.workspace_id,
+                    workspace_name: visible.get(&r.workspace_id).cloned().unwrap_or_default(),
+                    owner: r.doc.owner.clone(),
+                    created_at: r.created_at,
+                    updated_at: r.updated_at,
+                    last_activity_at: r.doc.last_activity_at,
+                    alerts_count: r.doc.alerts.len(),
+                    alert_product_names: r.doc.alert_product_names.clone(),
+                    labels: r.doc.labels.clone(),
+                })
+                .collect(),
+            more_incidents_available: more && !source_page_tokens.is_empty(),
+            source_page_tokens,
         })
     }
 }

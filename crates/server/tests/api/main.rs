@@ -7,6 +7,7 @@ mod fuzz;
 mod incidents;
 mod isolation;
 mod openapi;
+mod paging;
 mod route_walk;
 mod service_accounts;
 mod system;
