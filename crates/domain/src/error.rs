@@ -2,6 +2,14 @@ use std::collections::BTreeMap;
 
 use crate::{Scope, WorkspaceRole};
 
+fn scope_list(scopes: &[Scope]) -> String {
+    let names: Vec<String> = scopes.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    match names.len() {
+        1 => names[0].clone(),
+        _ => format!("(one of {})", names.join(", ")),
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The one error type of Palisade. The server maps each variant to a ProblemDetails response
@@ -20,8 +28,9 @@ pub enum Error {
     BadRequest(String),
     #[error("{0}")]
     Unauthorized(String),
-    #[error("The credential lacks the required scope '{}'.", .0.as_str())]
-    InsufficientScope(Scope),
+    /// The credential holds none of these scopes (usually one).
+    #[error("The credential lacks the required scope {}.", scope_list(.0))]
+    InsufficientScope(Vec<Scope>),
     #[error("The service account needs the {} role (or higher) on workspace {workspace}.", .required.as_str())]
     InsufficientWorkspaceRole {
         workspace: String,

@@ -394,6 +394,25 @@ pub fn event_data(
     data
 }
 
+/// Which classification reasons go with which classification when closing (Sentinel's
+/// pairs plus the agent-tool pairs; `Other` goes with anything).
+pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
+    use Classification as C;
+    use ClassificationReason as R;
+    match (c, r) {
+        (_, R::Other) => true,
+        (
+            C::TruePositive,
+            R::SuspiciousActivity | R::ConfirmedActivity | R::Malware | R::Phishing,
+        ) => true,
+        (C::BenignPositive, R::SuspiciousButExpected) => true,
+        (C::FalsePositive, R::InaccurateData | R::IncorrectAlertLogic) => true,
+        (C::QradarFalsePositive, R::InaccurateData | R::IncorrectAlertLogic) => true,
+        (C::InformationalExpectedActivity | C::PolicyViolation, R::SuspiciousButExpected) => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,6 +457,22 @@ mod tests {
         assert_eq!(changes[0].field, "status");
         assert_eq!(changes[0].from, "New");
         assert_eq!(changes[0].to, "Active");
+    }
+
+    #[test]
+    fn classification_pairs() {
+        use ClassificationReason as R;
+        assert!(valid_pair(Classification::FalsePositive, R::InaccurateData));
+        assert!(valid_pair(Classification::TruePositive, R::Malware));
+        assert!(valid_pair(Classification::Undetermined, R::Other));
+        assert!(!valid_pair(
+            Classification::FalsePositive,
+            R::ConfirmedActivity
+        ));
+        assert!(!valid_pair(
+            Classification::Undetermined,
+            R::SuspiciousActivity
+        ));
     }
 
     #[test]

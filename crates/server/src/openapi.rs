@@ -59,13 +59,18 @@ fn operation(route: &RouteInfo, generator: &mut schemars::SchemaGenerator) -> Va
             op.insert("x-required-scope".into(), json!(scope.as_str()));
             description = format!("Requires scope `{}`. {description}", scope.as_str());
         }
-        Access::Workspace(scope, role) => {
-            op.insert("x-required-scope".into(), json!(scope.as_str()));
-            op.insert("x-required-workspace-role".into(), json!(role.as_str()));
+        Access::Workspace(..) | Access::WorkspaceAny(..) => {
+            let scopes: Vec<&str> = route.access.scopes().iter().map(|s| s.as_str()).collect();
+            let role = route.access.role().map(|r| r.as_str()).unwrap_or_default();
+            op.insert("x-required-scope".into(), json!(scopes[0]));
+            if scopes.len() > 1 {
+                op.insert("x-required-scopes-any".into(), json!(scopes));
+            }
+            op.insert("x-required-workspace-role".into(), json!(role));
+            let named: Vec<String> = scopes.iter().map(|s| format!("`{s}`")).collect();
             description = format!(
-                "Requires scope `{}` and at least the `{}` role on the workspace. {description}",
-                scope.as_str(),
-                role.as_str()
+                "Requires scope {} and at least the `{role}` role on the workspace. {description}",
+                named.join(" or ")
             );
         }
     }
@@ -73,7 +78,7 @@ fn operation(route: &RouteInfo, generator: &mut schemars::SchemaGenerator) -> Va
     if !description.is_empty() {
         op.insert("description".into(), json!(description));
     }
-    let mut params = path_params(route.path);
+    let mut params = path_params(d.documented_path.unwrap_or(route.path));
     for q in &d.query {
         params.push(json!({
             "name": q.name, "in": "query", "required": q.required,
@@ -132,7 +137,7 @@ fn operation(route: &RouteInfo, generator: &mut schemars::SchemaGenerator) -> Va
             problem_response("Too many failed authentication attempts (`RATE_LIMITED`)."),
         );
     }
-    if route.path.contains('{') {
+    if route.path.contains('{') || route.path.contains("/incidents/") {
         responses.insert("404".into(), problem_response("Not found (`NOT_FOUND`)."));
     }
     op.insert("responses".into(), Value::Object(responses));
@@ -149,7 +154,7 @@ pub fn document() -> Value {
     for route in &table {
         let op = operation(route, &mut generator);
         paths
-            .entry(route.path)
+            .entry(route.doc.documented_path.unwrap_or(route.path))
             .or_default()
             .insert(route.method.as_str().to_ascii_lowercase(), op);
     }

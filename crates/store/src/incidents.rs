@@ -682,3 +682,227 @@ async fn ingest_one(
     }
     Ok(applied)
 }
+
+/// A comment to add to an incident.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub message: String,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    pub is_activity: bool,
+    pub is_closing: bool,
+    pub ticket_id: Option<String>,
+}
+
+async fn insert_comment(
+    tx: &mut Transaction<'_, Any>,
+    org: &OrgId,
+    workspace: Uuid,
+    source: IncidentSource,
+    incident: &str,
+    c: &NewComment,
+    at: i64,
+) -> Result<IncidentComment> {
+    let id = Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO incident_comments (id, workspace_id, source, incident_id, organization_id, message, \
+         author_email, author_name, is_activity, is_agent, agent_name, is_closing, ticket_note_id, \
+         ticket_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, $10, NULL, $11, $12)",
+    )
+    .bind(&id)
+    .bind(workspace.to_string())
+    .bind(source.as_str())
+    .bind(incident)
+    .bind(org.to_string())
+    .bind(&c.message)
+    .bind(c.author_email.as_deref())
+    .bind(c.author_name.as_deref())
+    .bind(c.is_activity as i64)
+    .bind(c.is_closing as i64)
+    .bind(c.ticket_id.as_deref())
+    .bind(at)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(IncidentComment {
+        id,
+        message: c.message.clone(),
+        created_time: palisade_domain::time::from_micros(at),
+        author_email: c.author_email.clone(),
+        author_name: c.author_name.clone(),
+        is_activity_comment: c.is_activity,
+        is_agent_comment: false,
+        agent_name: None,
+        is_closing_comment: c.is_closing,
+        ticket_note_id: None,
+        ticket_id: c.ticket_id.clone(),
+    })
+}
+
+impl Store {
+    /// Changes an incident under a row lock: `change` gets the current document and returns
+    /// the new one plus the comments to add. A real change updates the incident and emits
+    /// `incident.updated` with its changes, all in one transaction. Returns the incident after
+    /// the change and the changes (empty when nothing changed; comments are added either way).
+    pub async fn modify_incident<F>(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        id: &str,
+        change: F,
+    ) -> Result<Option<(IncidentRow, Vec<FieldChange>, Vec<IncidentComment>)>>
+    where
+        F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
+    {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let lock = if self.backend() == crate::Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1 AND workspace_id = $2 \
+             AND source = $3 AND id = $4{lock}"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(workspace.to_string())
+            .bind(source.as_str())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        let mut row = row_to_incident(&row)?;
+        let (doc, comments) = change(&row)?;
+        let changes = diff(&row.doc, &doc);
+        let t = to_micros(now());
+        if !changes.is_empty() {
+            sqlx::query(
+                "UPDATE incidents SET status = $5, severity = $6, owner_email = $7, updated_at = $8, doc = $9 \
+                 WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
+            )
+            .bind(org.to_string())
+            .bind(workspace.to_string())
+            .bind(source.as_str())
+            .bind(id)
+            .bind(doc.status.as_str())
+            .bind(doc.severity.as_str())
+            .bind(doc.owner.as_ref().and_then(|o| o.email.as_ref()).map(|e| e.to_lowercase()))
+            .bind(t)
+            .bind(serde_json::to_string(&doc).map_err(Error::internal)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let account = sqlx::query(
+                "SELECT a.id, a.name FROM workspaces w JOIN accounts a ON a.id = w.account_id WHERE w.id = $1",
+            )
+            .bind(workspace.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let data = event_data(
+                (get_uuid(&account, "id")?, &get_str(&account, "name")?),
+                workspace,
+                source,
+                id,
+                row.number,
+                row.created_at,
+                &doc,
+                Some(&changes),
+            );
+            sqlx::query(
+                "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
+                 payload, occurred_at, created_at) VALUES ($1, $2, $3, $4, 'incident.updated', $5, $6, $7, $7)",
+            )
+            .bind(Uuid::new_v4().to_string())
+            .bind(org.to_string())
+            .bind(workspace.to_string())
+            .bind(get_uuid(&account, "id")?.to_string())
+            .bind(format!("{}/{}", source.as_str(), id))
+            .bind(data.to_string())
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            row.doc = doc;
+            row.updated_at = palisade_domain::time::from_micros(t);
+        }
+        let mut added = Vec::new();
+        // One microsecond apart, so comments added together keep their order.
+        for (i, c) in comments.iter().enumerate() {
+            added.push(insert_comment(&mut tx, org, workspace, source, id, c, t + i as i64).await?);
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some((row, changes, added)))
+    }
+
+    /// Adds a comment to an existing incident; `None` when there is no such incident.
+    pub async fn add_comment(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        id: &str,
+        comment: &NewComment,
+    ) -> Result<Option<IncidentComment>> {
+        Ok(self
+            .modify_incident(org, workspace, source, id, |row| {
+                Ok((row.doc.clone(), vec![comment.clone()]))
+            })
+            .await?
+            .and_then(|(_, _, mut added)| added.pop()))
+    }
+
+    /// Edits a comment's text. Activity comments are the incident's history and cannot be
+    /// edited (`Conflict`). `None` when there is no such comment on the incident.
+    pub async fn update_comment(
+        &self,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        incident: &str,
+        comment: &str,
+        message: &str,
+    ) -> Result<Option<IncidentComment>> {
+        let row = sqlx::query(
+            "SELECT is_activity FROM incident_comments WHERE organization_id = $1 AND workspace_id = $2 \
+             AND source = $3 AND incident_id = $4 AND id = $5",
+        )
+        .bind(org.to_string())
+        .bind(workspace.to_string())
+        .bind(source.as_str())
+        .bind(incident)
+        .bind(comment)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        if get_bool(&row, "is_activity")? {
+            return Err(Error::Conflict(
+                "Activity comments record the incident's history and cannot be edited.".into(),
+            ));
+        }
+        sqlx::query(
+            "UPDATE incident_comments SET message = $6 WHERE organization_id = $1 AND workspace_id = $2 \
+             AND source = $3 AND incident_id = $4 AND id = $5",
+        )
+        .bind(org.to_string())
+        .bind(workspace.to_string())
+        .bind(source.as_str())
+        .bind(incident)
+        .bind(comment)
+        .bind(message)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(self
+            .incident_comments(org, workspace, source, incident)
+            .await?
+            .into_iter()
+            .find(|c| c.id == comment))
+    }
+}

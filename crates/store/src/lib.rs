@@ -12,7 +12,9 @@ mod migrate;
 mod org;
 
 pub use db::{Backend, Store};
-pub use incidents::{AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, StoredEvent};
+pub use incidents::{
+    AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
+};
 pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,

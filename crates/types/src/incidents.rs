@@ -413,3 +413,121 @@ pub struct AcrossWorkspacesPage {
     pub source_page_tokens: Vec<SourcePageTokens>,
     pub more_incidents_available: bool,
 }
+
+// ---------------------------------------------------------------- incident actions
+
+/// Body of the status change (`PUT …/incidents/{source}/{incidentId}/status`). `source` is
+/// required only on the legacy route without a source segment.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusUpdateRequest {
+    pub source: Option<String>,
+    pub incident_id: Option<String>,
+    pub status: Option<String>,
+    /// Added as a comment (a closing comment when closing).
+    pub comment: Option<String>,
+    /// Required when closing, with `classificationReason`.
+    pub classification: Option<String>,
+    pub classification_reason: Option<String>,
+    pub classification_comment: Option<String>,
+}
+
+/// Body of the assignment (`PUT …/assign`); no `userId` and no `email` unassigns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignRequest {
+    pub source: Option<String>,
+    pub user_id: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+}
+
+/// Body of `PUT …/incidents/{source}/bulk`: up to 100 incidents, one change applied to each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkUpdateRequest {
+    pub incident_ids: Option<Vec<String>>,
+    pub status: Option<String>,
+    pub classification: Option<String>,
+    pub classification_reason: Option<String>,
+    pub classification_comment: Option<String>,
+    pub comment: Option<String>,
+    pub assignee: Option<AssignRequest>,
+}
+
+/// A per-item failure of a bulk operation.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemError {
+    pub code: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkItemResult {
+    pub incident_id: String,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkUpdateResult {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub items: Vec<BulkItemResult>,
+}
+
+/// Body of comment create and update.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentRequest {
+    pub content: Option<String>,
+    /// Required only on the legacy route without a source segment.
+    pub source: Option<String>,
+    /// The originating extension (SIEM connection), recorded for write-back.
+    pub extension_id: Option<String>,
+    pub incident_id: Option<String>,
+    pub comment_id: Option<String>,
+}
+
+/// `GET …/summary`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentSummary {
+    pub incident_id: String,
+    pub number: i64,
+    pub source: IncidentSource,
+    pub workspace_id: Uuid,
+    pub title: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    /// A one-paragraph synopsis built from the incident's fields.
+    pub summary: String,
+    pub owner: Option<Owner>,
+    pub created_at: DateTime<Utc>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub alerts_count: usize,
+    /// Entity counts by kind.
+    pub entity_counts: std::collections::BTreeMap<String, usize>,
+    pub alert_product_names: Vec<String>,
+    pub tactics: Vec<String>,
+}
+
+/// `GET …/alert-rules`: the detection rules (alert titles per product) behind an incident.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRule {
+    pub rule_name: String,
+    pub product_name: Option<String>,
+    pub vendor_name: Option<String>,
+    pub severity: Severity,
+    pub alert_count: usize,
+    pub alert_ids: Vec<String>,
+}

@@ -199,14 +199,14 @@ impl IntoResponse for ApiError {
                 ),
                 Some((header::WWW_AUTHENTICATE, "Basic realm=\"palisade\"".into())),
             ),
-            Error::InsufficientScope(scope) => {
+            Error::InsufficientScope(scopes) => {
                 let mut m = ProblemMarker::new(
                     StatusCode::FORBIDDEN,
                     "INSUFFICIENT_SCOPE",
                     "Insufficient scope",
                     detail,
                 );
-                m.target = Some(scope.as_str().into());
+                m.target = scopes.first().map(|s| s.as_str().to_string());
                 (m, None)
             }
             Error::InsufficientWorkspaceRole { ref workspace, .. } => {

@@ -34,19 +34,23 @@ pub enum Access {
     /// A credential holding the scope, whose account holds at least the role on the
     /// `{workspaceId}` of the path.
     Workspace(Scope, WorkspaceRole),
+    /// Like `Workspace`, with any one of several scopes.
+    WorkspaceAny(&'static [Scope], WorkspaceRole),
 }
 
 impl Access {
-    pub fn scope(&self) -> Option<Scope> {
+    /// The scopes of which the credential needs one (empty: none needed).
+    pub fn scopes(&self) -> Vec<Scope> {
         match self {
-            Access::Org(s) | Access::Workspace(s, _) => Some(*s),
-            _ => None,
+            Access::Org(s) | Access::Workspace(s, _) => vec![*s],
+            Access::WorkspaceAny(list, _) => list.to_vec(),
+            _ => Vec::new(),
         }
     }
 
     pub fn role(&self) -> Option<WorkspaceRole> {
         match self {
-            Access::Workspace(_, r) => Some(*r),
+            Access::Workspace(_, r) | Access::WorkspaceAny(_, r) => Some(*r),
             _ => None,
         }
     }
@@ -83,6 +87,9 @@ pub struct Doc {
     pub raw_response: Option<&'static str>,
     pub success_status: u16,
     pub query: Vec<QueryParam>,
+    /// The path as documented, when the router needs another parameter name at the same
+    /// position (the legacy no-source incident routes).
+    pub documented_path: Option<&'static str>,
 }
 
 /// Starts the documentation of an operation.
@@ -99,6 +106,7 @@ pub fn doc(operation_id: &'static str, tag: &'static str, summary: &'static str)
         raw_response: None,
         success_status: 200,
         query: Vec::new(),
+        documented_path: None,
     }
 }
 
@@ -127,6 +135,10 @@ impl Doc {
     pub fn created<T: JsonSchema>(mut self) -> Self {
         self.response = Some(schema_of::<T>);
         self.success_status = 201;
+        self
+    }
+    pub fn documented_as(mut self, path: &'static str) -> Self {
+        self.documented_path = Some(path);
         self
     }
     pub fn raw(mut self, content_type: &'static str) -> Self {
@@ -184,7 +196,7 @@ impl Api {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        if let Access::Workspace(..) = access {
+        if access.role().is_some() {
             assert!(
                 path.contains("{workspaceId}"),
                 "workspace route {path} must have a {{workspaceId}} segment"
@@ -255,12 +267,11 @@ async fn check(
         .map(|c| c.0.ip());
     let principal = state.auth().authenticate(header, peer).await?;
     set_principal(principal.service_account_id.to_string());
-    if let Some(scope) = guard.access.scope() {
-        if !principal.scopes.allows(scope) {
-            return Err(Error::InsufficientScope(scope));
-        }
+    let scopes = guard.access.scopes();
+    if !scopes.is_empty() && !scopes.iter().any(|s| principal.scopes.allows(*s)) {
+        return Err(Error::InsufficientScope(scopes));
     }
-    if let Access::Workspace(_, required) = guard.access {
+    if let Some(required) = guard.access.role() {
         let params = RawPathParams::from_request_parts(parts, &())
             .await
             .map_err(|_| Error::internal("workspace route without path parameters"))?;

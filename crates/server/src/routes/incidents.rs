@@ -4,14 +4,17 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use palisade_types::incidents::{
-    AcrossWorkspacesPage, AcrossWorkspacesRequest, Evidence, IncidentComment, IncidentDetail,
-    IncidentInput, IngestBatchRequest, IngestBatchResult, IngestOneResult, RelatedIncidents,
+    AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
+    BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentDetail,
+    IncidentInput, IncidentListItem, IncidentSummary, IngestBatchRequest, IngestBatchResult,
+    IngestOneResult, RelatedIncidents, StatusUpdateRequest,
 };
 
 use crate::http::error::ApiResult;
 use crate::http::extract::{path_id, Json};
 use crate::http::registry::Auth;
-use crate::http::respond::Data;
+use crate::http::respond::{Created, Data};
+use crate::service::incident_actions::body_source;
 use crate::service::incidents::parse_source;
 use crate::AppState;
 
@@ -109,4 +112,141 @@ pub async fn across_workspaces(
     Json(req): Json<AcrossWorkspacesRequest>,
 ) -> ApiResult<Data<AcrossWorkspacesPage>> {
     Ok(Data(s.incidents().across_workspaces(&p, req).await?))
+}
+
+// ---------------------------------------------------------------- restored actions
+
+pub async fn summary(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id)): IncidentPath,
+) -> ApiResult<Data<IncidentSummary>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(s.incidents().summary(&p, ws, source, &id).await?))
+}
+
+pub async fn entities(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id)): IncidentPath,
+) -> ApiResult<Data<Vec<Entity>>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(s.incidents().entities(&p, ws, source, &id).await?))
+}
+
+pub async fn alert_rules(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id)): IncidentPath,
+) -> ApiResult<Data<Vec<AlertRule>>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(s.incidents().alert_rules(&p, ws, source, &id).await?))
+}
+
+pub async fn high(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source)): Path<(String, String)>,
+) -> ApiResult<Data<Vec<IncidentListItem>>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(s.incidents().high(&p, ws, source).await?))
+}
+
+pub async fn status(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id)): IncidentPath,
+    Json(req): Json<StatusUpdateRequest>,
+) -> ApiResult<Data<Incident>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(
+        s.incidents().set_status(&p, ws, source, &id, &req).await?,
+    ))
+}
+
+pub async fn assign(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id)): IncidentPath,
+    Json(req): Json<AssignRequest>,
+) -> ApiResult<Data<Incident>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(s.incidents().assign(&p, ws, source, &id, &req).await?))
+}
+
+pub async fn bulk(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source)): Path<(String, String)>,
+    Json(req): Json<BulkUpdateRequest>,
+) -> ApiResult<Data<BulkUpdateResult>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(s.incidents().bulk(&p, ws, source, req).await?))
+}
+
+pub async fn create_comment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id)): IncidentPath,
+    Json(req): Json<CommentRequest>,
+) -> ApiResult<Created<IncidentComment>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Created(
+        s.incidents().add_comment(&p, ws, source, &id, &req).await?,
+    ))
+}
+
+pub async fn update_comment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, source, id, comment)): Path<(String, String, String, String)>,
+    Json(req): Json<CommentRequest>,
+) -> ApiResult<Data<IncidentComment>> {
+    let (ws, source) = (path_id("Workspace", &ws)?, parse_source(&source)?);
+    Ok(Data(
+        s.incidents()
+            .update_comment(&p, ws, source, &id, &comment, &req)
+            .await?,
+    ))
+}
+
+// ---------------------------------------------------------------- legacy routes (source in the body)
+// The router names the segment `{source}` (it shares the position with the source routes);
+// here it is the incident id.
+
+pub async fn legacy_status(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, id)): Path<(String, String)>,
+    Json(req): Json<StatusUpdateRequest>,
+) -> ApiResult<Data<Incident>> {
+    let ws = path_id("Workspace", &ws)?;
+    let source = body_source(req.source.as_deref())?;
+    Ok(Data(
+        s.incidents().set_status(&p, ws, source, &id, &req).await?,
+    ))
+}
+
+pub async fn legacy_assign(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, id)): Path<(String, String)>,
+    Json(req): Json<AssignRequest>,
+) -> ApiResult<Data<Incident>> {
+    let ws = path_id("Workspace", &ws)?;
+    let source = body_source(req.source.as_deref())?;
+    Ok(Data(s.incidents().assign(&p, ws, source, &id, &req).await?))
+}
+
+pub async fn legacy_comment(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    Path((ws, id)): Path<(String, String)>,
+    Json(req): Json<CommentRequest>,
+) -> ApiResult<Created<IncidentComment>> {
+    let ws = path_id("Workspace", &ws)?;
+    let source = body_source(req.source.as_deref())?;
+    Ok(Created(
+        s.incidents().add_comment(&p, ws, source, &id, &req).await?,
+    ))
 }

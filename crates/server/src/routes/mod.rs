@@ -11,8 +11,10 @@ use axum::http::Method;
 use palisade_domain::Scope::*;
 use palisade_domain::WorkspaceRole::*;
 use palisade_types::incidents::{
-    AcrossWorkspacesPage, AcrossWorkspacesRequest, Evidence, IncidentComment, IncidentDetail,
-    IncidentInput, IngestBatchRequest, IngestBatchResult, IngestOneResult, RelatedIncidents,
+    AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
+    BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentDetail,
+    IncidentInput, IncidentListItem, IncidentSummary, IngestBatchRequest, IngestBatchResult,
+    IngestOneResult, RelatedIncidents, StatusUpdateRequest,
 };
 use palisade_types::org::*;
 use serde_json::json;
@@ -26,6 +28,7 @@ const TENANCY: &str = "Accounts & Workspaces";
 const SYSTEM: &str = "System";
 const INCIDENTS: &str = "Incidents";
 const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
+const COMMENT_SCOPES: &[palisade_domain::Scope] = &[IncidentsComments, IncidentsWrite];
 
 pub fn api() -> Api {
     let get = || Method::GET;
@@ -194,4 +197,53 @@ pub fn api() -> Api {
                 .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` and no tokens; every later call echoes the previous `sourcePageTokens` verbatim as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Page size is server-controlled.")
                 .body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
             incidents::across_workspaces)
+        // ---------------------------------------------------------------- restored incident actions
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/summary", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-summary", INCIDENTS, "A synopsis of an incident").returns::<IncidentSummary>(),
+            incidents::summary)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/entities", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-entities", INCIDENTS, "The entities of an incident, with their properties").returns::<Vec<Entity>>(),
+            incidents::entities)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/alert-rules", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-alert-rules", INCIDENTS, "The detection rules behind an incident's alerts").returns::<Vec<AlertRule>>(),
+            incidents::alert_rules)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/high", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-high-incidents", INCIDENTS, "Active High-severity incidents of the workspace, newest first").returns::<Vec<IncidentListItem>>(),
+            incidents::high)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/status", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-update-incident-status", INCIDENTS, "Change an incident's status")
+                .describe("Closing requires `classification` and a matching `classificationReason`. The change is recorded as an activity comment and emits `incident.updated`.")
+                .body::<StatusUpdateRequest>().returns::<Incident>(),
+            incidents::status)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/assign", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-assign-incident", INCIDENTS, "Assign (or, with no userId and email, unassign) an incident")
+                .body::<AssignRequest>().returns::<Incident>(),
+            incidents::assign)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/bulk", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-bulk-update-incidents", INCIDENTS, "Apply a status, assignee and/or comment to up to 100 incidents")
+                .body::<BulkUpdateRequest>().returns::<BulkUpdateResult>(),
+            incidents::bulk)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
+            doc("v2-create-incident-comment", INCIDENTS, "Comment on an incident").body::<CommentRequest>().created::<IncidentComment>(),
+            incidents::create_comment)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments/{commentId}", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
+            doc("v2-update-incident-comment", INCIDENTS, "Edit a comment (activity comments cannot be edited)")
+                .body::<CommentRequest>().returns::<IncidentComment>(),
+            incidents::update_comment)
+        // ---------------------------------------------------------------- legacy routes, `source` in the body
+        .route(put(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/status", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-update-incident-status-legacy", INCIDENTS, "Change an incident's status (legacy route; `source` in the body)")
+                .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/status")
+                .body::<StatusUpdateRequest>().returns::<Incident>(),
+            incidents::legacy_status)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/assign", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-assign-incident-legacy", INCIDENTS, "Assign an incident (legacy route; `source` in the body)")
+                .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/assign")
+                .body::<AssignRequest>().returns::<Incident>(),
+            incidents::legacy_assign)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/comments", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
+            doc("v2-create-incident-comment-legacy", INCIDENTS, "Comment on an incident (legacy route; `source` in the body)")
+                .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/comments")
+                .body::<CommentRequest>().created::<IncidentComment>(),
+            incidents::legacy_comment)
 }

@@ -23,6 +23,16 @@ use crate::paging::{PageState, Sealer};
 pub const MAX_BATCH: usize = 1000;
 const MAX_INCIDENT_ID: usize = 200;
 const BY_ENTITY_LIMIT: i64 = 100;
+/// Incident ids that would collide with route segments.
+const RESERVED_IDS: [&str; 7] = [
+    "status",
+    "assign",
+    "bulk",
+    "ingest",
+    "high",
+    "by-entity",
+    "comments",
+];
 
 pub struct IncidentService {
     store: Store,
@@ -48,6 +58,16 @@ fn incident_id(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<Strin
     let id = v.required_str(path, raw, MAX_INCIDENT_ID)?;
     if id.contains('/') {
         v.add(path, format!("'{path}' must not contain '/'."));
+        return None;
+    }
+    if RESERVED_IDS.iter().any(|r| r.eq_ignore_ascii_case(&id)) {
+        v.add(
+            path,
+            format!(
+                "'{id}' is reserved (it names a route): {}.",
+                RESERVED_IDS.join(", ")
+            ),
+        );
         return None;
     }
     Some(id)
@@ -76,6 +96,29 @@ fn parse_list<T: PartialEq>(
     out
 }
 
+/// One incident of a listing.
+pub(crate) fn list_item(r: &IncidentRow, workspace_name: &str) -> IncidentListItem {
+    IncidentListItem {
+        id: r.id.clone(),
+        number: r.number,
+        title: r.doc.title.clone(),
+        description: r.doc.description.clone(),
+        severity: r.doc.severity,
+        status: r.doc.status,
+        classification: r.doc.classification,
+        source: r.source,
+        workspace_id: r.workspace_id,
+        workspace_name: workspace_name.to_string(),
+        owner: r.doc.owner.clone(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        last_activity_at: r.doc.last_activity_at,
+        alerts_count: r.doc.alerts.len(),
+        alert_product_names: r.doc.alert_product_names.clone(),
+        labels: r.doc.labels.clone(),
+    }
+}
+
 fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
     let mut entities = row.doc.entities.clone();
     let mut alerts = row.doc.alerts.clone();
@@ -101,7 +144,11 @@ impl IncidentService {
         }
     }
 
-    async fn row(
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) async fn row_of(
         &self,
         p: &Principal,
         ws: Uuid,
@@ -140,7 +187,7 @@ impl IncidentService {
                 }],
             )
             .await?;
-        let row = self.row(p, ws, source, &id).await?;
+        let row = self.row_of(p, ws, source, &id).await?;
         let (result, changes) = match applied.into_iter().next() {
             Some(Applied::Created { .. }) => (IngestOutcome::Created, Vec::new()),
             Some(Applied::Updated { changes, .. }) => (IngestOutcome::Updated, changes),
@@ -257,7 +304,7 @@ impl IncidentService {
         id: &str,
         with_details: bool,
     ) -> Result<IncidentDetail> {
-        Ok(detail(&self.row(p, ws, source, id).await?, with_details))
+        Ok(detail(&self.row_of(p, ws, source, id).await?, with_details))
     }
 
     pub async fn evidence(
@@ -267,7 +314,7 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<Evidence> {
-        Ok(self.row(p, ws, source, id).await?.doc.evidence)
+        Ok(self.row_of(p, ws, source, id).await?.doc.evidence)
     }
 
     pub async fn comments(
@@ -277,7 +324,7 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<Vec<IncidentComment>> {
-        self.row(p, ws, source, id).await?;
+        self.row_of(p, ws, source, id).await?;
         self.store.incident_comments(&p.org, ws, source, id).await
     }
 
@@ -290,7 +337,7 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<serde_json::Value> {
-        self.row(p, ws, source, id).await?;
+        self.row_of(p, ws, source, id).await?;
         Err(Error::NotFound {
             detail: format!("No gamebook has run for incident '{id}'."),
             target: Some("incidentId".into()),
@@ -711,24 +758,14 @@ impl IncidentService {
         Ok(AcrossWorkspacesPage {
             incidents: rows
                 .iter()
-                .map(|r| IncidentListItem {
-                    id: r.id.clone(),
-                    number: r.number,
-                    title: r.doc.title.clone(),
-                    description: r.doc.description.clone(),
-                    severity: r.doc.severity,
-                    status: r.doc.status,
-                    classification: r.doc.classification,
-                    source: r.source,
-                    workspace_id: r.workspace_id,
-                    workspace_name: visible.get(&r.workspace_id).cloned().unwrap_or_default(),
-                    owner: r.doc.owner.clone(),
-                    created_at: r.created_at,
-                    updated_at: r.updated_at,
-                    last_activity_at: r.doc.last_activity_at,
-                    alerts_count: r.doc.alerts.len(),
-                    alert_product_names: r.doc.alert_product_names.clone(),
-                    labels: r.doc.labels.clone(),
+                .map(|r| {
+                    list_item(
+                        r,
+                        visible
+                            .get(&r.workspace_id)
+                            .map(String::as_str)
+                            .unwrap_or_default(),
+                    )
                 })
                 .collect(),
             more_incidents_available: more && !source_page_tokens.is_empty(),

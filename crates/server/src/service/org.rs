@@ -223,7 +223,7 @@ impl OrgService {
         assignments: &[(Uuid, WorkspaceRole)],
     ) -> Result<()> {
         if let Some(missing) = scopes.iter().find(|s| !p.scopes.allows(**s)) {
-            return Err(Error::InsufficientScope(*missing));
+            return Err(Error::InsufficientScope(vec![*missing]));
         }
         if let Some(role) = org_role {
             if role.implied_workspace_role() > p.org_role.implied_workspace_role() {

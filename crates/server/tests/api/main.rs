@@ -4,6 +4,7 @@
 mod credentials;
 mod errors;
 mod fuzz;
+mod incident_actions;
 mod incidents;
 mod isolation;
 mod openapi;

@@ -76,14 +76,15 @@ async fn every_route_enforces_authentication_scope_and_role() {
                 continue;
             }
             Access::Authenticated => {}
-            Access::Org(_) | Access::Workspace(..) => {}
+            Access::Org(_) | Access::Workspace(..) | Access::WorkspaceAny(..) => {}
         }
         let r = call(&app, m, &path, None).await;
         r.assert_problem(401, "UNAUTHORIZED");
         checked.0 += 1;
 
-        if let Some(scope) = route.access.scope() {
-            let lacking = if scope == Scope::IncidentsRead {
+        let scopes = route.access.scopes();
+        if let Some(&scope) = scopes.first() {
+            let lacking = if scopes.contains(&Scope::IncidentsRead) {
                 &webhooks_only
             } else {
                 &incidents_only
@@ -126,7 +127,10 @@ async fn every_route_enforces_authentication_scope_and_role() {
     // The walk covered the table (and the table has workspace routes of both kinds).
     let guarded = table.iter().filter(|r| r.access != Access::Public).count();
     assert_eq!(checked.0, guarded);
-    let scoped = table.iter().filter(|r| r.access.scope().is_some()).count();
+    let scoped = table
+        .iter()
+        .filter(|r| !r.access.scopes().is_empty())
+        .count();
     assert_eq!(checked.1, scoped, "{checked:?}");
     assert!(scoped >= 25, "{checked:?}");
     assert!(checked.2 >= 3 && checked.3 >= 2, "{checked:?}");

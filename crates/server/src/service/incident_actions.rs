@@ -1,0 +1,631 @@
+//! Incident actions restored with an explicit source (DESIGN §1): summary, entities,
+//! alert-rules, high, status, assign, bulk, comment create and update. Status changes and
+//! assignments add activity comments and emit `incident.updated`.
+
+use std::collections::BTreeMap;
+
+use palisade_domain::incident::{valid_pair, IncidentDoc};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::{AcrossFilter, IncidentRow, NewComment};
+use palisade_types::incidents::{
+    AlertRule, AssignRequest, BulkItemResult, BulkUpdateRequest, BulkUpdateResult, Classification,
+    ClassificationReason, CommentRequest, Entity, Incident, IncidentComment, IncidentListItem,
+    IncidentSource, IncidentStatus, IncidentSummary, ItemError, Owner, Severity,
+    StatusUpdateRequest,
+};
+use uuid::Uuid;
+
+use super::incidents::{parse_source, IncidentService};
+use crate::auth::Principal;
+
+const MAX_COMMENT: usize = 10_000;
+const MAX_BULK: usize = 100;
+
+/// A validated status change.
+#[derive(Debug, Clone)]
+struct StatusChange {
+    status: IncidentStatus,
+    classification: Option<Classification>,
+    reason: Option<ClassificationReason>,
+    classification_comment: Option<String>,
+    comment: Option<String>,
+}
+
+fn parse_status_change(
+    v: &mut Validator,
+    status: Option<&str>,
+    classification: Option<&str>,
+    reason: Option<&str>,
+    classification_comment: Option<&str>,
+    comment: Option<&str>,
+) -> Option<StatusChange> {
+    let status = match status.map(IncidentStatus::parse) {
+        None => {
+            v.add(
+                "status",
+                format!(
+                    "'status' is required. Allowed: {}.",
+                    IncidentStatus::allowed()
+                ),
+            );
+            None
+        }
+        Some(None) => {
+            v.add("status", format!("Allowed: {}.", IncidentStatus::allowed()));
+            None
+        }
+        Some(s) => s,
+    };
+    let classification = classification.map(|c| {
+        let r = Classification::parse(c);
+        if r.is_none() {
+            v.add(
+                "classification",
+                format!("Allowed: {}.", Classification::allowed()),
+            );
+        }
+        r
+    });
+    let reason = reason.map(|c| {
+        let r = ClassificationReason::parse(c);
+        if r.is_none() {
+            v.add(
+                "classificationReason",
+                format!("Allowed: {}.", ClassificationReason::allowed()),
+            );
+        }
+        r
+    });
+    let classification_comment =
+        v.optional_str("classificationComment", classification_comment, MAX_COMMENT);
+    let comment = v.optional_str("comment", comment, MAX_COMMENT);
+    let status = status?;
+    let (classification, reason) = (classification.flatten(), reason.flatten());
+    if status == IncidentStatus::Closed {
+        if classification.is_none() {
+            v.add(
+                "classification",
+                "Closing an incident requires a classification.",
+            );
+        }
+        if reason.is_none() {
+            v.add(
+                "classificationReason",
+                "Closing an incident requires a classification reason.",
+            );
+        }
+        if let (Some(c), Some(r)) = (classification, reason) {
+            if !valid_pair(c, r) {
+                v.add(
+                    "classificationReason",
+                    format!("'{}' is not a reason for '{}'.", r.as_str(), c.as_str()),
+                );
+            }
+        }
+    } else if classification.is_some() || reason.is_some() {
+        v.add(
+            "classification",
+            "A classification is given only when closing an incident.",
+        );
+    }
+    Some(StatusChange {
+        status,
+        classification,
+        reason,
+        classification_comment,
+        comment,
+    })
+}
+
+fn apply_status(
+    p: &Principal,
+    row: &IncidentRow,
+    c: &StatusChange,
+) -> (IncidentDoc, Vec<NewComment>) {
+    let mut doc = row.doc.clone();
+    let old = doc.status;
+    doc.status = c.status;
+    if c.status == IncidentStatus::Closed {
+        doc.classification = c.classification;
+        doc.classification_reason = c.reason;
+        if c.classification_comment.is_some() {
+            doc.classification_comment = c.classification_comment.clone();
+        }
+    } else if old == IncidentStatus::Closed {
+        // Reopening clears the verdict.
+        doc.classification = None;
+        doc.classification_reason = None;
+        doc.classification_comment = None;
+    }
+    let mut comments = Vec::new();
+    let closing = c.status == IncidentStatus::Closed;
+    if doc != row.doc {
+        let mut msg = format!(
+            "Status changed from {} to {}.",
+            old.as_str(),
+            c.status.as_str()
+        );
+        if let (true, Some(cl), Some(r)) = (closing, c.classification, c.reason) {
+            msg.push_str(&format!(
+                " Classification: {} ({}).",
+                cl.as_str(),
+                r.as_str()
+            ));
+        }
+        comments.push(activity(p, msg, closing));
+    }
+    if let Some(text) = &c.comment {
+        comments.push(NewComment {
+            message: text.clone(),
+            author_name: Some(p.name.clone()),
+            author_email: None,
+            is_activity: false,
+            is_closing: closing,
+            ticket_id: None,
+        });
+    }
+    (doc, comments)
+}
+
+fn activity(p: &Principal, message: String, closing: bool) -> NewComment {
+    NewComment {
+        message,
+        author_name: Some(p.name.clone()),
+        author_email: None,
+        is_activity: true,
+        is_closing: closing,
+        ticket_id: None,
+    }
+}
+
+fn parse_owner(v: &mut Validator, a: &AssignRequest) -> Option<Option<Owner>> {
+    let user_id = v.optional_str("userId", a.user_id.as_deref(), 200);
+    let email = v.optional_str("email", a.email.as_deref(), 320);
+    if let Some(e) = &email {
+        if !e.contains('@') {
+            v.add("email", "'email' must be an email address.");
+        }
+    }
+    let display_name = v.optional_str("displayName", a.display_name.as_deref(), 200);
+    if user_id.is_none() && email.is_none() {
+        return Some(None);
+    }
+    Some(Some(Owner {
+        user_id,
+        email,
+        display_name,
+    }))
+}
+
+fn apply_owner(
+    p: &Principal,
+    row: &IncidentRow,
+    owner: &Option<Owner>,
+) -> (IncidentDoc, Vec<NewComment>) {
+    let mut doc = row.doc.clone();
+    doc.owner = owner.clone();
+    let mut comments = Vec::new();
+    if doc != row.doc {
+        let msg = match owner {
+            None => "Unassigned.".to_string(),
+            Some(o) => format!(
+                "Assigned to {}.",
+                o.display_name
+                    .as_deref()
+                    .or(o.email.as_deref())
+                    .or(o.user_id.as_deref())
+                    .unwrap_or("unknown")
+            ),
+        };
+        comments.push(activity(p, msg, false));
+    }
+    (doc, comments)
+}
+
+fn item_error(e: Error) -> ItemError {
+    let (code, errors) = match &e {
+        Error::Validation(m) => ("VALIDATION_ERROR", Some(m.clone())),
+        Error::NotFound { .. } => ("NOT_FOUND", None),
+        Error::Conflict(_) => ("CONFLICT", None),
+        _ => ("INTERNAL_ERROR", None),
+    };
+    let detail = if code == "INTERNAL_ERROR" {
+        tracing::error!(error = %e, "bulk item failed");
+        "An unexpected error occurred.".to_string()
+    } else {
+        e.to_string()
+    };
+    ItemError {
+        code: code.into(),
+        detail,
+        errors,
+    }
+}
+
+/// The `source` of a legacy route's body: required, never defaulted.
+pub fn body_source(source: Option<&str>) -> Result<IncidentSource> {
+    match source {
+        None => Err(Error::field(
+            "source",
+            format!(
+                "'source' is required on this route. Allowed: {}.",
+                IncidentSource::allowed()
+            ),
+        )),
+        Some(s) => parse_source(s),
+    }
+}
+
+impl IncidentService {
+    fn not_found(id: &str) -> Error {
+        Error::not_found_target("Incident", id, "incidentId")
+    }
+
+    pub async fn summary(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+    ) -> Result<IncidentSummary> {
+        let row = self.row_of(p, ws, source, id).await?;
+        let d = &row.doc;
+        let mut entity_counts: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &d.entities {
+            *entity_counts
+                .entry(e.kind.as_str().to_string())
+                .or_default() += 1;
+        }
+        let mut text = format!(
+            "{} severity {} incident #{} \"{}\" from {}, {}.",
+            d.severity.as_str(),
+            d.status.as_str().to_lowercase(),
+            row.number,
+            d.title,
+            source.display_name(),
+            match &d.owner {
+                Some(o) => format!(
+                    "assigned to {}",
+                    o.display_name
+                        .as_deref()
+                        .or(o.email.as_deref())
+                        .unwrap_or("someone")
+                ),
+                None => "unassigned".into(),
+            }
+        );
+        if !d.alerts.is_empty() {
+            text.push_str(&format!(
+                " {} alert(s) from {}.",
+                d.alerts.len(),
+                if d.alert_product_names.is_empty() {
+                    "unnamed products".to_string()
+                } else {
+                    d.alert_product_names.join(", ")
+                }
+            ));
+        }
+        if !d.entities.is_empty() {
+            let parts: Vec<String> = d
+                .entities
+                .iter()
+                .take(5)
+                .map(|e| format!("{} {}", e.kind.as_str(), e.display_name))
+                .collect();
+            text.push_str(&format!(
+                " Entities: {}{}.",
+                parts.join(", "),
+                if d.entities.len() > 5 { ", …" } else { "" }
+            ));
+        }
+        if !d.tactics.is_empty() {
+            text.push_str(&format!(" Tactics: {}.", d.tactics.join(", ")));
+        }
+        if let (Some(c), Some(r)) = (d.classification, d.classification_reason) {
+            text.push_str(&format!(" Classified {} ({}).", c.as_str(), r.as_str()));
+        }
+        Ok(IncidentSummary {
+            incident_id: row.id.clone(),
+            number: row.number,
+            source,
+            workspace_id: ws,
+            title: d.title.clone(),
+            severity: d.severity,
+            status: d.status,
+            summary: text,
+            owner: d.owner.clone(),
+            created_at: row.created_at,
+            last_activity_at: d.last_activity_at,
+            alerts_count: d.alerts.len(),
+            entity_counts,
+            alert_product_names: d.alert_product_names.clone(),
+            tactics: d.tactics.clone(),
+        })
+    }
+
+    pub async fn entities(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+    ) -> Result<Vec<Entity>> {
+        Ok(self.row_of(p, ws, source, id).await?.doc.entities)
+    }
+
+    pub async fn alert_rules(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+    ) -> Result<Vec<AlertRule>> {
+        let row = self.row_of(p, ws, source, id).await?;
+        let mut rules: Vec<AlertRule> = Vec::new();
+        for a in &row.doc.alerts {
+            match rules
+                .iter_mut()
+                .find(|r| r.rule_name == a.title && r.product_name == a.product_name)
+            {
+                Some(r) => {
+                    r.alert_count += 1;
+                    r.alert_ids.push(a.id.clone());
+                    r.severity = r.severity.max(a.severity);
+                }
+                None => rules.push(AlertRule {
+                    rule_name: a.title.clone(),
+                    product_name: a.product_name.clone(),
+                    vendor_name: a.vendor_name.clone(),
+                    severity: a.severity,
+                    alert_count: 1,
+                    alert_ids: vec![a.id.clone()],
+                }),
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Active (not closed) High-severity incidents of a workspace and source, newest first.
+    pub async fn high(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+    ) -> Result<Vec<IncidentListItem>> {
+        let name = self
+            .store()
+            .get_workspace(&p.org, ws)
+            .await?
+            .map(|w| w.name)
+            .ok_or_else(|| Error::not_found_target("Workspace", ws, "workspaceId"))?;
+        let filter = AcrossFilter {
+            workspaces: vec![ws],
+            sources: vec![source],
+            severities: vec![Severity::High],
+            statuses: vec![IncidentStatus::New, IncidentStatus::Active],
+            ..Default::default()
+        };
+        let rows = self.store().list_across(&p.org, &filter, None, 500).await?;
+        Ok(rows
+            .iter()
+            .map(|r| super::incidents::list_item(r, &name))
+            .collect())
+    }
+
+    pub async fn set_status(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+        req: &StatusUpdateRequest,
+    ) -> Result<Incident> {
+        let mut v = Validator::new();
+        let change = parse_status_change(
+            &mut v,
+            req.status.as_deref(),
+            req.classification.as_deref(),
+            req.classification_reason.as_deref(),
+            req.classification_comment.as_deref(),
+            req.comment.as_deref(),
+        );
+        v.finish()?;
+        let change = change.expect("validated");
+        let (row, _, _) = self
+            .store()
+            .modify_incident(&p.org, ws, source, id, |row| {
+                Ok(apply_status(p, row, &change))
+            })
+            .await?
+            .ok_or_else(|| Self::not_found(id))?;
+        Ok(row.incident())
+    }
+
+    pub async fn assign(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+        req: &AssignRequest,
+    ) -> Result<Incident> {
+        let mut v = Validator::new();
+        let owner = parse_owner(&mut v, req);
+        v.finish()?;
+        let owner = owner.expect("validated");
+        let (row, _, _) = self
+            .store()
+            .modify_incident(&p.org, ws, source, id, |row| {
+                Ok(apply_owner(p, row, &owner))
+            })
+            .await?
+            .ok_or_else(|| Self::not_found(id))?;
+        Ok(row.incident())
+    }
+
+    pub async fn bulk(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        req: BulkUpdateRequest,
+    ) -> Result<BulkUpdateResult> {
+        let mut v = Validator::new();
+        let mut ids: Vec<String> = Vec::new();
+        for (i, id) in req.incident_ids.iter().flatten().enumerate() {
+            if let Some(id) = v.required_str(&format!("incidentIds[{i}]"), Some(id), 200) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        if ids.is_empty()
+            || req
+                .incident_ids
+                .as_ref()
+                .is_some_and(|l| l.len() > MAX_BULK)
+        {
+            v.add(
+                "incidentIds",
+                format!("Give between 1 and {MAX_BULK} incident ids."),
+            );
+        }
+        let status = match req.status.as_deref() {
+            None => {
+                if req.classification.is_some() || req.classification_reason.is_some() {
+                    v.add(
+                        "classification",
+                        "A classification is given only when closing an incident.",
+                    );
+                }
+                None
+            }
+            s => parse_status_change(
+                &mut v,
+                s,
+                req.classification.as_deref(),
+                req.classification_reason.as_deref(),
+                req.classification_comment.as_deref(),
+                None,
+            ),
+        };
+        let owner = req.assignee.as_ref().and_then(|a| parse_owner(&mut v, a));
+        let comment = v.optional_str("comment", req.comment.as_deref(), MAX_COMMENT);
+        if status.is_none() && owner.is_none() && comment.is_none() {
+            v.add("", "Give a status, an assignee or a comment to apply.");
+        }
+        v.finish()?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            let result = self
+                .store()
+                .modify_incident(&p.org, ws, source, &id, |row| {
+                    let mut comments = Vec::new();
+                    let mut current = row.clone();
+                    if let Some(s) = &status {
+                        let (doc, c) = apply_status(p, &current, s);
+                        current.doc = doc;
+                        comments.extend(c);
+                    }
+                    if let Some(o) = &owner {
+                        let (doc, c) = apply_owner(p, &current, o);
+                        current.doc = doc;
+                        comments.extend(c);
+                    }
+                    if let Some(text) = &comment {
+                        comments.push(NewComment {
+                            message: text.clone(),
+                            author_name: Some(p.name.clone()),
+                            author_email: None,
+                            is_activity: false,
+                            is_closing: status
+                                .as_ref()
+                                .is_some_and(|s| s.status == IncidentStatus::Closed),
+                            ticket_id: None,
+                        });
+                    }
+                    Ok((current.doc, comments))
+                })
+                .await;
+            items.push(match result {
+                Ok(Some((_, changes, _))) => BulkItemResult {
+                    incident_id: id,
+                    success: true,
+                    changes,
+                    error: None,
+                },
+                Ok(None) => BulkItemResult {
+                    error: Some(item_error(Self::not_found(&id))),
+                    incident_id: id,
+                    success: false,
+                    changes: Vec::new(),
+                },
+                Err(e @ Error::Unavailable(_)) => return Err(e),
+                Err(e) => BulkItemResult {
+                    incident_id: id,
+                    success: false,
+                    changes: Vec::new(),
+                    error: Some(item_error(e)),
+                },
+            });
+        }
+        let succeeded = items.iter().filter(|i| i.success).count();
+        Ok(BulkUpdateResult {
+            succeeded,
+            failed: items.len() - succeeded,
+            items,
+        })
+    }
+
+    pub async fn add_comment(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+        req: &CommentRequest,
+    ) -> Result<IncidentComment> {
+        let mut v = Validator::new();
+        let content = v.required_str("content", req.content.as_deref(), MAX_COMMENT);
+        v.optional_str("extensionId", req.extension_id.as_deref(), 200);
+        v.finish()?;
+        let comment = NewComment {
+            message: content.expect("validated"),
+            author_name: Some(p.name.clone()),
+            author_email: None,
+            is_activity: false,
+            is_closing: false,
+            ticket_id: None,
+        };
+        self.store()
+            .add_comment(&p.org, ws, source, id, &comment)
+            .await?
+            .ok_or_else(|| Self::not_found(id))
+    }
+
+    pub async fn update_comment(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+        comment_id: &str,
+        req: &CommentRequest,
+    ) -> Result<IncidentComment> {
+        let mut v = Validator::new();
+        let content = v.required_str("content", req.content.as_deref(), MAX_COMMENT);
+        v.finish()?;
+        self.row_of(p, ws, source, id).await?;
+        self.store()
+            .update_comment(
+                &p.org,
+                ws,
+                source,
+                id,
+                comment_id,
+                &content.expect("validated"),
+            )
+            .await?
+            .ok_or_else(|| Error::not_found_target("Comment", comment_id, "commentId"))
+    }
+}

@@ -1,0 +1,445 @@
+//! The restored incident actions (explicit source) and the legacy no-source routes.
+
+use palisade_domain::OrgId;
+use palisade_test_utils::{TestApp, TestOrg};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+async fn setup() -> (TestApp, TestOrg, Uuid) {
+    let app = TestApp::spawn().await;
+    let org = app.org("Actions").await;
+    let ws = app.workspace(&org, "SOC").await;
+    for (id, sev, title) in [
+        ("INC-1", "High", "Ransomware"),
+        ("INC-2", "High", "Beacon"),
+        ("INC-3", "Low", "Port scan"),
+    ] {
+        let r = app
+            .put(
+                &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/{id}"),
+                Some(&org.admin),
+                &json!({"title": title, "severity": sev,
+                        "entities": [{"id": "h", "kind": "Host", "displayName": "web-01"},
+                                     {"id": "u", "kind": "Account", "displayName": "svc-backup"}],
+                        "alerts": [{"id": "a1", "title": "Suspicious process", "productName": "Defender for Endpoint", "vendorName": "Microsoft"},
+                                   {"id": "a2", "title": "Suspicious process", "productName": "Defender for Endpoint", "severity": "Medium"},
+                                   {"id": "a3", "title": "Credential dumping", "productName": "Defender for Endpoint"}],
+                        "tactics": ["Execution"]}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    (app, org, ws)
+}
+
+fn comments(r: &Value) -> Vec<(String, bool, bool)> {
+    r["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["message"].as_str().unwrap().to_string(),
+                c["isActivityComment"].as_bool().unwrap(),
+                c["isClosingComment"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn status_changes_validate_classification_and_leave_a_timeline() {
+    let (app, org, ws) = setup().await;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    let r = app
+        .put(
+            &format!("{base}/status"),
+            Some(&org.admin),
+            &json!({"status": "Closed"}),
+        )
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(
+        r.json["errors"]["classification"].is_array()
+            && r.json["errors"]["classificationReason"].is_array()
+    );
+    let r = app
+        .put(&format!("{base}/status"), Some(&org.admin),
+             &json!({"status": "Closed", "classification": "FalsePositive", "classificationReason": "ConfirmedActivity"}))
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    let r = app
+        .put(
+            &format!("{base}/status"),
+            Some(&org.admin),
+            &json!({"status": "Active", "classification": "TruePositive"}),
+        )
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+
+    let r = app
+        .put(
+            &format!("{base}/status"),
+            Some(&org.admin),
+            &json!({"status": "Closed", "classification": "FalsePositive", "classificationReason": "InaccurateData",
+                    "comment": "Confirmed benign. User was traveling."}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["status"], "Closed");
+    assert_eq!(r.data()["classification"], "FalsePositive");
+    assert_eq!(r.data()["classificationReason"], "InaccurateData");
+    let c = comments(
+        &app.get(&format!("{base}/comments"), Some(&org.admin))
+            .await
+            .json,
+    );
+    assert_eq!(c.len(), 2);
+    assert!(
+        c[0].0.starts_with(
+            "Status changed from New to Closed. Classification: FalsePositive (InaccurateData)"
+        ),
+        "{c:?}"
+    );
+    assert!(c[0].1 && c[0].2, "activity, closing");
+    assert_eq!(
+        c[1],
+        ("Confirmed benign. User was traveling.".into(), false, true)
+    );
+
+    // The same status again changes nothing and adds nothing.
+    let again = json!({"status": "Closed", "classification": "FalsePositive", "classificationReason": "InaccurateData"});
+    app.put(&format!("{base}/status"), Some(&org.admin), &again)
+        .await;
+    assert_eq!(
+        comments(
+            &app.get(&format!("{base}/comments"), Some(&org.admin))
+                .await
+                .json
+        )
+        .len(),
+        2
+    );
+
+    // Reopening clears the verdict.
+    let r = app
+        .put(
+            &format!("{base}/status"),
+            Some(&org.admin),
+            &json!({"status": "Active"}),
+        )
+        .await;
+    assert_eq!(r.data()["status"], "Active");
+    assert!(r.data()["classification"].is_null());
+
+    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let updates: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.event_type == "incident.updated")
+        .map(|e| &e.payload)
+        .collect();
+    assert_eq!(
+        updates.len(),
+        2,
+        "close and reopen; the no-op emitted nothing"
+    );
+    let fields: Vec<&str> = updates[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    // Changes are listed in field-name order.
+    assert_eq!(
+        fields,
+        vec!["classification", "classificationReason", "status"]
+    );
+}
+
+#[tokio::test]
+async fn legacy_routes_take_the_source_from_the_body() {
+    let (app, org, ws) = setup().await;
+    let legacy = format!("/api/v2/workspaces/{ws}/incidents/INC-2");
+    // A status change, never an upsert of an incident called "status".
+    let r = app
+        .put(
+            &format!("{legacy}/status"),
+            Some(&org.admin),
+            &json!({"source": "sentinel", "status": "Active"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["id"], "INC-2");
+    assert_eq!(r.data()["status"], "Active");
+    let r = app
+        .put(
+            &format!("{legacy}/status"),
+            Some(&org.admin),
+            &json!({"status": "Active"}),
+        )
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(r.json["errors"]["source"].is_array());
+    // The legacy path is a route of its own: reading it is not a detail read.
+    app.get(
+        &format!("/api/v2/workspaces/{ws}/incidents/INC-2/status"),
+        Some(&org.admin),
+    )
+    .await
+    .assert_problem(405, "METHOD_NOT_ALLOWED");
+
+    let r = app
+        .post(
+            &format!("{legacy}/comments"),
+            Some(&org.admin),
+            &json!({"source": "Sentinel", "content": "Escalating to Tier 2"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.data()["message"], "Escalating to Tier 2");
+    assert_eq!(r.data()["authorName"], "Bootstrap administrator");
+    let r = app
+        .put(
+            &format!("{legacy}/assign"),
+            Some(&org.admin),
+            &json!({"source": "SENTINEL", "email": "analyst@contoso.com", "userId": "u-1"}),
+        )
+        .await;
+    assert_eq!(r.data()["owner"]["email"], "analyst@contoso.com");
+    // The incident of another source with the same id is a different incident.
+    app.put(
+        &format!("{legacy}/status"),
+        Some(&org.admin),
+        &json!({"source": "Splunk", "status": "Active"}),
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
+    // Ingest refuses ids that name routes.
+    app.put(
+        &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/bulk"),
+        Some(&org.admin),
+        &json!({"title": "t", "severity": "Low"}),
+    )
+    .await
+    .assert_problem(400, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn assign_and_unassign() {
+    let (app, org, ws) = setup().await;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-3");
+    let r = app
+        .put(&format!("{base}/assign"), Some(&org.admin), &json!({"userId": "61eec97d", "email": "analyst@contoso.com", "displayName": "Jane Doe"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["owner"]["displayName"], "Jane Doe");
+    let r = app
+        .put(&format!("{base}/assign"), Some(&org.admin), &json!({}))
+        .await;
+    assert!(r.data()["owner"].is_null());
+    let c = comments(
+        &app.get(&format!("{base}/comments"), Some(&org.admin))
+            .await
+            .json,
+    );
+    assert_eq!(
+        c.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        vec!["Assigned to Jane Doe.", "Unassigned."]
+    );
+    app.put(
+        &format!("{base}/assign"),
+        Some(&org.admin),
+        &json!({"email": "not-an-email"}),
+    )
+    .await
+    .assert_problem(400, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn bulk_reports_each_item() {
+    let (app, org, ws) = setup().await;
+    let path = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/bulk");
+    let r = app
+        .put(&path, Some(&org.admin),
+             &json!({"incidentIds": ["INC-1", "INC-404", "INC-2"], "status": "Active", "comment": "Triaged in bulk",
+                     "assignee": {"email": "tier1@contoso.com"}}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (r.data()["succeeded"].as_u64(), r.data()["failed"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(r.data()["items"][1]["error"]["code"], "NOT_FOUND");
+    let d = app
+        .get(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-2"),
+            Some(&org.admin),
+        )
+        .await;
+    assert_eq!(d.data()["incident"]["status"], "Active");
+    assert_eq!(d.data()["incident"]["owner"]["email"], "tier1@contoso.com");
+    let c = comments(
+        &app.get(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1/comments"),
+            Some(&org.admin),
+        )
+        .await
+        .json,
+    );
+    assert_eq!(c.len(), 3, "{c:?}");
+    let ids: Vec<String> = (0..101).map(|i| format!("X-{i}")).collect();
+    app.put(
+        &path,
+        Some(&org.admin),
+        &json!({"incidentIds": ids, "status": "Active"}),
+    )
+    .await
+    .assert_problem(400, "VALIDATION_ERROR");
+    app.put(&path, Some(&org.admin), &json!({"incidentIds": ["INC-1"]}))
+        .await
+        .assert_problem(400, "VALIDATION_ERROR");
+}
+
+#[tokio::test]
+async fn comments_create_and_edit_with_either_scope() {
+    let (app, org, ws) = setup().await;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    let (commenter, _) = app
+        .service_account(
+            &org.admin,
+            &json!({"name": "Jira sync", "scopes": ["incidents:comments"],
+                    "workspaceAssignments": [{"workspaceId": ws, "role": "IncidentAnalyst"}]}),
+        )
+        .await;
+    let r = app
+        .post(
+            &format!("{base}/comments"),
+            Some(&commenter),
+            &json!({"content": "Linked to JIRA-42", "extensionId": "ext-1"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.data()["authorName"], "Jira sync");
+    assert_eq!(r.data()["isActivityComment"], false);
+    let id = r.data()["id"].as_str().unwrap().to_string();
+    let r = app
+        .put(
+            &format!("{base}/comments/{id}"),
+            Some(&commenter),
+            &json!({"content": "Linked to JIRA-43"}),
+        )
+        .await;
+    assert_eq!(r.data()["message"], "Linked to JIRA-43");
+    // The analyst may not change status.
+    app.put(
+        &format!("{base}/status"),
+        Some(&commenter),
+        &json!({"status": "Active"}),
+    )
+    .await
+    .assert_problem(403, "INSUFFICIENT_SCOPE");
+    // Activity comments are history.
+    app.put(
+        &format!("{base}/assign"),
+        Some(&org.admin),
+        &json!({"email": "a@b.example"}),
+    )
+    .await;
+    let all = app.get(&format!("{base}/comments"), Some(&org.admin)).await;
+    let activity = all
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["isActivityComment"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.put(
+        &format!("{base}/comments/{activity}"),
+        Some(&org.admin),
+        &json!({"content": "rewrite history"}),
+    )
+    .await
+    .assert_problem(409, "CONFLICT");
+    app.put(
+        &format!("{base}/comments/nope"),
+        Some(&org.admin),
+        &json!({"content": "x"}),
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
+    app.post(
+        &format!("{base}/comments"),
+        Some(&org.admin),
+        &json!({"content": ""}),
+    )
+    .await
+    .assert_problem(400, "VALIDATION_ERROR");
+    app.post(
+        &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/NOPE/comments"),
+        Some(&org.admin),
+        &json!({"content": "x"}),
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn summary_entities_alert_rules_and_high() {
+    let (app, org, ws) = setup().await;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    let r = app.get(&format!("{base}/summary"), Some(&org.admin)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let s = r.data()["summary"].as_str().unwrap();
+    assert!(
+        s.starts_with(
+            "High severity new incident #1 \"Ransomware\" from Microsoft Sentinel, unassigned."
+        ),
+        "{s}"
+    );
+    assert!(
+        s.contains("Host web-01") && s.contains("Tactics: Execution"),
+        "{s}"
+    );
+    assert_eq!(r.data()["entityCounts"], json!({"Account": 1, "Host": 1}));
+
+    let r = app.get(&format!("{base}/entities"), Some(&org.admin)).await;
+    assert_eq!(r.data().as_array().unwrap().len(), 2);
+    let r = app
+        .get(&format!("{base}/alert-rules"), Some(&org.admin))
+        .await;
+    let rules = r.data().as_array().unwrap();
+    assert_eq!(rules.len(), 2);
+    assert_eq!(rules[0]["ruleName"], "Suspicious process");
+    assert_eq!(rules[0]["alertCount"], 2);
+    assert_eq!(rules[0]["severity"], "High");
+
+    // INC-1 and INC-2 are High; closing one leaves one.
+    app.put(&format!("{base}/status"), Some(&org.admin),
+            &json!({"status": "Closed", "classification": "TruePositive", "classificationReason": "Malware"}))
+        .await;
+    let r = app
+        .get(
+            &format!("/api/v2/workspaces/{ws}/incidents/sentinel/high"),
+            Some(&org.admin),
+        )
+        .await;
+    let ids: Vec<&str> = r
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["INC-2"]);
+    for suffix in ["summary", "entities", "alert-rules"] {
+        app.get(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/NOPE/{suffix}"),
+            Some(&org.admin),
+        )
+        .await
+        .assert_problem(404, "NOT_FOUND");
+    }
+}
