@@ -399,18 +399,23 @@ pub fn event_data(
 pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
     use Classification as C;
     use ClassificationReason as R;
-    match (c, r) {
-        (_, R::Other) => true,
-        (
-            C::TruePositive,
-            R::SuspiciousActivity | R::ConfirmedActivity | R::Malware | R::Phishing,
-        ) => true,
-        (C::BenignPositive, R::SuspiciousButExpected) => true,
-        (C::FalsePositive, R::InaccurateData | R::IncorrectAlertLogic) => true,
-        (C::QradarFalsePositive, R::InaccurateData | R::IncorrectAlertLogic) => true,
-        (C::InformationalExpectedActivity | C::PolicyViolation, R::SuspiciousButExpected) => true,
-        _ => false,
-    }
+    matches!(
+        (c, r),
+        (_, R::Other)
+            | (
+                C::TruePositive,
+                R::SuspiciousActivity | R::ConfirmedActivity | R::Malware | R::Phishing
+            )
+            | (C::BenignPositive, R::SuspiciousButExpected)
+            | (
+                C::FalsePositive | C::QradarFalsePositive,
+                R::InaccurateData | R::IncorrectAlertLogic
+            )
+            | (
+                C::InformationalExpectedActivity | C::PolicyViolation,
+                R::SuspiciousButExpected
+            )
+    )
 }
 
 #[cfg(test)]
