@@ -1,10 +1,20 @@
 //! `palisade demo`: a ready-to-explore server on SQLite — one MSSP organization with its own
-//! account and a customer account, three workspaces, two service accounts and a few users.
+//! account and four customer accounts, twelve customer workspaces plus the SOC's own, a few
+//! thousand incidents across all six sources, two service accounts and a few users.
 
 use palisade_domain::{OrgId, OrgRole, Scope, WorkspaceRole};
 use palisade_server::config::Config;
-use palisade_server::{admin, app, Application};
+use palisade_server::{admin, app, sample, Application};
 use palisade_store::NewUser;
+use palisade_types::incidents::IncidentSource;
+use rand::{Rng, SeedableRng};
+
+const CUSTOMERS: [(&str, &str); 4] = [
+    ("Fabrikam Retail", "fabrikam.com"),
+    ("Northwind Traders", "northwindtraders.com"),
+    ("Tailspin Toys", "tailspintoys.com"),
+    ("Woodgrove Bank", "woodgrovebank.com"),
+];
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let application = Application::build(config).await?;
@@ -16,29 +26,47 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .map_err(err)?;
     let org = OrgId::new(boot.organization_id);
     let store = state.store();
-    let customer = store
-        .create_account(&org, "Fabrikam Retail")
-        .await
-        .map_err(err)?;
     let soc = admin::create_workspace(&state, boot.organization_id, "Contoso SOC", None)
         .await
         .map_err(err)?;
-    let prod = admin::create_workspace(
-        &state,
-        boot.organization_id,
-        "Fabrikam Production",
-        Some(customer.id),
-    )
-    .await
-    .map_err(err)?;
-    let dev = admin::create_workspace(
-        &state,
-        boot.organization_id,
-        "Fabrikam Development",
-        Some(customer.id),
-    )
-    .await
-    .map_err(err)?;
+    let mut workspaces = Vec::new();
+    for (name, domain) in CUSTOMERS {
+        let account = store.create_account(&org, name).await.map_err(err)?;
+        for env in ["Production", "Corporate IT", "Cloud"] {
+            let ws = admin::create_workspace(
+                &state,
+                boot.organization_id,
+                &format!("{name} {env}"),
+                Some(account.id),
+            )
+            .await
+            .map_err(err)?;
+            workspaces.push((ws, domain));
+        }
+    }
+
+    // 30–54 incidents per workspace and source over the last 30 days: about 3,000 in all.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let now = chrono::Utc::now();
+    let mut total = 0;
+    for (ws, domain) in &workspaces {
+        for source in IncidentSource::ALL {
+            let prefix = source.as_str()[..2].to_uppercase();
+            let count = rng.gen_range(30..55);
+            let batch: Vec<serde_json::Value> = (0..count)
+                .map(|n| {
+                    let created = now - chrono::Duration::minutes(rng.gen_range(5..30 * 24 * 60));
+                    let id = format!("{prefix}-{:05}", n + 1);
+                    sample::incident(&mut rng, *source, &id, domain, created)
+                })
+                .collect();
+            total += admin::ingest(&state, &org, ws.id, *source, batch)
+                .await
+                .map_err(err)?;
+        }
+    }
+
+    let (prod, it) = (workspaces[0].0.id, workspaces[1].0.id);
     let (analyst_id, analyst_secret) = admin::create_service_account(
         &state,
         &org,
@@ -50,8 +78,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Scope::OrgUsersRead,
         ],
         &[
-            (prod.id, WorkspaceRole::IncidentAnalyst),
-            (dev.id, WorkspaceRole::WorkspaceReader),
+            (prod, WorkspaceRole::IncidentAnalyst),
+            (it, WorkspaceRole::WorkspaceReader),
         ],
     )
     .await
@@ -88,7 +116,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .add_users(
             &org,
             &new_users[2..],
-            Some((prod.id, WorkspaceRole::IncidentAnalyst)),
+            Some((prod, WorkspaceRole::IncidentAnalyst)),
         )
         .await
         .map_err(err)?;
@@ -103,7 +131,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "clientId": boot.client_id,
             "clientSecret": boot.client_secret,
             "baseUrl": base,
-            "workspaces": [soc.id, prod.id, dev.id],
+            "workspaces": workspaces.iter().map(|(w, _)| w.id).chain([soc.id]).collect::<Vec<_>>(),
+            "incidents": total,
             "readOnlyClientId": analyst_id,
             "readOnlyClientSecret": analyst_secret,
         })
@@ -111,6 +140,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!("# Palisade demo is running at http://{addr} (API reference: http://{addr}/docs)");
     println!(
         "# Try: curl -s -u '{}:{}' {base}/users/profile",
+        boot.client_id, boot.client_secret
+    );
+    println!(
+        "#      curl -s -u '{}:{}' -H 'content-type: application/json' -d '{{\"isFirstCall\":true}}' {base}/incidents/across-workspaces",
         boot.client_id, boot.client_secret
     );
     println!("# The secrets above are shown once. Stop with Ctrl-C.");

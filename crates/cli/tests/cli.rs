@@ -179,9 +179,49 @@ async fn demo_prints_a_working_credential() {
     assert_eq!(status, 200, "{profile}");
     assert_eq!(profile["data"]["isServiceAccount"], true);
     let (_, accounts) = get(&format!("{base}/accounts"), &cred).await;
-    assert_eq!(accounts["data"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        accounts["data"].as_array().unwrap().len(),
+        5,
+        "own + 4 customers"
+    );
     let (_, workspaces) = get(&format!("{base}/workspaces"), &cred).await;
-    assert_eq!(workspaces["data"].as_array().unwrap().len(), 3);
+    assert_eq!(workspaces["data"].as_array().unwrap().len(), 13);
+    let total = demo["incidents"].as_u64().unwrap();
+    assert!(total >= 2000, "{total}");
+    // Every source is represented, and the incidents read back.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/incidents/across-workspaces"))
+        .header("authorization", cred.header())
+        .json(&serde_json::json!({"isFirstCall": true}))
+        .send()
+        .await
+        .unwrap();
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["data"]["incidents"].as_array().unwrap().len(), 50);
+    assert_eq!(page["data"]["moreIncidentsAvailable"], true);
+    let ws = demo["workspaces"][0].as_str().unwrap();
+    for source in [
+        "Sentinel",
+        "DefenderXDR",
+        "CrowdStrike",
+        "QRadar",
+        "Splunk",
+        "SentinelOne",
+    ] {
+        let (status, detail) = get(
+            &format!(
+                "{base}/workspaces/{ws}/incidents/{source}/{}-00001",
+                &source[..2].to_uppercase()
+            ),
+            &cred,
+        )
+        .await;
+        assert_eq!(status, 200, "{source}: {detail}");
+        assert!(!detail["data"]["investigationDetails"]["entities"]
+            .as_array()
+            .unwrap()
+            .is_empty());
+    }
     let (_, accounts) = get(&format!("{base}/service-accounts"), &cred).await;
     assert_eq!(accounts["data"].as_array().unwrap().len(), 2);
     assert!(terminate(child).success());

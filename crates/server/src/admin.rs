@@ -118,3 +118,32 @@ pub async fn create_workspace(
     state.auth().invalidate();
     Ok(ws)
 }
+
+/// Ingests incidents given in Palisade's model (each with its `id`) into one workspace and
+/// source, as the ingest API would; used by `demo`. Returns how many were stored.
+pub async fn ingest(
+    state: &AppState,
+    org: &OrgId,
+    workspace: Uuid,
+    source: palisade_types::incidents::IncidentSource,
+    incidents: Vec<serde_json::Value>,
+) -> Result<usize> {
+    let mut items = Vec::with_capacity(incidents.len());
+    for value in incidents {
+        let item: palisade_types::incidents::IngestItem =
+            serde_json::from_value(value).map_err(|e| Error::BadRequest(e.to_string()))?;
+        let mut v = palisade_domain::Validator::new();
+        let normalized = palisade_domain::incident::normalize(&mut v, "", &item.incident);
+        v.finish()?;
+        items.push(palisade_store::IngestIncident {
+            id: item.id.unwrap_or_default(),
+            incident: normalized.expect("validated"),
+        });
+    }
+    let n = items.len();
+    state
+        .store()
+        .ingest_incidents(org, workspace, source, &items)
+        .await?;
+    Ok(n)
+}

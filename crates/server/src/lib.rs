@@ -9,6 +9,7 @@ pub mod http;
 pub mod openapi;
 pub mod paging;
 pub mod routes;
+pub mod sample;
 pub mod service;
 pub mod telemetry;
 
