@@ -91,6 +91,11 @@ pub struct Config {
 pub struct IncidentsConfig {
     /// Page size of `POST /incidents/across-workspaces` (server-controlled, 1–500).
     pub page_size: usize,
+    /// How long an incident read by id is served from memory (0 disables). Writes through this
+    /// process invalidate at once; this bounds how stale another replica's write can look.
+    pub cache_ttl_ms: u64,
+    /// At most this many incidents are cached.
+    pub cache_entries: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -140,7 +145,11 @@ impl Default for Config {
                 default_credential_days: 365,
                 max_credential_days: 730,
             },
-            incidents: IncidentsConfig { page_size: 50 },
+            incidents: IncidentsConfig {
+                page_size: 50,
+                cache_ttl_ms: 1000,
+                cache_entries: 100_000,
+            },
             webhooks: WebhooksConfig {
                 allow_private_targets: false,
                 allow_http: false,
@@ -283,6 +292,12 @@ impl Config {
         }
         if !(1..=500).contains(&self.incidents.page_size) {
             return Err(invalid("incidents.page_size", "must be between 1 and 500"));
+        }
+        if self.incidents.cache_ttl_ms > 60_000 || self.incidents.cache_entries == 0 {
+            return Err(invalid(
+                "incidents.cache_ttl_ms",
+                "cache_ttl_ms must be at most 60000 and cache_entries at least 1",
+            ));
         }
         let w = &self.webhooks;
         if w.retry_schedule_secs.is_empty() {

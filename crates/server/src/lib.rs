@@ -41,11 +41,21 @@ impl AppState {
             store.clone(),
             config.auth.clone(),
         ));
-        let org = service::OrgService::new(store.clone(), auth.clone(), config.auth.clone());
+        let cache = Arc::new(service::cache::IncidentCache::new(
+            std::time::Duration::from_millis(config.incidents.cache_ttl_ms),
+            config.incidents.cache_entries,
+        ));
+        let org = service::OrgService::new(
+            store.clone(),
+            auth.clone(),
+            config.auth.clone(),
+            cache.clone(),
+        );
         let incidents = service::IncidentService::new(
             store.clone(),
             paging::Sealer::new(server_secret),
             config.incidents.page_size,
+            cache,
         );
         AppState(Arc::new(Inner {
             config,

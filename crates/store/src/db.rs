@@ -73,6 +73,18 @@ impl Store {
         self.backend
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
+    /// with `SQLITE_BUSY` when another connection wrote in between, where an immediate one
+    /// simply waits its turn (`busy_timeout`).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(db_err)
+    }
+
     /// Is the database reachable? (`/readyz`)
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1")

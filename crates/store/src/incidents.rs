@@ -95,7 +95,8 @@ pub struct Cursor {
 /// Filters of the cross-workspace listing.
 #[derive(Debug, Clone, Default)]
 pub struct AcrossFilter {
-    pub workspaces: Vec<Uuid>,
+    /// `None`: every workspace of the organization.
+    pub workspaces: Option<Vec<Uuid>>,
     pub sources: Vec<IncidentSource>,
     pub severities: Vec<Severity>,
     pub statuses: Vec<IncidentStatus>,
@@ -184,7 +185,7 @@ impl Store {
         source: IncidentSource,
         items: &[IngestIncident],
     ) -> Result<Vec<Applied>> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let account = sqlx::query(
             "SELECT a.id, a.name FROM workspaces w JOIN accounts a ON a.id = w.account_id \
              WHERE w.organization_id = $1 AND w.id = $2",
@@ -196,20 +197,55 @@ impl Store {
         .map_err(db_err)?
         .ok_or_else(|| Error::not_found_target("Workspace", workspace, "workspaceId"))?;
         let account = (get_uuid(&account, "id")?, get_str(&account, "name")?);
+        // The workspace's number counter, locked for this transaction (a row lock on
+        // PostgreSQL; SQLite's write lock is already held).
+        let counter = sqlx::query(
+            "INSERT INTO workspace_counters (workspace_id, last_number) VALUES ($1, 0) \
+             ON CONFLICT (workspace_id) DO UPDATE SET last_number = workspace_counters.last_number \
+             RETURNING last_number",
+        )
+        .bind(workspace.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let mut batch = Batch {
+            org,
+            workspace,
+            source,
+            account: (account.0, &account.1),
+            existing: HashMap::new(),
+            last_number: get_i64(&counter, "last_number")?,
+            oldest: None,
+            events: Vec::new(),
+            now: now(),
+        };
+        // Existing incidents of the batch, in one query per 500 ids.
+        let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT {INCIDENT_COLS} FROM incidents WHERE workspace_id = $1 AND source = $2 AND id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(workspace.to_string())
+                .bind(source.as_str());
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await.map_err(db_err)? {
+                let row = row_to_incident(&r)?;
+                batch.existing.insert(row.id.clone(), row);
+            }
+        }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            out.push(
-                ingest_one(
-                    &mut tx,
-                    org,
-                    workspace,
-                    source,
-                    (account.0, &account.1),
-                    item,
-                )
-                .await?,
-            );
+            out.push(batch.ingest_one(&mut tx, item).await?);
         }
+        batch.finish(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
     }
@@ -305,7 +341,7 @@ impl Store {
         after: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<IncidentRow>> {
-        if f.workspaces.is_empty() || f.sources.is_empty() {
+        if f.workspaces.as_ref().is_some_and(|w| w.is_empty()) || f.sources.is_empty() {
             return Ok(Vec::new());
         }
         let mut sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1");
@@ -328,13 +364,15 @@ impl Store {
             }
             sql.push(')');
         };
-        list(
-            &mut sql,
-            &mut binds,
-            "workspace_id",
-            f.workspaces.iter().map(|w| w.to_string()).collect(),
-            &mut push,
-        );
+        if let Some(workspaces) = &f.workspaces {
+            list(
+                &mut sql,
+                &mut binds,
+                "workspace_id",
+                workspaces.iter().map(|w| w.to_string()).collect(),
+                &mut push,
+            );
+        }
         if f.sources.len() < IncidentSource::ALL.len() {
             list(
                 &mut sql,
@@ -476,211 +514,247 @@ impl Store {
     }
 }
 
-async fn next_number(
-    tx: &mut Transaction<'_, Any>,
-    workspace: Uuid,
-    at_least: Option<i64>,
-) -> Result<i64> {
-    // `last_number` only grows: an assigned number is one above every number seen.
-    let row = match at_least {
-        None => sqlx::query(
-            "INSERT INTO workspace_counters (workspace_id, last_number) VALUES ($1, 1) \
-             ON CONFLICT (workspace_id) DO UPDATE SET last_number = workspace_counters.last_number + 1 \
-             RETURNING last_number",
-        )
-        .bind(workspace.to_string())
-        .fetch_one(&mut **tx)
-        .await,
-        Some(n) => sqlx::query(
-            "INSERT INTO workspace_counters (workspace_id, last_number) VALUES ($1, $2) \
-             ON CONFLICT (workspace_id) DO UPDATE SET last_number = CASE \
-             WHEN workspace_counters.last_number < $2 THEN $2 ELSE workspace_counters.last_number END \
-             RETURNING last_number",
-        )
-        .bind(workspace.to_string())
-        .bind(n)
-        .fetch_one(&mut **tx)
-        .await,
-    }
-    .map_err(db_err)?;
-    get_i64(&row, "last_number")
-}
-
-async fn ingest_one(
-    tx: &mut Transaction<'_, Any>,
-    org: &OrgId,
+/// One ingest transaction: prefetched existing incidents, numbering, and the events and
+/// stream bound written once at the end.
+struct Batch<'a> {
+    org: &'a OrgId,
     workspace: Uuid,
     source: IncidentSource,
-    account: (Uuid, &str),
-    item: &IngestIncident,
-) -> Result<Applied> {
-    let sql = format!(
-        "SELECT {INCIDENT_COLS} FROM incidents WHERE workspace_id = $1 AND source = $2 AND id = $3"
-    );
-    let existing = sqlx::query(&sql)
-        .bind(workspace.to_string())
-        .bind(source.as_str())
-        .bind(&item.id)
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_err)?
-        .as_ref()
-        .map(row_to_incident)
-        .transpose()?;
-    let n = &item.incident;
-    let t = now();
-    let (applied, number, created_at, event) = match existing {
-        None => {
-            let number = match n.number {
-                Some(num) => {
-                    next_number(tx, workspace, Some(num)).await?;
-                    num
-                }
-                None => next_number(tx, workspace, None).await?,
-            };
-            let created_at = n.created_at.unwrap_or(t);
-            (
-                Applied::Created { number },
-                number,
-                created_at,
-                Some(("incident.created", None)),
-            )
-        }
-        Some(old) => {
-            let mut changes = diff(&old.doc, &n.doc);
-            let number = n.number.unwrap_or(old.number);
-            if number != old.number {
-                next_number(tx, workspace, Some(number)).await?;
-                changes.push(FieldChange {
-                    field: "number".into(),
-                    from: old.number.into(),
-                    to: number.into(),
-                });
-            }
-            let created_at = n.created_at.unwrap_or(old.created_at);
-            if created_at != old.created_at {
-                changes.push(FieldChange {
-                    field: "createdAt".into(),
-                    from: serde_json::to_value(old.created_at).unwrap_or_default(),
-                    to: serde_json::to_value(created_at).unwrap_or_default(),
-                });
-            }
-            if changes.is_empty() {
-                return Ok(Applied::Unchanged { number: old.number });
-            }
-            (
-                Applied::Updated {
+    account: (Uuid, &'a str),
+    existing: HashMap<String, IncidentRow>,
+    last_number: i64,
+    oldest: Option<i64>,
+    events: Vec<(&'static str, String, serde_json::Value)>,
+    now: DateTime<Utc>,
+}
+
+impl Batch<'_> {
+    async fn ingest_one(
+        &mut self,
+        tx: &mut Transaction<'_, Any>,
+        item: &IngestIncident,
+    ) -> Result<Applied> {
+        let n = &item.incident;
+        let t = self.now;
+        let (applied, number, created_at, event) = match self.existing.get(&item.id) {
+            None => {
+                let number = match n.number {
+                    Some(num) => num,
+                    None => self.last_number + 1,
+                };
+                self.last_number = self.last_number.max(number);
+                let created_at = n.created_at.unwrap_or(t);
+                (
+                    Applied::Created { number },
                     number,
-                    changes: changes.clone(),
-                },
-                number,
-                created_at,
-                Some(("incident.updated", Some(changes))),
-            )
-        }
-    };
-    let updated_at = n.updated_at.unwrap_or(t);
-    let doc = serde_json::to_string(&n.doc).map_err(Error::internal)?;
-    sqlx::query(
-        "INSERT INTO incidents (workspace_id, source, id, organization_id, number, title, description, \
-         severity, status, owner_email, created_at, updated_at, doc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = $5, title = $6, \
-         description = $7, severity = $8, status = $9, owner_email = $10, created_at = $11, \
-         updated_at = $12, doc = $13",
-    )
-    .bind(workspace.to_string())
-    .bind(source.as_str())
-    .bind(&item.id)
-    .bind(org.to_string())
-    .bind(number)
-    .bind(&n.doc.title)
-    .bind(n.doc.description.as_deref())
-    .bind(severity_str(n.doc.severity))
-    .bind(status_str(n.doc.status))
-    .bind(
-        n.doc
-            .owner
-            .as_ref()
-            .and_then(|o| o.email.as_ref())
-            .map(|e| e.to_lowercase()),
-    )
-    .bind(to_micros(created_at))
-    .bind(to_micros(updated_at))
-    .bind(doc)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    // Entity index.
-    sqlx::query("DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id = $3")
+                    created_at,
+                    Some(("incident.created", None)),
+                )
+            }
+            Some(old) => {
+                let mut changes = diff(&old.doc, &n.doc);
+                let number = n.number.unwrap_or(old.number);
+                if number != old.number {
+                    self.last_number = self.last_number.max(number);
+                    changes.push(FieldChange {
+                        field: "number".into(),
+                        from: old.number.into(),
+                        to: number.into(),
+                    });
+                }
+                let created_at = n.created_at.unwrap_or(old.created_at);
+                if created_at != old.created_at {
+                    changes.push(FieldChange {
+                        field: "createdAt".into(),
+                        from: serde_json::to_value(old.created_at).unwrap_or_default(),
+                        to: serde_json::to_value(created_at).unwrap_or_default(),
+                    });
+                }
+                if changes.is_empty() {
+                    return Ok(Applied::Unchanged { number: old.number });
+                }
+                (
+                    Applied::Updated {
+                        number,
+                        changes: changes.clone(),
+                    },
+                    number,
+                    created_at,
+                    Some(("incident.updated", Some(changes))),
+                )
+            }
+        };
+        let (workspace, source, org) = (self.workspace, self.source, self.org);
+        let updated_at = n.updated_at.unwrap_or(t);
+        let doc = serde_json::to_string(&n.doc).map_err(Error::internal)?;
+        sqlx::query(
+            "INSERT INTO incidents (workspace_id, source, id, organization_id, number, title, description, \
+             severity, status, owner_email, created_at, updated_at, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = $5, title = $6, \
+             description = $7, severity = $8, status = $9, owner_email = $10, created_at = $11, \
+             updated_at = $12, doc = $13",
+        )
         .bind(workspace.to_string())
         .bind(source.as_str())
         .bind(&item.id)
+        .bind(org.to_string())
+        .bind(number)
+        .bind(&n.doc.title)
+        .bind(n.doc.description.as_deref())
+        .bind(severity_str(n.doc.severity))
+        .bind(status_str(n.doc.status))
+        .bind(
+            n.doc
+                .owner
+                .as_ref()
+                .and_then(|o| o.email.as_ref())
+                .map(|e| e.to_lowercase()),
+        )
+        .bind(to_micros(created_at))
+        .bind(to_micros(updated_at))
+        .bind(doc)
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
-    let mut seen = std::collections::HashSet::new();
-    for e in &n.doc.entities {
-        for key in entity_keys(e) {
-            if !seen.insert((e.kind, key.clone())) {
-                continue;
-            }
+        // Entity index: replaced on update, one multi-row insert.
+        if !matches!(applied, Applied::Created { .. }) {
             sqlx::query(
-                "INSERT INTO incident_entity_keys (workspace_id, source, incident_id, kind, entity_key, \
-                 organization_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id = $3",
             )
             .bind(workspace.to_string())
             .bind(source.as_str())
             .bind(&item.id)
-            .bind(e.kind.as_str())
-            .bind(key)
-            .bind(org.to_string())
-            .bind(to_micros(created_at))
             .execute(&mut **tx)
             .await
             .map_err(db_err)?;
         }
-    }
-    sqlx::query(
-        "INSERT INTO incident_streams (workspace_id, source, organization_id, oldest_created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, source) DO UPDATE SET oldest_created_at = \
-         CASE WHEN incident_streams.oldest_created_at > $4 THEN $4 ELSE incident_streams.oldest_created_at END",
-    )
-    .bind(workspace.to_string())
-    .bind(source.as_str())
-    .bind(org.to_string())
-    .bind(to_micros(created_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    if let Some((event_type, changes)) = event {
-        let data = event_data(
-            account,
-            workspace,
-            source,
-            &item.id,
-            number,
-            created_at,
-            &n.doc,
-            changes.as_deref(),
+        let mut keys: Vec<(&'static str, String)> = Vec::new();
+        for e in &n.doc.entities {
+            for key in entity_keys(e) {
+                if !keys.iter().any(|(k, v)| *k == e.kind.as_str() && *v == key) {
+                    keys.push((e.kind.as_str(), key));
+                }
+            }
+        }
+        for chunk in keys.chunks(1000) {
+            let mut sql = String::from(
+                "INSERT INTO incident_entity_keys (workspace_id, source, incident_id, kind, entity_key, \
+                 organization_id, created_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = 6 + i * 2;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("($1, $2, $3, ${}, ${}, $4, $5)", b, b + 1));
+            }
+            let mut q = sqlx::query(&sql)
+                .bind(workspace.to_string())
+                .bind(source.as_str())
+                .bind(&item.id)
+                .bind(org.to_string())
+                .bind(to_micros(created_at));
+            for (kind, key) in chunk {
+                q = q.bind(*kind).bind(key.clone());
+            }
+            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
+        let created_micros = to_micros(created_at);
+        self.oldest = Some(
+            self.oldest
+                .map_or(created_micros, |o| o.min(created_micros)),
         );
-        sqlx::query(
-            "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
-             payload, occurred_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(org.to_string())
-        .bind(workspace.to_string())
-        .bind(account.0.to_string())
-        .bind(event_type)
-        .bind(format!("{}/{}", source.as_str(), item.id))
-        .bind(data.to_string())
-        .bind(to_micros(t))
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
+        if let Some((event_type, changes)) = event {
+            let data = event_data(
+                self.account,
+                workspace,
+                source,
+                &item.id,
+                number,
+                created_at,
+                &n.doc,
+                changes.as_deref(),
+            );
+            self.events
+                .push((event_type, format!("{}/{}", source.as_str(), item.id), data));
+        }
+        // Later items of the same batch see this one.
+        self.existing.insert(
+            item.id.clone(),
+            IncidentRow {
+                workspace_id: workspace,
+                source,
+                id: item.id.clone(),
+                number,
+                created_at,
+                updated_at,
+                doc: n.doc.clone(),
+            },
+        );
+        Ok(applied)
     }
-    Ok(applied)
+
+    /// Writes the counter, the stream's oldest instant and the outbox events.
+    async fn finish(self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+        sqlx::query("UPDATE workspace_counters SET last_number = $2 WHERE workspace_id = $1 AND last_number < $2")
+            .bind(self.workspace.to_string())
+            .bind(self.last_number)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        if let Some(oldest) = self.oldest {
+            sqlx::query(
+                "INSERT INTO incident_streams (workspace_id, source, organization_id, oldest_created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (workspace_id, source) DO UPDATE SET oldest_created_at = \
+                 CASE WHEN incident_streams.oldest_created_at > $4 THEN $4 ELSE incident_streams.oldest_created_at END",
+            )
+            .bind(self.workspace.to_string())
+            .bind(self.source.as_str())
+            .bind(self.org.to_string())
+            .bind(oldest)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        }
+        let t = to_micros(self.now);
+        // One microsecond apart, so the outbox keeps the batch's order.
+        for (c, chunk) in self.events.chunks(100).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
+                 payload, occurred_at, created_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = 5 + i * 5;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, $1, $2, $3, ${}, ${}, ${}, $4, ${})",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4
+                ));
+            }
+            let mut q = sqlx::query(&sql)
+                .bind(self.org.to_string())
+                .bind(self.workspace.to_string())
+                .bind(self.account.0.to_string())
+                .bind(t);
+            for (i, (event_type, subject, data)) in chunk.iter().enumerate() {
+                q = q
+                    .bind(Uuid::new_v4().to_string())
+                    .bind(*event_type)
+                    .bind(subject.clone())
+                    .bind(data.to_string())
+                    .bind(t + (c * 100 + i) as i64);
+            }
+            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
 }
 
 /// A comment to add to an incident.
@@ -755,7 +829,7 @@ impl Store {
     where
         F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
     {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let lock = if self.backend() == crate::Backend::Postgres {
             " FOR UPDATE"
         } else {

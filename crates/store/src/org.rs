@@ -197,7 +197,7 @@ impl Store {
         let org = Uuid::new_v4();
         let account = Uuid::new_v4();
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO organizations (id, name, own_account_id, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -368,7 +368,7 @@ impl Store {
     ) -> Result<Workspace> {
         let id = Uuid::new_v4();
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO workspaces (id, organization_id, account_id, name, created_at, last_modified_at) \
              VALUES ($1, $2, $3, $4, $5, $5)",
@@ -416,7 +416,7 @@ impl Store {
     }
 
     pub async fn delete_workspace(&self, org: &OrgId, id: Uuid) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM workspace_roles WHERE organization_id = $1 AND workspace_id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
@@ -500,7 +500,7 @@ impl Store {
         role: WorkspaceRole,
     ) -> Result<()> {
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         for p in principals {
             insert_role(&mut tx, org, workspace, kind, *p, role, t).await?;
         }
@@ -639,7 +639,7 @@ impl Store {
         credential: NewCredential,
     ) -> Result<ServiceAccount> {
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO service_accounts (id, organization_id, account_id, name, description, \
              is_active, organizational_role, last_used_at, created_at, last_modified_at) \
@@ -681,7 +681,7 @@ impl Store {
         changes: ServiceAccountChanges,
     ) -> Result<Option<ServiceAccount>> {
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query(
             "UPDATE service_accounts SET last_modified_at = $3 WHERE organization_id = $1 AND id = $2",
         )
@@ -779,7 +779,7 @@ impl Store {
     /// Deletes a service account, its credentials and its roles; false if there is no such
     /// account.
     pub async fn delete_service_account(&self, org: &OrgId, id: Uuid) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         for sql in [
             "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
             "DELETE FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
@@ -809,7 +809,7 @@ impl Store {
         credential: NewCredential,
     ) -> Result<Option<Credential>> {
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query(
             "UPDATE service_accounts SET last_modified_at = $3 WHERE organization_id = $1 AND id = $2",
         )
@@ -916,7 +916,7 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         for (org, sa, cred, at) in entries {
             let t = to_micros(*at);
             sqlx::query(
@@ -1051,7 +1051,7 @@ impl Store {
         grant: Option<(Uuid, WorkspaceRole)>,
     ) -> Result<()> {
         let t = to_micros(now());
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         for u in users {
             sqlx::query(
                 "INSERT INTO users (id, organization_id, display_name, email, email_key, tenant_id, \
@@ -1128,7 +1128,7 @@ impl Store {
     }
 
     pub async fn delete_user(&self, org: &OrgId, id: Uuid) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2")
             .bind(org.to_string())
             .bind(id.to_string())

@@ -59,6 +59,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     }
 }
 
+/// Like [`parse_json`], from an already parsed JSON value (items of a batch).
+pub fn from_value<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, Error> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { String::new() } else { path };
+        let msg = e.into_inner().to_string();
+        let msg: String = msg.chars().take(300).collect();
+        Error::field(&key, msg)
+    })
+}
+
 async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Response> {
     Bytes::from_request(req, state)
         .await

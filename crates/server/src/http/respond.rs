@@ -10,6 +10,15 @@ use super::context::request_id;
 /// `200 OK` with `data` in the envelope.
 pub struct Data<T>(pub T);
 
+/// Already rendered JSON (e.g. a cached document), placed in the envelope as is.
+pub struct RawJson(pub std::sync::Arc<serde_json::value::RawValue>);
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// `201 Created` with `data` in the envelope.
 pub struct Created<T>(pub T);
 

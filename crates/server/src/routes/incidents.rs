@@ -5,15 +5,15 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
-    BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentDetail,
-    IncidentInput, IncidentListItem, IncidentSummary, IngestBatchRequest, IngestBatchResult,
-    IngestOneResult, RelatedIncidents, StatusUpdateRequest,
+    BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentInput,
+    IncidentListItem, IncidentSummary, IngestBatchRequest, IngestBatchResult, IngestOneResult,
+    RelatedIncidents, StatusUpdateRequest,
 };
 
 use crate::http::error::ApiResult;
 use crate::http::extract::{path_id, Json};
 use crate::http::registry::Auth;
-use crate::http::respond::{Created, Data};
+use crate::http::respond::{Created, Data, RawJson};
 use crate::service::incident_actions::body_source;
 use crate::service::incidents::parse_source;
 use crate::AppState;
@@ -49,18 +49,18 @@ pub async fn detail(
     Auth(p): Auth,
     Path((ws, source, id)): IncidentPath,
     Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Data<IncidentDetail>> {
+) -> ApiResult<Data<RawJson>> {
     let ws = path_id("Workspace", &ws)?;
     let source = parse_source(&source)?;
     let with_details = q
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("withDetails"))
         .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true") || v == "1");
-    Ok(Data(
+    Ok(Data(RawJson(
         s.incidents()
             .detail(&p, ws, source, &id, with_details)
             .await?,
-    ))
+    )))
 }
 
 pub async fn evidence(

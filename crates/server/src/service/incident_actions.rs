@@ -399,7 +399,7 @@ impl IncidentService {
             .map(|w| w.name)
             .ok_or_else(|| Error::not_found_target("Workspace", ws, "workspaceId"))?;
         let filter = AcrossFilter {
-            workspaces: vec![ws],
+            workspaces: Some(vec![ws]),
             sources: vec![source],
             severities: vec![Severity::High],
             statuses: vec![IncidentStatus::New, IncidentStatus::Active],
@@ -438,6 +438,7 @@ impl IncidentService {
             })
             .await?
             .ok_or_else(|| Self::not_found(id))?;
+        self.forget(p, ws, source, id);
         Ok(row.incident())
     }
 
@@ -460,6 +461,7 @@ impl IncidentService {
             })
             .await?
             .ok_or_else(|| Self::not_found(id))?;
+        self.forget(p, ws, source, id);
         Ok(row.incident())
     }
 
@@ -547,6 +549,7 @@ impl IncidentService {
                     Ok((current.doc, comments))
                 })
                 .await;
+            self.forget(p, ws, source, &id);
             items.push(match result {
                 Ok(Some((_, changes, _))) => BulkItemResult {
                     incident_id: id,

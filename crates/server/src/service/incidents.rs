@@ -1,6 +1,7 @@
 //! Incidents: ingest and the documented read routes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use palisade_domain::incident::normalize;
@@ -17,8 +18,9 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::http::extract::parse_json;
 use crate::paging::{PageState, Sealer};
+use crate::service::cache::{Cached, IncidentCache};
+use serde_json::value::RawValue;
 
 pub const MAX_BATCH: usize = 1000;
 const MAX_INCIDENT_ID: usize = 200;
@@ -38,6 +40,7 @@ pub struct IncidentService {
     store: Store,
     sealer: Sealer,
     page_size: usize,
+    cache: Arc<IncidentCache>,
 }
 
 /// Parses a `{source}` path segment in any letter case.
@@ -136,12 +139,18 @@ fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
 }
 
 impl IncidentService {
-    pub fn new(store: Store, sealer: Sealer, page_size: usize) -> Self {
+    pub fn new(store: Store, sealer: Sealer, page_size: usize, cache: Arc<IncidentCache>) -> Self {
         IncidentService {
             store,
             sealer,
             page_size,
+            cache,
         }
+    }
+
+    /// Drops cached copies of incidents a write touched.
+    pub(crate) fn forget(&self, p: &Principal, ws: Uuid, source: IncidentSource, id: &str) {
+        self.cache.forget(&p.org, ws, source, id);
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -155,10 +164,28 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<IncidentRow> {
-        self.store
+        Ok(self.cached(p, ws, source, id).await?.row.clone())
+    }
+
+    /// An incident by id, from the cache when fresh.
+    async fn cached(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        source: IncidentSource,
+        id: &str,
+    ) -> Result<Arc<Cached>> {
+        if let Some(entry) = self.cache.get(&p.org, ws, source, id) {
+            return Ok(entry);
+        }
+        let row = self
+            .store
             .get_incident(&p.org, ws, source, id)
             .await?
-            .ok_or_else(|| Error::not_found_target("Incident", id, "incidentId"))
+            .ok_or_else(|| Error::not_found_target("Incident", id, "incidentId"))?;
+        let entry = Cached::new(row);
+        self.cache.put(&p.org, entry.clone());
+        Ok(entry)
     }
 
     /// `PUT …/incidents/{source}/{incidentId}`.
@@ -187,6 +214,7 @@ impl IncidentService {
                 }],
             )
             .await?;
+        self.forget(p, ws, source, &id);
         let row = self.row_of(p, ws, source, &id).await?;
         let (result, changes) = match applied.into_iter().next() {
             Some(Applied::Created { .. }) => (IngestOutcome::Created, Vec::new()),
@@ -221,8 +249,7 @@ impl IncidentService {
         for (i, value) in raw.iter().enumerate() {
             let prefix = format!("incidents[{i}].");
             let mut v = Validator::new();
-            let bytes = serde_json::to_vec(value).map_err(Error::internal)?;
-            let item = match parse_json::<IngestItem>(&bytes) {
+            let item = match crate::http::extract::from_value::<IngestItem>(value) {
                 Ok(item) => Some(item),
                 Err(Error::Validation(m)) => {
                     for (k, msgs) in m {
@@ -264,9 +291,14 @@ impl IncidentService {
         let applied = if items.is_empty() {
             Vec::new()
         } else {
-            self.store
+            let applied = self
+                .store
                 .ingest_incidents(&p.org, ws, source, &items)
-                .await?
+                .await?;
+            for it in &items {
+                self.forget(p, ws, source, &it.id);
+            }
+            applied
         };
         for ((i, _), a) in good.iter().zip(applied) {
             let r = &mut results[*i];
@@ -296,6 +328,7 @@ impl IncidentService {
         })
     }
 
+    /// The detail document, rendered once per cached incident.
     pub async fn detail(
         &self,
         p: &Principal,
@@ -303,8 +336,21 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
         with_details: bool,
-    ) -> Result<IncidentDetail> {
-        Ok(detail(&self.row_of(p, ws, source, id).await?, with_details))
+    ) -> Result<Arc<RawValue>> {
+        let entry = self.cached(p, ws, source, id).await?;
+        let slot = if with_details {
+            &entry.full
+        } else {
+            &entry.basic
+        };
+        if let Some(raw) = slot.get() {
+            return Ok(raw.clone());
+        }
+        let raw: Arc<RawValue> = serde_json::value::to_raw_value(&detail(&entry.row, with_details))
+            .map_err(Error::internal)?
+            .into();
+        let _ = slot.set(raw.clone());
+        Ok(raw)
     }
 
     pub async fn evidence(
@@ -690,6 +736,10 @@ impl IncidentService {
         let mut workspaces: Vec<Uuid> = live.iter().map(|(w, _)| *w).collect();
         workspaces.sort();
         workspaces.dedup();
+        // When every workspace of the organization is in play, the listing needs no
+        // workspace list at all (the common case for MSSP administrators).
+        let org_workspaces = self.store.workspace_names(&p.org).await?.len();
+        let workspaces = (workspaces.len() < org_workspaces).then_some(workspaces);
         let filter = AcrossFilter {
             workspaces,
             sources: sources.clone(),

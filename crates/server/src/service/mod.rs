@@ -1,6 +1,7 @@
 //! The service layer: validation, authorization beyond the route's scope and role, and
 //! orchestration of the store. Handlers call exactly one method here.
 
+pub mod cache;
 pub mod incident_actions;
 pub mod incidents;
 mod org;

@@ -25,14 +25,21 @@ pub struct OrgService {
     pub(crate) store: Store,
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) config: AuthConfig,
+    incidents: Arc<super::cache::IncidentCache>,
 }
 
 impl OrgService {
-    pub fn new(store: Store, auth: Arc<Authenticator>, config: AuthConfig) -> Self {
+    pub fn new(
+        store: Store,
+        auth: Arc<Authenticator>,
+        config: AuthConfig,
+        incidents: Arc<super::cache::IncidentCache>,
+    ) -> Self {
         OrgService {
             store,
             auth,
             config,
+            incidents,
         }
     }
 
@@ -148,6 +155,7 @@ impl OrgService {
             return Err(Error::not_found_target("Workspace", id, "workspaceId"));
         }
         self.auth.invalidate();
+        self.incidents.clear();
         Ok(true)
     }
 

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Incident benchmark (issue #3): seed 1,000 workspaces × 6 sources ≈ 1,000,000 incidents
+# (entities, alerts, evidence included) through the batch ingest API, then measure, beside the
+# hello-world route of the same binary in the same run:
+#   - GET incident detail requests/s and p99 (wrk, random incidents)   target ≥ 40% of hello
+#   - across-workspaces first page p50/p99 and full-scan time, with and without `query`
+#                                                                      target page p99 ≤ 50 ms
+#   - ingest incidents/s in batches                                    target ≥ 5,000/s
+# on SQLite and, when PostgreSQL is reachable, on PostgreSQL.
+#
+#   bash bench/incidents.sh
+#
+# Environment (optional):
+#   BENCH_WORKSPACES  workspaces to create (default 1000)
+#   BENCH_PER_STREAM  incidents per workspace and source (default 167)
+#   BENCH_PAGE_SIZE   the server's across-workspaces page size (default 500)
+#   BENCH_DATABASES   "sqlite postgres" (default), or one of them
+#   BENCH_PG_URL      server URL for the PostgreSQL run (default postgres://postgres@127.0.0.1:5432)
+# Everything talks only to 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+WORKSPACES="${BENCH_WORKSPACES:-1000}"
+PER_STREAM="${BENCH_PER_STREAM:-167}"
+PAGE_SIZE="${BENCH_PAGE_SIZE:-500}"
+DATABASES="${BENCH_DATABASES:-sqlite postgres}"
+PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
+PORT=18081
+BASE="http://127.0.0.1:${PORT}"
+WORK="$(mktemp -d /tmp/palisade-incbench.XXXXXX)"
+SERVER_PID=""
+
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build --release -q -p palisade -p palisade-bench
+BIN=target/release/palisade
+LOAD=target/release/palisade-bench
+
+cat > "$WORK/detail.lua" <<'LUA'
+local paths = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+end
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+LUA
+
+wrk_run() { # label, then wrk args; prints "rps p99ms"
+  local out
+  out=$(wrk -t2 -c32 -d10s --latency "$@")
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' <<<"$out")
+  local non2xx
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  [ -z "$non2xx" ] || echo "warning: $non2xx non-2xx responses" >&2
+  echo "$rps $p99"
+}
+
+SUMMARY="$WORK/summary.txt"
+: > "$SUMMARY"
+
+for DB in $DATABASES; do
+  case "$DB" in
+    sqlite) URL="sqlite://$WORK/bench.db" ;;
+    postgres)
+      if ! pg_isready -h 127.0.0.1 -p 5432 -q; then echo "PostgreSQL not reachable; skipping" >&2; continue; fi
+      psql "$PG_URL/postgres" -qc 'DROP DATABASE IF EXISTS palisade_incident_bench' >/dev/null
+      psql "$PG_URL/postgres" -qc 'CREATE DATABASE palisade_incident_bench' >/dev/null
+      URL="$PG_URL/palisade_incident_bench" ;;
+    *) echo "unknown database $DB" >&2; exit 2 ;;
+  esac
+  echo "==> $DB: bootstrap"
+  CRED=$("$BIN" admin bootstrap --org-name "Bench MSSP" --database "$URL")
+  ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientId"])' "$CRED")
+  SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientSecret"])' "$CRED")
+  AUTH="Authorization: Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
+  PALISADE_LOG=info PALISADE_INCIDENTS__PAGE_SIZE="$PAGE_SIZE" "$BIN" serve --database "$URL" --listen "127.0.0.1:$PORT" 2>"$WORK/server-$DB.log" &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+  echo "==> $DB: seeding $WORKSPACES workspaces × 6 sources × $PER_STREAM incidents through the ingest API"
+  "$LOAD" --base "$BASE" --client-id "$ID" --client-secret "$SECRET" seed \
+    --workspaces "$WORKSPACES" --per-stream "$PER_STREAM" --paths "$WORK/paths.txt" | tee "$WORK/seed-$DB.txt"
+  INGEST=$(awk '/^INGEST_RATE/ {print $2}' "$WORK/seed-$DB.txt")
+
+  echo "==> $DB: hello vs detail (wrk -t2 -c32 -d10s)"
+  wrk -t2 -c32 -d2s "$BASE/api/v2/ping" >/dev/null
+  read -r HELLO_RPS HELLO_P99 < <(wrk_run "$BASE/api/v2/ping")
+  wrk -t2 -c32 -d2s -H "$AUTH" -s "$WORK/detail.lua" "$BASE" -- "$WORK/paths.txt" >/dev/null
+  read -r DETAIL_RPS DETAIL_P99 < <(wrk_run -H "$AUTH" -s "$WORK/detail.lua" "$BASE" -- "$WORK/paths.txt")
+
+  echo "==> $DB: across-workspaces (page size $PAGE_SIZE)"
+  "$LOAD" --base "$BASE" --client-id "$ID" --client-secret "$SECRET" listing --samples 50 | tee "$WORK/listing-$DB.txt"
+
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  SIZE=$(du -sh "$WORK/bench.db" 2>/dev/null | cut -f1 || true)
+  {
+    echo "[$DB] $((WORKSPACES * 6 * PER_STREAM)) incidents ${SIZE:+(SQLite file $SIZE)}"
+    printf '  ingest (batches of %s): %s incidents/s   target >= 5000: %s\n' "$PER_STREAM" "$INGEST" "$(awk -v r="$INGEST" 'BEGIN{print (r>=5000)?"MET":"MISSED"}')"
+    printf '  hello  GET /api/v2/ping:            %8.0f req/s  p99 %6.2f ms\n' "$HELLO_RPS" "$HELLO_P99"
+    printf '  detail GET …/incidents/{src}/{id}:  %8.0f req/s  p99 %6.2f ms\n' "$DETAIL_RPS" "$DETAIL_P99"
+    awk -v d="$DETAIL_RPS" -v h="$HELLO_RPS" 'BEGIN{r=100*d/h; printf "  detail/hello: %.1f%%   target >= 40%%: %s\n", r, (r>=40)?"MET":"MISSED"}'
+    grep -v '^LISTING' "$WORK/listing-$DB.txt" | sed 's/^/  /'
+    awk '/^LISTING_FIRST_P99 no filter/ {p=$NF; printf "  first page p99 %.1f ms   target <= 50 ms: %s\n", p, (p<=50)?"MET":"MISSED"}' "$WORK/listing-$DB.txt"
+  } >> "$SUMMARY"
+  [ "$DB" = postgres ] && psql "$PG_URL/postgres" -qc 'DROP DATABASE IF EXISTS palisade_incident_bench WITH (FORCE)' >/dev/null
+  rm -f "$WORK"/bench.db*
+done
+
+echo
+echo "==> results (page size $PAGE_SIZE; wrk keep-alive on 127.0.0.1; client and server share 2 cores)"
+cat "$SUMMARY"
