@@ -138,8 +138,15 @@ async fn seed(
                         let mut rng = rand::rngs::StdRng::seed_from_u64(t * 6 + *source as u64);
                         let incidents: Vec<Value> = (0..per_stream)
                             .map(|n| {
-                                let created = now - chrono::Duration::seconds(rng.gen_range(60..90 * 24 * 3600));
-                                palisade_server::sample::incident(&mut rng, *source, &format!("INC-{n:05}"), "contoso.com", created)
+                                let created = now
+                                    - chrono::Duration::seconds(rng.gen_range(60..90 * 24 * 3600));
+                                palisade_server::sample::incident(
+                                    &mut rng,
+                                    *source,
+                                    &format!("INC-{n:05}"),
+                                    "contoso.com",
+                                    created,
+                                )
                             })
                             .collect();
                         serde_json::to_vec(&json!({"incidents": incidents})).unwrap()
@@ -155,7 +162,11 @@ async fn seed(
         for (s, source) in IncidentSource::ALL.iter().enumerate() {
             let permit = sem.clone().acquire_owned().await.unwrap();
             let client = client.clone();
-            let url = format!("{}/api/v2/workspaces/{ws}/incidents/{}/ingest", client.base, source.as_str());
+            let url = format!(
+                "{}/api/v2/workspaces/{ws}/incidents/{}/ingest",
+                client.base,
+                source.as_str()
+            );
             let body = templates[w % templates.len()][s].clone();
             tasks.push(tokio::spawn(async move {
                 let r = client
@@ -169,13 +180,19 @@ async fn seed(
                     .expect("request");
                 let status = r.status();
                 let v: Value = r.json().await.unwrap_or(Value::Null);
-                assert!(status.is_success() && v["data"]["rejected"] == 0, "{status} {v}");
+                assert!(
+                    status.is_success() && v["data"]["rejected"] == 0,
+                    "{status} {v}"
+                );
                 drop(permit);
             }));
         }
         if w % 100 == 99 {
             let n = (w + 1) * 6 * per_stream;
-            eprintln!("  … {n} incidents sent, {:.0}/s", n as f64 / started.elapsed().as_secs_f64());
+            eprintln!(
+                "  … {n} incidents sent, {:.0}/s",
+                n as f64 / started.elapsed().as_secs_f64()
+            );
         }
     }
     for t in tasks {

@@ -130,10 +130,10 @@ pub async fn ingest(
 ) -> Result<usize> {
     let mut items = Vec::with_capacity(incidents.len());
     for value in incidents {
-        let item: palisade_types::incidents::IngestItem =
+        let item: palisade_types::incidents::IncidentInput =
             serde_json::from_value(value).map_err(|e| Error::BadRequest(e.to_string()))?;
         let mut v = palisade_domain::Validator::new();
-        let normalized = palisade_domain::incident::normalize(&mut v, "", &item.incident);
+        let normalized = palisade_domain::incident::normalize(&mut v, "", &item);
         v.finish()?;
         items.push(palisade_store::IngestIncident {
             id: item.id.unwrap_or_default(),

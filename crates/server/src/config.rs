@@ -93,7 +93,9 @@ pub struct IncidentsConfig {
     pub page_size: usize,
     /// How long an incident read by id is served from memory (0 disables). Writes through this
     /// process invalidate at once; this bounds how stale another replica's write can look.
-    pub cache_ttl_ms: u64,
+    /// Unset: 60 s on SQLite (one process owns the file, so every write invalidates), 1 s on
+    /// PostgreSQL (replicas).
+    pub cache_ttl_ms: Option<u64>,
     /// At most this many incidents are cached.
     pub cache_entries: usize,
 }
@@ -147,7 +149,7 @@ impl Default for Config {
             },
             incidents: IncidentsConfig {
                 page_size: 50,
-                cache_ttl_ms: 1000,
+                cache_ttl_ms: None,
                 cache_entries: 100_000,
             },
             webhooks: WebhooksConfig {
@@ -192,6 +194,20 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "incidents",
     "webhooks",
 ];
+
+impl IncidentsConfig {
+    /// The effective cache TTL for a database URL (see `cache_ttl_ms`).
+    pub fn cache_ttl(&self, database_url: &str) -> std::time::Duration {
+        let ms = self
+            .cache_ttl_ms
+            .unwrap_or(if database_url.starts_with("sqlite:") {
+                60_000
+            } else {
+                1_000
+            });
+        std::time::Duration::from_millis(ms)
+    }
+}
 
 impl Config {
     /// Loads the layered configuration from the process environment.
@@ -293,10 +309,12 @@ impl Config {
         if !(1..=500).contains(&self.incidents.page_size) {
             return Err(invalid("incidents.page_size", "must be between 1 and 500"));
         }
-        if self.incidents.cache_ttl_ms > 60_000 || self.incidents.cache_entries == 0 {
+        if self.incidents.cache_ttl_ms.is_some_and(|t| t > 600_000)
+            || self.incidents.cache_entries == 0
+        {
             return Err(invalid(
                 "incidents.cache_ttl_ms",
-                "cache_ttl_ms must be at most 60000 and cache_entries at least 1",
+                "cache_ttl_ms must be at most 600000 and cache_entries at least 1",
             ));
         }
         let w = &self.webhooks;

@@ -42,7 +42,7 @@ impl AppState {
             config.auth.clone(),
         ));
         let cache = Arc::new(service::cache::IncidentCache::new(
-            std::time::Duration::from_millis(config.incidents.cache_ttl_ms),
+            config.incidents.cache_ttl(&config.database_url.0),
             config.incidents.cache_entries,
         ));
         let org = service::OrgService::new(

@@ -121,6 +121,11 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// Bind parameters per multi-row statement. Fewer statements save round trips (and on SQLite
+/// thread hops), but binding costs grow with the square of a statement's parameter count
+/// (SQLite looks each parameter up by position in a list), so statements stay small.
+const PARAMS_PER_STATEMENT: usize = 160;
+
 enum Bind {
     S(String),
     I(i64),
@@ -218,12 +223,15 @@ impl Store {
             oldest: None,
             events: Vec::new(),
             now: now(),
+            rows: HashMap::new(),
+            order: Vec::new(),
+            replaced: Vec::new(),
         };
         // Existing incidents of the batch, in one query per 500 ids.
         let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         ids.sort();
         ids.dedup();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(PARAMS_PER_STATEMENT) {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
@@ -243,7 +251,7 @@ impl Store {
         }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            out.push(batch.ingest_one(&mut tx, item).await?);
+            out.push(batch.ingest_one(item)?);
         }
         batch.finish(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
@@ -526,14 +534,29 @@ struct Batch<'a> {
     oldest: Option<i64>,
     events: Vec<(&'static str, String, serde_json::Value)>,
     now: DateTime<Utc>,
+    /// Rows to write, by incident id (the last state of an id repeated in the batch wins).
+    rows: HashMap<String, PendingRow>,
+    order: Vec<String>,
+    /// Incidents that existed before this batch: their entity keys are replaced.
+    replaced: Vec<String>,
+}
+
+/// The values of one incident row and its entity keys, written at the end of the batch.
+struct PendingRow {
+    number: i64,
+    created_at: i64,
+    updated_at: i64,
+    title: String,
+    description: Option<String>,
+    severity: &'static str,
+    status: &'static str,
+    owner_email: Option<String>,
+    doc: String,
+    keys: Vec<(&'static str, String)>,
 }
 
 impl Batch<'_> {
-    async fn ingest_one(
-        &mut self,
-        tx: &mut Transaction<'_, Any>,
-        item: &IngestIncident,
-    ) -> Result<Applied> {
+    fn ingest_one(&mut self, item: &IngestIncident) -> Result<Applied> {
         let n = &item.incident;
         let t = self.now;
         let (applied, number, created_at, event) = match self.existing.get(&item.id) {
@@ -584,51 +607,8 @@ impl Batch<'_> {
                 )
             }
         };
-        let (workspace, source, org) = (self.workspace, self.source, self.org);
+        let (workspace, source) = (self.workspace, self.source);
         let updated_at = n.updated_at.unwrap_or(t);
-        let doc = serde_json::to_string(&n.doc).map_err(Error::internal)?;
-        sqlx::query(
-            "INSERT INTO incidents (workspace_id, source, id, organization_id, number, title, description, \
-             severity, status, owner_email, created_at, updated_at, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-             ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = $5, title = $6, \
-             description = $7, severity = $8, status = $9, owner_email = $10, created_at = $11, \
-             updated_at = $12, doc = $13",
-        )
-        .bind(workspace.to_string())
-        .bind(source.as_str())
-        .bind(&item.id)
-        .bind(org.to_string())
-        .bind(number)
-        .bind(&n.doc.title)
-        .bind(n.doc.description.as_deref())
-        .bind(severity_str(n.doc.severity))
-        .bind(status_str(n.doc.status))
-        .bind(
-            n.doc
-                .owner
-                .as_ref()
-                .and_then(|o| o.email.as_ref())
-                .map(|e| e.to_lowercase()),
-        )
-        .bind(to_micros(created_at))
-        .bind(to_micros(updated_at))
-        .bind(doc)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_err)?;
-        // Entity index: replaced on update, one multi-row insert.
-        if !matches!(applied, Applied::Created { .. }) {
-            sqlx::query(
-                "DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id = $3",
-            )
-            .bind(workspace.to_string())
-            .bind(source.as_str())
-            .bind(&item.id)
-            .execute(&mut **tx)
-            .await
-            .map_err(db_err)?;
-        }
         let mut keys: Vec<(&'static str, String)> = Vec::new();
         for e in &n.doc.entities {
             for key in entity_keys(e) {
@@ -637,29 +617,32 @@ impl Batch<'_> {
                 }
             }
         }
-        for chunk in keys.chunks(1000) {
-            let mut sql = String::from(
-                "INSERT INTO incident_entity_keys (workspace_id, source, incident_id, kind, entity_key, \
-                 organization_id, created_at) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = 6 + i * 2;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("($1, $2, $3, ${}, ${}, $4, $5)", b, b + 1));
-            }
-            let mut q = sqlx::query(&sql)
-                .bind(workspace.to_string())
-                .bind(source.as_str())
-                .bind(&item.id)
-                .bind(org.to_string())
-                .bind(to_micros(created_at));
-            for (kind, key) in chunk {
-                q = q.bind(*kind).bind(key.clone());
-            }
-            q.execute(&mut **tx).await.map_err(db_err)?;
+        if !matches!(applied, Applied::Created { .. }) && !self.rows.contains_key(&item.id) {
+            self.replaced.push(item.id.clone());
         }
+        if !self.rows.contains_key(&item.id) {
+            self.order.push(item.id.clone());
+        }
+        self.rows.insert(
+            item.id.clone(),
+            PendingRow {
+                number,
+                created_at: to_micros(created_at),
+                updated_at: to_micros(updated_at),
+                title: n.doc.title.clone(),
+                description: n.doc.description.clone(),
+                severity: severity_str(n.doc.severity),
+                status: status_str(n.doc.status),
+                owner_email: n
+                    .doc
+                    .owner
+                    .as_ref()
+                    .and_then(|o| o.email.as_ref())
+                    .map(|e| e.to_lowercase()),
+                doc: serde_json::to_string(&n.doc).map_err(Error::internal)?,
+                keys,
+            },
+        );
         let created_micros = to_micros(created_at);
         self.oldest = Some(
             self.oldest
@@ -695,8 +678,97 @@ impl Batch<'_> {
         Ok(applied)
     }
 
-    /// Writes the counter, the stream's oldest instant and the outbox events.
+    /// Writes the rows (multi-row statements: a statement costs a round trip, or on SQLite a
+    /// thread hop), the entity index, the counter, the stream's oldest instant and the outbox
+    /// events.
     async fn finish(self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+        let (ws, src, org) = (
+            self.workspace.to_string(),
+            self.source.as_str(),
+            self.org.to_string(),
+        );
+        for chunk in self.replaced.chunks(PARAMS_PER_STATEMENT) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id IN ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(&ws).bind(src);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
+        for chunk in self.order.chunks(PARAMS_PER_STATEMENT / 10) {
+            let mut sql = String::from(
+                "INSERT INTO incidents (workspace_id, source, organization_id, id, number, title, description, \
+                 severity, status, owner_email, created_at, updated_at, doc) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = 4 + i * 10;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let cols: Vec<String> = (b..b + 10).map(|c| format!("${c}")).collect();
+                sql.push_str(&format!("($1, $2, $3, {})", cols.join(", ")));
+            }
+            sql.push_str(
+                " ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = excluded.number, \
+                 title = excluded.title, description = excluded.description, severity = excluded.severity, \
+                 status = excluded.status, owner_email = excluded.owner_email, created_at = excluded.created_at, \
+                 updated_at = excluded.updated_at, doc = excluded.doc",
+            );
+            let mut q = sqlx::query(&sql).bind(&ws).bind(src).bind(&org);
+            for id in chunk {
+                let r = &self.rows[id];
+                q = q
+                    .bind(id.as_str())
+                    .bind(r.number)
+                    .bind(r.title.as_str())
+                    .bind(r.description.as_deref())
+                    .bind(r.severity)
+                    .bind(r.status)
+                    .bind(r.owner_email.as_deref())
+                    .bind(r.created_at)
+                    .bind(r.updated_at)
+                    .bind(r.doc.as_str());
+            }
+            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
+        let keys: Vec<(&str, i64, &str, &str)> = self
+            .order
+            .iter()
+            .flat_map(|id| {
+                let r = &self.rows[id];
+                r.keys
+                    .iter()
+                    .map(move |(k, v)| (id.as_str(), r.created_at, *k, v.as_str()))
+            })
+            .collect();
+        for chunk in keys.chunks(PARAMS_PER_STATEMENT / 4) {
+            let mut sql = String::from(
+                "INSERT INTO incident_entity_keys (workspace_id, source, organization_id, incident_id, \
+                 created_at, kind, entity_key) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = 4 + i * 4;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "($1, $2, $3, ${}, ${}, ${}, ${})",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3
+                ));
+            }
+            let mut q = sqlx::query(&sql).bind(&ws).bind(src).bind(&org);
+            for (id, created, kind, key) in chunk {
+                q = q.bind(*id).bind(*created).bind(*kind).bind(*key);
+            }
+            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
         sqlx::query("UPDATE workspace_counters SET last_number = $2 WHERE workspace_id = $1 AND last_number < $2")
             .bind(self.workspace.to_string())
             .bind(self.last_number)
@@ -719,7 +791,7 @@ impl Batch<'_> {
         }
         let t = to_micros(self.now);
         // One microsecond apart, so the outbox keeps the batch's order.
-        for (c, chunk) in self.events.chunks(100).enumerate() {
+        for (c, chunk) in self.events.chunks(PARAMS_PER_STATEMENT / 5).enumerate() {
             let mut sql = String::from(
                 "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
                  payload, occurred_at, created_at) VALUES ",
@@ -749,7 +821,7 @@ impl Batch<'_> {
                     .bind(*event_type)
                     .bind(subject.clone())
                     .bind(data.to_string())
-                    .bind(t + (c * 100 + i) as i64);
+                    .bind(t + (c * (PARAMS_PER_STATEMENT / 5) + i) as i64);
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
         }

@@ -126,6 +126,9 @@ pub struct Evidence {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IncidentInput {
+    /// The incident id: required in a batch; on the single-incident `PUT` the path gives it
+    /// (a different `id` in the body is refused).
+    pub id: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
     pub severity: Option<String>,
@@ -150,20 +153,12 @@ pub struct IncidentInput {
     pub evidence: Option<Evidence>,
 }
 
-/// One item of a batch: the incident id plus the incident.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct IngestItem {
-    pub id: Option<String>,
-    #[serde(flatten)]
-    pub incident: IncidentInput,
-}
-
 /// Body of `POST …/incidents/{source}/ingest`: up to 1,000 incidents.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestBatchRequest {
-    pub incidents: Option<Vec<serde_json::Value>>,
+    /// Each item is an incident in Palisade's model with its `id`.
+    pub incidents: Option<Vec<IncidentInput>>,
 }
 
 wire_enum! { IngestOutcome { Created, Updated, Unchanged, Rejected } }

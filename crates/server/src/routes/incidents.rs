@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
     BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentInput,
-    IncidentListItem, IncidentSummary, IngestBatchRequest, IngestBatchResult, IngestOneResult,
-    RelatedIncidents, StatusUpdateRequest,
+    IncidentListItem, IncidentSummary, IngestBatchResult, IngestOneResult, RelatedIncidents,
+    StatusUpdateRequest,
 };
 
 use crate::http::error::ApiResult;
@@ -15,7 +15,7 @@ use crate::http::extract::{path_id, Json};
 use crate::http::registry::Auth;
 use crate::http::respond::{Created, Data, RawJson};
 use crate::service::incident_actions::body_source;
-use crate::service::incidents::parse_source;
+use crate::service::incidents::{parse_source, RawBatch};
 use crate::AppState;
 
 type IncidentPath = Path<(String, String, String)>;
@@ -37,7 +37,7 @@ pub async fn ingest_batch(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path((ws, source)): Path<(String, String)>,
-    Json(req): Json<IngestBatchRequest>,
+    Json(req): Json<RawBatch>,
 ) -> ApiResult<Data<IngestBatchResult>> {
     let ws = path_id("Workspace", &ws)?;
     let source = parse_source(&source)?;

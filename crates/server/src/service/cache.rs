@@ -2,7 +2,8 @@
 //!
 //! Every write through this process (ingest, status, assignment, comments, workspace
 //! deletion) invalidates what it touches at once; a write made by another replica is seen
-//! within `incidents.cache_ttl_ms` (default 1 s). A TTL of 0 turns the cache off.
+//! within `incidents.cache_ttl_ms` (default 1 s on PostgreSQL; 60 s on SQLite, where one
+//! process owns the database and every write invalidates). A TTL of 0 turns the cache off.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

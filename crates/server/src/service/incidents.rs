@@ -10,9 +10,8 @@ use palisade_store::{AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident,
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, EntityKind, Evidence, IncidentComment,
     IncidentDetail, IncidentInput, IncidentListItem, IncidentSource, IncidentStatus,
-    IngestBatchRequest, IngestBatchResult, IngestItem, IngestOneResult, IngestOutcome,
-    IngestResult, InvestigationDetails, RelatedIncident, RelatedIncidents, Severity,
-    SourcePageTokens, TimeFilteringType,
+    IngestBatchResult, IngestOneResult, IngestOutcome, IngestResult, InvestigationDetails,
+    RelatedIncident, RelatedIncidents, Severity, SourcePageTokens, TimeFilteringType,
 };
 use sha2::Digest;
 use uuid::Uuid;
@@ -23,6 +22,13 @@ use crate::service::cache::{Cached, IncidentCache};
 use serde_json::value::RawValue;
 
 pub const MAX_BATCH: usize = 1000;
+
+/// The batch body as received: items stay unparsed JSON until each is validated on its own
+/// (the documented shape is `IngestBatchRequest`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RawBatch {
+    pub incidents: Option<Vec<Box<RawValue>>>,
+}
 const MAX_INCIDENT_ID: usize = 200;
 const BY_ENTITY_LIMIT: i64 = 100;
 /// Incident ids that would collide with route segments.
@@ -199,6 +205,16 @@ impl IncidentService {
     ) -> Result<IngestOneResult> {
         let mut v = Validator::new();
         let id = incident_id(&mut v, "incidentId", Some(id));
+        if input
+            .id
+            .as_ref()
+            .is_some_and(|body| Some(body) != id.as_ref())
+        {
+            v.add(
+                "id",
+                "The body's 'id' differs from the incident id in the path.",
+            );
+        }
         let normalized = normalize(&mut v, "", &input);
         v.finish()?;
         let (id, incident) = (id.unwrap(), normalized.unwrap());
@@ -235,9 +251,11 @@ impl IncidentService {
         p: &Principal,
         ws: Uuid,
         source: IncidentSource,
-        req: IngestBatchRequest,
+        req: RawBatch,
     ) -> Result<IngestBatchResult> {
         let raw = req.incidents.unwrap_or_default();
+        let mut indices: Vec<usize> = Vec::new();
+        let mut items: Vec<IngestIncident> = Vec::new();
         if raw.is_empty() || raw.len() > MAX_BATCH {
             return Err(Error::field(
                 "incidents",
@@ -245,32 +263,33 @@ impl IncidentService {
             ));
         }
         let mut results: Vec<IngestResult> = Vec::with_capacity(raw.len());
-        let mut good: Vec<(usize, IngestIncident)> = Vec::new();
         for (i, value) in raw.iter().enumerate() {
             let prefix = format!("incidents[{i}].");
             let mut v = Validator::new();
-            let item = match crate::http::extract::from_value::<IngestItem>(value) {
-                Ok(item) => Some(item),
-                Err(Error::Validation(m)) => {
-                    for (k, msgs) in m {
-                        for msg in msgs {
-                            v.add(
-                                format!("{prefix}{k}").trim_end_matches('.').to_string(),
-                                msg,
-                            );
+            let item =
+                match crate::http::extract::parse_json::<IncidentInput>(value.get().as_bytes()) {
+                    Ok(item) => Some(item),
+                    Err(Error::Validation(m)) => {
+                        for (k, msgs) in m {
+                            for msg in msgs {
+                                v.add(
+                                    format!("{prefix}{k}").trim_end_matches('.').to_string(),
+                                    msg,
+                                );
+                            }
                         }
+                        None
                     }
-                    None
-                }
-                Err(e) => return Err(e),
-            };
+                    Err(e) => return Err(e),
+                };
             let mut id_out = None;
             if let Some(item) = item {
                 let id = incident_id(&mut v, &format!("{prefix}id"), item.id.as_deref());
                 id_out = id.clone();
-                let normalized = normalize(&mut v, &prefix, &item.incident);
+                let normalized = normalize(&mut v, &prefix, &item);
                 if let (Some(id), Some(incident), true) = (id, normalized, v.is_empty()) {
-                    good.push((i, IngestIncident { id, incident }));
+                    indices.push(i);
+                    items.push(IngestIncident { id, incident });
                 }
             }
             let errors = match v.finish() {
@@ -287,7 +306,6 @@ impl IncidentService {
                 errors,
             });
         }
-        let items: Vec<IngestIncident> = good.iter().map(|(_, it)| it.clone()).collect();
         let applied = if items.is_empty() {
             Vec::new()
         } else {
@@ -300,7 +318,7 @@ impl IncidentService {
             }
             applied
         };
-        for ((i, _), a) in good.iter().zip(applied) {
+        for (i, a) in indices.iter().zip(applied) {
             let r = &mut results[*i];
             match a {
                 Applied::Created { number } => {

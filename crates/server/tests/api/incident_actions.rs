@@ -51,6 +51,11 @@ fn comments(r: &Value) -> Vec<(String, bool, bool)> {
 async fn status_changes_validate_classification_and_leave_a_timeline() {
     let (app, org, ws) = setup().await;
     let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    // Read first, so a cached copy exists that the change must replace.
+    assert_eq!(
+        app.get(&base, Some(&org.admin)).await.data()["incident"]["status"],
+        "New"
+    );
     let r = app
         .put(
             &format!("{base}/status"),
@@ -89,6 +94,10 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
     assert_eq!(r.data()["status"], "Closed");
     assert_eq!(r.data()["classification"], "FalsePositive");
     assert_eq!(r.data()["classificationReason"], "InaccurateData");
+    assert_eq!(
+        app.get(&base, Some(&org.admin)).await.data()["incident"]["status"],
+        "Closed"
+    );
     let c = comments(
         &app.get(&format!("{base}/comments"), Some(&org.admin))
             .await

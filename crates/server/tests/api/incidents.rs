@@ -386,3 +386,87 @@ async fn by_entity_matches_identifiers_within_the_window() {
 fn urlencode(s: &str) -> String {
     s.replace('+', "%2B").replace(':', "%3A")
 }
+
+#[tokio::test]
+async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
+    let (app, org, ws) = setup().await;
+    let path = format!("/api/v2/workspaces/{ws}/incidents/Splunk/ingest");
+    let mut first = incident("Excessive failed logins");
+    first["id"] = json!("SP-1");
+    let mut second = first.clone();
+    second["status"] = json!("Active");
+    second["entities"] = json!([{"id": "h", "kind": "Host", "displayName": "vpn-01"}]);
+    second["alerts"] = json!([]);
+    let r = app
+        .post(
+            &path,
+            Some(&org.admin),
+            &json!({"incidents": [first, second]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let results: Vec<&str> = r.data()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, vec!["Created", "Updated"]);
+    let d = app
+        .get(
+            &format!("/api/v2/workspaces/{ws}/incidents/Splunk/SP-1"),
+            Some(&org.admin),
+        )
+        .await;
+    assert_eq!(d.data()["incident"]["status"], "Active");
+    assert_eq!(d.data()["incident"]["number"], 1);
+    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        vec!["incident.created", "incident.updated"],
+        "in batch order"
+    );
+
+    // A later batch replaces the entity index of an existing incident.
+    let by = |kind: &str, filter: &str| {
+        format!("/api/v2/workspaces/{ws}/incidents/Splunk/by-entity?EntityKind={kind}&EntityFilter={filter}")
+    };
+    assert_eq!(
+        app.get(&by("Host", "vpn-01"), Some(&org.admin))
+            .await
+            .data()["incidents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.get(&by("Account", "Jane%20Doe"), Some(&org.admin))
+            .await
+            .data()["incidents"],
+        json!([])
+    );
+    let mut third = incident("Excessive failed logins");
+    third["id"] = json!("SP-1");
+    third["status"] = json!("Active");
+    let r = app
+        .post(&path, Some(&org.admin), &json!({"incidents": [third]}))
+        .await;
+    assert_eq!(r.data()["updated"], 1, "{}", r.text);
+    assert_eq!(
+        app.get(&by("Host", "vpn-01"), Some(&org.admin))
+            .await
+            .data()["incidents"],
+        json!([])
+    );
+    assert_eq!(
+        app.get(&by("Account", "Jane%20Doe"), Some(&org.admin))
+            .await
+            .data()["incidents"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
