@@ -47,6 +47,8 @@ pub struct Principal {
     pub account_id: Uuid,
     pub created_at: DateTime<Utc>,
     pub named_roles: Vec<(Uuid, String, WorkspaceRole)>,
+    /// The organization's workspaces, when the organizational role implies a role on each.
+    org_workspaces: std::collections::HashSet<Uuid>,
     expires_at: DateTime<Utc>,
     revoked: bool,
     active: bool,
@@ -54,13 +56,18 @@ pub struct Principal {
 
 impl Principal {
     /// The caller's effective role on a workspace: its direct assignment, or the role its
-    /// organizational role implies on every workspace, whichever is higher.
+    /// organizational role implies on every workspace of its organization, whichever is
+    /// higher. `None` for another organization's (or no) workspace.
     pub fn workspace_role(&self, workspace: &Uuid) -> Option<WorkspaceRole> {
+        let implied = self
+            .org_role
+            .implied_workspace_role()
+            .filter(|_| self.org_workspaces.contains(workspace));
         self.workspace_roles
             .get(workspace)
             .copied()
             .into_iter()
-            .chain(self.org_role.implied_workspace_role())
+            .chain(implied)
             .max()
     }
 }
@@ -314,6 +321,7 @@ fn principal_from(r: AuthRecord) -> Principal {
         account_id: r.account_id,
         created_at: r.created_at,
         named_roles: r.workspace_roles,
+        org_workspaces: r.org_workspaces.into_iter().collect(),
         expires_at: r.expires_at,
         revoked: r.revoked,
         active: r.active,

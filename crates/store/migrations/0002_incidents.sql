@@ -14,6 +14,8 @@ CREATE TABLE incidents (
     owner_email TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
+    -- What listings show beyond the columns above (JSON), so a listing never reads `doc`.
+    summary TEXT NOT NULL,
     doc TEXT NOT NULL,
     PRIMARY KEY (workspace_id, source, id)
 );

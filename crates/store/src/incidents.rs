@@ -8,7 +8,8 @@ use palisade_domain::incident::{diff, entity_keys, event_data, IncidentDoc, Norm
 use palisade_domain::time::{now, to_micros};
 use palisade_domain::{Error, OrgId, Result};
 use palisade_types::incidents::{
-    FieldChange, Incident, IncidentComment, IncidentSource, IncidentStatus, Severity,
+    FieldChange, Incident, IncidentComment, IncidentListItem, IncidentSource, IncidentStatus,
+    Severity,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
@@ -129,6 +130,63 @@ const PARAMS_PER_STATEMENT: usize = 160;
 enum Bind {
     S(String),
     I(i64),
+}
+
+/// The listing fields of an incident that are not columns of their own.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListSummary {
+    classification: Option<palisade_types::incidents::Classification>,
+    owner: Option<palisade_types::incidents::Owner>,
+    last_activity_at: Option<DateTime<Utc>>,
+    alerts_count: usize,
+    alert_product_names: Vec<String>,
+    labels: Vec<String>,
+}
+
+fn list_summary(doc: &IncidentDoc) -> Result<String> {
+    serde_json::to_string(&ListSummary {
+        classification: doc.classification,
+        owner: doc.owner.clone(),
+        last_activity_at: doc.last_activity_at,
+        alerts_count: doc.alerts.len(),
+        alert_product_names: doc.alert_product_names.clone(),
+        labels: doc.labels.clone(),
+    })
+    .map_err(Error::internal)
+}
+
+const LIST_COLS: &str =
+    "workspace_id, source, id, number, title, description, severity, status, created_at, updated_at, summary";
+
+fn row_to_list_item(r: &AnyRow) -> Result<IncidentListItem> {
+    let source = get_str(r, "source")?;
+    let summary: ListSummary = serde_json::from_str(&get_str(r, "summary")?)
+        .map_err(|e| Error::Internal(format!("corrupt incident summary: {e}")))?;
+    let severity = get_str(r, "severity")?;
+    let status = get_str(r, "status")?;
+    Ok(IncidentListItem {
+        id: get_str(r, "id")?,
+        number: get_i64(r, "number")?,
+        title: get_str(r, "title")?,
+        description: get_opt_str(r, "description")?,
+        severity: Severity::parse(&severity)
+            .ok_or_else(|| Error::Internal(format!("unknown stored severity {severity}")))?,
+        status: IncidentStatus::parse(&status)
+            .ok_or_else(|| Error::Internal(format!("unknown stored status {status}")))?,
+        classification: summary.classification,
+        source: IncidentSource::parse(&source)
+            .ok_or_else(|| Error::Internal(format!("unknown stored source {source}")))?,
+        workspace_id: get_uuid(r, "workspace_id")?,
+        workspace_name: String::new(),
+        owner: summary.owner,
+        created_at: get_time(r, "created_at")?,
+        updated_at: get_time(r, "updated_at")?,
+        last_activity_at: summary.last_activity_at,
+        alerts_count: summary.alerts_count,
+        alert_product_names: summary.alert_product_names,
+        labels: summary.labels,
+    })
 }
 
 const INCIDENT_COLS: &str = "workspace_id, source, id, number, created_at, updated_at, doc";
@@ -348,11 +406,11 @@ impl Store {
         f: &AcrossFilter,
         after: Option<&Cursor>,
         limit: i64,
-    ) -> Result<Vec<IncidentRow>> {
+    ) -> Result<Vec<IncidentListItem>> {
         if f.workspaces.as_ref().is_some_and(|w| w.is_empty()) || f.sources.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1");
+        let mut sql = format!("SELECT {LIST_COLS} FROM incidents WHERE organization_id = $1");
         let mut binds: Vec<Bind> = vec![Bind::S(org.to_string())];
         let mut push = |sql: &mut String, binds: &mut Vec<Bind>, b: Bind| {
             binds.push(b);
@@ -472,7 +530,7 @@ impl Store {
             };
         }
         let rows = q.fetch_all(&self.pool).await.map_err(db_err)?;
-        rows.iter().map(row_to_incident).collect()
+        rows.iter().map(row_to_list_item).collect()
     }
 
     /// The oldest `createdAt` of every workspace × source stream of the organization.
@@ -551,6 +609,7 @@ struct PendingRow {
     severity: &'static str,
     status: &'static str,
     owner_email: Option<String>,
+    summary: String,
     doc: String,
     keys: Vec<(&'static str, String)>,
 }
@@ -639,6 +698,7 @@ impl Batch<'_> {
                     .as_ref()
                     .and_then(|o| o.email.as_ref())
                     .map(|e| e.to_lowercase()),
+                summary: list_summary(&n.doc)?,
                 doc: serde_json::to_string(&n.doc).map_err(Error::internal)?,
                 keys,
             },
@@ -699,24 +759,24 @@ impl Batch<'_> {
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
         }
-        for chunk in self.order.chunks(PARAMS_PER_STATEMENT / 10) {
+        for chunk in self.order.chunks(PARAMS_PER_STATEMENT / 11) {
             let mut sql = String::from(
                 "INSERT INTO incidents (workspace_id, source, organization_id, id, number, title, description, \
-                 severity, status, owner_email, created_at, updated_at, doc) VALUES ",
+                 severity, status, owner_email, created_at, updated_at, summary, doc) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = 4 + i * 10;
+                let b = 4 + i * 11;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                let cols: Vec<String> = (b..b + 10).map(|c| format!("${c}")).collect();
+                let cols: Vec<String> = (b..b + 11).map(|c| format!("${c}")).collect();
                 sql.push_str(&format!("($1, $2, $3, {})", cols.join(", ")));
             }
             sql.push_str(
                 " ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = excluded.number, \
                  title = excluded.title, description = excluded.description, severity = excluded.severity, \
                  status = excluded.status, owner_email = excluded.owner_email, created_at = excluded.created_at, \
-                 updated_at = excluded.updated_at, doc = excluded.doc",
+                 updated_at = excluded.updated_at, summary = excluded.summary, doc = excluded.doc",
             );
             let mut q = sqlx::query(&sql).bind(&ws).bind(src).bind(&org);
             for id in chunk {
@@ -731,6 +791,7 @@ impl Batch<'_> {
                     .bind(r.owner_email.as_deref())
                     .bind(r.created_at)
                     .bind(r.updated_at)
+                    .bind(r.summary.as_str())
                     .bind(r.doc.as_str());
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
@@ -928,8 +989,8 @@ impl Store {
         let t = to_micros(now());
         if !changes.is_empty() {
             sqlx::query(
-                "UPDATE incidents SET status = $5, severity = $6, owner_email = $7, updated_at = $8, doc = $9 \
-                 WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
+                "UPDATE incidents SET status = $5, severity = $6, owner_email = $7, updated_at = $8, doc = $9, \
+                 summary = $10 WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
             )
             .bind(org.to_string())
             .bind(workspace.to_string())
@@ -940,6 +1001,7 @@ impl Store {
             .bind(doc.owner.as_ref().and_then(|o| o.email.as_ref()).map(|e| e.to_lowercase()))
             .bind(t)
             .bind(serde_json::to_string(&doc).map_err(Error::internal)?)
+            .bind(list_summary(&doc)?)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;

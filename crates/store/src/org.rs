@@ -93,6 +93,9 @@ pub struct AuthRecord {
     pub created_at: DateTime<Utc>,
     /// Direct workspace roles: (workspace, workspace name, role).
     pub workspace_roles: Vec<(Uuid, String, WorkspaceRole)>,
+    /// Every workspace of the organization, when the organizational role implies a role on
+    /// all of them (empty otherwise).
+    pub org_workspaces: Vec<Uuid>,
 }
 
 impl std::fmt::Debug for AuthRecord {
@@ -890,6 +893,12 @@ impl Store {
         let org = OrgId::new(get_uuid(&row, "organization_id")?);
         let sa = get_uuid(&row, "service_account_id")?;
         let roles = self.principal_roles(&org, sa).await?;
+        let role = org_role(&get_str(&row, "organizational_role")?);
+        let org_workspaces = if role.implied_workspace_role().is_some() {
+            self.workspace_names(&org).await?.into_keys().collect()
+        } else {
+            Vec::new()
+        };
         Ok(Some(AuthRecord {
             org,
             service_account_id: sa,
@@ -899,12 +908,13 @@ impl Store {
             expires_at: get_time(&row, "expires_at")?,
             revoked: get_opt_time(&row, "revoked_at")?.is_some(),
             active: get_bool(&row, "is_active")?,
-            org_role: org_role(&get_str(&row, "organizational_role")?),
+            org_role: role,
             name: get_str(&row, "name")?,
             description: get_opt_str(&row, "description")?,
             account_id: get_uuid(&row, "account_id")?,
             created_at: get_time(&row, "account_created_at")?,
             workspace_roles: roles,
+            org_workspaces,
         }))
     }
 

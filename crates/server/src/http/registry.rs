@@ -285,7 +285,7 @@ async fn check(
             Some(role) if role >= required => {}
             held => {
                 // Another organization's workspace (or none at all) is not found, never
-                // forbidden. Organization-wide roles are only real on the org's workspaces.
+                // forbidden.
                 let exists = state
                     .store()
                     .get_workspace(&principal.org, ws)
@@ -294,7 +294,13 @@ async fn check(
                 if !exists {
                     return Err(Error::not_found_target("Workspace", ws, "workspaceId"));
                 }
-                if held.is_none_or(|r| r < required) {
+                // The workspace is the organization's: an organization-wide role applies even
+                // if the workspace is newer than the cached principal.
+                let effective = held
+                    .into_iter()
+                    .chain(principal.org_role.implied_workspace_role())
+                    .max();
+                if effective.is_none_or(|r| r < required) {
                     return Err(Error::InsufficientWorkspaceRole {
                         workspace: ws.to_string(),
                         required,

@@ -407,8 +407,11 @@ impl IncidentService {
         };
         let rows = self.store().list_across(&p.org, &filter, None, 500).await?;
         Ok(rows
-            .iter()
-            .map(|r| super::incidents::list_item(r, &name))
+            .into_iter()
+            .map(|mut r| {
+                r.workspace_name = name.clone();
+                r
+            })
             .collect())
     }
 

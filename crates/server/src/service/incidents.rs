@@ -9,9 +9,9 @@ use palisade_domain::{Error, Result, Validator};
 use palisade_store::{AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, Store};
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, EntityKind, Evidence, IncidentComment,
-    IncidentDetail, IncidentInput, IncidentListItem, IncidentSource, IncidentStatus,
-    IngestBatchResult, IngestOneResult, IngestOutcome, IngestResult, InvestigationDetails,
-    RelatedIncident, RelatedIncidents, Severity, SourcePageTokens, TimeFilteringType,
+    IncidentDetail, IncidentInput, IncidentSource, IncidentStatus, IngestBatchResult,
+    IngestOneResult, IngestOutcome, IngestResult, InvestigationDetails, RelatedIncident,
+    RelatedIncidents, Severity, SourcePageTokens, TimeFilteringType,
 };
 use sha2::Digest;
 use uuid::Uuid;
@@ -103,29 +103,6 @@ fn parse_list<T: PartialEq>(
         }
     }
     out
-}
-
-/// One incident of a listing.
-pub(crate) fn list_item(r: &IncidentRow, workspace_name: &str) -> IncidentListItem {
-    IncidentListItem {
-        id: r.id.clone(),
-        number: r.number,
-        title: r.doc.title.clone(),
-        description: r.doc.description.clone(),
-        severity: r.doc.severity,
-        status: r.doc.status,
-        classification: r.doc.classification,
-        source: r.source,
-        workspace_id: r.workspace_id,
-        workspace_name: workspace_name.to_string(),
-        owner: r.doc.owner.clone(),
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        last_activity_at: r.doc.last_activity_at,
-        alerts_count: r.doc.alerts.len(),
-        alert_product_names: r.doc.alert_product_names.clone(),
-        labels: r.doc.labels.clone(),
-    }
 }
 
 fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
@@ -825,15 +802,10 @@ impl IncidentService {
         }
         Ok(AcrossWorkspacesPage {
             incidents: rows
-                .iter()
-                .map(|r| {
-                    list_item(
-                        r,
-                        visible
-                            .get(&r.workspace_id)
-                            .map(String::as_str)
-                            .unwrap_or_default(),
-                    )
+                .into_iter()
+                .map(|mut r| {
+                    r.workspace_name = visible.get(&r.workspace_id).cloned().unwrap_or_default();
+                    r
                 })
                 .collect(),
             more_incidents_available: more && !source_page_tokens.is_empty(),

@@ -452,3 +452,52 @@ async fn summary_entities_alert_rules_and_high() {
         .assert_problem(404, "NOT_FOUND");
     }
 }
+
+#[tokio::test]
+async fn another_organization_gets_404_on_every_incident_route() {
+    let (app, org, ws) = setup().await;
+    let other = app.org("Other").await;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    let legacy = format!("/api/v2/workspaces/{ws}/incidents/INC-1");
+    let close = json!({"status": "Closed", "classification": "TruePositive", "classificationReason": "Malware", "source": "Sentinel"});
+    let probes: Vec<(reqwest::Method, String, Option<Value>)> = vec![
+        (reqwest::Method::GET, base.clone(), None),
+        (reqwest::Method::GET, format!("{base}/summary"), None),
+        (reqwest::Method::GET, format!("{base}/entities"), None),
+        (reqwest::Method::GET, format!("{base}/alert-rules"), None),
+        (reqwest::Method::GET, format!("/api/v2/workspaces/{ws}/incidents/Sentinel/high"), None),
+        (reqwest::Method::GET, format!("/api/v2/workspaces/{ws}/incidents/Sentinel/by-entity?EntityKind=Host&EntityFilter=web-01"), None),
+        (reqwest::Method::PUT, format!("{base}/status"), Some(close.clone())),
+        (reqwest::Method::PUT, format!("{base}/assign"), Some(json!({"email": "x@y.example"}))),
+        (reqwest::Method::PUT, format!("/api/v2/workspaces/{ws}/incidents/Sentinel/bulk"), Some(json!({"incidentIds": ["INC-1"], "status": "Active"}))),
+        (reqwest::Method::POST, format!("{base}/comments"), Some(json!({"content": "x"}))),
+        (reqwest::Method::PUT, format!("{legacy}/status"), Some(close)),
+        (reqwest::Method::POST, format!("{legacy}/comments"), Some(json!({"content": "x", "source": "Sentinel"}))),
+        (reqwest::Method::POST, format!("/api/v2/workspaces/{ws}/incidents/Sentinel/ingest"), Some(json!({"incidents": [{"id": "X", "title": "t", "severity": "Low"}]}))),
+    ];
+    for (m, path, body) in &probes {
+        let r = app
+            .send(m.clone(), path, Some(&other.admin), body.as_ref())
+            .await;
+        r.assert_problem(404, "NOT_FOUND");
+    }
+    // Nothing changed for the owner, and the other organization's listing is empty.
+    let d = app.get(&base, Some(&org.admin)).await;
+    assert_eq!(d.data()["incident"]["status"], "New");
+    assert!(d.data()["incident"]["owner"].is_null());
+    assert_eq!(
+        app.get(&format!("{base}/comments"), Some(&org.admin))
+            .await
+            .data(),
+        &json!([])
+    );
+    let r = app
+        .post(
+            "/api/v2/incidents/across-workspaces",
+            Some(&other.admin),
+            &json!({"isFirstCall": true}),
+        )
+        .await;
+    assert_eq!(r.data()["incidents"], json!([]));
+    assert_eq!(r.data()["moreIncidentsAvailable"], false);
+}
