@@ -419,21 +419,33 @@ impl Store {
     }
 
     pub async fn delete_workspace(&self, org: &OrgId, id: Uuid) -> Result<bool> {
+        self.delete_owned(
+            org,
+            id,
+            &[
+                "DELETE FROM workspace_roles WHERE organization_id = $1 AND workspace_id = $2",
+                "DELETE FROM workspaces WHERE organization_id = $1 AND id = $2",
+            ],
+        )
+        .await
+    }
+
+    /// Runs `statements` (each bound to the organization and `id`) in one transaction; true
+    /// when the last one removed a row.
+    async fn delete_owned(&self, org: &OrgId, id: Uuid, statements: &[&str]) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM workspace_roles WHERE organization_id = $1 AND workspace_id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let done = sqlx::query("DELETE FROM workspaces WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let mut removed = 0;
+        for sql in statements {
+            removed = sqlx::query(sql)
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
         tx.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        Ok(removed > 0)
     }
 
     // ------------------------------------------------------------ workspace roles
@@ -782,27 +794,16 @@ impl Store {
     /// Deletes a service account, its credentials and its roles; false if there is no such
     /// account.
     pub async fn delete_service_account(&self, org: &OrgId, id: Uuid) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        for sql in [
-            "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
-            "DELETE FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
-        ] {
-            sqlx::query(sql)
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        }
-        let done =
-            sqlx::query("DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        self.delete_owned(
+            org,
+            id,
+            &[
+                "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
+                "DELETE FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
+                "DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2",
+            ],
+        )
+        .await
     }
 
     pub async fn create_credential(
@@ -1138,21 +1139,15 @@ impl Store {
     }
 
     pub async fn delete_user(&self, org: &OrgId, id: Uuid) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let done = sqlx::query("DELETE FROM users WHERE organization_id = $1 AND id = $2")
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
-        Ok(done.rows_affected() > 0)
+        self.delete_owned(
+            org,
+            id,
+            &[
+                "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
+                "DELETE FROM users WHERE organization_id = $1 AND id = $2",
+            ],
+        )
+        .await
     }
 
     /// Users holding a role on the given workspaces, optionally filtered by a
