@@ -249,17 +249,7 @@ impl Store {
         items: &[IngestIncident],
     ) -> Result<Vec<Applied>> {
         let mut tx = self.begin_write().await?;
-        let account = sqlx::query(
-            "SELECT a.id, a.name FROM workspaces w JOIN accounts a ON a.id = w.account_id \
-             WHERE w.organization_id = $1 AND w.id = $2",
-        )
-        .bind(org.to_string())
-        .bind(workspace.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| Error::not_found_target("Workspace", workspace, "workspaceId"))?;
-        let account = (get_uuid(&account, "id")?, get_str(&account, "name")?);
+        let account = workspace_account(&mut tx, org, workspace).await?;
         // The workspace's number counter, locked for this transaction (a row lock on
         // PostgreSQL; SQLite's write lock is already held).
         let counter = sqlx::query(
@@ -578,6 +568,25 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The customer account (id, name) a workspace belongs to, which events name.
+async fn workspace_account(
+    tx: &mut Transaction<'_, Any>,
+    org: &OrgId,
+    workspace: Uuid,
+) -> Result<(Uuid, String)> {
+    let row = sqlx::query(
+        "SELECT a.id, a.name FROM workspaces w JOIN accounts a ON a.id = w.account_id \
+         WHERE w.organization_id = $1 AND w.id = $2",
+    )
+    .bind(org.to_string())
+    .bind(workspace.to_string())
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_err)?
+    .ok_or_else(|| Error::not_found_target("Workspace", workspace, "workspaceId"))?;
+    Ok((get_uuid(&row, "id")?, get_str(&row, "name")?))
 }
 
 /// One ingest transaction: prefetched existing incidents, numbering, and the events and
@@ -1005,15 +1014,9 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-            let account = sqlx::query(
-                "SELECT a.id, a.name FROM workspaces w JOIN accounts a ON a.id = w.account_id WHERE w.id = $1",
-            )
-            .bind(workspace.to_string())
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            let account = workspace_account(&mut tx, org, workspace).await?;
             let data = event_data(
-                (get_uuid(&account, "id")?, &get_str(&account, "name")?),
+                (account.0, &account.1),
                 workspace,
                 source,
                 id,
@@ -1029,7 +1032,7 @@ impl Store {
             .bind(Uuid::new_v4().to_string())
             .bind(org.to_string())
             .bind(workspace.to_string())
-            .bind(get_uuid(&account, "id")?.to_string())
+            .bind(account.0.to_string())
             .bind(format!("{}/{}", source.as_str(), id))
             .bind(data.to_string())
             .bind(t)
