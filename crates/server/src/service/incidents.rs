@@ -643,13 +643,11 @@ impl IncidentService {
         let mut fingerprint = [0u8; 16];
         fingerprint.copy_from_slice(&digest[..16]);
 
-        let visible: HashMap<Uuid, String> = self
-            .store
-            .list_workspaces(&p.org)
-            .await?
+        let all = self.store.workspace_names(&p.org).await?;
+        let org_workspaces = all.len();
+        let visible: HashMap<Uuid, String> = all
             .into_iter()
-            .filter(|w| p.workspace_role(&w.id).is_some())
-            .map(|w| (w.id, w.name))
+            .filter(|(id, _)| p.workspace_role(id).is_some())
             .collect();
         let tokens = req.workspace_page_tokens.unwrap_or_default();
         let first = req.is_first_call.unwrap_or(tokens.is_empty());
@@ -733,7 +731,6 @@ impl IncidentService {
         workspaces.dedup();
         // When every workspace of the organization is in play, the listing needs no
         // workspace list at all (the common case for MSSP administrators).
-        let org_workspaces = self.store.workspace_names(&p.org).await?.len();
         let workspaces = (workspaces.len() < org_workspaces).then_some(workspaces);
         let filter = AcrossFilter {
             workspaces,
