@@ -41,6 +41,13 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long)]
         listen: Option<String>,
+        /// Serve the API only; no background workers (webhook delivery) on this replica.
+        #[arg(long, conflicts_with = "workers_only")]
+        api_only: bool,
+        /// Run the background workers only; the listener answers /healthz, /readyz and
+        /// /metrics.
+        #[arg(long)]
+        workers_only: bool,
     },
     /// Run on a fresh SQLite file with seeded data; prints a working credential.
     Demo {
@@ -123,9 +130,16 @@ async fn main() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { common, listen } => {
+        Command::Serve {
+            common,
+            listen,
+            api_only,
+            workers_only,
+        } => {
             let config = load(&common, listen)?;
-            let application = Application::build(config).await?;
+            let application = Application::build(config)
+                .await?
+                .roles(!workers_only, !api_only);
             application.run_until(app::shutdown_signal()).await
         }
         Command::Demo { common, listen } => {

@@ -57,6 +57,21 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    api: bool,
+    workers: bool,
+}
+
+/// The router of a workers-only replica: health, readiness and metrics.
+fn workers_router(state: AppState) -> Router {
+    use axum::routing::get;
+    Router::new()
+        .route("/healthz", get(routes::system::healthz))
+        .route("/readyz", get(routes::system::readyz))
+        .route("/metrics", get(routes::system::metrics))
+        .fallback(routes::system::not_found)
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn_with_state(state.clone(), request_context))
+        .with_state(state)
 }
 
 impl Application {
@@ -68,7 +83,20 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let state = AppState::new(config, store, &secret);
-        Ok(Application { listener, state })
+        Ok(Application {
+            listener,
+            state,
+            api: true,
+            workers: true,
+        })
+    }
+
+    /// What this replica runs: the API, the background workers (webhook delivery), or both
+    /// (the default). A workers-only replica still answers `/healthz`, `/readyz`, `/metrics`.
+    pub fn roles(mut self, api: bool, workers: bool) -> Self {
+        self.api = api;
+        self.workers = workers;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -100,8 +128,13 @@ impl Application {
                 }
             })
         };
-        tracing::info!(address = %self.local_addr(), "palisade listening");
-        let app = router(state.clone());
+        let engine = self.workers.then(|| state.engine().start());
+        tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
+        let app = if self.api {
+            router(state.clone())
+        } else {
+            workers_router(state.clone())
+        };
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -109,6 +142,10 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         flusher.abort();
+        if let Some(engine) = engine {
+            // In-flight deliveries finish (bounded by the delivery timeout) and are recorded.
+            engine.stop().await;
+        }
         if let Err(e) = state.auth().flush_last_used().await {
             tracing::warn!(error = %e, "could not record lastUsedAt at shutdown");
         }

@@ -126,6 +126,18 @@ pub struct WebhooksConfig {
     pub retry_schedule_secs: Vec<u64>,
     pub timeout_secs: u64,
     pub disable_after_consecutive_failures: u32,
+    /// How long a claimed delivery stays leased to one replica; a crashed replica's
+    /// deliveries are retaken after it. Must exceed `timeout_secs`.
+    pub lease_secs: u64,
+    /// How often idle workers look for due deliveries (other replicas' events, retries).
+    pub poll_interval_ms: u64,
+    /// Deliveries in flight per replica, and per webhook.
+    pub max_in_flight: usize,
+    pub max_in_flight_per_webhook: usize,
+    /// Upper bound on a receiver's `Retry-After`.
+    pub max_retry_after_secs: u64,
+    /// Delivery logs (and delivered outbox events) older than this are purged.
+    pub delivery_log_retention_days: u64,
 }
 
 impl Default for Config {
@@ -158,6 +170,12 @@ impl Default for Config {
                 retry_schedule_secs: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
                 timeout_secs: 15,
                 disable_after_consecutive_failures: 20,
+                lease_secs: 60,
+                poll_interval_ms: 250,
+                max_in_flight: 256,
+                max_in_flight_per_webhook: 16,
+                max_retry_after_secs: 3600,
+                delivery_log_retention_days: 30,
             },
         }
     }
@@ -328,6 +346,30 @@ impl Config {
             return Err(invalid(
                 "webhooks.timeout_secs",
                 "must be between 1 and 300",
+            ));
+        }
+        if w.lease_secs < w.timeout_secs + 5 {
+            return Err(invalid(
+                "webhooks.lease_secs",
+                "must be at least timeout_secs + 5",
+            ));
+        }
+        if w.poll_interval_ms == 0 || w.poll_interval_ms > 60_000 {
+            return Err(invalid(
+                "webhooks.poll_interval_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if w.max_in_flight == 0 || w.max_in_flight_per_webhook == 0 {
+            return Err(invalid(
+                "webhooks.max_in_flight",
+                "max_in_flight and max_in_flight_per_webhook must be at least 1",
+            ));
+        }
+        if w.delivery_log_retention_days == 0 {
+            return Err(invalid(
+                "webhooks.delivery_log_retention_days",
+                "must be at least 1",
             ));
         }
         if w.disable_after_consecutive_failures == 0 {

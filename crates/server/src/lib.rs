@@ -12,6 +12,7 @@ pub mod routes;
 pub mod sample;
 pub mod service;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ struct Inner {
     auth: Arc<auth::Authenticator>,
     org: service::OrgService,
     incidents: service::IncidentService,
+    webhooks: service::WebhookService,
+    engine: webhooks::engine::Engine,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
 }
@@ -57,9 +60,30 @@ impl AppState {
             config.incidents.page_size,
             cache,
         );
+        let guard = webhooks::ssrf::Guard::new(
+            config.webhooks.allow_private_targets,
+            config.webhooks.allow_http,
+        );
+        let deliverer = webhooks::Deliverer::new(&config.webhooks, guard);
+        let secrets = Arc::new(webhooks::SecretBox::new(server_secret));
+        let engine = webhooks::engine::Engine::new(
+            store.clone(),
+            config.webhooks.clone(),
+            secrets.clone(),
+            deliverer.clone(),
+        );
+        let webhooks = service::WebhookService::new(
+            store.clone(),
+            secrets,
+            deliverer,
+            engine.clone(),
+            server_secret,
+        );
         AppState(Arc::new(Inner {
             config,
             incidents,
+            webhooks,
+            engine,
             store,
             auth,
             org,
@@ -82,6 +106,12 @@ impl AppState {
     }
     pub fn incidents(&self) -> &service::IncidentService {
         &self.0.incidents
+    }
+    pub fn webhooks(&self) -> &service::WebhookService {
+        &self.0.webhooks
+    }
+    pub fn engine(&self) -> &webhooks::engine::Engine {
+        &self.0.engine
     }
     pub fn metrics(&self) -> &http::metrics::Metrics {
         &self.0.metrics

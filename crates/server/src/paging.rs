@@ -60,13 +60,46 @@ fn aad(org: &OrgId, ws: Uuid, source: IncidentSource) -> Vec<u8> {
 
 impl Sealer {
     pub fn new(server_secret: &str) -> Self {
+        Sealer::labeled(server_secret, "palisade pagination token v1")
+    }
+
+    /// A sealer whose key derives from the server secret and a purpose label, so keys of
+    /// different purposes never coincide.
+    pub fn labeled(server_secret: &str, label: &str) -> Self {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(server_secret.as_bytes())
             .expect("any key length");
-        mac.update(b"palisade pagination token v1");
+        mac.update(label.as_bytes());
         let key = mac.finalize().into_bytes();
         Sealer {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
         }
+    }
+
+    /// Seals arbitrary bytes bound to `aad`: base64url(nonce ‖ ciphertext ‖ tag).
+    pub fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> String {
+        let mut nonce = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
+            .expect("sealing cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+    }
+
+    /// Opens what [`Sealer::seal_bytes`] sealed with the same `aad`; `None` otherwise.
+    pub fn open_bytes(&self, aad: &[u8], token: &str) -> Option<Vec<u8>> {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .ok()?;
+        if raw.len() < 12 + 16 {
+            return None;
+        }
+        let (nonce, sealed) = raw.split_at(12);
+        self.cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
+            .ok()
     }
 
     pub fn seal(&self, org: &OrgId, ws: Uuid, source: IncidentSource, state: &PageState) -> String {

@@ -18,6 +18,8 @@ pub enum Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     backend: Backend,
+    /// Signalled after a transaction that wrote outbox events commits.
+    events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -70,11 +72,25 @@ impl Store {
         let pool = opts.connect(&url).await.map_err(|e| {
             Error::Unavailable(format!("cannot connect to the database: {}", redact(&e)))
         })?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            events: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn events_written(&self) {
+        self.events.notify_one();
+    }
+
+    /// Resolves after this process commits new outbox events (the webhook dispatcher waits
+    /// on it; other replicas' events are found by polling).
+    pub async fn events_committed(&self) {
+        self.events.notified().await
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock up front

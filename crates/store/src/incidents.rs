@@ -303,6 +303,7 @@ impl Store {
         }
         batch.finish(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
+        self.events_written();
         Ok(out)
     }
 
@@ -1048,6 +1049,9 @@ impl Store {
             added.push(insert_comment(&mut tx, org, workspace, source, id, c, t + i as i64).await?);
         }
         tx.commit().await.map_err(db_err)?;
+        if !changes.is_empty() {
+            self.events_written();
+        }
         Ok(Some((row, changes, added)))
     }
 

@@ -10,10 +10,15 @@ mod db;
 mod incidents;
 mod migrate;
 mod org;
+mod webhooks;
 
 pub use db::{Backend, Store};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
+};
+pub use webhooks::{
+    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent, WebhookFields,
+    WebhookRow, WebhookSecrets,
 };
 pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,

@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "incidents",
         sql: include_str!("../migrations/0002_incidents.sql"),
     },
+    Migration {
+        version: 3,
+        name: "webhooks",
+        sql: include_str!("../migrations/0003_webhooks.sql"),
+    },
 ];
 
 /// Splits a migration into statements (no statement in our DDL contains a `;` inside it).

@@ -11,3 +11,4 @@ pub mod org;
 
 pub use enums::{OrgRole, WorkspaceRole};
 pub use envelope::{Envelope, Meta, ProblemDetails};
+pub mod webhooks;

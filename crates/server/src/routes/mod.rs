@@ -6,6 +6,7 @@ pub mod service_accounts;
 pub mod system;
 pub mod tenancy;
 pub mod users;
+pub mod webhooks;
 
 use axum::http::Method;
 use palisade_domain::Scope::*;
@@ -17,6 +18,7 @@ use palisade_types::incidents::{
     IngestOneResult, RelatedIncidents, StatusUpdateRequest,
 };
 use palisade_types::org::*;
+use palisade_types::webhooks::*;
 use serde_json::json;
 
 use crate::http::registry::{doc, Access, Api};
@@ -26,6 +28,7 @@ const SA: &str = "Service Accounts";
 const USERS: &str = "Users";
 const TENANCY: &str = "Accounts & Workspaces";
 const SYSTEM: &str = "System";
+const WEBHOOKS: &str = "Webhooks";
 const INCIDENTS: &str = "Incidents";
 const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
 const COMMENT_SCOPES: &[palisade_domain::Scope] = &[IncidentsComments, IncidentsWrite];
@@ -246,4 +249,69 @@ pub fn api() -> Api {
                 .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/comments")
                 .body::<CommentRequest>().created::<IncidentComment>(),
             incidents::legacy_comment)
+        // ---------------------------------------------------------------- webhooks
+        .route(get(), "/api/v2/webhooks/event-types", Org(WebhooksRead),
+            doc("v2-list-webhook-event-types", WEBHOOKS, "The event catalogue webhooks subscribe to").extension()
+                .returns::<Vec<EventTypeInfo>>(),
+            webhooks::event_types)
+        .route(get(), "/api/v2/webhooks", Org(WebhooksRead),
+            doc("v2-list-webhooks", WEBHOOKS, "List webhook configurations").returns::<Vec<Webhook>>(),
+            webhooks::list)
+        .route(get(), "/api/v2/webhooks/{id}", Org(WebhooksRead),
+            doc("v2-get-webhook", WEBHOOKS, "Get a webhook").returns::<Webhook>(),
+            webhooks::get)
+        .route(post(), "/api/v2/webhooks", Org(WebhooksManage),
+            doc("v2-create-webhook", WEBHOOKS, "Create a webhook")
+                .describe("The URL is checked by the SSRF guard (https only; no private, loopback, link-local or metadata addresses unless the server allows them). `signingSecret` (generated `whsec_…` unless `signingToken` is given) is returned only in this response. Without `workspaceId` the webhook receives every workspace's events, which needs the Admin or WorkspaceAdmin organizational role.")
+                .body::<WebhookRequest>().created::<WebhookCreated>(),
+            webhooks::create)
+        .route(put(), "/api/v2/webhooks/{id}", Org(WebhooksManage),
+            doc("v2-update-webhook", WEBHOOKS, "Update a webhook")
+                .describe("Absent fields are left unchanged; `workspaceId: null` makes the webhook organization-wide. Credentials change only when `authenticationType` is given (or through `/credentials`).")
+                .body::<WebhookRequest>().returns::<Webhook>(),
+            webhooks::update)
+        .route(delete(), "/api/v2/webhooks/{id}", Org(WebhooksManage),
+            doc("v2-delete-webhook", WEBHOOKS, "Delete a webhook, its queued deliveries and its logs").returns::<bool>(),
+            webhooks::delete)
+        .route(post(), "/api/v2/webhooks/{id}/pause", Org(WebhooksManage),
+            doc("v2-pause-webhook", WEBHOOKS, "Pause delivery")
+                .describe("Events keep being queued while paused and are sent on `resume`. 409 unless the webhook is Active.")
+                .returns::<Webhook>(),
+            webhooks::pause)
+        .route(post(), "/api/v2/webhooks/{id}/resume", Org(WebhooksManage),
+            doc("v2-resume-webhook", WEBHOOKS, "Resume a paused webhook; queued events are sent").returns::<Webhook>(),
+            webhooks::resume)
+        .route(post(), "/api/v2/webhooks/{id}/enable", Org(WebhooksManage),
+            doc("v2-enable-webhook", WEBHOOKS, "Re-enable a webhook disabled by repeated delivery failures")
+                .describe("Deliveries waiting for a retry are attempted at once. 409 unless the webhook is Disabled.")
+                .returns::<Webhook>(),
+            webhooks::enable)
+        .route(post(), "/api/v2/webhooks/{id}/credentials", Org(WebhooksManage),
+            doc("v2-update-webhook-credentials", WEBHOOKS, "Replace the delivery credentials (and optionally the signing secret)")
+                .body::<WebhookCredentialsRequest>().returns::<WebhookCredentialsResult>(),
+            webhooks::credentials)
+        .route(post(), "/api/v2/webhooks/{id}/test", Org(WebhooksManage),
+            doc("v2-test-webhook", WEBHOOKS, "Send a test event now")
+                .describe("Sends a sample `incident.created.v1` body with `isTest: true` and `X-CF-Test: true`, whatever the webhook's status, and answers its delivery log. Test deliveries never count toward auto-disable.")
+                .returns::<DeliveryLog>(),
+            webhooks::test)
+        .route(get(), "/api/v2/webhooks/{id}/delivery-logs", Org(WebhooksRead),
+            doc("v2-list-webhook-delivery-logs", WEBHOOKS, "List delivery attempts, newest first")
+                .query("pageSize", true, "Items per page, 1 to 100", json!({"type": "integer", "minimum": 1, "maximum": 100}))
+                .query("from", false, "Only attempts made at or after this instant", json!({"type": "string", "format": "date-time"}))
+                .query("to", false, "Only attempts made at or before this instant", json!({"type": "string", "format": "date-time"}))
+                .query("continuationToken", false, "The previous page's continuationToken, with the same from and to", json!({"type": "string"}))
+                .returns::<DeliveryLogPage>(),
+            webhooks::logs)
+        .route(get(), "/api/v2/webhooks/{id}/delivery-logs/{logId}", Org(WebhooksRead),
+            doc("v2-get-webhook-delivery-log", WEBHOOKS, "Get one delivery attempt")
+                .query("createdAt", true, "The log's createdAt (its partition key); must fall on the same UTC day", json!({"type": "string", "format": "date-time"}))
+                .returns::<DeliveryLog>(),
+            webhooks::log)
+        .route(post(), "/api/v2/webhooks/{id}/delivery-logs/{logId}/redeliver", Org(WebhooksManage),
+            doc("v2-redeliver-webhook-delivery", WEBHOOKS, "Send a logged event again")
+                .describe("Queues the same event (same `X-CF-Event-Id` and body) for delivery and answers the new `Pending` log, linked by `originalDeliveryId`; the delivery completes that log and is retried on failure like any other.")
+                .query("createdAt", true, "The log's createdAt (its partition key); must fall on the same UTC day", json!({"type": "string", "format": "date-time"}))
+                .created::<DeliveryLog>(),
+            webhooks::redeliver)
 }

@@ -6,6 +6,8 @@ pub mod incident_actions;
 pub mod incidents;
 mod org;
 mod users;
+pub mod webhooks;
 
 pub use incidents::IncidentService;
 pub use org::OrgService;
+pub use webhooks::WebhookService;

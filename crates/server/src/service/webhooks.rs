@@ -1,0 +1,810 @@
+//! Webhook configurations, delivery logs, test events and redelivery.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use palisade_domain::time::{from_micros, to_micros};
+use palisade_domain::{Error, OrgId, Result, Validator};
+use palisade_store::{LogRow, Store, WebhookFields, WebhookRow, WebhookSecrets};
+use palisade_types::webhooks::*;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::paging::Sealer;
+use crate::webhooks::engine::Engine;
+use crate::webhooks::{
+    event_body, normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox,
+    Target, EVENT_TYPES,
+};
+
+const MAX_NAME: usize = 200;
+const MAX_URL: usize = 2048;
+const MAX_SECRET: usize = 1024;
+const MIN_SIGNING_SECRET: usize = 16;
+const MAX_LOG_PAGE: i64 = 100;
+
+#[derive(Clone)]
+pub struct WebhookService {
+    store: Store,
+    secrets: Arc<SecretBox>,
+    deliverer: Deliverer,
+    engine: Engine,
+    sealer: Arc<Sealer>,
+}
+
+fn not_found(id: Uuid) -> Error {
+    Error::not_found_target("Webhook", id, "id")
+}
+
+fn to_wire(w: &WebhookRow) -> Webhook {
+    Webhook {
+        id: w.id,
+        service_provider_id: w.org,
+        target_account_id: w.target_account_id,
+        target_account_name: w.target_account_name.clone(),
+        workspace_id: w.workspace_id,
+        name: w.name.clone(),
+        url: w.url.clone(),
+        status: WebhookStatus::parse(&w.status).unwrap_or(WebhookStatus::Disabled),
+        event_types: w.event_types.clone(),
+        monitored_account_ids: w.monitored_account_ids.clone(),
+        authentication_type: WebhookAuthType::parse(&w.authentication_type)
+            .unwrap_or(WebhookAuthType::None),
+        api_key_header: (w.authentication_type == "ApiKey").then(|| {
+            w.api_key_header
+                .clone()
+                .unwrap_or_else(|| "X-API-Key".into())
+        }),
+        has_signing_token: w.sealed_signing_secret.is_some(),
+        disable_reason: w.disable_reason.clone(),
+        disabled_at: w.disabled_at.map(from_micros),
+        created_at: from_micros(w.created_at),
+        last_modified_at: from_micros(w.last_modified_at),
+    }
+}
+
+fn log_to_wire(l: &LogRow) -> DeliveryLog {
+    let headers = serde_json::from_str::<Value>(&l.request_headers)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    let attributes = l
+        .subject_attributes
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_else(|| json!({}));
+    let status = DeliveryStatus::parse(&l.status).unwrap_or(DeliveryStatus::Failed);
+    DeliveryLog {
+        id: l.id,
+        webhook_configuration_id: l.webhook_id,
+        event_id: l.event_id,
+        event_type: l.event_type.clone(),
+        status,
+        success: status == DeliveryStatus::Succeeded,
+        http_status_code: l.http_status_code.and_then(|c| u16::try_from(c).ok()),
+        error_message: l.error_message.clone(),
+        event_source_account_id: l.account_id,
+        event_source_account_name: l.account_name.clone(),
+        event_subject_id: l.subject_id.clone(),
+        event_subject_display_name: l.subject_display_name.clone(),
+        event_subject_attributes: attributes,
+        is_test: l.is_test,
+        original_delivery_id: l.original_delivery_id,
+        attempt_number: l.attempt_number.max(0) as u32,
+        latency_ms: l.latency_ms.map(|v| v.max(0) as u64),
+        duration_ms: l.latency_ms.map(|v| v.max(0) as u64),
+        request_url: l.request_url.clone(),
+        request_headers: headers,
+        request_body: l.request_body.clone(),
+        event_payload: l.request_body.clone(),
+        response_snippet: l.response_snippet.clone(),
+        response_body: l.response_snippet.clone(),
+        event_occurred_at: l.event_occurred_at.map(from_micros),
+        completed_at: l.completed_at.map(from_micros),
+        redelivery_requested_at: l.redelivery_requested_at.map(from_micros),
+        redelivered: l.redelivered,
+        created_at: from_micros(l.created_at),
+    }
+}
+
+/// Delivery credentials as validated from a request.
+struct AuthInput {
+    kind: WebhookAuthType,
+    credentials: Credentials,
+    api_key_header: Option<String>,
+}
+
+/// Headers a credential may not be sent in: they carry the delivery's own meaning.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "transfer-encoding",
+    "connection",
+];
+
+#[allow(clippy::too_many_arguments)]
+fn validate_auth(
+    v: &mut Validator,
+    kind: Option<&str>,
+    token: Option<&str>,
+    username: Option<&str>,
+    password: Option<&str>,
+    api_key_header: Option<&str>,
+    required: bool,
+) -> Option<AuthInput> {
+    let kind = match kind {
+        None if required => {
+            v.add(
+                "authenticationType",
+                "authenticationType is required: one of None, Bearer, Basic, ApiKey.",
+            );
+            return None;
+        }
+        None => WebhookAuthType::None,
+        Some(k) => match WebhookAuthType::parse(k) {
+            Some(k) => k,
+            None => {
+                v.add(
+                    "authenticationType",
+                    format!(
+                        "'{}' is not an authentication type; allowed: {}.",
+                        k.chars().take(40).collect::<String>(),
+                        WebhookAuthType::NAMES.join(", ")
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    let secret = |v: &mut Validator, path: &str, value: Option<&str>, need: bool| {
+        match value {
+            Some(s) if !s.is_empty() && s.len() <= MAX_SECRET => Some(s.to_string()),
+            Some(s) if s.len() > MAX_SECRET => {
+                v.add(path, format!("{path} must be at most {MAX_SECRET} characters."));
+                None
+            }
+            _ if need => {
+                v.add(path, format!("{path} is required for this authenticationType."));
+                None
+            }
+            _ => None,
+        }
+    };
+    let mut credentials = Credentials::default();
+    let mut header = None;
+    match kind {
+        WebhookAuthType::None => {}
+        WebhookAuthType::Bearer => credentials.token = secret(v, "token", token, true),
+        WebhookAuthType::Basic => {
+            credentials.username = secret(v, "username", username, true);
+            credentials.password = secret(v, "password", password, true);
+            if credentials.username.as_deref().is_some_and(|u| u.contains(':')) {
+                v.add("username", "username must not contain ':'.");
+            }
+        }
+        WebhookAuthType::ApiKey => {
+            credentials.token = secret(v, "token", token, true);
+            let name = api_key_header.unwrap_or("X-API-Key");
+            let valid = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            let lower = name.to_ascii_lowercase();
+            if !valid || name.len() > 100 {
+                v.add("apiKeyHeader", "apiKeyHeader is not a valid header name.");
+            } else if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-cf-") {
+                v.add(
+                    "apiKeyHeader",
+                    format!("apiKeyHeader may not be {name}: the delivery sets it itself."),
+                );
+            } else {
+                header = Some(name.to_string());
+            }
+        }
+    }
+    Some(AuthInput {
+        kind,
+        credentials,
+        api_key_header: header,
+    })
+}
+
+fn validate_signing(v: &mut Validator, raw: Option<&str>) -> Option<String> {
+    let s = raw?;
+    if s.len() < MIN_SIGNING_SECRET || s.len() > MAX_SECRET {
+        v.add(
+            "signingToken",
+            format!("signingToken must be {MIN_SIGNING_SECRET} to {MAX_SECRET} characters."),
+        );
+        return None;
+    }
+    if s.starts_with("whsec_") && !signing::is_standard_secret(s) {
+        v.add(
+            "signingToken",
+            "A signingToken starting with whsec_ must continue with base64.",
+        );
+        return None;
+    }
+    Some(s.to_string())
+}
+
+/// The single delivery log's `createdAt` (the documented partition key): an ISO-8601
+/// instant; a `+` decoded to a space by a careless client is forgiven.
+fn parse_created_at(raw: Option<&str>) -> Result<DateTime<Utc>> {
+    let raw = raw.ok_or_else(|| {
+        Error::field(
+            "createdAt",
+            "createdAt is required: the createdAt of the delivery log (ISO 8601).",
+        )
+    })?;
+    let fixed = raw.trim().replace(' ', "+");
+    DateTime::parse_from_rfc3339(&fixed)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| Error::field("createdAt", "createdAt must be an ISO 8601 date-time."))
+}
+
+fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<i64> {
+    let raw = raw?;
+    match DateTime::parse_from_rfc3339(&raw.trim().replace(' ', "+")) {
+        Ok(t) => Some(to_micros(t.with_timezone(&Utc))),
+        Err(_) => {
+            v.add(path, format!("{path} must be an ISO 8601 date-time."));
+            None
+        }
+    }
+}
+
+/// Query of `GET /webhooks/{id}/delivery-logs`.
+#[derive(Debug, Default)]
+pub struct LogQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub page_size: Option<String>,
+    pub continuation_token: Option<String>,
+}
+
+impl WebhookService {
+    pub fn new(
+        store: Store,
+        secrets: Arc<SecretBox>,
+        deliverer: Deliverer,
+        engine: Engine,
+        server_secret: &str,
+    ) -> Self {
+        WebhookService {
+            store,
+            secrets,
+            deliverer,
+            engine,
+            sealer: Arc::new(Sealer::labeled(server_secret, "palisade delivery-log token v1")),
+        }
+    }
+
+    pub fn event_types(&self) -> Vec<EventTypeInfo> {
+        EVENT_TYPES
+            .iter()
+            .map(|(name, description)| EventTypeInfo {
+                name: name.to_string(),
+                schema: schema_name(name),
+                description: description.to_string(),
+            })
+            .collect()
+    }
+
+    pub async fn list(&self, p: &Principal) -> Result<Vec<Webhook>> {
+        Ok(self
+            .store
+            .list_webhooks(&p.org)
+            .await?
+            .iter()
+            .map(to_wire)
+            .collect())
+    }
+
+    async fn row(&self, org: &OrgId, id: Uuid) -> Result<WebhookRow> {
+        self.store
+            .get_webhook(org, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn get(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
+        Ok(to_wire(&self.row(&p.org, id).await?))
+    }
+
+    /// Validates the editable fields, starting from `base` on update.
+    async fn fields(
+        &self,
+        p: &Principal,
+        v: &mut Validator,
+        req: &WebhookRequest,
+        base: Option<&WebhookRow>,
+    ) -> Result<Option<WebhookFields>> {
+        let name = match (&req.name, base) {
+            (None, Some(b)) => Some(b.name.clone()),
+            (n, _) => v.required_str("name", n.as_deref(), MAX_NAME),
+        };
+        let url = match (&req.url, base) {
+            (None, Some(b)) => Some(b.url.clone()),
+            (None, None) => {
+                v.add("url", "url is required.");
+                None
+            }
+            (Some(u), _) if u.len() > MAX_URL => {
+                v.add("url", format!("url must be at most {MAX_URL} characters."));
+                None
+            }
+            (Some(u), _) => match self.deliverer.guard().check_url(u.trim()).await {
+                Ok(parsed) => Some(parsed.to_string()),
+                Err(e) => {
+                    v.add("url", format!("The url {e}."));
+                    None
+                }
+            },
+        };
+        let event_types = match (&req.event_types, base) {
+            (None, Some(b)) => Some(b.event_types.clone()),
+            (None, None) => {
+                v.add("eventTypes", "eventTypes is required: at least one event type.");
+                None
+            }
+            (Some(list), _) => {
+                let mut out: Vec<String> = Vec::new();
+                if list.is_empty() {
+                    v.add("eventTypes", "eventTypes must name at least one event type.");
+                }
+                for (i, t) in list.iter().enumerate() {
+                    match normalize_event_type(t) {
+                        Some(n) => {
+                            if !out.iter().any(|o| o == n) {
+                                out.push(n.to_string())
+                            }
+                        }
+                        None => v.add(
+                            format!("eventTypes[{i}]"),
+                            format!(
+                                "'{}' is not an event type; see GET /api/v2/webhooks/event-types (allowed: {}).",
+                                t.chars().take(80).collect::<String>(),
+                                EVENT_TYPES.iter().map(|e| e.0).collect::<Vec<_>>().join(", ")
+                            ),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+        };
+        let accounts = self.store.list_accounts(&p.org).await?;
+        let monitored = match (&req.monitored_account_ids, base) {
+            (None, Some(b)) => Some(b.monitored_account_ids.clone()),
+            (None, None) => Some(Vec::new()),
+            (Some(list), _) => {
+                let mut out = Vec::new();
+                for (i, raw) in list.iter().enumerate() {
+                    let path = format!("monitoredAccountIds[{i}]");
+                    if let Some(id) = v.uuid(&path, Some(raw)) {
+                        if accounts.iter().any(|a| a.id == id) {
+                            if !out.contains(&id) {
+                                out.push(id);
+                            }
+                        } else {
+                            v.add(path, format!("Account {id} is not an account of this organization."));
+                        }
+                    }
+                }
+                Some(out)
+            }
+        };
+        let target = match (&req.target_account_id, base) {
+            (None, Some(b)) => Some(b.target_account_id),
+            (None, None) => Some(self.store.own_account_id(&p.org).await?),
+            (Some(raw), _) => match v.uuid("targetAccountId", Some(raw)) {
+                Some(id) if accounts.iter().any(|a| a.id == id) => Some(id),
+                Some(id) => {
+                    v.add(
+                        "targetAccountId",
+                        format!("Account {id} is not an account of this organization."),
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        let workspace = match (&req.workspace_id, base) {
+            (None, Some(b)) => Some(b.workspace_id),
+            (None, None) | (Some(None), _) => Some(None),
+            (Some(Some(raw)), _) => match v.uuid("workspaceId", Some(raw)) {
+                Some(id) if p.workspace_role(&id).is_some() => Some(Some(id)),
+                Some(id) => {
+                    v.add(
+                        "workspaceId",
+                        format!("Workspace {id} is not a workspace you hold a role on."),
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        // A webhook without a workspace receives every workspace's incidents: only a caller
+        // whose organizational role covers every workspace may set one up.
+        if let Some(None) = workspace {
+            if p.org_role.implied_workspace_role().is_none() {
+                v.add(
+                    "workspaceId",
+                    "workspaceId is required: an organization-wide webhook needs the Admin or WorkspaceAdmin role.",
+                );
+            }
+        }
+        match (name, url, event_types, monitored, target, workspace) {
+            (Some(name), Some(url), Some(event_types), Some(monitored), Some(target), Some(ws)) => {
+                Ok(Some(WebhookFields {
+                    target_account_id: target,
+                    workspace_id: ws,
+                    name,
+                    url,
+                    event_types,
+                    monitored_account_ids: monitored,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn sealed(&self, org: &OrgId, auth: &AuthInput, signing: Option<String>) -> WebhookSecrets {
+        WebhookSecrets {
+            authentication_type: auth.kind.as_str().into(),
+            api_key_header: auth.api_key_header.clone(),
+            sealed_credentials: self.secrets.seal_credentials(org, &auth.credentials),
+            sealed_signing_secret: signing.map(|s| self.secrets.seal_signing(org, &s)),
+        }
+    }
+
+    pub async fn create(&self, p: &Principal, req: WebhookRequest) -> Result<WebhookCreated> {
+        let mut v = Validator::new();
+        let fields = self.fields(p, &mut v, &req, None).await?;
+        let auth = validate_auth(
+            &mut v,
+            req.authentication_type.as_deref(),
+            req.token.as_deref(),
+            req.username.as_deref(),
+            req.password.as_deref(),
+            req.api_key_header.as_deref(),
+            false,
+        );
+        let own_secret = validate_signing(&mut v, req.signing_token.as_deref());
+        v.finish()?;
+        let (fields, auth) = (fields.expect("validated"), auth.expect("validated"));
+        let secret = own_secret.unwrap_or_else(signing::generate_secret);
+        let row = self
+            .store
+            .create_webhook(&p.org, &fields, &self.sealed(&p.org, &auth, Some(secret.clone())))
+            .await?;
+        Ok(WebhookCreated {
+            webhook: to_wire(&row),
+            signing_secret: secret,
+        })
+    }
+
+    pub async fn update(&self, p: &Principal, id: Uuid, req: WebhookRequest) -> Result<Webhook> {
+        let base = self.row(&p.org, id).await?;
+        let mut v = Validator::new();
+        let fields = self.fields(p, &mut v, &req, Some(&base)).await?;
+        let auth = if req.authentication_type.is_some() {
+            validate_auth(
+                &mut v,
+                req.authentication_type.as_deref(),
+                req.token.as_deref(),
+                req.username.as_deref(),
+                req.password.as_deref(),
+                req.api_key_header.as_deref(),
+                true,
+            )
+        } else {
+            for (path, present) in [
+                ("token", req.token.is_some()),
+                ("username", req.username.is_some()),
+                ("password", req.password.is_some()),
+                ("apiKeyHeader", req.api_key_header.is_some()),
+            ] {
+                if present {
+                    v.add(path, format!("{path} is accepted only together with authenticationType."));
+                }
+            }
+            None
+        };
+        let signing = validate_signing(&mut v, req.signing_token.as_deref());
+        v.finish()?;
+        let row = self
+            .store
+            .update_webhook(&p.org, id, &fields.expect("validated"))
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        if auth.is_some() || signing.is_some() {
+            return self.apply_credentials(p, &row, auth, signing).await.map(|r| to_wire(&r));
+        }
+        Ok(to_wire(&row))
+    }
+
+    async fn apply_credentials(
+        &self,
+        p: &Principal,
+        row: &WebhookRow,
+        auth: Option<AuthInput>,
+        signing: Option<String>,
+    ) -> Result<WebhookRow> {
+        let current = Target::open(row, &self.secrets);
+        let auth = auth.unwrap_or_else(|| AuthInput {
+            kind: WebhookAuthType::parse(&row.authentication_type).unwrap_or(WebhookAuthType::None),
+            credentials: self
+                .secrets
+                .open_credentials(row.org, row.sealed_credentials.as_deref()),
+            api_key_header: row.api_key_header.clone(),
+        });
+        let signing = signing.or(current.signing_secret);
+        self.store
+            .set_webhook_secrets(&p.org, row.id, &self.sealed(&p.org, &auth, signing))
+            .await?
+            .ok_or_else(|| not_found(row.id))
+    }
+
+    pub async fn credentials(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        req: WebhookCredentialsRequest,
+    ) -> Result<WebhookCredentialsResult> {
+        let row = self.row(&p.org, id).await?;
+        let mut v = Validator::new();
+        let auth = validate_auth(
+            &mut v,
+            req.authentication_type.as_deref(),
+            req.token.as_deref(),
+            req.username.as_deref(),
+            req.password.as_deref(),
+            req.api_key_header.as_deref(),
+            true,
+        );
+        let signing = validate_signing(&mut v, req.signing_token.as_deref());
+        v.finish()?;
+        let row = self.apply_credentials(p, &row, auth, signing).await?;
+        let w = to_wire(&row);
+        Ok(WebhookCredentialsResult {
+            id: w.id,
+            authentication_type: w.authentication_type,
+            has_signing_token: w.has_signing_token,
+        })
+    }
+
+    pub async fn delete(&self, p: &Principal, id: Uuid) -> Result<bool> {
+        if !self.store.delete_webhook(&p.org, id).await? {
+            return Err(not_found(id));
+        }
+        Ok(true)
+    }
+
+    async fn transition(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        from: WebhookStatus,
+        to: WebhookStatus,
+    ) -> Result<Webhook> {
+        match self
+            .store
+            .transition_webhook(&p.org, id, from.as_str(), to.as_str(), None)
+            .await?
+        {
+            None => Err(not_found(id)),
+            Some(true) => {
+                if to == WebhookStatus::Active {
+                    self.engine.jobs_queued();
+                }
+                self.get(p, id).await
+            }
+            Some(false) => {
+                let now = self.row(&p.org, id).await?;
+                Err(Error::Conflict(format!(
+                    "The webhook is {}; this operation applies to a {} webhook.",
+                    now.status,
+                    from.as_str()
+                )))
+            }
+        }
+    }
+
+    pub async fn pause(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
+        self.transition(p, id, WebhookStatus::Active, WebhookStatus::Paused)
+            .await
+    }
+
+    pub async fn resume(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
+        self.transition(p, id, WebhookStatus::Paused, WebhookStatus::Active)
+            .await
+    }
+
+    pub async fn enable(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
+        self.transition(p, id, WebhookStatus::Disabled, WebhookStatus::Active)
+            .await
+    }
+
+    /// Sends a test `incident.created.v1` event now, whatever the webhook's status, and
+    /// returns its delivery log. Test deliveries never count toward auto-disable.
+    pub async fn test(&self, p: &Principal, id: Uuid) -> Result<DeliveryLog> {
+        let row = self.row(&p.org, id).await?;
+        let target = Target::open(&row, &self.secrets);
+        let now = palisade_domain::time::now();
+        let event_id = Uuid::new_v4();
+        let incident_id = format!("TEST-{}", &event_id.simple().to_string()[..8]);
+        let data = json!({
+            "accountId": row.target_account_id,
+            "accountName": row.target_account_name,
+            "incidentId": incident_id,
+            "incidentNumber": 0,
+            "title": "Palisade test event",
+            "description": "A test delivery sent from POST /webhooks/{id}/test.",
+            "severity": "Informational",
+            "source": "sentinel",
+            "sourceDisplayName": "Microsoft Sentinel",
+            "owner": null,
+            "createdAt": now,
+            "lastActivityAt": now,
+            "occurredAt": now,
+            "alertProductNames": [],
+            "alerts": [],
+            "entities": [],
+        });
+        let event_type = "incident.created";
+        let body = event_body(event_type, now, now, true, &data.to_string());
+        let attempt = self
+            .deliverer
+            .attempt(&target, event_id, &schema_name(event_type), &body, true)
+            .await;
+        let job = palisade_store::ClaimedJob {
+            id: Uuid::new_v4(),
+            org: p.org.uuid(),
+            webhook_id: row.id,
+            event_id,
+            event_type: event_type.into(),
+            body,
+            account_id: Some(row.target_account_id),
+            subject_id: Some(incident_id),
+            subject_display_name: Some("Palisade test event".into()),
+            subject_attributes: Some(json!({"source": "sentinel", "incidentNumber": 0}).to_string()),
+            occurred_at: Some(to_micros(now)),
+            attempts: 0,
+            lease_until: 0,
+            original_delivery_id: None,
+            pending_log_id: None,
+        };
+        let mut log = crate::webhooks::engine::log_row(&job, &row, &attempt, 1, true);
+        self.store.insert_log(&log).await?;
+        log.account_name = Some(row.target_account_name.clone());
+        Ok(log_to_wire(&log))
+    }
+
+    pub async fn logs(&self, p: &Principal, id: Uuid, q: LogQuery) -> Result<DeliveryLogPage> {
+        self.row(&p.org, id).await?;
+        let mut v = Validator::new();
+        let from = parse_instant(&mut v, "from", q.from.as_deref());
+        let to = parse_instant(&mut v, "to", q.to.as_deref());
+        let page_size = match q.page_size.as_deref().map(str::parse::<i64>) {
+            None => {
+                v.add("pageSize", format!("pageSize is required (1 to {MAX_LOG_PAGE})."));
+                None
+            }
+            Some(Ok(n)) if (1..=MAX_LOG_PAGE).contains(&n) => Some(n),
+            Some(_) => {
+                v.add("pageSize", format!("pageSize must be an integer from 1 to {MAX_LOG_PAGE}."));
+                None
+            }
+        };
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                v.add("from", "from must not be after to.");
+            }
+        }
+        v.finish()?;
+        let page_size = page_size.expect("validated");
+        let aad = self.token_aad(&p.org, id, from, to);
+        let after = match q.continuation_token.as_deref().filter(|t| !t.is_empty()) {
+            None => None,
+            Some(token) => Some(self.open_token(&aad, token).ok_or_else(|| {
+                Error::field(
+                    "continuationToken",
+                    "The continuationToken is invalid. Use the token of the previous response unmodified, with the same from and to.",
+                )
+            })?),
+        };
+        let mut rows = self
+            .store
+            .list_logs(&p.org, id, from, to, after, page_size + 1)
+            .await?;
+        let has_more = rows.len() as i64 > page_size;
+        rows.truncate(page_size as usize);
+        let continuation_token = match (has_more, rows.last()) {
+            (true, Some(last)) => {
+                let mut msg = last.created_at.to_be_bytes().to_vec();
+                msg.extend_from_slice(last.id.as_bytes());
+                Some(self.sealer.seal_bytes(&aad, &msg))
+            }
+            _ => None,
+        };
+        Ok(DeliveryLogPage {
+            items: rows.iter().map(log_to_wire).collect(),
+            continuation_token,
+            has_more,
+        })
+    }
+
+    fn token_aad(&self, org: &OrgId, webhook: Uuid, from: Option<i64>, to: Option<i64>) -> Vec<u8> {
+        let mut aad = org.uuid().as_bytes().to_vec();
+        aad.extend_from_slice(webhook.as_bytes());
+        aad.extend_from_slice(&from.unwrap_or(i64::MIN).to_be_bytes());
+        aad.extend_from_slice(&to.unwrap_or(i64::MAX).to_be_bytes());
+        aad
+    }
+
+    fn open_token(&self, aad: &[u8], token: &str) -> Option<(i64, Uuid)> {
+        if token.len() > 512 {
+            return None;
+        }
+        let raw = self.sealer.open_bytes(aad, token)?;
+        if raw.len() != 24 {
+            return None;
+        }
+        let at = i64::from_be_bytes(raw[..8].try_into().ok()?);
+        let id = Uuid::from_slice(&raw[8..]).ok()?;
+        Some((at, id))
+    }
+
+    async fn log_row(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        log_id: Uuid,
+        created_at: Option<&str>,
+    ) -> Result<LogRow> {
+        let created_at = parse_created_at(created_at)?;
+        self.row(&p.org, id).await?;
+        let log = self
+            .store
+            .get_log(&p.org, id, log_id)
+            .await?
+            .filter(|l| from_micros(l.created_at).date_naive() == created_at.date_naive())
+            .ok_or_else(|| Error::not_found_target("Delivery log", log_id, "logId"))?;
+        Ok(log)
+    }
+
+    /// One delivery log; `createdAt` must fall on the same UTC day as the log's.
+    pub async fn log(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        log_id: Uuid,
+        created_at: Option<&str>,
+    ) -> Result<DeliveryLog> {
+        Ok(log_to_wire(&self.log_row(p, id, log_id, created_at).await?))
+    }
+
+    /// Queues the logged event for delivery again; answers the new `Pending` log, linked by
+    /// `originalDeliveryId`, which the delivery completes.
+    pub async fn redeliver(
+        &self,
+        p: &Principal,
+        id: Uuid,
+        log_id: Uuid,
+        created_at: Option<&str>,
+    ) -> Result<DeliveryLog> {
+        let original = self.log_row(p, id, log_id, created_at).await?;
+        if original.status == "Pending" {
+            return Err(Error::Conflict(
+                "This delivery is still pending; redeliver it once it has been attempted.".into(),
+            ));
+        }
+        let pending = self.store.redeliver(&p.org, &original).await?;
+        self.engine.jobs_queued();
+        Ok(log_to_wire(&pending))
+    }
+}
