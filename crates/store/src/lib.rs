@@ -16,11 +16,11 @@ pub use db::{Backend, Store};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
 };
-pub use webhooks::{
-    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent, WebhookFields,
-    WebhookRow, WebhookSecrets,
-};
 pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,
+};
+pub use webhooks::{
+    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,
+    WebhookFields, WebhookRow, WebhookSecrets,
 };

@@ -432,7 +432,12 @@ impl Store {
 
     /// Runs `statements` (each bound to the organization and `id`) in one transaction; true
     /// when the last one removed a row.
-    pub(crate) async fn delete_owned(&self, org: &OrgId, id: Uuid, statements: &[&str]) -> Result<bool> {
+    pub(crate) async fn delete_owned(
+        &self,
+        org: &OrgId,
+        id: Uuid,
+        statements: &[&str],
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let mut removed = 0;
         for sql in statements {

@@ -194,16 +194,19 @@ pub struct CompletionEffects {
     pub disabled: Vec<(Uuid, String)>,
 }
 
-const WEBHOOK_COLUMNS: &str = "w.id, w.organization_id, w.target_account_id, a.name AS account_name, \
+const WEBHOOK_COLUMNS: &str =
+    "w.id, w.organization_id, w.target_account_id, a.name AS account_name, \
      w.workspace_id, w.name, w.url, w.status, w.event_types, w.monitored_account_ids, \
      w.authentication_type, w.api_key_header, w.sealed_credentials, w.sealed_signing_secret, \
      w.disable_reason, w.disabled_at, w.consecutive_failures, w.created_at, w.last_modified_at";
 
-const JOB_COLUMNS: &str = "id, organization_id, webhook_id, event_id, event_type, body, account_id, \
+const JOB_COLUMNS: &str =
+    "id, organization_id, webhook_id, event_id, event_type, body, account_id, \
      subject_id, subject_display_name, subject_attributes, occurred_at, attempts, lease_until, \
      original_delivery_id, pending_log_id";
 
-const LOG_COLUMNS: &str = "l.id, l.organization_id, l.webhook_id, l.event_id, l.event_type, l.status, \
+const LOG_COLUMNS: &str =
+    "l.id, l.organization_id, l.webhook_id, l.event_id, l.event_type, l.status, \
      l.http_status_code, l.error_message, l.account_id, a.name AS account_name, l.subject_id, \
      l.subject_display_name, l.subject_attributes, l.is_test, l.original_delivery_id, \
      l.attempt_number, l.latency_ms, l.request_url, l.request_headers, l.request_body, \
@@ -699,7 +702,10 @@ impl Store {
         let not_in = if exclude.is_empty() {
             String::new()
         } else {
-            format!(" AND j.webhook_id NOT IN ({})", placeholders(6, exclude.len()))
+            format!(
+                " AND j.webhook_id NOT IN ({})",
+                placeholders(6, exclude.len())
+            )
         };
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
@@ -1029,13 +1035,17 @@ impl Store {
     /// Jobs still queued for a webhook (tests, metrics).
     pub async fn queued_jobs(&self, webhook: Option<Uuid>) -> Result<i64> {
         let row = match webhook {
-            Some(w) => sqlx::query("SELECT COUNT(*) AS n FROM webhook_jobs WHERE webhook_id = $1")
-                .bind(w.to_string())
-                .fetch_one(&self.pool)
-                .await,
-            None => sqlx::query("SELECT COUNT(*) AS n FROM webhook_jobs")
-                .fetch_one(&self.pool)
-                .await,
+            Some(w) => {
+                sqlx::query("SELECT COUNT(*) AS n FROM webhook_jobs WHERE webhook_id = $1")
+                    .bind(w.to_string())
+                    .fetch_one(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query("SELECT COUNT(*) AS n FROM webhook_jobs")
+                    .fetch_one(&self.pool)
+                    .await
+            }
         }
         .map_err(db_err)?;
         get_i64(&row, "n")

@@ -6,6 +6,9 @@
 
 use std::net::SocketAddr;
 
+pub mod receiver;
+pub use receiver::{Hit, Receiver, Reply};
+
 use base64::Engine;
 use palisade_server::config::{Config, DatabaseUrl, Secret};
 use palisade_server::{admin, AppState, Application};
@@ -184,6 +187,7 @@ impl Resp {
 pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
+    pub config: Config,
     pub db: TestDb,
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -216,22 +220,11 @@ impl TestApp {
         let mut config = test_config(&db);
         configure(&mut config);
         palisade_server::telemetry::init(&config.log, &config.log_format);
-        let app = Application::build(config)
-            .await
-            .expect("application builds");
-        let addr = app.local_addr();
-        let state = app.state().clone();
-        let (tx, rx) = oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            app.run_until(async {
-                let _ = rx.await;
-            })
-            .await
-            .map_err(|e| e.to_string())
-        });
+        let (addr, state, tx, handle) = start(config.clone()).await;
         TestApp {
             addr,
             state,
+            config,
             db,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -244,6 +237,17 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A second replica on the same database, with the same configuration and secret.
+    pub async fn replica(&self) -> Replica {
+        let (addr, state, tx, handle) = start(self.config.clone()).await;
+        Replica {
+            addr,
+            state,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
     }
 
     /// Stops the server gracefully and waits for it.
@@ -358,6 +362,59 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str, cred: Option<&Cred>) -> Resp {
         self.send(reqwest::Method::DELETE, path, cred, None).await
+    }
+}
+
+type Started = (
+    SocketAddr,
+    AppState,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow_free::Result>,
+);
+
+async fn start(config: Config) -> Started {
+    let app = Application::build(config)
+        .await
+        .expect("application builds");
+    let addr = app.local_addr();
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+    });
+    (addr, state, tx, handle)
+}
+
+/// Another replica of a [`TestApp`] (same database); stops when dropped.
+pub struct Replica {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<anyhow_free::Result>>,
+}
+
+impl Replica {
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await
+                .expect("replica task")
+                .expect("replica stopped cleanly");
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
     }
 }
 

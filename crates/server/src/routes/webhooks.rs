@@ -53,7 +53,9 @@ pub async fn delete(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Data<bool>> {
-    Ok(Data(s.webhooks().delete(&p, path_id("Webhook", &id)?).await?))
+    Ok(Data(
+        s.webhooks().delete(&p, path_id("Webhook", &id)?).await?,
+    ))
 }
 
 pub async fn pause(
@@ -61,7 +63,9 @@ pub async fn pause(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Data<Webhook>> {
-    Ok(Data(s.webhooks().pause(&p, path_id("Webhook", &id)?).await?))
+    Ok(Data(
+        s.webhooks().pause(&p, path_id("Webhook", &id)?).await?,
+    ))
 }
 
 pub async fn resume(
@@ -69,7 +73,9 @@ pub async fn resume(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Data<Webhook>> {
-    Ok(Data(s.webhooks().resume(&p, path_id("Webhook", &id)?).await?))
+    Ok(Data(
+        s.webhooks().resume(&p, path_id("Webhook", &id)?).await?,
+    ))
 }
 
 pub async fn enable(
@@ -77,7 +83,9 @@ pub async fn enable(
     Auth(p): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Data<Webhook>> {
-    Ok(Data(s.webhooks().enable(&p, path_id("Webhook", &id)?).await?))
+    Ok(Data(
+        s.webhooks().enable(&p, path_id("Webhook", &id)?).await?,
+    ))
 }
 
 pub async fn credentials(

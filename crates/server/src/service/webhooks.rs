@@ -162,19 +162,23 @@ fn validate_auth(
             }
         },
     };
-    let secret = |v: &mut Validator, path: &str, value: Option<&str>, need: bool| {
-        match value {
-            Some(s) if !s.is_empty() && s.len() <= MAX_SECRET => Some(s.to_string()),
-            Some(s) if s.len() > MAX_SECRET => {
-                v.add(path, format!("{path} must be at most {MAX_SECRET} characters."));
-                None
-            }
-            _ if need => {
-                v.add(path, format!("{path} is required for this authenticationType."));
-                None
-            }
-            _ => None,
+    let secret = |v: &mut Validator, path: &str, value: Option<&str>, need: bool| match value {
+        Some(s) if !s.is_empty() && s.len() <= MAX_SECRET => Some(s.to_string()),
+        Some(s) if s.len() > MAX_SECRET => {
+            v.add(
+                path,
+                format!("{path} must be at most {MAX_SECRET} characters."),
+            );
+            None
         }
+        _ if need => {
+            v.add(
+                path,
+                format!("{path} is required for this authenticationType."),
+            );
+            None
+        }
+        _ => None,
     };
     let mut credentials = Credentials::default();
     let mut header = None;
@@ -184,7 +188,11 @@ fn validate_auth(
         WebhookAuthType::Basic => {
             credentials.username = secret(v, "username", username, true);
             credentials.password = secret(v, "password", password, true);
-            if credentials.username.as_deref().is_some_and(|u| u.contains(':')) {
+            if credentials
+                .username
+                .as_deref()
+                .is_some_and(|u| u.contains(':'))
+            {
                 v.add("username", "username must not contain ':'.");
             }
         }
@@ -279,7 +287,10 @@ impl WebhookService {
             secrets,
             deliverer,
             engine,
-            sealer: Arc::new(Sealer::labeled(server_secret, "palisade delivery-log token v1")),
+            sealer: Arc::new(Sealer::labeled(
+                server_secret,
+                "palisade delivery-log token v1",
+            )),
         }
     }
 
@@ -348,13 +359,19 @@ impl WebhookService {
         let event_types = match (&req.event_types, base) {
             (None, Some(b)) => Some(b.event_types.clone()),
             (None, None) => {
-                v.add("eventTypes", "eventTypes is required: at least one event type.");
+                v.add(
+                    "eventTypes",
+                    "eventTypes is required: at least one event type.",
+                );
                 None
             }
             (Some(list), _) => {
                 let mut out: Vec<String> = Vec::new();
                 if list.is_empty() {
-                    v.add("eventTypes", "eventTypes must name at least one event type.");
+                    v.add(
+                        "eventTypes",
+                        "eventTypes must name at least one event type.",
+                    );
                 }
                 for (i, t) in list.iter().enumerate() {
                     match normalize_event_type(t) {
@@ -390,7 +407,10 @@ impl WebhookService {
                                 out.push(id);
                             }
                         } else {
-                            v.add(path, format!("Account {id} is not an account of this organization."));
+                            v.add(
+                                path,
+                                format!("Account {id} is not an account of this organization."),
+                            );
                         }
                     }
                 }
@@ -479,7 +499,11 @@ impl WebhookService {
         let secret = own_secret.unwrap_or_else(signing::generate_secret);
         let row = self
             .store
-            .create_webhook(&p.org, &fields, &self.sealed(&p.org, &auth, Some(secret.clone())))
+            .create_webhook(
+                &p.org,
+                &fields,
+                &self.sealed(&p.org, &auth, Some(secret.clone())),
+            )
             .await?;
         Ok(WebhookCreated {
             webhook: to_wire(&row),
@@ -509,7 +533,10 @@ impl WebhookService {
                 ("apiKeyHeader", req.api_key_header.is_some()),
             ] {
                 if present {
-                    v.add(path, format!("{path} is accepted only together with authenticationType."));
+                    v.add(
+                        path,
+                        format!("{path} is accepted only together with authenticationType."),
+                    );
                 }
             }
             None
@@ -522,7 +549,10 @@ impl WebhookService {
             .await?
             .ok_or_else(|| not_found(id))?;
         if auth.is_some() || signing.is_some() {
-            return self.apply_credentials(p, &row, auth, signing).await.map(|r| to_wire(&r));
+            return self
+                .apply_credentials(p, &row, auth, signing)
+                .await
+                .map(|r| to_wire(&r));
         }
         Ok(to_wire(&row))
     }
@@ -671,7 +701,9 @@ impl WebhookService {
             account_id: Some(row.target_account_id),
             subject_id: Some(incident_id),
             subject_display_name: Some("Palisade test event".into()),
-            subject_attributes: Some(json!({"source": "sentinel", "incidentNumber": 0}).to_string()),
+            subject_attributes: Some(
+                json!({"source": "sentinel", "incidentNumber": 0}).to_string(),
+            ),
             occurred_at: Some(to_micros(now)),
             attempts: 0,
             lease_until: 0,
@@ -691,12 +723,18 @@ impl WebhookService {
         let to = parse_instant(&mut v, "to", q.to.as_deref());
         let page_size = match q.page_size.as_deref().map(str::parse::<i64>) {
             None => {
-                v.add("pageSize", format!("pageSize is required (1 to {MAX_LOG_PAGE})."));
+                v.add(
+                    "pageSize",
+                    format!("pageSize is required (1 to {MAX_LOG_PAGE})."),
+                );
                 None
             }
             Some(Ok(n)) if (1..=MAX_LOG_PAGE).contains(&n) => Some(n),
             Some(_) => {
-                v.add("pageSize", format!("pageSize must be an integer from 1 to {MAX_LOG_PAGE}."));
+                v.add(
+                    "pageSize",
+                    format!("pageSize must be an integer from 1 to {MAX_LOG_PAGE}."),
+                );
                 None
             }
         };

@@ -71,7 +71,10 @@ pub struct SecretBox(Sealer);
 
 impl SecretBox {
     pub fn new(server_secret: &str) -> Self {
-        SecretBox(Sealer::labeled(server_secret, "palisade webhook secrets v1"))
+        SecretBox(Sealer::labeled(
+            server_secret,
+            "palisade webhook secrets v1",
+        ))
     }
     fn aad(org: Uuid, what: &str) -> Vec<u8> {
         let mut v = org.as_bytes().to_vec();
@@ -83,7 +86,10 @@ impl SecretBox {
             return None;
         }
         let bytes = serde_json::to_vec(c).expect("serializes");
-        Some(self.0.seal_bytes(&Self::aad(org.uuid(), "credentials"), &bytes))
+        Some(
+            self.0
+                .seal_bytes(&Self::aad(org.uuid(), "credentials"), &bytes),
+        )
     }
     pub fn seal_signing(&self, org: &OrgId, secret: &str) -> String {
         self.0
@@ -232,8 +238,7 @@ impl Deliverer {
                 signing::cf_signature(secret, timestamp, body.as_bytes()),
             ));
             let id = event_id.to_string();
-            if let Some(sig) =
-                signing::standard_signature(secret, &id, timestamp, body.as_bytes())
+            if let Some(sig) = signing::standard_signature(secret, &id, timestamp, body.as_bytes())
             {
                 headers.push(("webhook-id".into(), id));
                 headers.push(("webhook-timestamp".into(), timestamp.to_string()));
@@ -252,8 +257,8 @@ impl Deliverer {
             }
             DeliveryAuth::Basic(user, password) => {
                 use base64::Engine;
-                let enc = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{password}"));
+                let enc =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 headers.push(("Authorization".into(), format!("Basic {enc}")));
                 masked.insert("Authorization".into(), json!("Basic ****"));
             }
@@ -332,7 +337,11 @@ impl Deliverer {
                 Err(_) => break,
             }
         }
-        Ok((status, String::from_utf8_lossy(&snippet).into_owned(), retry_after))
+        Ok((
+            status,
+            String::from_utf8_lossy(&snippet).into_owned(),
+            retry_after,
+        ))
     }
 }
 
@@ -478,7 +487,9 @@ mod tests {
         let sealed = b.seal_credentials(&org, &c).unwrap();
         assert!(!sealed.contains("tok"));
         assert_eq!(
-            b.open_credentials(org.uuid(), Some(&sealed)).token.as_deref(),
+            b.open_credentials(org.uuid(), Some(&sealed))
+                .token
+                .as_deref(),
             Some("tok")
         );
         assert!(b
@@ -486,7 +497,10 @@ mod tests {
             .token
             .is_none());
         let s = b.seal_signing(&org, "whsec_x");
-        assert_eq!(b.open_signing(org.uuid(), Some(&s)).as_deref(), Some("whsec_x"));
+        assert_eq!(
+            b.open_signing(org.uuid(), Some(&s)).as_deref(),
+            Some("whsec_x")
+        );
         assert_eq!(format!("{c:?}"), "Credentials(<redacted>)");
     }
 

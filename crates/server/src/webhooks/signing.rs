@@ -93,7 +93,9 @@ mod tests {
         );
         assert!(s.starts_with("sha256="));
         assert_eq!(s.len(), 7 + 64);
-        assert!(s[7..].chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        assert!(s[7..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
         assert_ne!(s, cf_signature("secret", 1_700_000_001, b"{}"));
     }
 

@@ -217,9 +217,7 @@ impl Guard {
             "https" => {}
             "http" if self.allow_http => {}
             "http" => {
-                return Err(
-                    "must use https (http is allowed only with webhooks.allow_http)".into(),
-                )
+                return Err("must use https (http is allowed only with webhooks.allow_http)".into())
             }
             other => return Err(format!("must use https, not {other}")),
         }
@@ -312,9 +310,10 @@ mod tests {
             &self,
             host: &str,
         ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
-            let r = self.0.get(host).cloned().ok_or_else(|| {
-                std::io::Error::new(std::io::ErrorKind::NotFound, "no such host")
-            });
+            let r =
+                self.0.get(host).cloned().ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such host")
+                });
             Box::pin(async move { r })
         }
     }
@@ -327,7 +326,10 @@ mod tests {
         let names = HashMap::from([
             ("public.example", vec![ip("93.184.216.34")]),
             ("intranet.example", vec![ip("10.1.2.3")]),
-            ("rebind.example", vec![ip("93.184.216.34"), ip("192.168.1.10")]),
+            (
+                "rebind.example",
+                vec![ip("93.184.216.34"), ip("192.168.1.10")],
+            ),
             ("metadata.example", vec![ip("169.254.169.254")]),
             ("local.example", vec![ip("127.0.0.1"), ip("::1")]),
             ("v6private.example", vec![ip("fd12:3456::1")]),
@@ -427,7 +429,10 @@ mod tests {
             .unwrap()
             .collect();
         assert_eq!(ok, vec![SocketAddr::new(ip("93.184.216.34"), 0)]);
-        assert!(r.resolve("intranet.example".parse().unwrap()).await.is_err());
+        assert!(r
+            .resolve("intranet.example".parse().unwrap())
+            .await
+            .is_err());
         assert!(r.resolve("rebind.example".parse().unwrap()).await.is_err());
     }
 }

@@ -14,3 +14,4 @@ mod service_accounts;
 mod system;
 mod tenancy;
 mod users;
+mod webhooks;
