@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod azure;
 pub mod config;
 pub mod http;
 pub mod openapi;
@@ -30,6 +31,7 @@ struct Inner {
     auth: Arc<auth::Authenticator>,
     org: service::OrgService,
     incidents: service::IncidentService,
+    azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
 }
@@ -57,9 +59,17 @@ impl AppState {
             config.incidents.page_size,
             cache,
         );
+        let azure = match azure::AzureClient::from_config(&config.azure) {
+            Ok(client) => client.map(service::AzureService::new),
+            Err(e) => {
+                tracing::error!(error = %e, "the Azure integration could not be set up");
+                None
+            }
+        };
         AppState(Arc::new(Inner {
             config,
             incidents,
+            azure,
             store,
             auth,
             org,
@@ -82,6 +92,14 @@ impl AppState {
     }
     pub fn incidents(&self) -> &service::IncidentService {
         &self.0.incidents
+    }
+    /// The Azure integration, or 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials.
+    pub fn azure(&self) -> palisade_domain::Result<&service::AzureService> {
+        self.0.azure.as_ref().ok_or_else(|| {
+            palisade_domain::Error::IntegrationNotConfigured(
+                "The Azure integration is not configured: set azure.tenant_id, azure.client_id and azure.client_secret (PALISADE_AZURE__TENANT_ID, PALISADE_AZURE__CLIENT_ID, PALISADE_AZURE__CLIENT_SECRET).".into(),
+            )
+        })
     }
     pub fn metrics(&self) -> &http::metrics::Metrics {
         &self.0.metrics

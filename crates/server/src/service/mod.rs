@@ -1,11 +1,13 @@
 //! The service layer: validation, authorization beyond the route's scope and role, and
 //! orchestration of the store. Handlers call exactly one method here.
 
+pub mod azure;
 pub mod cache;
 pub mod incident_actions;
 pub mod incidents;
 mod org;
 mod users;
 
+pub use azure::AzureService;
 pub use incidents::IncidentService;
 pub use org::OrgService;
