@@ -45,8 +45,21 @@ pub enum Error {
     Conflict(String),
     #[error("Too many failed authentication attempts; retry after {retry_after_secs} seconds.")]
     RateLimited { retry_after_secs: u64 },
+    /// An upstream service (Azure Resource Manager) throttled the request: 429 `RATE_LIMITED`.
+    #[error("{detail}")]
+    Throttled {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     IntegrationNotConfigured(String),
+    /// An upstream service (Azure) failed or could not be reached: 503 `SERVICE_UNAVAILABLE`.
+    /// `detail` is shown to the caller, so it must not carry secrets.
+    #[error("{detail}")]
+    UpstreamUnavailable {
+        detail: String,
+        retry_after_secs: u64,
+    },
     #[error("{0}")]
     Unavailable(String),
     /// An unexpected failure. The message is logged, never sent to the client.

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod azure;
 pub mod config;
 pub mod http;
 pub mod openapi;
@@ -33,6 +34,7 @@ struct Inner {
     incidents: service::IncidentService,
     webhooks: service::WebhookService,
     engine: webhooks::engine::Engine,
+    azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
 }
@@ -79,11 +81,19 @@ impl AppState {
             engine.clone(),
             server_secret,
         );
+        let azure = match azure::AzureClient::from_config(&config.azure) {
+            Ok(client) => client.map(service::AzureService::new),
+            Err(e) => {
+                tracing::error!(error = %e, "the Azure integration could not be set up");
+                None
+            }
+        };
         AppState(Arc::new(Inner {
             config,
             incidents,
             webhooks,
             engine,
+            azure,
             store,
             auth,
             org,
@@ -112,6 +122,14 @@ impl AppState {
     }
     pub fn engine(&self) -> &webhooks::engine::Engine {
         &self.0.engine
+    }
+    /// The Azure integration, or 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials.
+    pub fn azure(&self) -> palisade_domain::Result<&service::AzureService> {
+        self.0.azure.as_ref().ok_or_else(|| {
+            palisade_domain::Error::IntegrationNotConfigured(
+                "The Azure integration is not configured: set azure.tenant_id, azure.client_id and azure.client_secret (PALISADE_AZURE__TENANT_ID, PALISADE_AZURE__CLIENT_ID, PALISADE_AZURE__CLIENT_SECRET).".into(),
+            )
+        })
     }
     pub fn metrics(&self) -> &http::metrics::Metrics {
         &self.0.metrics

@@ -140,6 +140,22 @@ fn operation(route: &RouteInfo, generator: &mut schemars::SchemaGenerator) -> Va
     if route.path.contains('{') || route.path.contains("/incidents/") {
         responses.insert("404".into(), problem_response("Not found (`NOT_FOUND`)."));
     }
+    if route.path.starts_with("/api/v2/azure-resources/") {
+        responses.insert(
+            "429".into(),
+            problem_response("Too many failed authentication attempts, or Azure is throttling Palisade beyond the retries it makes (`RATE_LIMITED`, with `Retry-After`)."),
+        );
+        if route.method == axum::http::Method::PUT {
+            responses.insert(
+                "409".into(),
+                problem_response("The resource changed in Azure meanwhile (`CONFLICT`)."),
+            );
+        }
+        responses.insert(
+            "503".into(),
+            problem_response("No Azure credentials configured, or Azure rejected them or the principal's permissions (`INTEGRATION_NOT_CONFIGURED`); Azure unreachable or failing (`SERVICE_UNAVAILABLE`, with `Retry-After`)."),
+        );
+    }
     op.insert("responses".into(), Value::Object(responses));
     Value::Object(op)
 }
@@ -180,6 +196,8 @@ pub fn document() -> Value {
             {"name": "Users"},
             {"name": "Accounts & Workspaces"},
             {"name": "Incidents"},
+            {"name": "Webhooks", "description": "Webhook configurations and delivery logs. Deliveries are signed (`X-CF-Signature`, and Standard Webhooks headers for `whsec_` secrets), retried with the same `X-CF-Event-Id`, and logged per attempt; see docs/webhooks.md."},
+            {"name": "Azure Resources", "description": "Azure subscriptions, network security groups, Log Analytics workspaces and Microsoft Sentinel through Azure Resource Manager, with the Azure credentials configured under `[azure]`."},
             {"name": "System"},
             {"name": "Extensions", "description": "Beyond the documented ContraForce v2 surface."}
         ],

@@ -238,6 +238,31 @@ impl IntoResponse for ApiError {
                 ),
                 Some((header::RETRY_AFTER, retry_after_secs.max(1).to_string())),
             ),
+            Error::Throttled {
+                retry_after_secs, ..
+            } => (
+                ProblemMarker::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMITED",
+                    "Too many requests",
+                    detail,
+                ),
+                Some((header::RETRY_AFTER, retry_after_secs.max(1).to_string())),
+            ),
+            Error::UpstreamUnavailable {
+                retry_after_secs, ..
+            } => {
+                tracing::warn!(request_id = %request_id(), cause = %detail, "upstream unavailable");
+                (
+                    ProblemMarker::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "SERVICE_UNAVAILABLE",
+                        "Service unavailable",
+                        detail,
+                    ),
+                    Some((header::RETRY_AFTER, retry_after_secs.max(1).to_string())),
+                )
+            }
             Error::IntegrationNotConfigured(_) => (
                 ProblemMarker::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -1,6 +1,7 @@
 //! The service layer: validation, authorization beyond the route's scope and role, and
 //! orchestration of the store. Handlers call exactly one method here.
 
+pub mod azure;
 pub mod cache;
 pub mod incident_actions;
 pub mod incidents;
@@ -8,6 +9,7 @@ mod org;
 mod users;
 pub mod webhooks;
 
+pub use azure::AzureService;
 pub use incidents::IncidentService;
 pub use org::OrgService;
 pub use webhooks::WebhookService;

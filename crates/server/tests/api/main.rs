@@ -1,6 +1,7 @@
 //! Integration tests: the real application on port 0 against a real database (a fresh one per
 //! test; SQLite by default, PostgreSQL when `PALISADE_TEST_DATABASE` is a postgres URL).
 
+mod azure;
 mod credentials;
 mod errors;
 mod fuzz;

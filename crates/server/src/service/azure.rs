@@ -1,0 +1,939 @@
+//! The Azure resource routes (`/azure-resources/...`): ARM calls through [`AzureClient`] and
+//! the mapping of ARM's resources to Palisade's shapes (`palisade_types::azure`, documented in
+//! `docs/azure.md`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use palisade_domain::{Error, Result};
+use palisade_types::azure::{
+    AnalyticsRule, AzureResourceGroup, AzureSubscription, CheckStatus, LogAnalyticsWorkspace,
+    NetworkSecurityGroup, NetworkSecurityRule, OwnerRoleAssignment, SentinelInstance,
+    SubscriptionOwnership, WorkspaceCheck, WorkspaceCheckResult, WorkspaceValidation,
+};
+use reqwest::Method;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::azure::{AzureClient, AzureError};
+
+pub const API_SUBSCRIPTIONS: &str = "2022-12-01";
+pub const API_RESOURCE_GROUPS: &str = "2021-04-01";
+pub const API_NETWORK: &str = "2023-09-01";
+pub const API_LOG_ANALYTICS: &str = "2022-10-01";
+pub const API_SECURITY_INSIGHTS: &str = "2024-03-01";
+pub const API_AUTHORIZATION: &str = "2022-04-01";
+/// The built-in Owner role definition.
+pub const OWNER_ROLE_ID: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+/// Onboarding-state lookups of one Sentinel listing run at most this many at a time.
+const SENTINEL_LOOKUPS_IN_FLIGHT: usize = 8;
+
+/// What the validation's access checks require.
+pub const READ_ACTIONS: &[&str] = &[
+    "Microsoft.OperationalInsights/workspaces/read",
+    "Microsoft.SecurityInsights/incidents/read",
+    "Microsoft.SecurityInsights/alertRules/read",
+];
+pub const WRITE_ACTIONS: &[&str] = &["Microsoft.SecurityInsights/alertRules/write"];
+
+/// The Azure integration. Exists only when Azure credentials are configured.
+#[derive(Debug, Clone)]
+pub struct AzureService {
+    client: Arc<AzureClient>,
+}
+
+// ---------------------------------------------------------------- input checks
+
+/// A subscription id in a path: anything but a GUID names no subscription.
+fn subscription_in_path(raw: &str) -> Result<String> {
+    match Uuid::parse_str(raw) {
+        Ok(id) if raw.len() == 36 => Ok(id.to_string()),
+        _ => Err(Error::not_found_target(
+            "Subscription",
+            clip(raw),
+            "subscriptionId",
+        )),
+    }
+}
+
+fn clip(raw: &str) -> String {
+    raw.chars().take(90).collect()
+}
+
+/// ARM's resource-group naming rule: 1–90 letters, digits, `_ - . ( )`, not ending in `.`.
+fn valid_resource_group(s: &str) -> bool {
+    let n = s.chars().count();
+    (1..=90).contains(&n)
+        && !s.ends_with('.')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'))
+}
+
+/// Log Analytics workspace names: 1–63 ASCII letters, digits and hyphens.
+fn valid_workspace_name(s: &str) -> bool {
+    (1..=63).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn valid_rule_name(s: &str) -> bool {
+    (1..=256).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn resource_group_in_path(raw: &str) -> Result<&str> {
+    if valid_resource_group(raw) {
+        Ok(raw)
+    } else {
+        Err(Error::not_found_target(
+            "Resource group",
+            clip(raw),
+            "resourceGroup",
+        ))
+    }
+}
+
+/// A parsed `{ruleId}`: the full ARM id of a Sentinel analytics rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleAddress {
+    pub subscription_id: String,
+    pub resource_group: String,
+    pub workspace: String,
+    pub rule: String,
+}
+
+impl RuleAddress {
+    /// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.OperationalInsights/workspaces/{ws}/providers/Microsoft.SecurityInsights/alertRules/{rule}`
+    /// (keywords in any letter case; the leading `/` may be left out).
+    pub fn parse(raw: &str) -> Result<RuleAddress> {
+        let invalid = || {
+            Error::field(
+                "ruleId",
+                "'ruleId' must be the full ARM resource id of a Microsoft Sentinel analytics rule, URL-encoded: /subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.OperationalInsights/workspaces/{workspaceName}/providers/Microsoft.SecurityInsights/alertRules/{ruleName}",
+            )
+        };
+        let segs: Vec<&str> = raw.trim_start_matches('/').split('/').collect();
+        let keywords = [
+            (0, "subscriptions"),
+            (2, "resourceGroups"),
+            (4, "providers"),
+            (5, "Microsoft.OperationalInsights"),
+            (6, "workspaces"),
+            (8, "providers"),
+            (9, "Microsoft.SecurityInsights"),
+            (10, "alertRules"),
+        ];
+        if segs.len() != 12
+            || keywords
+                .iter()
+                .any(|(i, k)| !segs[*i].eq_ignore_ascii_case(k))
+        {
+            return Err(invalid());
+        }
+        let sub = Uuid::parse_str(segs[1])
+            .ok()
+            .filter(|_| segs[1].len() == 36)
+            .ok_or_else(invalid)?;
+        if !valid_resource_group(segs[3])
+            || !valid_workspace_name(segs[7])
+            || !valid_rule_name(segs[11])
+        {
+            return Err(invalid());
+        }
+        Ok(RuleAddress {
+            subscription_id: sub.to_string(),
+            resource_group: segs[3].to_string(),
+            workspace: segs[7].to_string(),
+            rule: segs[11].to_string(),
+        })
+    }
+}
+
+// ---------------------------------------------------------------- ARM JSON → Palisade shapes
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().map(str::to_string)
+}
+
+fn tags(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = v
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string());
+                    (k.clone(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The segment after `key` in an ARM id (`resourceGroups` → the group's name).
+fn id_part(id: &str, key: &str) -> Option<String> {
+    let mut segs = id.split('/');
+    while let Some(s) = segs.next() {
+        if s.eq_ignore_ascii_case(key) {
+            return segs.next().map(str::to_string);
+        }
+    }
+    None
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// ARM's plural list plus its singular field (when set).
+fn merged(props: &Value, plural: &str, singular: &str) -> Vec<String> {
+    let mut out = strings(&props[plural]);
+    if let Some(one) = props[singular].as_str().filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == one) {
+            out.insert(0, one.to_string());
+        }
+    }
+    out
+}
+
+fn ids(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| a.iter().filter_map(|x| text(&x["id"])).collect())
+        .unwrap_or_default()
+}
+
+fn subscription(v: &Value) -> AzureSubscription {
+    let subscription_id = text(&v["subscriptionId"])
+        .or_else(|| text(&v["id"]).and_then(|id| id_part(&id, "subscriptions")))
+        .unwrap_or_default();
+    AzureSubscription {
+        id: text(&v["id"]).unwrap_or_else(|| format!("/subscriptions/{subscription_id}")),
+        subscription_id,
+        display_name: text(&v["displayName"]).unwrap_or_default(),
+        state: text(&v["state"]).unwrap_or_default(),
+        tenant_id: text(&v["tenantId"]),
+        authorization_source: text(&v["authorizationSource"]),
+        tags: tags(&v["tags"]),
+    }
+}
+
+fn resource_group(v: &Value) -> AzureResourceGroup {
+    AzureResourceGroup {
+        id: text(&v["id"]).unwrap_or_default(),
+        name: text(&v["name"]).unwrap_or_default(),
+        location: text(&v["location"]).unwrap_or_default(),
+        provisioning_state: text(&v["properties"]["provisioningState"]),
+        managed_by: text(&v["managedBy"]),
+        tags: tags(&v["tags"]),
+    }
+}
+
+fn security_rule(v: &Value) -> NetworkSecurityRule {
+    let p = &v["properties"];
+    NetworkSecurityRule {
+        id: text(&v["id"]),
+        name: text(&v["name"]).unwrap_or_default(),
+        priority: p["priority"].as_i64(),
+        direction: text(&p["direction"]),
+        access: text(&p["access"]),
+        protocol: text(&p["protocol"]),
+        source_address_prefixes: merged(p, "sourceAddressPrefixes", "sourceAddressPrefix"),
+        source_port_ranges: merged(p, "sourcePortRanges", "sourcePortRange"),
+        destination_address_prefixes: merged(
+            p,
+            "destinationAddressPrefixes",
+            "destinationAddressPrefix",
+        ),
+        destination_port_ranges: merged(p, "destinationPortRanges", "destinationPortRange"),
+        description: text(&p["description"]),
+    }
+}
+
+fn network_security_group(v: &Value) -> NetworkSecurityGroup {
+    let id = text(&v["id"]).unwrap_or_default();
+    let p = &v["properties"];
+    NetworkSecurityGroup {
+        resource_group: id_part(&id, "resourceGroups"),
+        name: text(&v["name"]).unwrap_or_default(),
+        location: text(&v["location"]),
+        provisioning_state: text(&p["provisioningState"]),
+        security_rules: p["securityRules"]
+            .as_array()
+            .map(|a| a.iter().map(security_rule).collect())
+            .unwrap_or_default(),
+        network_interface_ids: ids(&p["networkInterfaces"]),
+        subnet_ids: ids(&p["subnets"]),
+        tags: tags(&v["tags"]),
+        id,
+    }
+}
+
+fn workspace(v: &Value) -> LogAnalyticsWorkspace {
+    let id = text(&v["id"]).unwrap_or_default();
+    let p = &v["properties"];
+    LogAnalyticsWorkspace {
+        subscription_id: id_part(&id, "subscriptions"),
+        resource_group: id_part(&id, "resourceGroups"),
+        name: text(&v["name"]).unwrap_or_default(),
+        location: text(&v["location"]),
+        customer_id: text(&p["customerId"]),
+        provisioning_state: text(&p["provisioningState"]),
+        sku: text(&p["sku"]["name"]),
+        retention_in_days: p["retentionInDays"].as_i64(),
+        created_date: text(&p["createdDate"]),
+        tags: tags(&v["tags"]),
+        id,
+    }
+}
+
+fn analytics_rule(v: &Value, changed: bool) -> AnalyticsRule {
+    let p = &v["properties"];
+    AnalyticsRule {
+        id: text(&v["id"]).unwrap_or_default(),
+        name: text(&v["name"]).unwrap_or_default(),
+        kind: text(&v["kind"]),
+        display_name: text(&p["displayName"]),
+        enabled: p["enabled"].as_bool().unwrap_or(false),
+        severity: text(&p["severity"]),
+        etag: text(&v["etag"]),
+        last_modified_utc: text(&p["lastModifiedUtc"]),
+        changed,
+    }
+}
+
+// ---------------------------------------------------------------- permissions
+
+/// `*` matches any run of characters; ARM actions compare without regard to case.
+fn glob(pattern: &str, action: &str) -> bool {
+    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
+    let a: Vec<char> = action.to_ascii_lowercase().chars().collect();
+    let (mut pi, mut ai) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ai < a.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == a[ai] {
+            pi += 1;
+            ai += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ai;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ai = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// Whether the permissions (ARM `Microsoft.Authorization/permissions`: per role, `actions`
+/// minus `notActions`) allow an action.
+fn allowed(permissions: &[Value], action: &str) -> bool {
+    permissions.iter().any(|perm| {
+        strings(&perm["actions"]).iter().any(|a| glob(a, action))
+            && !strings(&perm["notActions"]).iter().any(|n| glob(n, action))
+    })
+}
+
+fn check(
+    name: WorkspaceCheck,
+    required: bool,
+    status: CheckStatus,
+    detail: impl Into<String>,
+) -> WorkspaceCheckResult {
+    WorkspaceCheckResult {
+        name,
+        required,
+        status,
+        detail: detail.into(),
+        missing_actions: Vec::new(),
+    }
+}
+
+fn access_check(
+    name: WorkspaceCheck,
+    required: bool,
+    permissions: &std::result::Result<Vec<Value>, AzureError>,
+    actions: &[&str],
+) -> WorkspaceCheckResult {
+    match permissions {
+        Ok(perms) => {
+            let missing: Vec<String> = actions
+                .iter()
+                .filter(|a| !allowed(perms, a))
+                .map(|a| a.to_string())
+                .collect();
+            let mut c = if missing.is_empty() {
+                check(
+                    name,
+                    required,
+                    CheckStatus::Passed,
+                    format!("The Azure principal may perform {}.", actions.join(", ")),
+                )
+            } else {
+                check(
+                    name,
+                    required,
+                    CheckStatus::Failed,
+                    format!(
+                        "The Azure principal lacks {} on the workspace.",
+                        missing.join(", ")
+                    ),
+                )
+            };
+            c.missing_actions = missing;
+            c
+        }
+        Err(e) => {
+            let mut c = check(
+                name,
+                required,
+                CheckStatus::Failed,
+                format!(
+                    "The Azure principal's permissions could not be read ({}).",
+                    e.summary()
+                ),
+            );
+            c.missing_actions = actions.iter().map(|a| a.to_string()).collect();
+            c
+        }
+    }
+}
+
+/// Sets the `target` of a not-found error from ARM's code.
+fn targeted(e: AzureError, default: &str) -> Error {
+    let target = match &e {
+        AzureError::Arm { code, .. } if code.eq_ignore_ascii_case("SubscriptionNotFound") => {
+            "subscriptionId"
+        }
+        AzureError::Arm { code, .. } if code.eq_ignore_ascii_case("ResourceGroupNotFound") => {
+            "resourceGroup"
+        }
+        _ => default,
+    };
+    match e.into_domain() {
+        Error::NotFound { detail, .. } => Error::NotFound {
+            detail,
+            target: Some(target.to_string()),
+        },
+        other => other,
+    }
+}
+
+// ---------------------------------------------------------------- the routes
+
+impl AzureService {
+    pub fn new(client: AzureClient) -> Self {
+        AzureService {
+            client: Arc::new(client),
+        }
+    }
+
+    pub async fn subscriptions(&self) -> Result<Vec<AzureSubscription>> {
+        let url = self.client.url(&["subscriptions"], API_SUBSCRIPTIONS, &[]);
+        let items = self.client.list(url).await?;
+        Ok(items.iter().map(subscription).collect())
+    }
+
+    /// Whether the integration's principal holds Owner at (or above) the subscription.
+    pub async fn is_owner(&self, subscription_id: Option<&str>) -> Result<SubscriptionOwnership> {
+        let raw = subscription_id.unwrap_or("").trim();
+        if raw.is_empty() {
+            return Err(Error::field(
+                "subscriptionId",
+                "'subscriptionId' is required.",
+            ));
+        }
+        let sub = match Uuid::parse_str(raw) {
+            Ok(id) if raw.len() == 36 => id.to_string(),
+            _ => {
+                return Err(Error::field(
+                    "subscriptionId",
+                    "'subscriptionId' must be a subscription GUID.",
+                ))
+            }
+        };
+        let principal = self.client.principal_object_id().await?;
+        let principal = Uuid::parse_str(&principal)
+            .map(|u| u.to_string())
+            .map_err(|_| {
+                Error::IntegrationNotConfigured(
+                    "The Azure access token's object id is not a GUID.".into(),
+                )
+            })?;
+        let filter = format!("principalId eq '{principal}'");
+        let url = self.client.url(
+            &[
+                "subscriptions",
+                &sub,
+                "providers",
+                "Microsoft.Authorization",
+                "roleAssignments",
+            ],
+            API_AUTHORIZATION,
+            &[("$filter", &filter)],
+        );
+        let assignments = match self.client.list(url).await {
+            Ok(a) => a,
+            // No right even to read role assignments there: certainly not an Owner.
+            Err(AzureError::Arm { status: 403, .. }) => Vec::new(),
+            Err(e) => return Err(targeted(e, "subscriptionId")),
+        };
+        let sub_scope = format!("/subscriptions/{sub}");
+        let owner_suffix = format!("/{OWNER_ROLE_ID}");
+        let owner_role_assignments: Vec<OwnerRoleAssignment> = assignments
+            .iter()
+            .filter_map(|a| {
+                let p = &a["properties"];
+                let role = p["roleDefinitionId"].as_str()?;
+                let scope = p["scope"].as_str()?;
+                let holder = p["principalId"].as_str().unwrap_or(&principal);
+                // `principalId eq` also returns assignments below the subscription (on
+                // resource groups and resources); only those at or above it count.
+                let applies = scope.eq_ignore_ascii_case(&sub_scope)
+                    || scope == "/"
+                    || scope
+                        .to_ascii_lowercase()
+                        .starts_with("/providers/microsoft.management/managementgroups/");
+                (role.to_ascii_lowercase().ends_with(&owner_suffix)
+                    && holder.eq_ignore_ascii_case(&principal)
+                    && applies)
+                    .then(|| OwnerRoleAssignment {
+                        id: text(&a["id"]).unwrap_or_default(),
+                        scope: scope.to_string(),
+                        role_definition_id: role.to_string(),
+                    })
+            })
+            .collect();
+        Ok(SubscriptionOwnership {
+            subscription_id: sub,
+            principal_id: principal,
+            is_owner: !owner_role_assignments.is_empty(),
+            owner_role_assignments,
+        })
+    }
+
+    pub async fn network_security_groups(
+        &self,
+        subscription_id: &str,
+    ) -> Result<Vec<NetworkSecurityGroup>> {
+        let sub = subscription_in_path(subscription_id)?;
+        let url = self.client.url(
+            &[
+                "subscriptions",
+                &sub,
+                "providers",
+                "Microsoft.Network",
+                "networkSecurityGroups",
+            ],
+            API_NETWORK,
+            &[],
+        );
+        let items = self
+            .client
+            .list(url)
+            .await
+            .map_err(|e| targeted(e, "subscriptionId"))?;
+        Ok(items.iter().map(network_security_group).collect())
+    }
+
+    pub async fn resource_groups(&self, subscription_id: &str) -> Result<Vec<AzureResourceGroup>> {
+        let sub = subscription_in_path(subscription_id)?;
+        let url = self.client.url(
+            &["subscriptions", &sub, "resourcegroups"],
+            API_RESOURCE_GROUPS,
+            &[],
+        );
+        let items = self
+            .client
+            .list(url)
+            .await
+            .map_err(|e| targeted(e, "subscriptionId"))?;
+        Ok(items.iter().map(resource_group).collect())
+    }
+
+    fn workspaces_url(&self, sub: &str, rg: &str) -> reqwest::Url {
+        self.client.url(
+            &[
+                "subscriptions",
+                sub,
+                "resourceGroups",
+                rg,
+                "providers",
+                "Microsoft.OperationalInsights",
+                "workspaces",
+            ],
+            API_LOG_ANALYTICS,
+            &[],
+        )
+    }
+
+    async fn raw_workspaces(&self, subscription_id: &str, rg: &str) -> Result<Vec<Value>> {
+        let sub = subscription_in_path(subscription_id)?;
+        let rg = resource_group_in_path(rg)?;
+        self.client
+            .list(self.workspaces_url(&sub, rg))
+            .await
+            .map_err(|e| targeted(e, "resourceGroup"))
+    }
+
+    pub async fn workspaces(
+        &self,
+        subscription_id: &str,
+        rg: &str,
+    ) -> Result<Vec<LogAnalyticsWorkspace>> {
+        let items = self.raw_workspaces(subscription_id, rg).await?;
+        Ok(items.iter().map(workspace).collect())
+    }
+
+    /// The URL of a resource's sub-path: `{resource id}/{tail…}`.
+    fn under(&self, resource_id: &str, tail: &[&str], api_version: &str) -> reqwest::Url {
+        let mut segs: Vec<&str> = resource_id.split('/').filter(|s| !s.is_empty()).collect();
+        segs.extend_from_slice(tail);
+        self.client.url(&segs, api_version, &[])
+    }
+
+    /// The Sentinel onboarding state of a workspace, or `None` when Sentinel is not onboarded.
+    async fn onboarding_state(
+        client: &AzureClient,
+        url: reqwest::Url,
+    ) -> std::result::Result<Option<Value>, AzureError> {
+        match client.get(url).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn onboarding_url(&self, workspace_id: &str) -> reqwest::Url {
+        self.under(
+            workspace_id,
+            &[
+                "providers",
+                "Microsoft.SecurityInsights",
+                "onboardingStates",
+                "default",
+            ],
+            API_SECURITY_INSIGHTS,
+        )
+    }
+
+    /// Workspaces of the resource group with Sentinel onboarded. The onboarding state of each
+    /// workspace is read concurrently (a few at a time); the order of ARM's list is kept.
+    pub async fn sentinels(
+        &self,
+        subscription_id: &str,
+        rg: &str,
+    ) -> Result<Vec<SentinelInstance>> {
+        let items = self.raw_workspaces(subscription_id, rg).await?;
+        let workspaces: Vec<LogAnalyticsWorkspace> = items.iter().map(workspace).collect();
+        let mut states: Vec<Option<Value>> = vec![None; workspaces.len()];
+        let mut set = tokio::task::JoinSet::new();
+        let mut queue = workspaces.iter().enumerate();
+        loop {
+            while set.len() < SENTINEL_LOOKUPS_IN_FLIGHT {
+                let Some((i, ws)) = queue.next() else { break };
+                let client = self.client.clone();
+                let url = self.onboarding_url(&ws.id);
+                set.spawn(async move { (i, Self::onboarding_state(&client, url).await) });
+            }
+            let Some(done) = set.join_next().await else {
+                break;
+            };
+            let (i, state) = done.map_err(Error::internal)?;
+            states[i] = state.map_err(|e| e.into_domain())?;
+        }
+        Ok(workspaces
+            .into_iter()
+            .zip(states)
+            .filter_map(|(ws, state)| {
+                let state = state?;
+                Some(SentinelInstance {
+                    sentinel_onboarding_state_id: text(&state["id"]).unwrap_or_else(|| {
+                        format!(
+                            "{}/providers/Microsoft.SecurityInsights/onboardingStates/default",
+                            ws.id
+                        )
+                    }),
+                    customer_managed_key: state["properties"]["customerManagedKey"]
+                        .as_bool()
+                        .unwrap_or(false),
+                    workspace: ws,
+                })
+            })
+            .collect())
+    }
+
+    /// Whether a Sentinel-attached workspace is usable: it exists, Sentinel is onboarded, and
+    /// the principal may read it (and, not required, change its analytics rules).
+    pub async fn validate(
+        &self,
+        subscription_id: &str,
+        rg: &str,
+        name: &str,
+    ) -> Result<WorkspaceValidation> {
+        let sub = subscription_in_path(subscription_id)?;
+        let rg = resource_group_in_path(rg)?;
+        if !valid_workspace_name(name) {
+            return Err(Error::not_found_target(
+                "Workspace",
+                clip(name),
+                "workspaceName",
+            ));
+        }
+        let mut out = WorkspaceValidation {
+            subscription_id: sub.clone(),
+            resource_group: rg.to_string(),
+            workspace_name: name.to_string(),
+            workspace_id: None,
+            customer_id: None,
+            valid: false,
+            checks: Vec::new(),
+        };
+        let skipped = |name, required| {
+            check(
+                name,
+                required,
+                CheckStatus::Skipped,
+                "Not checked: the workspace was not found.",
+            )
+        };
+        let mut ws_url = self.workspaces_url(&sub, rg);
+        ws_url.path_segments_mut().expect("base URL").push(name);
+        let found = match self.client.get(ws_url).await {
+            Ok(v) => {
+                let ws = workspace(&v);
+                out.checks.push(check(
+                    WorkspaceCheck::WorkspaceExists,
+                    true,
+                    CheckStatus::Passed,
+                    format!(
+                        "Workspace '{name}' exists (provisioning state {}).",
+                        ws.provisioning_state.as_deref().unwrap_or("unknown")
+                    ),
+                ));
+                out.workspace_id = Some(ws.id.clone());
+                out.customer_id = ws.customer_id.clone();
+                Some(ws)
+            }
+            Err(e @ AzureError::Arm { status: 404, .. })
+            | Err(e @ AzureError::Arm { status: 403, .. }) => {
+                let detail = if e.status() == Some(403) {
+                    format!(
+                        "The Azure principal may not read workspace '{name}' ({}).",
+                        e.summary()
+                    )
+                } else {
+                    format!("Workspace '{name}' was not found ({}).", e.summary())
+                };
+                out.checks.push(check(
+                    WorkspaceCheck::WorkspaceExists,
+                    true,
+                    CheckStatus::Failed,
+                    detail,
+                ));
+                None
+            }
+            Err(e) => return Err(e.into_domain()),
+        };
+        let Some(ws) = found else {
+            out.checks
+                .push(skipped(WorkspaceCheck::SentinelOnboarded, true));
+            out.checks.push(skipped(WorkspaceCheck::ReadAccess, true));
+            out.checks
+                .push(skipped(WorkspaceCheck::AnalyticsRulesWriteAccess, false));
+            return Ok(out);
+        };
+        let onboarded =
+            match Self::onboarding_state(&self.client, self.onboarding_url(&ws.id)).await {
+                Ok(Some(_)) => check(
+                    WorkspaceCheck::SentinelOnboarded,
+                    true,
+                    CheckStatus::Passed,
+                    "Microsoft Sentinel is onboarded on the workspace.",
+                ),
+                Ok(None) => check(
+                    WorkspaceCheck::SentinelOnboarded,
+                    true,
+                    CheckStatus::Failed,
+                    "Microsoft Sentinel is not onboarded on the workspace.",
+                ),
+                Err(e @ AzureError::Arm { status: 403, .. }) => check(
+                    WorkspaceCheck::SentinelOnboarded,
+                    true,
+                    CheckStatus::Failed,
+                    format!(
+                        "The Azure principal may not read the Sentinel onboarding state ({}).",
+                        e.summary()
+                    ),
+                ),
+                Err(e) => return Err(e.into_domain()),
+            };
+        out.checks.push(onboarded);
+        let perms_url = self.under(
+            &ws.id,
+            &["providers", "Microsoft.Authorization", "permissions"],
+            API_AUTHORIZATION,
+        );
+        let permissions = match self.client.list(perms_url).await {
+            Ok(p) => Ok(p),
+            Err(
+                e @ AzureError::Arm {
+                    status: 400..=499, ..
+                },
+            ) => Err(e),
+            Err(e) => return Err(e.into_domain()),
+        };
+        out.checks.push(access_check(
+            WorkspaceCheck::ReadAccess,
+            true,
+            &permissions,
+            READ_ACTIONS,
+        ));
+        out.checks.push(access_check(
+            WorkspaceCheck::AnalyticsRulesWriteAccess,
+            false,
+            &permissions,
+            WRITE_ACTIONS,
+        ));
+        out.valid = out
+            .checks
+            .iter()
+            .all(|c| !c.required || c.status == CheckStatus::Passed);
+        Ok(out)
+    }
+
+    /// Enables or disables an analytics rule: GET it, flip `properties.enabled`, PUT it back
+    /// with its `etag` (ARM answers 412/409 if it changed in between → `CONFLICT`). A rule
+    /// already in the requested state is not written.
+    pub async fn set_rule_enabled(&self, rule_id: &str, enabled: bool) -> Result<AnalyticsRule> {
+        let at = RuleAddress::parse(rule_id)?;
+        let url = self.client.url(
+            &[
+                "subscriptions",
+                &at.subscription_id,
+                "resourceGroups",
+                &at.resource_group,
+                "providers",
+                "Microsoft.OperationalInsights",
+                "workspaces",
+                &at.workspace,
+                "providers",
+                "Microsoft.SecurityInsights",
+                "alertRules",
+                &at.rule,
+            ],
+            API_SECURITY_INSIGHTS,
+            &[],
+        );
+        let rule = self
+            .client
+            .get(url.clone())
+            .await
+            .map_err(|e| targeted(e, "ruleId"))?;
+        if rule["properties"]["enabled"].as_bool() == Some(enabled) {
+            return Ok(analytics_rule(&rule, false));
+        }
+        let mut properties = rule["properties"].clone();
+        if !properties.is_object() {
+            return Err(Error::UpstreamUnavailable {
+                detail: "Azure Resource Manager returned an analytics rule without properties."
+                    .into(),
+                retry_after_secs: 5,
+            });
+        }
+        properties["enabled"] = Value::Bool(enabled);
+        let mut body = serde_json::json!({ "kind": rule["kind"], "properties": properties });
+        if let Some(etag) = rule["etag"].as_str() {
+            body["etag"] = Value::String(etag.to_string());
+        }
+        tracing::info!(rule = %at.rule, workspace = %at.workspace, enabled, "changing a Sentinel analytics rule");
+        let updated = self
+            .client
+            .call(Method::PUT, url, Some(&body))
+            .await
+            .map_err(|e| targeted(e, "ruleId"))?;
+        Ok(analytics_rule(&updated, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rule_ids_parse_in_any_case() {
+        let id = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourcegroups/rg-sec/providers/microsoft.operationalinsights/workspaces/ws-1/providers/Microsoft.SecurityInsights/alertRules/73e01a99-5cd7-4139-a149-9f2736ff2ab5";
+        let a = RuleAddress::parse(id).unwrap();
+        assert_eq!(a.resource_group, "rg-sec");
+        assert_eq!(a.workspace, "ws-1");
+        assert_eq!(a.rule, "73e01a99-5cd7-4139-a149-9f2736ff2ab5");
+        assert_eq!(RuleAddress::parse(&id[1..]).unwrap(), a);
+        for bad in [
+            "",
+            "73e01a99-5cd7-4139-a149-9f2736ff2ab5",
+            &id.replace("alertRules", "watchlists"),
+            &id.replace("rg-sec", "rg/../x"),
+            &id.replace("0b1f6471-1bf0-4dda-aec3-cb9272f09590", "sub"),
+            &format!("{id}/extra"),
+        ] {
+            assert!(RuleAddress::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn permissions_follow_actions_minus_not_actions() {
+        let perms = vec![
+            json!({"actions": ["*/read"], "notActions": []}),
+            json!({"actions": ["Microsoft.SecurityInsights/*"], "notActions": ["Microsoft.SecurityInsights/alertRules/write"]}),
+        ];
+        assert!(allowed(&perms, "Microsoft.SecurityInsights/incidents/read"));
+        assert!(allowed(
+            &perms,
+            "microsoft.operationalinsights/workspaces/read"
+        ));
+        assert!(allowed(
+            &perms,
+            "Microsoft.SecurityInsights/incidents/write"
+        ));
+        assert!(!allowed(
+            &perms,
+            "Microsoft.SecurityInsights/alertRules/write"
+        ));
+        assert!(allowed(&[json!({"actions": ["*"]})], "Anything/at/all"));
+        assert!(!allowed(&[], "Microsoft.SecurityInsights/incidents/read"));
+        assert!(glob("a*c*e", "abcde") && !glob("a*c*f", "abcde"));
+    }
+
+    #[test]
+    fn nsg_rules_merge_singular_and_plural_fields() {
+        let nsg = network_security_group(&json!({
+            "id": "/subscriptions/s/resourceGroups/rg-net/providers/Microsoft.Network/networkSecurityGroups/nsg-web",
+            "name": "nsg-web", "location": "westeurope",
+            "properties": {
+                "provisioningState": "Succeeded",
+                "securityRules": [{"name": "allow-https", "properties": {
+                    "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
+                    "sourceAddressPrefix": "*", "sourcePortRange": "*",
+                    "destinationAddressPrefixes": ["10.0.0.4", "10.0.0.5"], "destinationPortRange": "443"}}],
+                "networkInterfaces": [{"id": "/nic/1"}]
+            }
+        }));
+        assert_eq!(nsg.resource_group.as_deref(), Some("rg-net"));
+        let r = &nsg.security_rules[0];
+        assert_eq!(r.source_address_prefixes, vec!["*"]);
+        assert_eq!(r.destination_address_prefixes, vec!["10.0.0.4", "10.0.0.5"]);
+        assert_eq!(r.destination_port_ranges, vec!["443"]);
+        assert_eq!(nsg.network_interface_ids, vec!["/nic/1"]);
+        assert!(nsg.subnet_ids.is_empty());
+    }
+}
