@@ -243,3 +243,181 @@ fn a_bad_configuration_value_is_named_and_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
 }
+
+/// Starts `palisade serve` and returns the child and its address.
+fn serve(db_url: &str, config: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--database", db_url, "--listen", "127.0.0.1:0"])
+        .arg("--config")
+        .arg(config)
+        .env("PALISADE_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let line = wait_line(&mut stderr, |l| l.contains("palisade listening"));
+    let addr = line
+        .split("address=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    (child, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_loses_no_webhook_event() {
+    use palisade_test_utils::{Receiver, Reply};
+    use std::collections::HashSet;
+
+    let db = TestDb::new().await;
+    let boot = json_stdout(&palisade(&[
+        "admin",
+        "bootstrap",
+        "--org-name",
+        "Crash",
+        "--database",
+        &db.url,
+    ]));
+    let org = boot["organizationId"].as_str().unwrap();
+    let ws = json_stdout(&palisade(&[
+        "admin",
+        "workspace",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "w",
+        "--database",
+        &db.url,
+    ]));
+    let ws = ws["id"].as_str().unwrap().to_string();
+    let cred = Cred {
+        client_id: boot["clientId"].as_str().unwrap().parse().unwrap(),
+        secret: boot["clientSecret"].as_str().unwrap().into(),
+    };
+    // A slow receiver, so a backlog is queued and in flight when the server dies.
+    let rx = Receiver::with_plan(|_, _| Reply::ok().after(Duration::from_millis(20))).await;
+    let config = std::env::temp_dir().join(format!("palisade-crash-{}.toml", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &config,
+        "[webhooks]\nallow_private_targets = true\nallow_http = true\ntimeout_secs = 2\n\
+         lease_secs = 7\npoll_interval_ms = 100\nmax_in_flight_per_webhook = 4\nretry_schedule_secs = [1]\n",
+    )
+    .unwrap();
+
+    let (child, addr) = serve(&db.url, &config);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("http://{addr}/api/v2/webhooks"))
+        .header("authorization", cred.header())
+        .json(&serde_json::json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    const EVENTS: usize = 600;
+    for batch in 0..6 {
+        let incidents: Vec<Value> = (0..100)
+            .map(|i| serde_json::json!({"id": format!("K-{batch}-{i}"), "title": "t", "severity": "Low"}))
+            .collect();
+        let r = client
+            .post(format!(
+                "http://{addr}/api/v2/workspaces/{ws}/incidents/Splunk/ingest"
+            ))
+            .header("authorization", cred.header())
+            .json(&serde_json::json!({"incidents": incidents}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    rx.wait_for(40, Duration::from_secs(20)).await;
+    // SIGKILL: no graceful shutdown, leases held, deliveries in flight.
+    let mut child = child;
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let before = rx.hits().len();
+    assert!(
+        before < EVENTS,
+        "the kill must leave a backlog ({before} delivered)"
+    );
+
+    let (child, addr) = serve(&db.url, &config);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ids: HashSet<String> = rx.hits().iter().map(|h| h.event_id()).collect();
+        if ids.len() == EVENTS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {EVENTS} events delivered after the restart",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Every event is also recorded as delivered: the jobs the killed process had leased
+    // were taken over once their lease lapsed, not left behind.
+    let hook = client
+        .get(format!("http://{addr}/api/v2/webhooks"))
+        .header("authorization", cred.header())
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    loop {
+        let mut delivered = HashSet::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut url =
+                format!("http://{addr}/api/v2/webhooks/{hook}/delivery-logs?pageSize=100");
+            if let Some(t) = &token {
+                url.push_str(&format!("&continuationToken={t}"));
+            }
+            let page: Value = client
+                .get(url)
+                .header("authorization", cred.header())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for item in page["data"]["items"].as_array().unwrap() {
+                if item["success"] == true {
+                    delivered.insert(item["eventId"].as_str().unwrap().to_string());
+                }
+            }
+            match page["data"]["continuationToken"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        if delivered.len() == EVENTS {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {EVENTS} events logged as delivered",
+            delivered.len()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let status = terminate(child);
+    assert!(status.success());
+    let _ = std::fs::remove_file(&config);
+}
