@@ -3,8 +3,11 @@
 //!
 //! - `seed`: creates workspaces and ingests incidents (all six sources) through the batch
 //!   ingest API; prints ingest throughput and writes sample detail paths for wrk.
+//! - `webhooks`: webhook delivery throughput and latency with an in-process receiver.
 //! - `listing`: measures `POST /incidents/across-workspaces`: first-page latency (p50/p99) and
 //!   the time to page through everything, with and without a `query` filter.
+
+mod webhooks;
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +53,18 @@ enum Command {
         /// A label for the printed figures (e.g. the page size).
         #[arg(long, default_value = "")]
         label: String,
+    },
+    /// Webhook delivery throughput and latency (bench/webhooks.sh).
+    Webhooks {
+        #[arg(long, default_value_t = 20)]
+        webhooks: usize,
+        #[arg(long, default_value_t = 50_000)]
+        events: usize,
+        /// Events per second in the latency phase.
+        #[arg(long, default_value_t = 1000)]
+        rate: usize,
+        #[arg(long, default_value_t = 10)]
+        latency_secs: u64,
     },
 }
 
@@ -109,6 +124,12 @@ async fn main() {
             first_only,
             label,
         } => listing(&client, samples, first_only, &label).await,
+        Command::Webhooks {
+            webhooks,
+            events,
+            rate,
+            latency_secs,
+        } => webhooks::run(client, webhooks, events, rate, latency_secs).await,
     }
 }
 

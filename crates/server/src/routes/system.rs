@@ -31,11 +31,20 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics().render(),
-    )
-        .into_response()
+    let mut text = state.metrics().render();
+    // Delivery backlog gauges, read from the shared database (every replica reports the same).
+    if let (Ok(jobs), Ok(events)) = (
+        state.store().queued_jobs(None).await,
+        state.store().undispatched_events().await,
+    ) {
+        text.push_str(&format!(
+            "# HELP palisade_webhook_jobs_queued Webhook deliveries queued (due, retrying or held).\n\
+             # TYPE palisade_webhook_jobs_queued gauge\npalisade_webhook_jobs_queued {jobs}\n\
+             # HELP palisade_outbox_events_pending Outbox events not yet fanned out to webhooks.\n\
+             # TYPE palisade_outbox_events_pending gauge\npalisade_outbox_events_pending {events}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 pub async fn openapi(State(state): State<AppState>) -> Response {
