@@ -129,6 +129,9 @@ impl Application {
             })
         };
         let engine = self.workers.then(|| state.engine().start());
+        if self.api {
+            state.incidents().cache().sync(state.store().clone());
+        }
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
             router(state.clone())

@@ -282,7 +282,9 @@ impl IncidentsConfig {
             .unwrap_or(if database_url.starts_with("sqlite:") {
                 60_000
             } else {
-                1_000
+                // Replicas broadcast invalidations (LISTEN/NOTIFY); the TTL only bounds a
+                // write whose broadcast was lost with a crashed replica.
+                30_000
             });
         std::time::Duration::from_millis(ms)
     }

@@ -20,6 +20,8 @@ pub struct Store {
     backend: Backend,
     /// Signalled after a transaction that wrote outbox events commits.
     events: std::sync::Arc<tokio::sync::Notify>,
+    /// The URL connected to (for PostgreSQL notification listeners). Never printed.
+    url: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -76,6 +78,7 @@ impl Store {
             pool,
             backend,
             events: Default::default(),
+            url: url.into(),
         })
     }
 
@@ -103,6 +106,33 @@ impl Store {
             Backend::Postgres => self.pool.begin().await,
         }
         .map_err(db_err)
+    }
+
+    /// Sends a PostgreSQL notification on `channel` (every replica listening receives it,
+    /// this one included). A no-op on SQLite, where one process owns the database.
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if self.backend != Backend::Postgres {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// A listener on a PostgreSQL notification channel; `None` on SQLite.
+    pub async fn listen(&self, channel: &str) -> Result<Option<sqlx::postgres::PgListener>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url)
+            .await
+            .map_err(db_err)?;
+        listener.listen(channel).await.map_err(db_err)?;
+        Ok(Some(listener))
     }
 
     /// Is the database reachable? (`/readyz`)

@@ -1,9 +1,11 @@
 //! A bounded, short-lived cache of incidents read by id.
 //!
 //! Every write through this process (ingest, status, assignment, comments, workspace
-//! deletion) invalidates what it touches at once; a write made by another replica is seen
-//! within `incidents.cache_ttl_ms` (default 1 s on PostgreSQL; 60 s on SQLite, where one
-//! process owns the database and every write invalidates). A TTL of 0 turns the cache off.
+//! deletion) invalidates what it touches at once. On PostgreSQL the invalidation is also
+//! broadcast to every replica (`NOTIFY palisade_incident_cache`, see [`IncidentCache::sync`]),
+//! so another replica's write is seen at once too; a replica that loses its listening
+//! connection clears its cache, and `incidents.cache_ttl_ms` bounds staleness only if a
+//! replica dies between committing a write and broadcasting it. A TTL of 0 turns the cache off.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -38,6 +40,24 @@ pub struct IncidentCache {
     ttl: Duration,
     capacity: usize,
     entries: Mutex<HashMap<Key, (Instant, Arc<Cached>)>>,
+    /// Invalidations to broadcast to the other replicas (set by [`IncidentCache::sync`]).
+    outbox: OnceLock<tokio::sync::mpsc::UnboundedSender<String>>,
+}
+
+const CHANNEL: &str = "palisade_incident_cache";
+/// PostgreSQL's notification payload limit is 8,000 bytes.
+const MAX_PAYLOAD: usize = 7_000;
+
+fn encode(key: &Key) -> String {
+    format!("{}|{}|{}|{}", key.0, key.1, key.2.as_str(), key.3)
+}
+
+fn decode(line: &str) -> Option<Key> {
+    let mut parts = line.splitn(4, '|');
+    let org = parts.next()?.parse().ok()?;
+    let ws = parts.next()?.parse().ok()?;
+    let source = IncidentSource::parse(parts.next()?)?;
+    Some((org, ws, source, parts.next()?.to_string()))
 }
 
 impl IncidentCache {
@@ -46,6 +66,90 @@ impl IncidentCache {
             ttl,
             capacity,
             entries: Mutex::new(HashMap::new()),
+            outbox: OnceLock::new(),
+        }
+    }
+
+    /// Keeps the caches of every replica on one PostgreSQL database coherent: local
+    /// invalidations are broadcast, and broadcasts from the others are applied. Does nothing
+    /// on SQLite. Runs until the process ends.
+    pub fn sync(self: &Arc<Self>, store: palisade_store::Store) {
+        if store.backend() != palisade_store::Backend::Postgres || self.ttl.is_zero() {
+            return;
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        if self.outbox.set(tx).is_err() {
+            return;
+        }
+        let publisher = store.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut payload = first;
+                while payload.len() < MAX_PAYLOAD {
+                    match rx.try_recv() {
+                        Ok(line) if payload.len() + line.len() + 1 < MAX_PAYLOAD => {
+                            payload.push('\n');
+                            payload.push_str(&line);
+                        }
+                        Ok(line) => {
+                            let _ = publisher.notify(CHANNEL, &payload).await;
+                            payload = line;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = publisher.notify(CHANNEL, &payload).await {
+                    tracing::warn!(error = %e, "could not broadcast an incident cache invalidation");
+                }
+            }
+        });
+        let cache = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match store.listen(CHANNEL).await {
+                    Ok(Some(mut listener)) => {
+                        // Whatever was missed while not listening is unknown: start afresh.
+                        cache.clear_local();
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(n)) => cache.apply(n.payload()),
+                                // The connection was lost (it reconnects); notifications may
+                                // have been missed meanwhile.
+                                Ok(None) => cache.clear_local(),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "incident cache listener failed");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) => return,
+                    Err(e) => tracing::warn!(error = %e, "incident cache listener cannot connect"),
+                }
+                cache.clear_local();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    fn apply(&self, payload: &str) {
+        let mut entries = self.entries.lock().unwrap();
+        for line in payload.lines() {
+            if line == "*" {
+                entries.clear();
+            } else if let Some(key) = decode(line) {
+                entries.remove(&key);
+            }
+        }
+    }
+
+    fn clear_local(&self) {
+        self.entries.lock().unwrap().clear();
+    }
+
+    fn broadcast(&self, line: String) {
+        if let Some(tx) = self.outbox.get() {
+            let _ = tx.send(line);
         }
     }
 
@@ -88,14 +192,14 @@ impl IncidentCache {
     }
 
     pub fn forget(&self, org: &OrgId, ws: Uuid, source: IncidentSource, id: &str) {
-        self.entries
-            .lock()
-            .unwrap()
-            .remove(&Self::key(org, ws, source, id));
+        let key = Self::key(org, ws, source, id);
+        self.entries.lock().unwrap().remove(&key);
+        self.broadcast(encode(&key));
     }
 
     pub fn clear(&self) {
-        self.entries.lock().unwrap().clear();
+        self.clear_local();
+        self.broadcast("*".into());
     }
 }
 
@@ -119,6 +223,29 @@ mod tests {
             updated_at: chrono::Utc::now(),
             doc,
         })
+    }
+
+    #[test]
+    fn invalidation_lines_round_trip() {
+        let key: Key = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            IncidentSource::DefenderXDR,
+            "INC|1".into(),
+        );
+        assert_eq!(decode(&encode(&key)), Some(key));
+        assert_eq!(decode("garbage"), None);
+        let org = OrgId::new(Uuid::new_v4());
+        let c = IncidentCache::new(Duration::from_secs(60), 10);
+        let mut r = row("a");
+        Arc::get_mut(&mut r).unwrap().row.workspace_id = Uuid::new_v4();
+        let ws = r.row.workspace_id;
+        c.put(&org, r);
+        c.apply(&format!(
+            "nonsense\n{}",
+            encode(&(org.uuid(), ws, IncidentSource::Splunk, "a".into()))
+        ));
+        assert!(c.get(&org, ws, IncidentSource::Splunk, "a").is_none());
     }
 
     #[test]

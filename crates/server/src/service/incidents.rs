@@ -131,6 +131,11 @@ impl IncidentService {
         }
     }
 
+    /// The incident read cache (the application keeps replicas' caches in sync).
+    pub fn cache(&self) -> &Arc<IncidentCache> {
+        &self.cache
+    }
+
     /// Drops cached copies of incidents a write touched.
     pub(crate) fn forget(&self, p: &Principal, ws: Uuid, source: IncidentSource, id: &str) {
         self.cache.forget(&p.org, ws, source, id);

@@ -470,3 +470,52 @@ async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
         1
     );
 }
+
+/// On PostgreSQL every replica caches incidents read by id; a change made through another
+/// replica must be seen at once (broadcast invalidation), not after the cache TTL. SQLite has
+/// one process per database, so there is nothing to broadcast there.
+#[tokio::test]
+async fn a_change_through_another_replica_invalidates_the_cache_at_once() {
+    let app = TestApp::spawn_with(|c| c.incidents.cache_ttl_ms = Some(600_000)).await;
+    if !app.db.is_postgres() {
+        return;
+    }
+    let other = app.replica().await;
+    let org = app.org("Cache").await;
+    let ws = app.workspace(&org, "w").await;
+    let path = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/C-1");
+    let r = app
+        .put(
+            &path,
+            Some(&org.admin),
+            &json!({"title": "t", "severity": "Low"}),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.text);
+    // Cached on the first replica.
+    assert_eq!(
+        app.get(&path, Some(&org.admin)).await.data()["incident"]["status"],
+        "New"
+    );
+    // Changed through the second.
+    let r = reqwest::Client::new()
+        .put(format!("http://{}{path}/status", other.addr))
+        .header("authorization", org.admin.header())
+        .json(&json!({"status": "Active"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let status = app.get(&path, Some(&org.admin)).await.data()["incident"]["status"].clone();
+        if status == "Active" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first replica still serves the stale incident"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
