@@ -126,6 +126,9 @@ pub struct StoredEvent {
 /// thread hops), but binding costs grow with the square of a statement's parameter count
 /// (SQLite looks each parameter up by position in a list), so statements stay small.
 const PARAMS_PER_STATEMENT: usize = 160;
+/// PostgreSQL binds parameters in linear time, so its statements can carry a whole batch
+/// (its limit is 65,535 parameters per statement).
+const PARAMS_PER_STATEMENT_PG: usize = 12_000;
 
 enum Bind {
     S(String),
@@ -274,6 +277,10 @@ impl Store {
             rows: HashMap::new(),
             order: Vec::new(),
             replaced: Vec::new(),
+            params: match self.backend() {
+                crate::Backend::Sqlite => PARAMS_PER_STATEMENT,
+                crate::Backend::Postgres => PARAMS_PER_STATEMENT_PG,
+            },
         };
         // Existing incidents of the batch, in one query per 500 ids.
         let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
@@ -607,6 +614,8 @@ struct Batch<'a> {
     order: Vec<String>,
     /// Incidents that existed before this batch: their entity keys are replaced.
     replaced: Vec<String>,
+    /// Bind parameters per multi-row statement on this engine.
+    params: usize,
 }
 
 /// The values of one incident row and its entity keys, written at the end of the batch.
@@ -757,7 +766,7 @@ impl Batch<'_> {
             self.source.as_str(),
             self.org.to_string(),
         );
-        for chunk in self.replaced.chunks(PARAMS_PER_STATEMENT) {
+        for chunk in self.replaced.chunks(self.params) {
             let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
                 "DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id IN ({})",
@@ -769,7 +778,7 @@ impl Batch<'_> {
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
         }
-        for chunk in self.order.chunks(PARAMS_PER_STATEMENT / 11) {
+        for chunk in self.order.chunks(self.params / 11) {
             let mut sql = String::from(
                 "INSERT INTO incidents (workspace_id, source, organization_id, id, number, title, description, \
                  severity, status, owner_email, created_at, updated_at, summary, doc) VALUES ",
@@ -816,7 +825,7 @@ impl Batch<'_> {
                     .map(move |(k, v)| (id.as_str(), r.created_at, *k, v.as_str()))
             })
             .collect();
-        for chunk in keys.chunks(PARAMS_PER_STATEMENT / 4) {
+        for chunk in keys.chunks(self.params / 4) {
             let mut sql = String::from(
                 "INSERT INTO incident_entity_keys (workspace_id, source, organization_id, incident_id, \
                  created_at, kind, entity_key) VALUES ",
@@ -862,7 +871,7 @@ impl Batch<'_> {
         }
         let t = to_micros(self.now);
         // One microsecond apart, so the outbox keeps the batch's order.
-        for (c, chunk) in self.events.chunks(PARAMS_PER_STATEMENT / 5).enumerate() {
+        for (c, chunk) in self.events.chunks(self.params / 5).enumerate() {
             let mut sql = String::from(
                 "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
                  payload, occurred_at, created_at) VALUES ",
@@ -892,7 +901,7 @@ impl Batch<'_> {
                     .bind(*event_type)
                     .bind(subject.clone())
                     .bind(data.to_string())
-                    .bind(t + (c * (PARAMS_PER_STATEMENT / 5) + i) as i64);
+                    .bind(t + (c * (self.params / 5) + i) as i64);
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
         }
