@@ -614,6 +614,14 @@ impl Store {
         limit: i64,
         mut plan: impl FnMut(&PendingEvent, &[WebhookRow]) -> Vec<NewJob>,
     ) -> Result<usize> {
+        // Look before taking the write lock: idle dispatchers cost the writers nothing.
+        let pending = sqlx::query("SELECT id FROM events WHERE dispatched = 0 LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if pending.is_none() {
+            return Ok(0);
+        }
         let mut tx = self.begin_write().await?;
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -732,6 +740,33 @@ impl Store {
         let rows = q.fetch_all(&mut *tx).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         rows.iter().map(job_from).collect()
+    }
+
+    /// Is any job of an active webhook (not in `exclude`) due and unleased? A read: on SQLite
+    /// it does not take the write lock, so idle workers cost the writers nothing.
+    pub async fn any_job_due(&self, now: i64, exclude: &[Uuid]) -> Result<bool> {
+        let exclude = &exclude[..exclude.len().min(MAX_PARAMS)];
+        let not_in = if exclude.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND j.webhook_id NOT IN ({})",
+                placeholders(2, exclude.len())
+            )
+        };
+        let sql = format!(
+            "SELECT j.id FROM webhook_jobs j JOIN webhooks w ON w.id = j.webhook_id \
+             WHERE w.status = 'Active' AND j.next_attempt_at <= $1 \
+             AND (j.lease_until IS NULL OR j.lease_until < $1){not_in} LIMIT 1"
+        );
+        let mut q = sqlx::query(&sql).bind(now);
+        for w in exclude {
+            q = q.bind(w.to_string());
+        }
+        Ok(q.fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?
+            .is_some())
     }
 
     /// The earliest `next_attempt_at` of a job of an active webhook, if any.

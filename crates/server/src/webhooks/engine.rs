@@ -158,27 +158,35 @@ impl Engine {
             if free > 0 {
                 let now = to_micros(chrono::Utc::now());
                 let lease = now + (cfg.lease_secs as i64) * 1_000_000;
-                match self
-                    .inner
-                    .store
-                    .claim_jobs(
-                        &self.inner.owner,
-                        now,
-                        lease,
-                        free.min(batch),
-                        &self.saturated(),
-                    )
-                    .await
-                {
-                    Ok(jobs) => claimed = jobs,
-                    Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
+                let saturated = self.saturated();
+                // Look before leasing: the probe is a plain read, the claim a write.
+                let due = match self.inner.store.any_job_due(now, &saturated).await {
+                    Ok(due) => due,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "looking for due webhook deliveries failed");
+                        false
+                    }
+                };
+                if due {
+                    match self
+                        .inner
+                        .store
+                        .claim_jobs(&self.inner.owner, now, lease, free.min(batch), &saturated)
+                        .await
+                    {
+                        Ok(jobs) => claimed = jobs,
+                        Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
+                    }
                 }
             }
             if claimed.is_empty() {
+                // Idle: wait for new work, the poll, or (when every slot is taken, or a
+                // webhook's slots are) a delivery to finish.
+                let waiting_for_slots = free == 0 || !self.saturated().is_empty();
                 tokio::select! {
                     _ = self.inner.jobs.notified() => {}
                     _ = tokio::time::sleep(self.poll()) => {}
-                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                    Some(_) = running.join_next(), if waiting_for_slots && !running.is_empty() => {}
                     _ = stopped.changed() => {}
                 }
                 continue;
