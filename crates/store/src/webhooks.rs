@@ -795,10 +795,33 @@ impl Store {
         }
         let now = now_micros();
         let mut tx = self.begin_write().await?;
+        // Webhooks deleted while their deliveries were in flight take their logs with them.
+        let mut hooks: Vec<String> = batch
+            .iter()
+            .filter_map(|c| c.log.as_ref().map(|l| l.webhook_id.to_string()))
+            .collect();
+        hooks.sort();
+        hooks.dedup();
+        let mut live = std::collections::HashSet::new();
+        for chunk in hooks.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT id FROM webhooks WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for row in q.fetch_all(&mut *tx).await.map_err(db_err)? {
+                live.insert(get_uuid(&row, "id")?);
+            }
+        }
         // Logs: new rows, or the pre-written pending row of a redelivery.
         let mut fresh = Vec::new();
         for c in batch {
-            let Some(log) = &c.log else { continue };
+            let Some(log) = c.log.as_ref().filter(|l| live.contains(&l.webhook_id)) else {
+                continue;
+            };
             match c.pending_log_id {
                 Some(pending) => {
                     sqlx::query(
@@ -848,7 +871,8 @@ impl Store {
             };
             sqlx::query(
                 "UPDATE webhook_jobs SET attempts = attempts + $3, next_attempt_at = $4, lease_until = NULL, \
-                 lease_owner = NULL, pending_log_id = NULL WHERE id = $1 AND lease_owner = $2",
+                 lease_owner = NULL, pending_log_id = CASE WHEN $3 = 1 THEN NULL ELSE pending_log_id END \
+                 WHERE id = $1 AND lease_owner = $2",
             )
             .bind(c.job_id.to_string())
             .bind(owner)

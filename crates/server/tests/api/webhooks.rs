@@ -1004,3 +1004,59 @@ async fn two_replicas_deliver_each_event_exactly_once() {
     assert_eq!(app.state.store().queued_jobs(None).await.unwrap(), 0);
     assert_eq!(app.state.store().undispatched_events().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn deleting_a_webhook_mid_delivery_loses_nothing_else() {
+    let app = app().await;
+    let slow = Receiver::with_plan(|_, _| Reply::ok().after(Duration::from_millis(400))).await;
+    // Both answer after the same delay, so both outcomes are recorded in one batch.
+    let fast = Receiver::with_plan(|_, _| Reply::ok().after(Duration::from_millis(400))).await;
+    let org = app.org("Deleted").await;
+    let ws = app.workspace(&org, "w").await;
+    let hook = create(
+        &app,
+        &org.admin,
+        json!({"name": "slow", "url": slow.url("/"), "eventTypes": ["incident.created"]}),
+    )
+    .await;
+    let kept = create(
+        &app,
+        &org.admin,
+        json!({"name": "fast", "url": fast.url("/"), "eventTypes": ["incident.created"]}),
+    )
+    .await;
+    let kept = kept["id"].as_str().unwrap().to_string();
+    ingest(&app, &org.admin, ws, "Z-1", "in flight").await;
+    slow.wait_for(1, Duration::from_secs(10)).await;
+    // Deleted while its delivery is in flight; the other webhook's delivery is recorded in
+    // the same batch and must not be lost with it.
+    let id = hook["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/v2/webhooks/{id}"), Some(&org.admin))
+            .await
+            .status,
+        200
+    );
+    fast.wait_for(1, Duration::from_secs(10)).await;
+    // The kept webhook's delivery is recorded promptly, not dropped with the deleted one's.
+    let started = Instant::now();
+    wait_for("the kept webhook's log", || async {
+        let items = logs(&app, &org.admin, &kept).await;
+        (!items.is_empty()).then_some(())
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "recorded after {:?}",
+        started.elapsed()
+    );
+    ingest(&app, &org.admin, ws, "Z-2", "after").await;
+    let hits = fast.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(hits[1].json()["data"]["incidentId"], "Z-2");
+    wait_until("the queue to drain", || async {
+        app.state.store().queued_jobs(None).await.unwrap() == 0
+    })
+    .await;
+    assert_eq!(slow.hits().len(), 1, "a deleted webhook gets nothing more");
+    assert_eq!(fast.hits().len(), 2, "no redelivery of a recorded delivery");
+}
