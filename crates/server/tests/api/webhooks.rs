@@ -1060,3 +1060,60 @@ async fn deleting_a_webhook_mid_delivery_loses_nothing_else() {
     assert_eq!(slow.hits().len(), 1, "a deleted webhook gets nothing more");
     assert_eq!(fast.hits().len(), 2, "no redelivery of a recorded delivery");
 }
+
+#[tokio::test]
+async fn a_slow_receiver_does_not_starve_the_others() {
+    let app = TestApp::spawn_with(|c| {
+        deliveries(c);
+        c.webhooks.timeout_secs = 5;
+        c.webhooks.lease_secs = 30;
+        c.webhooks.max_in_flight = 8;
+        c.webhooks.max_in_flight_per_webhook = 4;
+    })
+    .await;
+    let slow = Receiver::with_plan(|_, _| Reply::ok().after(Duration::from_secs(2))).await;
+    let fast = Receiver::start().await;
+    let org = app.org("Fair").await;
+    let ws_slow = app.workspace(&org, "slow").await;
+    let ws_fast = app.workspace(&org, "fast").await;
+    create(&app, &org.admin, json!({"name": "slow", "url": slow.url("/"), "eventTypes": ["incident.created"], "workspaceId": ws_slow})).await;
+    create(&app, &org.admin, json!({"name": "fast", "url": fast.url("/"), "eventTypes": ["incident.created"], "workspaceId": ws_fast})).await;
+    // A backlog for the slow receiver first (older jobs are claimed first), then the fast one's.
+    let batch = |prefix: &str| -> Value {
+        json!({"incidents": (0..40).map(|i| json!({"id": format!("{prefix}-{i}"), "title": "t", "severity": "Low"})).collect::<Vec<_>>()})
+    };
+    assert_eq!(
+        app.post(
+            &format!("/api/v2/workspaces/{ws_slow}/incidents/Splunk/ingest"),
+            Some(&org.admin),
+            &batch("S")
+        )
+        .await
+        .status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    assert_eq!(
+        app.post(
+            &format!("/api/v2/workspaces/{ws_fast}/incidents/Splunk/ingest"),
+            Some(&org.admin),
+            &batch("F")
+        )
+        .await
+        .status,
+        200
+    );
+    fast.wait_for(40, Duration::from_secs(5)).await;
+    let took = t0.elapsed();
+    // The slow receiver holds at most its 4 slots; at 2 s per delivery its 40 take 20 s.
+    assert!(
+        took < Duration::from_secs(3),
+        "the fast receiver waited {took:?} behind the slow one"
+    );
+    assert!(
+        slow.hits().len() <= 8,
+        "the slow receiver got {} at once",
+        slow.hits().len()
+    );
+}
