@@ -1117,3 +1117,39 @@ async fn a_slow_receiver_does_not_starve_the_others() {
         slow.hits().len()
     );
 }
+
+#[tokio::test]
+async fn retention_purges_old_logs_only() {
+    let app = app().await;
+    let rx = Receiver::start().await;
+    let org = app.org("Retention").await;
+    let hook = create(
+        &app,
+        &org.admin,
+        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
+    )
+    .await;
+    let id = hook["id"].as_str().unwrap().to_string();
+    app.post(
+        &format!("/api/v2/webhooks/{id}/test"),
+        Some(&org.admin),
+        &json!({}),
+    )
+    .await;
+    let store = app.state.store();
+    let now = palisade_domain::time::to_micros(chrono::Utc::now());
+    // A cutoff a day ago keeps today's log; a cutoff after it removes it.
+    assert_eq!(
+        store
+            .purge_webhook_history(now - 86_400_000_000)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(logs(&app, &org.admin, &id).await.len(), 1);
+    assert_eq!(
+        store.purge_webhook_history(now + 1_000_000).await.unwrap(),
+        1
+    );
+    assert!(logs(&app, &org.admin, &id).await.is_empty());
+}
