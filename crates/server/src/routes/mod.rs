@@ -171,8 +171,8 @@ pub fn api() -> Api {
             incidents::ingest_one)
         .route(post(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/ingest", Access::Workspace(IncidentsIngest, ContentAdmin),
             doc("v2-ingest-incidents", INCIDENTS, "Ingest a batch of up to 1,000 incidents")
-                .describe("Body `{incidents: [{id, …incident}]}`. Valid items are stored in one transaction; invalid ones are reported per item with their errors.")
-                .extension().body::<IngestBatchRequest>().returns::<IngestBatchResult>(),
+                .describe("Body `{incidents: [{id, …incident}]}`, up to 32 MiB. Valid items are stored in one transaction; invalid ones are reported per item with their errors.")
+                .extension().batch_body().body::<IngestBatchRequest>().returns::<IngestBatchResult>(),
             incidents::ingest_batch)
         .route(get(), INCIDENT, Access::Workspace(IncidentsRead, WorkspaceReader),
             doc("v2-get-incident-by-id", INCIDENTS, "Get the full incident detail")

@@ -519,3 +519,53 @@ async fn a_change_through_another_replica_invalidates_the_cache_at_once() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_batch_of_1000_realistic_incidents_fits_its_own_body_limit() {
+    use rand::SeedableRng;
+    let app = TestApp::spawn().await;
+    let org = app.org("Big batch").await;
+    let ws = app.workspace(&org, "w").await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let incidents: Vec<Value> = (0..1000)
+        .map(|n| {
+            palisade_server::sample::incident(
+                &mut rng,
+                palisade_types::incidents::IncidentSource::DefenderXDR,
+                &format!("BIG-{n:04}"),
+                "contoso.com",
+                chrono::Utc::now() - chrono::Duration::minutes(n),
+            )
+        })
+        .collect();
+    let body = json!({ "incidents": incidents });
+    let size = serde_json::to_vec(&body).unwrap().len();
+    assert!(
+        size > 1024 * 1024,
+        "the batch is larger than the general limit ({size} bytes)"
+    );
+    let r = app
+        .post(
+            &format!("/api/v2/workspaces/{ws}/incidents/DefenderXDR/ingest"),
+            Some(&org.admin),
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(300)]);
+    assert_eq!(
+        r.data()["created"],
+        1000,
+        "{}",
+        &r.text[..r.text.len().min(300)]
+    );
+    // The general limit still applies to the single-incident upsert.
+    let mut one = incidents[0].clone();
+    one["description"] = json!("x".repeat(1024 * 1024));
+    app.put(
+        &format!("/api/v2/workspaces/{ws}/incidents/DefenderXDR/BIG-X"),
+        Some(&org.admin),
+        &one,
+    )
+    .await
+    .assert_problem(413, "PAYLOAD_TOO_LARGE");
+}
