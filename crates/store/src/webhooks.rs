@@ -19,7 +19,19 @@ use uuid::Uuid;
 use crate::db::{db_err, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, get_uuid};
 use crate::{Backend, Store};
 
+/// Bind parameters per statement: small on SQLite (binding cost grows with the square of the
+/// count), whole batches on PostgreSQL (see `incidents.rs`).
 const MAX_PARAMS: usize = 160;
+const MAX_PARAMS_PG: usize = 12_000;
+
+impl Store {
+    fn params(&self) -> usize {
+        match self.backend() {
+            Backend::Sqlite => MAX_PARAMS,
+            Backend::Postgres => MAX_PARAMS_PG,
+        }
+    }
+}
 
 /// A stored webhook configuration, secrets still sealed.
 #[derive(Clone)]
@@ -317,9 +329,9 @@ fn now_micros() -> i64 {
 
 type AnyTx = sqlx::Transaction<'static, sqlx::Any>;
 
-async fn insert_logs(tx: &mut AnyTx, logs: &[&LogRow]) -> Result<()> {
+async fn insert_logs(tx: &mut AnyTx, logs: &[&LogRow], params: usize) -> Result<()> {
     const COLS: usize = 25;
-    for chunk in logs.chunks(MAX_PARAMS / COLS) {
+    for chunk in logs.chunks((params / COLS).max(1)) {
         let mut sql = String::from(
             "INSERT INTO webhook_deliveries (id, organization_id, webhook_id, event_id, event_type, \
              status, http_status_code, error_message, account_id, subject_id, subject_display_name, \
@@ -369,10 +381,10 @@ async fn insert_logs(tx: &mut AnyTx, logs: &[&LogRow]) -> Result<()> {
     Ok(())
 }
 
-async fn insert_jobs(tx: &mut AnyTx, jobs: &[NewJob]) -> Result<()> {
+async fn insert_jobs(tx: &mut AnyTx, jobs: &[NewJob], params: usize) -> Result<()> {
     const COLS: usize = 15;
     let now = now_micros();
-    for chunk in jobs.chunks(MAX_PARAMS / COLS) {
+    for chunk in jobs.chunks((params / COLS).max(1)) {
         let mut sql = String::from(
             "INSERT INTO webhook_jobs (id, organization_id, webhook_id, event_id, event_type, body, \
              account_id, subject_id, subject_display_name, subject_attributes, occurred_at, \
@@ -678,8 +690,8 @@ impl Store {
                 jobs.extend(plan(e, hooks));
             }
         }
-        insert_jobs(&mut tx, &jobs).await?;
-        for chunk in events.chunks(MAX_PARAMS) {
+        insert_jobs(&mut tx, &jobs, self.params()).await?;
+        for chunk in events.chunks(self.params()) {
             let sql = format!(
                 "UPDATE events SET dispatched = 1 WHERE id IN ({})",
                 placeholders(1, chunk.len())
@@ -845,14 +857,14 @@ impl Store {
                 None => fresh.push(log),
             }
         }
-        insert_logs(&mut tx, &fresh).await?;
+        insert_logs(&mut tx, &fresh, self.params()).await?;
         // Jobs.
         let done: Vec<String> = batch
             .iter()
             .filter(|c| matches!(c.fate, JobFate::Delivered | JobFate::GiveUp))
             .map(|c| c.job_id.to_string())
             .collect();
-        for chunk in done.chunks(MAX_PARAMS) {
+        for chunk in done.chunks(self.params()) {
             let sql = format!(
                 "DELETE FROM webhook_jobs WHERE lease_owner = $1 AND id IN ({})",
                 placeholders(2, chunk.len())
@@ -973,7 +985,7 @@ impl Store {
     /// Records one attempt made outside the queue (test events).
     pub async fn insert_log(&self, log: &LogRow) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        insert_logs(&mut tx, &[log]).await?;
+        insert_logs(&mut tx, &[log], self.params()).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -1054,7 +1066,7 @@ impl Store {
             created_at: now,
             ..original.clone()
         };
-        insert_logs(&mut tx, &[&pending]).await?;
+        insert_logs(&mut tx, &[&pending], self.params()).await?;
         let job = NewJob {
             org: org.uuid(),
             webhook_id: original.webhook_id,
@@ -1070,7 +1082,7 @@ impl Store {
             original_delivery_id: Some(original.id),
             pending_log_id: Some(pending.id),
         };
-        insert_jobs(&mut tx, &[job]).await?;
+        insert_jobs(&mut tx, &[job], self.params()).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(pending)
     }
