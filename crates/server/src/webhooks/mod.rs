@@ -504,6 +504,34 @@ mod tests {
         assert_eq!(format!("{c:?}"), "Credentials(<redacted>)");
     }
 
+    /// The guard applies at delivery too, whatever was stored: IP literals are checked before
+    /// sending, names by the client's resolver. Only loopback addresses are named here, and
+    /// nothing listens on port 1.
+    #[tokio::test]
+    async fn delivery_refuses_private_targets_without_connecting() {
+        let config = crate::config::Config::default().webhooks;
+        let d = Deliverer::new(&config, ssrf::Guard::new(false, true));
+        for url in [
+            "http://127.0.0.1:1/hook",
+            "http://localhost:1/hook",
+            "http://[::1]:1/",
+        ] {
+            let target = Target {
+                id: Uuid::new_v4(),
+                url: url.into(),
+                auth: DeliveryAuth::None,
+                signing_secret: None,
+            };
+            let a = d
+                .attempt(&target, Uuid::new_v4(), "incident.created.v1", "{}", false)
+                .await;
+            assert!(!a.success());
+            assert_eq!(a.status, None, "{url}: nothing was answered");
+            let e = a.error.unwrap();
+            assert!(e.contains("SSRF") || e.contains("loopback"), "{url}: {e}");
+        }
+    }
+
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));

@@ -1153,3 +1153,54 @@ async fn retention_purges_old_logs_only() {
     );
     assert!(logs(&app, &org.admin, &id).await.is_empty());
 }
+
+#[tokio::test]
+async fn timeouts_fail_and_redirects_are_not_followed() {
+    let app = TestApp::spawn_with(|c| {
+        deliveries(c);
+        c.webhooks.timeout_secs = 1;
+        c.webhooks.lease_secs = 6;
+        c.webhooks.retry_schedule_secs = vec![0, 0];
+    })
+    .await;
+    let elsewhere = Receiver::start().await;
+    let target = elsewhere.url("/moved");
+    // First too slow, then a redirect, then a success.
+    let rx = Receiver::with_plan(move |n, _| match n {
+        0 => Reply::ok().after(Duration::from_secs(3)),
+        1 => Reply::status(302).with_header("Location", &target),
+        _ => Reply::ok(),
+    })
+    .await;
+    let org = app.org("Slow").await;
+    let ws = app.workspace(&org, "w").await;
+    let hook = create(
+        &app,
+        &org.admin,
+        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
+    )
+    .await;
+    ingest(&app, &org.admin, ws, "T-1", "slow").await;
+    rx.wait_for(3, Duration::from_secs(15)).await;
+    let id = hook["id"].as_str().unwrap();
+    let mut items = wait_for("three logs", || async {
+        let items = logs(&app, &org.admin, id).await;
+        (items.len() == 3).then_some(items)
+    })
+    .await;
+    items.sort_by_key(|l| l["attemptNumber"].as_i64());
+    assert_eq!(items[0]["httpStatusCode"], Value::Null);
+    assert!(
+        items[0]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("timeout"),
+        "{}",
+        items[0]
+    );
+    assert!(items[0]["latencyMs"].as_u64().unwrap() < 2500);
+    assert_eq!(items[1]["httpStatusCode"], 302);
+    assert_eq!(items[1]["success"], false);
+    assert_eq!(items[2]["success"], true);
+    assert!(elsewhere.hits().is_empty(), "the redirect was not followed");
+}
