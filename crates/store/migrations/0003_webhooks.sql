@@ -28,6 +28,7 @@ CREATE TABLE webhooks (
     last_modified_at BIGINT NOT NULL
 );
 CREATE INDEX webhooks_org ON webhooks (organization_id, created_at);
+CREATE INDEX webhooks_held ON webhooks (id) WHERE status <> 'Active';
 
 -- One row per (event, webhook) still to deliver. A worker claims a row by setting
 -- lease_until, and a crashed worker's rows are claimable again once the lease has passed.

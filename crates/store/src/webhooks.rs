@@ -708,6 +708,62 @@ impl Store {
 
     // ------------------------------------------------------------ claiming and completing
 
+    /// Webhooks whose jobs are held (paused or disabled) plus `exclude`, when few enough to
+    /// name in a statement; `None` otherwise (then the queries join `webhooks` instead).
+    async fn held_webhooks(&self, exclude: &[Uuid]) -> Result<Option<Vec<String>>> {
+        let rows = sqlx::query("SELECT id FROM webhooks WHERE status <> 'Active' LIMIT 121")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        if rows.len() > 120 || exclude.len() > 30 {
+            return Ok(None);
+        }
+        let mut held: Vec<String> = rows
+            .iter()
+            .map(|r| get_str(r, "id"))
+            .collect::<Result<_>>()?;
+        held.extend(exclude.iter().map(Uuid::to_string));
+        Ok(Some(held))
+    }
+
+    /// The `FROM … WHERE` of the due-jobs queries, parameters from `$first` on. Naming the
+    /// held webhooks lets both engines walk the `next_attempt_at` index in order and stop
+    /// after `LIMIT` rows, where a join with `webhooks` made PostgreSQL visit every due job.
+    fn due_jobs(held: &Option<Vec<String>>, exclude: &[Uuid], first: usize) -> String {
+        match held {
+            Some(list) if list.is_empty() => "FROM webhook_jobs j WHERE j.next_attempt_at <= $1 \
+                 AND (j.lease_until IS NULL OR j.lease_until < $1)"
+                .to_string(),
+            Some(list) => format!(
+                "FROM webhook_jobs j WHERE j.next_attempt_at <= $1 \
+                 AND (j.lease_until IS NULL OR j.lease_until < $1) AND j.webhook_id NOT IN ({})",
+                placeholders(first, list.len())
+            ),
+            None => {
+                let not_in = if exclude.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " AND j.webhook_id NOT IN ({})",
+                        placeholders(first, exclude.len())
+                    )
+                };
+                format!(
+                    "FROM webhook_jobs j JOIN webhooks w ON w.id = j.webhook_id \
+                     WHERE w.status = 'Active' AND j.next_attempt_at <= $1 \
+                     AND (j.lease_until IS NULL OR j.lease_until < $1){not_in}"
+                )
+            }
+        }
+    }
+
+    fn due_binds(held: &Option<Vec<String>>, exclude: &[Uuid]) -> Vec<String> {
+        match held {
+            Some(list) => list.clone(),
+            None => exclude.iter().map(Uuid::to_string).collect(),
+        }
+    }
+
     /// Claims up to `limit` due jobs of active webhooks not in `exclude`, leasing them to
     /// `owner` until `lease_until`.
     pub async fn claim_jobs(
@@ -718,26 +774,17 @@ impl Store {
         limit: i64,
         exclude: &[Uuid],
     ) -> Result<Vec<ClaimedJob>> {
-        let exclude = &exclude[..exclude.len().min(MAX_PARAMS)];
-        let not_in = if exclude.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND j.webhook_id NOT IN ({})",
-                placeholders(6, exclude.len())
-            )
-        };
+        let exclude = &exclude[..exclude.len().min(MAX_PARAMS - 10)];
+        let held = self.held_webhooks(exclude).await?;
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let sql = format!(
             "UPDATE webhook_jobs SET lease_until = $2, lease_owner = $3 WHERE id IN (\
-               SELECT j.id FROM webhook_jobs j JOIN webhooks w ON w.id = j.webhook_id \
-               WHERE w.status = 'Active' AND j.next_attempt_at <= $1 \
-               AND (j.lease_until IS NULL OR j.lease_until < $1){not_in} \
-               ORDER BY j.next_attempt_at LIMIT $4{lock}) \
-             AND (lease_until IS NULL OR lease_until < $5) RETURNING {JOB_COLUMNS}"
+               SELECT j.id {} ORDER BY j.next_attempt_at LIMIT $4{lock}) \
+             AND (lease_until IS NULL OR lease_until < $5) RETURNING {JOB_COLUMNS}",
+            Self::due_jobs(&held, exclude, 6)
         );
         let mut q = sqlx::query(&sql)
             .bind(now)
@@ -745,8 +792,8 @@ impl Store {
             .bind(owner)
             .bind(limit)
             .bind(now);
-        for w in exclude {
-            q = q.bind(w.to_string());
+        for w in Self::due_binds(&held, exclude) {
+            q = q.bind(w);
         }
         let mut tx = self.begin_write().await?;
         let rows = q.fetch_all(&mut *tx).await.map_err(db_err)?;
@@ -757,23 +804,12 @@ impl Store {
     /// Is any job of an active webhook (not in `exclude`) due and unleased? A read: on SQLite
     /// it does not take the write lock, so idle workers cost the writers nothing.
     pub async fn any_job_due(&self, now: i64, exclude: &[Uuid]) -> Result<bool> {
-        let exclude = &exclude[..exclude.len().min(MAX_PARAMS)];
-        let not_in = if exclude.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND j.webhook_id NOT IN ({})",
-                placeholders(2, exclude.len())
-            )
-        };
-        let sql = format!(
-            "SELECT j.id FROM webhook_jobs j JOIN webhooks w ON w.id = j.webhook_id \
-             WHERE w.status = 'Active' AND j.next_attempt_at <= $1 \
-             AND (j.lease_until IS NULL OR j.lease_until < $1){not_in} LIMIT 1"
-        );
+        let exclude = &exclude[..exclude.len().min(MAX_PARAMS - 10)];
+        let held = self.held_webhooks(exclude).await?;
+        let sql = format!("SELECT j.id {} LIMIT 1", Self::due_jobs(&held, exclude, 2));
         let mut q = sqlx::query(&sql).bind(now);
-        for w in exclude {
-            q = q.bind(w.to_string());
+        for w in Self::due_binds(&held, exclude) {
+            q = q.bind(w);
         }
         Ok(q.fetch_optional(&self.pool)
             .await
@@ -1085,6 +1121,22 @@ impl Store {
         insert_jobs(&mut tx, &[job], self.params()).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(pending)
+    }
+
+    /// PostgreSQL: vacuums the delivery queue and the outbox. Both churn fast (every job is
+    /// inserted, leased and deleted; every event is marked dispatched), and until dead index
+    /// entries are vacuumed the due-jobs and pending-events scans walk over them: measured at
+    /// 20,000 dead jobs, a claim took 35 ms instead of 0.1 ms. Autovacuum's one-minute naptime
+    /// is too slow for a queue. A no-op on SQLite (deleted rows leave its B-trees at once).
+    pub async fn vacuum_queues(&self) -> Result<()> {
+        if self.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        sqlx::query("VACUUM (SKIP_LOCKED) webhook_jobs, events")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
     }
 
     /// Deletes delivery logs created before `before`, and dispatched outbox events as old.

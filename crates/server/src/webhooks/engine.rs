@@ -30,6 +30,9 @@ struct Inner {
     /// This replica's lease owner name.
     owner: String,
     jobs: Notify,
+    /// Queue rows changed since the last vacuum (PostgreSQL), and when it ran.
+    churn: std::sync::atomic::AtomicUsize,
+    last_vacuum: Mutex<std::time::Instant>,
     /// Deliveries in flight (or waiting for their webhook's turn) per webhook.
     in_flight: Mutex<HashMap<Uuid, usize>>,
     per_webhook: Mutex<HashMap<Uuid, Arc<Semaphore>>>,
@@ -51,6 +54,8 @@ impl Running {
 }
 
 const DISPATCH_BATCH: i64 = 500;
+const VACUUM_AFTER_ROWS: usize = 2_000;
+const VACUUM_EVERY: Duration = Duration::from_secs(2);
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Engine {
@@ -68,6 +73,8 @@ impl Engine {
                 deliverer,
                 owner: format!("replica-{}", Uuid::new_v4()),
                 jobs: Notify::new(),
+                churn: Default::default(),
+                last_vacuum: Mutex::new(std::time::Instant::now()),
                 in_flight: Mutex::new(HashMap::new()),
                 per_webhook: Mutex::new(HashMap::new()),
             }),
@@ -92,6 +99,29 @@ impl Engine {
         Running { stop, tasks }
     }
 
+    /// Counts queue churn and, past a threshold, vacuums the queue tables in the background.
+    fn churned(&self, rows: usize) {
+        use std::sync::atomic::Ordering;
+        let total = self.inner.churn.fetch_add(rows, Ordering::Relaxed) + rows;
+        if total < VACUUM_AFTER_ROWS {
+            return;
+        }
+        {
+            let mut last = self.inner.last_vacuum.lock().expect("lock");
+            if last.elapsed() < VACUUM_EVERY {
+                return;
+            }
+            *last = std::time::Instant::now();
+        }
+        self.inner.churn.store(0, Ordering::Relaxed);
+        let store = self.inner.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.vacuum_queues().await {
+                tracing::debug!(error = %e, "queue vacuum failed");
+            }
+        });
+    }
+
     fn poll(&self) -> Duration {
         Duration::from_millis(self.inner.config.poll_interval_ms)
     }
@@ -104,6 +134,7 @@ impl Engine {
             match self.inner.store.dispatch_events(DISPATCH_BATCH, plan).await {
                 Ok(n) if n > 0 => {
                     self.inner.jobs.notify_one();
+                    self.churned(n);
                     continue;
                 }
                 Ok(_) => {}
@@ -327,6 +358,7 @@ impl Engine {
                     .await
                 {
                     Ok(effects) => {
+                        self.churned(batch.len());
                         for (w, reason) in effects.disabled {
                             tracing::warn!(webhook = %w, reason = %reason, "webhook disabled");
                         }
