@@ -25,6 +25,22 @@ const MAX_PARAMS: usize = 160;
 const MAX_PARAMS_PG: usize = 12_000;
 
 impl Store {
+    /// A write transaction of the delivery machinery (fan-out, claims, outcomes). On
+    /// PostgreSQL it commits without waiting for the WAL flush (`synchronous_commit = off`):
+    /// a database crash can lose the last such commits, which only means deliveries are made
+    /// again (at least once), while the state stays consistent. Incident writes keep the
+    /// default, durable commit.
+    async fn begin_queue_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.begin_write().await?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(tx)
+    }
+
     fn params(&self) -> usize {
         match self.backend() {
             Backend::Sqlite => MAX_PARAMS,
@@ -634,7 +650,7 @@ impl Store {
         if pending.is_none() {
             return Ok(0);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_queue_write().await?;
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -795,7 +811,7 @@ impl Store {
         for w in Self::due_binds(&held, exclude) {
             q = q.bind(w);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_queue_write().await?;
         let rows = q.fetch_all(&mut *tx).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         rows.iter().map(job_from).collect()
@@ -842,7 +858,7 @@ impl Store {
             return Ok(effects);
         }
         let now = now_micros();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_queue_write().await?;
         // Webhooks deleted while their deliveries were in flight take their logs with them.
         let mut hooks: Vec<String> = batch
             .iter()
