@@ -120,6 +120,16 @@ async fn datasources_crud_shape_scope_role_and_404s() {
     app.get(&format!("{}/not-a-guid", base(ws)), Some(&org.admin))
         .await
         .assert_problem(404, "NOT_FOUND");
+    app.put(
+        &format!("{}/{unknown}", base(ws)),
+        Some(&org.admin),
+        &json!({"name": "x"}),
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
+    app.get(&format!("{}/{unknown}/volume", base(ws)), Some(&org.admin))
+        .await
+        .assert_problem(404, "NOT_FOUND");
     app.get(&base(other_ws), Some(&org.admin))
         .await
         .assert_problem(404, "NOT_FOUND");
@@ -372,6 +382,13 @@ async fn datasources_across_workspaces_groups_visible_workspaces() {
     app.get("/api/v2/datasources/across-workspaces", Some(&no_scope))
         .await
         .assert_problem(403, "INSUFFICIENT_SCOPE");
+    app.post(
+        "/api/v2/datasources/across-workspaces/anomalies",
+        Some(&no_scope),
+        &json!({}),
+    )
+    .await
+    .assert_problem(403, "INSUFFICIENT_SCOPE");
 }
 
 /// Records `events(hour_index)` for the 8 days of whole hours before the current hour.
