@@ -57,13 +57,14 @@ fn route_of(kind: LogKind) -> &'static str {
     }
 }
 
+/// An ISO-8601 instant, truncated to microseconds (what the store keeps).
 fn parse_time(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
     let Some(raw) = raw else {
         v.add(path, format!("'{path}' is required."));
         return None;
     };
     match DateTime::parse_from_rfc3339(raw.trim()) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
+        Ok(t) => Some(from_micros(to_micros(t.with_timezone(&Utc)))),
         Err(_) => {
             v.add(
                 path,
@@ -95,7 +96,7 @@ fn opt(v: &mut Validator, path: &str, raw: &Option<String>) -> Option<String> {
     v.optional_str(path, raw.as_deref(), MAX_TEXT)
 }
 
-/// The log's id, the user keys (lowercased object id and UPN) and the row; `None` if invalid.
+/// The user's object id and UPN as given; `None` (with a failure) if neither is.
 fn user_keys(
     v: &mut Validator,
     prefix: &str,
@@ -123,7 +124,7 @@ fn log_id(v: &mut Validator, path: &str, raw: &Option<String>) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
-fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogRow> {
+pub(crate) fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogRow> {
     let prefix = format!("items[{i}].");
     let id = log_id(v, &format!("{prefix}id"), &x.id);
     let at = parse_time(
@@ -204,7 +205,11 @@ fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogR
     })
 }
 
-fn directory_row(v: &mut Validator, i: usize, x: &DirectoryLogInput) -> Option<NewLogRow> {
+pub(crate) fn directory_row(
+    v: &mut Validator,
+    i: usize,
+    x: &DirectoryLogInput,
+) -> Option<NewLogRow> {
     let prefix = format!("items[{i}].");
     let id = log_id(v, &format!("{prefix}id"), &x.id);
     let at = parse_time(v, &format!("{prefix}date"), x.date.as_deref());
