@@ -6,6 +6,8 @@
 //! - `webhooks`: webhook delivery throughput and latency with an in-process receiver.
 //! - `listing`: measures `POST /incidents/across-workspaces`: first-page latency (p50/p99) and
 //!   the time to page through everything, with and without a `query` filter.
+//! - `investigation` (bench/investigation.sh): seeds sign-in logs through the ingest API and
+//!   measures `GET …/investigation/users/signin-logs` for one user over 24 hours.
 
 mod webhooks;
 
@@ -65,6 +67,26 @@ enum Command {
         rate: usize,
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
+    },
+    Investigation {
+        /// Sign-in rows to seed in one workspace.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        /// Distinct users the rows belong to.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// Rows of the measured user (spread like the others over `days`).
+        #[arg(long, default_value_t = 10_000)]
+        target_rows: usize,
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Query samples.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
     },
 }
 
@@ -130,6 +152,27 @@ async fn main() {
             rate,
             latency_secs,
         } => webhooks::run(client, webhooks, events, rate, latency_secs).await,
+        Command::Investigation {
+            rows,
+            users,
+            target_rows,
+            days,
+            batch,
+            concurrency,
+            samples,
+        } => {
+            investigation(
+                client,
+                rows,
+                users,
+                target_rows,
+                days,
+                batch,
+                concurrency,
+                samples,
+            )
+            .await
+        }
     }
 }
 
@@ -309,4 +352,226 @@ async fn listing(client: &Client, samples: usize, first_only: bool, tag: &str) {
         );
         println!("LISTING_SCAN {label} {items} {pages} {secs:.2} {page_p99:.2}");
     }
+}
+
+const TARGET_USER: &str = "0b5e1f3a-7c2d-4e8f-9a6b-000000000001";
+
+fn signin_row(
+    rng: &mut rand::rngs::StdRng,
+    id: String,
+    user: &str,
+    n: usize,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    let failed = rng.gen_range(0..10) == 0;
+    let app = [
+        "Microsoft Graph",
+        "Office 365 Exchange Online",
+        "Azure Portal",
+        "Microsoft Teams",
+    ][rng.gen_range(0..4)];
+    json!({
+        "id": id,
+        "createdDateTime": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "userId": user,
+        "userPrincipalName": format!("user{n}@contoso.com"),
+        "userDisplayName": format!("User {n}"),
+        "appId": "00000003-0000-0000-c000-000000000000",
+        "appDisplayName": app,
+        "ipAddress": format!("198.51.{}.{}", rng.gen_range(0..255), rng.gen_range(1..255)),
+        "location": {"city": "Seattle", "state": "Washington", "countryOrRegion": "US"},
+        "status": if failed { json!({"errorCode": 50126, "failureReason": "Invalid username or password or Invalid on-premise username or password."}) } else { json!({"errorCode": 0}) },
+        "clientAppUsed": "Browser",
+        "deviceDetail": {"deviceId": "", "operatingSystem": "Windows 10", "browser": "Edge 120.0.0", "isCompliant": false, "isManaged": false},
+        "riskLevelDuringSignIn": if failed { "medium" } else { "none" },
+        "riskLevelAggregated": "none",
+        "conditionalAccessStatus": if failed { "failure" } else { "success" },
+        "isInteractive": rng.gen_bool(0.7),
+        "correlationId": uuid_like(rng),
+    })
+}
+
+fn uuid_like(rng: &mut rand::rngs::StdRng) -> String {
+    let a: u128 = rng.gen();
+    let h = format!("{a:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+async fn get_json(client: &Client, path: &str) -> Value {
+    let r = client
+        .http
+        .get(format!("{}{path}", client.base))
+        .header("authorization", &client.auth)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn investigation(
+    client: std::sync::Arc<Client>,
+    rows: usize,
+    users: usize,
+    target_rows: usize,
+    days: i64,
+    batch: usize,
+    concurrency: usize,
+    samples: usize,
+) {
+    let v = client
+        .post("/api/v2/workspaces", &json!({"name": "Sign-in benchmark"}))
+        .await;
+    let ws = v["data"]["id"].as_str().unwrap().to_string();
+    let now = chrono::Utc::now();
+    let span = days * 24 * 3600 * 1_000_000;
+    let batches = rows.div_ceil(batch);
+    let per_batch_target = target_rows.div_ceil(batches);
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    let mut sent = 0;
+    for b in 0..batches {
+        let n = batch.min(rows - sent);
+        sent += n;
+        let permit = sem.clone().acquire_owned().await.unwrap();
+        let client = client.clone();
+        let url = format!(
+            "{}/api/v2/workspaces/{ws}/investigation/users/signin-logs/ingest",
+            client.base
+        );
+        tasks.push(tokio::spawn(async move {
+            let body = {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(b as u64);
+                let items: Vec<Value> = (0..n)
+                    .map(|i| {
+                        let at =
+                            now - chrono::Duration::microseconds(rng.gen_range(1_000_000..span));
+                        let (user, k) = if i < per_batch_target {
+                            (TARGET_USER.to_string(), 0)
+                        } else {
+                            let k = rng.gen_range(1..users.max(2));
+                            (format!("0b5e1f3a-7c2d-4e8f-9a6b-{k:012}"), k)
+                        };
+                        signin_row(&mut rng, format!("b{b}-{i}"), &user, k, at)
+                    })
+                    .collect();
+                serde_json::to_vec(&json!({"items": items})).unwrap()
+            };
+            let r = client
+                .http
+                .post(url)
+                .header("authorization", &client.auth)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status();
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            assert!(status.is_success(), "{status} {v}");
+            drop(permit);
+        }));
+        if b % 100 == 99 {
+            eprintln!(
+                "  … {sent} sign-ins sent, {:.0}/s",
+                sent as f64 / started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "seed: {rows} sign-ins ({users} users, {} of them the measured user's, over {days} days) through the ingest API in {secs:.1}s = {:.0} rows/s",
+        per_batch_target * batches,
+        rows as f64 / secs
+    );
+
+    let first = format!(
+        "/api/v2/workspaces/{ws}/investigation/users/signin-logs?UserId={TARGET_USER}&TimeFilteringType=TwentyFourHours"
+    );
+    // Warm-up, then first pages.
+    for _ in 0..5 {
+        get_json(&client, &first).await;
+    }
+    let mut times = Vec::with_capacity(samples);
+    let mut first_items = 0;
+    for _ in 0..samples {
+        let t = Instant::now();
+        let v = get_json(&client, &first).await;
+        times.push(t.elapsed());
+        first_items = v["data"]["items"].as_array().unwrap().len();
+    }
+    times.sort();
+    println!(
+        "first page (one user, 24 hours, {first_items} items): p50 {:.2} ms, p99 {:.2} ms over {samples} calls",
+        pct(&times, 0.5),
+        pct(&times, 0.99)
+    );
+    println!(
+        "INVESTIGATION_FIRST {:.3} {:.3}",
+        pct(&times, 0.5),
+        pct(&times, 0.99)
+    );
+    // Every page of the 24-hour window, repeatedly: per-page latency and the whole walk.
+    let mut pages_t = Vec::new();
+    let mut walks = Vec::new();
+    let mut total_items = 0;
+    for _ in 0..(samples / 10).max(3) {
+        let started = Instant::now();
+        let mut next = Some(first.clone());
+        total_items = 0;
+        while let Some(path) = next {
+            let t = Instant::now();
+            let v = get_json(&client, &path).await;
+            pages_t.push(t.elapsed());
+            total_items += v["data"]["items"].as_array().unwrap().len();
+            next = v["data"]["nextPageLink"].as_str().map(str::to_string);
+        }
+        walks.push(started.elapsed());
+    }
+    pages_t.sort();
+    walks.sort();
+    println!(
+        "every page (24 hours, {total_items} items): page p50 {:.2} ms, p99 {:.2} ms; whole window p50 {:.2} ms over {} walks",
+        pct(&pages_t, 0.5),
+        pct(&pages_t, 0.99),
+        pct(&walks, 0.5),
+        walks.len()
+    );
+    println!(
+        "INVESTIGATION_PAGES {:.3} {:.3}",
+        pct(&pages_t, 0.5),
+        pct(&pages_t, 0.99)
+    );
+    // Other users (about rows/users rows each).
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let k = rng.gen_range(1..users.max(2));
+        let path = format!(
+            "/api/v2/workspaces/{ws}/investigation/users/signin-logs?UserId=0b5e1f3a-7c2d-4e8f-9a6b-{k:012}&TimeFilteringType=TwentyFourHours"
+        );
+        let t = Instant::now();
+        get_json(&client, &path).await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "first page (random other users, 24 hours): p50 {:.2} ms, p99 {:.2} ms over {samples} calls",
+        pct(&times, 0.5),
+        pct(&times, 0.99)
+    );
 }

@@ -67,6 +67,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let (prod, it) = (workspaces[0].0.id, workspaces[1].0.id);
+    // datasources (issue #5): connectors with 8 days of volume, and investigation logs.
+    let demo_users: Vec<(String, String, String)> = ["ada.lovelace", "grace.hopper", "alan.turing"]
+        .iter()
+        .map(|u| {
+            let name = u
+                .split('.')
+                .map(|p| p[..1].to_uppercase() + &p[1..])
+                .collect::<Vec<_>>()
+                .join(" ");
+            (
+                uuid::Uuid::new_v4().to_string(),
+                format!("{u}@{}", workspaces[0].1),
+                name,
+            )
+        })
+        .collect();
+    let ws_ids: Vec<uuid::Uuid> = workspaces.iter().map(|(w, _)| w.id).collect();
+    let logs =
+        palisade_server::sample_datasources::seed(store, &org, &ws_ids, &demo_users, &mut rng)
+            .await
+            .map_err(err)?;
     let (analyst_id, analyst_secret) = admin::create_service_account(
         &state,
         &org,
@@ -133,6 +154,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "baseUrl": base,
             "workspaces": workspaces.iter().map(|(w, _)| w.id).chain([soc.id]).collect::<Vec<_>>(),
             "incidents": total,
+            "investigationLogs": logs,
+            "investigationUsers": demo_users.iter().map(|u| &u.1).collect::<Vec<_>>(),
             "readOnlyClientId": analyst_id,
             "readOnlyClientSecret": analyst_secret,
         })

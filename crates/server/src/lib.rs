@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod paging;
 pub mod routes;
 pub mod sample;
+pub mod sample_datasources;
 pub mod service;
 pub mod telemetry;
 pub mod webhooks;
@@ -33,6 +34,8 @@ struct Inner {
     org: service::OrgService,
     incidents: service::IncidentService,
     webhooks: service::WebhookService,
+    datasources: service::DataSourceService,
+    investigation: service::InvestigationService,
     engine: webhooks::engine::Engine,
     azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
@@ -88,8 +91,16 @@ impl AppState {
                 None
             }
         };
+        let datasources = service::DataSourceService::new(store.clone());
+        let investigation = service::InvestigationService::new(
+            store.clone(),
+            server_secret,
+            service::investigation::PAGE_SIZE,
+        );
         AppState(Arc::new(Inner {
             config,
+            datasources,
+            investigation,
             incidents,
             webhooks,
             engine,
@@ -119,6 +130,12 @@ impl AppState {
     }
     pub fn webhooks(&self) -> &service::WebhookService {
         &self.0.webhooks
+    }
+    pub fn datasources(&self) -> &service::DataSourceService {
+        &self.0.datasources
+    }
+    pub fn investigation(&self) -> &service::InvestigationService {
+        &self.0.investigation
     }
     pub fn engine(&self) -> &webhooks::engine::Engine {
         &self.0.engine

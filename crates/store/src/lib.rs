@@ -6,16 +6,20 @@
 //! accepts too). Every tenant-owned query takes an [`OrgId`] and filters on it, so a row of
 //! another organization is unreachable by construction.
 
+mod datasources;
 mod db;
 mod incidents;
+mod investigation;
 mod migrate;
 mod org;
 mod webhooks;
 
+pub use datasources::{ConnectorFields, ConnectorRow, VolumeRow};
 pub use db::{Backend, Store};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
 };
+pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
 pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,

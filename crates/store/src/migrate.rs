@@ -30,6 +30,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/0003_webhooks.sql"),
     },
+    // Version 4 belongs to another branch (gamebooks).
+    Migration {
+        version: 5,
+        name: "datasources",
+        sql: include_str!("../migrations/0005_datasources.sql"),
+    },
 ];
 
 /// Splits a migration into statements (no statement in our DDL contains a `;` inside it).

@@ -30,6 +30,7 @@ macro_rules! wire_enum {
         }
     };
 }
+pub(crate) use wire_enum;
 
 wire_enum! {
     /// The SIEM/XDR an incident comes from.

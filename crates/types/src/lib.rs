@@ -5,9 +5,11 @@
 //! document's schemas are generated from them.
 
 pub mod azure;
+pub mod datasources;
 pub mod enums;
 pub mod envelope;
 pub mod incidents;
+pub mod investigation;
 pub mod org;
 
 pub use enums::{OrgRole, WorkspaceRole};

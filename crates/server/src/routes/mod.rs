@@ -2,7 +2,9 @@
 //! authorization layer, the OpenAPI document and the route-walking test are built from.
 
 pub mod azure;
+pub mod datasources;
 pub mod incidents;
+pub mod investigation;
 pub mod service_accounts;
 pub mod system;
 pub mod tenancy;
@@ -16,11 +18,19 @@ use palisade_types::azure::{
     AnalyticsRule, AzureResourceGroup, AzureSubscription, LogAnalyticsWorkspace,
     NetworkSecurityGroup, SentinelInstance, SubscriptionOwnership, WorkspaceValidation,
 };
+use palisade_types::datasources::{
+    AnomaliesRequest, DataConnectorAnomalies, DataSource, DataSourceRequest, RecordVolumeRequest,
+    RecordVolumeResult, VolumeHour, WorkspaceDataSources,
+};
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
     BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentDetail,
     IncidentInput, IncidentListItem, IncidentSummary, IngestBatchRequest, IngestBatchResult,
     IngestOneResult, RelatedIncidents, StatusUpdateRequest,
+};
+use palisade_types::investigation::{
+    DirectoryLogIngestRequest, DirectoryLogPage, InvestigationAuditPage, LogIngestResult,
+    SignInLogIngestRequest, SignInLogPage,
 };
 use palisade_types::org::*;
 use palisade_types::webhooks::*;
@@ -36,6 +46,10 @@ const SYSTEM: &str = "System";
 const WEBHOOKS: &str = "Webhooks";
 const INCIDENTS: &str = "Incidents";
 const AZURE: &str = "Azure Resources";
+const DATASOURCES: &str = "Data Sources";
+const INVESTIGATION: &str = "Investigation";
+const CONNECTOR: &str = "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}";
+const LOG_QUERY_NOTE: &str = "Newest first, 100 items per page. `UserId` containing `@` matches the user principal name, otherwise the user's object id (both case-insensitive). `EntityName`, `ResourceId` and `ResourceName` are recorded in the investigation audit trail only. Follow `nextPageLink` (a relative URL whose sealed `NextPageLink` is bound to the organization, workspace, user and time filter; relative windows keep the bounds of the first page) until it is null. `canRetrieveData` tells whether the workspace has a connected connector for these logs. Every call is recorded in the audit trail (`GET …/investigation/audit`).";
 const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
 const COMMENT_SCOPES: &[palisade_domain::Scope] = &[IncidentsComments, IncidentsWrite];
 
@@ -255,6 +269,93 @@ pub fn api() -> Api {
                 .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/comments")
                 .body::<CommentRequest>().created::<IncidentComment>(),
             incidents::legacy_comment)
+        // ---------------------------------------------------------------- data sources
+        .route(get(), "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-list-datasources", DATASOURCES, "List the data connectors of the workspace")
+                .describe("Oldest first. Connectors of the six incident sources, `AzureActiveDirectory` (sign-in logs) and `AzureActiveDirectoryAudit` (directory logs) are created automatically (`autoCreated: true`) on the first ingest of their kind. See docs/datasources.md.")
+                .returns::<Vec<DataSource>>(),
+            datasources::list)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-create-datasource", DATASOURCES, "Create a data connector")
+                .describe("`connectorType` is required. A workspace has at most one connector of each ingest-fed type (the six sources, `AzureActiveDirectory`, `AzureActiveDirectoryAudit`): a second is 409 `CONFLICT`. `MicrosoftOffice`, `Syslog` and `Custom` connectors may repeat.")
+                .extension().body::<DataSourceRequest>().created::<DataSource>(),
+            datasources::create)
+        .route(get(), CONNECTOR, Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-get-datasource", DATASOURCES, "Get a data connector").extension().returns::<DataSource>(),
+            datasources::get)
+        .route(put(), CONNECTOR, Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-update-datasource", DATASOURCES, "Update a data connector")
+                .describe("Absent fields are left unchanged; `parametersHelper`, when present, replaces the list. A disconnected connector (`connected: false`) is not examined for anomalies.")
+                .extension().body::<DataSourceRequest>().returns::<DataSource>(),
+            datasources::update)
+        .route(delete(), CONNECTOR, Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-delete-datasource", DATASOURCES, "Delete a data connector and its volume history").extension().returns::<bool>(),
+            datasources::delete)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/volume", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-record-datasource-volume", DATASOURCES, "Record ingestion volume that arrived outside Palisade")
+                .describe("Up to 1,000 `{hourStart, events, bytes}` entries; each is added to its UTC hour (any instant in the hour), up to 90 days back and never for a future hour. Palisade's own ingest counts automatically.")
+                .extension().body::<RecordVolumeRequest>().returns::<RecordVolumeResult>(),
+            datasources::record_volume)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/volume", Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-get-datasource-volume", DATASOURCES, "A connector's hourly volume, oldest first")
+                .query("from", false, "Start (default: 24 hours before the current hour)", json!({"type": "string", "format": "date-time"}))
+                .query("to", false, "End, exclusive (default: the end of the current hour); at most 31 days after from", json!({"type": "string", "format": "date-time"}))
+                .extension().returns::<Vec<VolumeHour>>(),
+            datasources::volume)
+        .route(get(), "/api/v2/datasources/across-workspaces", Org(DatasourcesRead),
+            doc("v2-list-datasources-across-workspaces", DATASOURCES, "Group connected data sources by workspace")
+                .describe("Repeat `?workspaceIds=` for each workspace (a comma-separated list works too); without it, every workspace the caller holds a role on. Workspaces the caller holds no role on are left out silently.")
+                .query("workspaceIds", false, "A workspace GUID; repeatable", json!({"type": "array", "items": {"type": "string", "format": "uuid"}}))
+                .returns::<Vec<WorkspaceDataSources>>(),
+            datasources::across)
+        .route(post(), "/api/v2/datasources/across-workspaces/anomalies", Org(DatasourcesRead),
+            doc("v2-list-datasource-anomalies-across-workspaces", DATASOURCES, "List data connector anomalies across visible workspaces")
+                .describe("Examines whole UTC hours before the current one (`timeFilterSelection.type`, default `TwentyFourHours`) of each connected connector. The baseline of an hour is the same hour on the previous 7 days (median and MAD; at least 3 days of history). Silence: nothing where the median expects ≥ 5 events. Drop: ≤ 50% of the median, ≥ 5 events short, robust z ≤ −3. Spike: ≥ 200%, ≥ 10 events over, z ≥ 3. Consecutive hours of one type merge. Severity and details: docs/datasources.md.")
+                .body::<AnomaliesRequest>().returns::<DataConnectorAnomalies>(),
+            datasources::anomalies)
+        // ---------------------------------------------------------------- investigation
+        .route(get(), "/api/v2/workspaces/{workspaceId}/investigation/users/signin-logs", Access::Workspace(InvestigationRead, WorkspaceReader),
+            doc("v2-list-signin-logs", INVESTIGATION, "List user sign-in logs")
+                .describe(LOG_QUERY_NOTE)
+                .query("UserId", true, "The user's object id, or user principal name", json!({"type": "string"}))
+                .query("TimeFilteringType", true, "ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, Custom.", json!({"type": "string"}))
+                .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
+                .query("EndDate", false, "Required with Custom (inclusive; at most 90 days after StartDate).", json!({"type": "string", "format": "date-time"}))
+                .query("NextPageLink", false, "The previous response's nextPageLink (or its NextPageLink parameter).", json!({"type": "string"}))
+                .query("EntityName", false, "The user's display name (audit only).", json!({"type": "string"}))
+                .query("ResourceId", false, "Audit anchor, typically an incident id.", json!({"type": "string"}))
+                .query("ResourceName", false, "Audit anchor, typically an incident title.", json!({"type": "string"}))
+                .returns::<SignInLogPage>(),
+            investigation::signin_logs)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/investigation/users/directory-logs", Access::Workspace(InvestigationRead, WorkspaceReader),
+            doc("v2-list-directory-logs", INVESTIGATION, "List directory audit logs")
+                .describe(LOG_QUERY_NOTE)
+                .query("UserId", true, "The user's object id, or user principal name", json!({"type": "string"}))
+                .query("TimeFilteringType", true, "ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, Custom.", json!({"type": "string"}))
+                .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
+                .query("EndDate", false, "Required with Custom (inclusive; at most 90 days after StartDate).", json!({"type": "string", "format": "date-time"}))
+                .query("NextPageLink", false, "The previous response's nextPageLink (or its NextPageLink parameter).", json!({"type": "string"}))
+                .query("EntityName", false, "The user's display name (audit only).", json!({"type": "string"}))
+                .query("ResourceId", false, "Audit anchor, typically an incident id.", json!({"type": "string"}))
+                .query("ResourceName", false, "Audit anchor, typically an incident title.", json!({"type": "string"}))
+                .returns::<DirectoryLogPage>(),
+            investigation::directory_logs)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/investigation/users/signin-logs/ingest", Access::Workspace(InvestigationIngest, ContentAdmin),
+            doc("v2-ingest-signin-logs", INVESTIGATION, "Ingest up to 1,000 sign-in events")
+                .describe("All or nothing: any invalid item is a `VALIDATION_ERROR` naming `items[i].field`. An id the workspace already holds is skipped (`duplicates`). Counts toward the workspace's `AzureActiveDirectory` connector (created if missing).")
+                .extension().body::<SignInLogIngestRequest>().returns::<LogIngestResult>(),
+            investigation::ingest_signins)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/investigation/users/directory-logs/ingest", Access::Workspace(InvestigationIngest, ContentAdmin),
+            doc("v2-ingest-directory-logs", INVESTIGATION, "Ingest up to 1,000 directory audit entries")
+                .describe("All or nothing, as for sign-in logs. Counts toward the workspace's `AzureActiveDirectoryAudit` connector (created if missing).")
+                .extension().body::<DirectoryLogIngestRequest>().returns::<LogIngestResult>(),
+            investigation::ingest_directory)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/investigation/audit", Access::Workspace(InvestigationRead, Owner),
+            doc("v2-list-investigation-audit", INVESTIGATION, "The investigation audit trail: who queried which user's logs, newest first")
+                .query("pageSize", false, "1 to 100 (default 50)", json!({"type": "integer", "minimum": 1, "maximum": 100}))
+                .query("continuationToken", false, "The previous page's continuationToken", json!({"type": "string"}))
+                .extension().returns::<InvestigationAuditPage>(),
+            investigation::audit)
         // ---------------------------------------------------------------- webhooks
         .route(get(), "/api/v2/webhooks/event-types", Org(WebhooksRead),
             doc("v2-list-webhook-event-types", WEBHOOKS, "The event catalogue webhooks subscribe to").extension()

@@ -19,6 +19,8 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::paging::{PageState, Sealer};
 use crate::service::cache::{Cached, IncidentCache};
+use crate::service::datasources::count_ingest;
+use palisade_types::datasources::ConnectorType;
 use serde_json::value::RawValue;
 
 pub const MAX_BATCH: usize = 1000;
@@ -213,6 +215,17 @@ impl IncidentService {
             )
             .await?;
         self.forget(p, ws, source, &id);
+        // datasources (issue #5): the incident counts toward the source's connector.
+        let bytes = serde_json::to_vec(&input).map_or(0, |b| b.len());
+        count_ingest(
+            &self.store,
+            &p.org,
+            ws,
+            ConnectorType::of_source(source),
+            1,
+            bytes,
+        )
+        .await;
         let row = self.row_of(p, ws, source, &id).await?;
         let (result, changes) = match applied.into_iter().next() {
             Some(Applied::Created { .. }) => (IngestOutcome::Created, Vec::new()),
@@ -298,6 +311,10 @@ impl IncidentService {
             for it in &items {
                 self.forget(p, ws, source, &it.id);
             }
+            // datasources (issue #5): accepted incidents count toward the source's connector.
+            let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
+            let kind = ConnectorType::of_source(source);
+            count_ingest(&self.store, &p.org, ws, kind, items.len(), bytes).await;
             applied
         };
         for (i, a) in indices.iter().zip(applied) {

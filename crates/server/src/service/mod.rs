@@ -3,13 +3,17 @@
 
 pub mod azure;
 pub mod cache;
+pub mod datasources;
 pub mod incident_actions;
 pub mod incidents;
+pub mod investigation;
 mod org;
 mod users;
 pub mod webhooks;
 
 pub use azure::AzureService;
+pub use datasources::DataSourceService;
 pub use incidents::IncidentService;
+pub use investigation::InvestigationService;
 pub use org::OrgService;
 pub use webhooks::WebhookService;

@@ -3,10 +3,12 @@
 
 mod azure;
 mod credentials;
+mod datasources;
 mod errors;
 mod fuzz;
 mod incident_actions;
 mod incidents;
+mod investigation;
 mod isolation;
 mod openapi;
 mod paging;

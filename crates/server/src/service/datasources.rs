@@ -1,0 +1,825 @@
+//! Data connectors, their hourly volume, and anomaly detection over that volume
+//! (docs/datasources.md).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use palisade_domain::time::{from_micros, to_micros};
+use palisade_domain::{Error, OrgId, Result, Validator};
+use palisade_store::{ConnectorFields, ConnectorRow, Store};
+use palisade_types::datasources::*;
+use palisade_types::incidents::Severity;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+
+const MAX_NAME: usize = 200;
+const MAX_TEXT: usize = 2000;
+const MAX_PARAMETERS: usize = 50;
+const MAX_VOLUME_ENTRIES: usize = 1000;
+/// How far back volume may be recorded.
+const MAX_VOLUME_AGE_DAYS: i64 = 90;
+/// The longest range `GET …/volume` and a `Custom` anomaly window may span.
+const MAX_RANGE_DAYS: i64 = 31;
+
+// ---------------------------------------------------------------- anomaly thresholds
+/// The baseline of hour H: the same hour on each of the previous 7 days.
+pub const BASELINE_DAYS: i64 = 7;
+/// Hours with fewer baseline days (the connector is newer) are not judged.
+pub const MIN_BASELINE_DAYS: usize = 3;
+/// Robust z-score a deviation must reach (median and MAD, sigma = 1.4826·MAD, floored at
+/// 10% of the median and at 1 event).
+pub const MIN_Z: f64 = 3.0;
+/// Silence: nothing observed where the median expects at least this many events.
+pub const SILENCE_MIN_EXPECTED: f64 = 5.0;
+/// Drop: at most half the median, and at least 5 events short.
+pub const DROP_MAX_RATIO: f64 = 0.5;
+pub const DROP_MIN_DEFICIT: f64 = 5.0;
+/// Spike: at least twice the median, and at least 10 events above it.
+pub const SPIKE_MIN_RATIO: f64 = 2.0;
+pub const SPIKE_MIN_EXCESS: f64 = 10.0;
+
+const HOUR_US: i64 = 3_600_000_000;
+
+#[derive(Clone)]
+pub struct DataSourceService {
+    store: Store,
+}
+
+fn not_found(id: impl std::fmt::Display) -> Error {
+    Error::not_found_target("Data connector", id, "dataConnectorId")
+}
+
+fn to_wire(r: &ConnectorRow) -> DataSource {
+    DataSource {
+        name: r.name.clone(),
+        icon: r.icon.clone(),
+        data_connector_id: r.id,
+        provider: r.provider.clone(),
+        description: r.description.clone(),
+        connector_type: ConnectorType::parse(&r.connector_type).unwrap_or(ConnectorType::Custom),
+        connected: r.connected,
+        modification_date_time: from_micros(r.modified_at),
+        parameters_helper: serde_json::from_str(&r.parameters).unwrap_or_default(),
+        workspace_id: r.workspace_id,
+        created_date_time: from_micros(r.created_at),
+        auto_created: r.auto_created,
+    }
+}
+
+fn hour_floor(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::hours(1)).unwrap_or(t)
+}
+
+fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
+    let raw = raw?;
+    match DateTime::parse_from_rfc3339(&raw.trim().replace(' ', "+")) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => {
+            v.add(
+                path,
+                format!("'{path}' must be an ISO-8601 date-time with an offset."),
+            );
+            None
+        }
+    }
+}
+
+/// Counts data Palisade ingested toward the workspace's connector of `kind`, creating the
+/// connector if the workspace has none. Volume is accounting, not the data itself: a failure
+/// is logged and never fails the ingest that called it.
+pub async fn count_ingest(
+    store: &Store,
+    org: &OrgId,
+    ws: Uuid,
+    kind: ConnectorType,
+    events: usize,
+    bytes: usize,
+) {
+    if events == 0 {
+        return;
+    }
+    let (name, provider, description) = kind.defaults();
+    let defaults = ConnectorFields {
+        connector_type: kind.as_str().into(),
+        ingest_kind: Some(kind.as_str().into()),
+        name: name.into(),
+        provider: provider.into(),
+        description: Some(description.into()),
+        icon: None,
+        connected: true,
+        parameters: "[]".into(),
+    };
+    let hour = to_micros(hour_floor(Utc::now()));
+    if let Err(e) = store
+        .count_ingest(org, ws, &defaults, hour, events as i64, bytes as i64)
+        .await
+    {
+        tracing::warn!(error = %e, workspace = %ws, kind = kind.as_str(), "could not count ingest volume");
+    }
+}
+
+/// One examined hour's verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Finding {
+    pub kind: AnomalyType,
+    pub severity: Severity,
+    pub expected: f64,
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    }
+}
+
+/// Judges one hour's observed events against its baseline (the same hour on previous days).
+/// `None`: normal, or too little baseline to judge.
+pub fn classify(observed: i64, baseline: &[i64]) -> Option<Finding> {
+    if baseline.len() < MIN_BASELINE_DAYS {
+        return None;
+    }
+    let mut xs: Vec<f64> = baseline.iter().map(|&x| x as f64).collect();
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let m = median(&xs);
+    let mut dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+    dev.sort_by(|a, b| a.total_cmp(b));
+    let sigma = (1.4826 * median(&dev)).max(0.1 * m).max(1.0);
+    let o = observed as f64;
+    let z = (o - m) / sigma;
+    if observed == 0 && m >= SILENCE_MIN_EXPECTED {
+        return Some(Finding {
+            kind: AnomalyType::Silence,
+            severity: Severity::High,
+            expected: m,
+        });
+    }
+    if o < m && -z >= MIN_Z && o <= DROP_MAX_RATIO * m && m - o >= DROP_MIN_DEFICIT {
+        let ratio = o / m;
+        let severity = if ratio <= 0.1 {
+            Severity::High
+        } else if ratio <= 0.25 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        return Some(Finding {
+            kind: AnomalyType::Drop,
+            severity,
+            expected: m,
+        });
+    }
+    if o > m && z >= MIN_Z && o >= SPIKE_MIN_RATIO * m && o - m >= SPIKE_MIN_EXCESS {
+        let ratio = o / m.max(1.0);
+        let severity = if ratio >= 10.0 {
+            Severity::High
+        } else if ratio >= 5.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        };
+        return Some(Finding {
+            kind: AnomalyType::Spike,
+            severity,
+            expected: m,
+        });
+    }
+    None
+}
+
+/// A run of anomalous hours of one connector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub kind: AnomalyType,
+    pub severity: Severity,
+    pub start: i64,
+    pub hours: u32,
+    pub expected: f64,
+    pub observed: i64,
+    pub baseline_days: u32,
+}
+
+/// Examines the hours `[from, until)` (microseconds, on the hour) of one connector's series
+/// (hour → events; absent hours are 0), whose first recorded hour is `first`. Consecutive
+/// hours of the same anomaly type merge into one run.
+pub fn detect(series: &HashMap<i64, i64>, first: i64, from: i64, until: i64) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut h = from;
+    while h < until {
+        let baseline: Vec<i64> = (1..=BASELINE_DAYS)
+            .map(|d| h - d * 24 * HOUR_US)
+            .filter(|&b| b >= first)
+            .map(|b| series.get(&b).copied().unwrap_or(0))
+            .collect();
+        let observed = series.get(&h).copied().unwrap_or(0);
+        if let Some(f) = classify(observed, &baseline) {
+            match runs.last_mut() {
+                Some(r) if r.kind == f.kind && r.start + r.hours as i64 * HOUR_US == h => {
+                    r.hours += 1;
+                    r.expected += f.expected;
+                    r.observed += observed;
+                    r.severity = r.severity.max(f.severity);
+                    r.baseline_days = r.baseline_days.min(baseline.len() as u32);
+                }
+                _ => runs.push(Run {
+                    kind: f.kind,
+                    severity: f.severity,
+                    start: h,
+                    hours: 1,
+                    expected: f.expected,
+                    observed,
+                    baseline_days: baseline.len() as u32,
+                }),
+            }
+        }
+        h += HOUR_US;
+    }
+    runs
+}
+
+/// The examined hours of an anomaly request: whole UTC hours before the current one.
+fn examined_window(
+    v: &mut Validator,
+    sel: Option<&palisade_types::incidents::TimeFilterSelection>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let current = hour_floor(now);
+    let kind = sel.and_then(|s| s.type_.as_deref()).map(str::trim);
+    let hours = match kind {
+        None | Some("TwentyFourHours") => 24,
+        Some("OneHour") => 1,
+        Some("ThreeHours") => 3,
+        Some("SixHours") => 6,
+        Some("TwelveHours") => 12,
+        Some("FourtyEightHours") => 48,
+        Some("SevenDays") => 24 * 7,
+        Some("ThirtyDays") => 24 * 30,
+        Some("Custom") => {
+            let s = sel.expect("type given");
+            let start = parse_instant(
+                v,
+                "timeFilterSelection.customStartUtc",
+                s.custom_start_utc.as_deref(),
+            );
+            let end = parse_instant(
+                v,
+                "timeFilterSelection.customEndUtc",
+                s.custom_end_utc.as_deref(),
+            );
+            for (path, given) in [
+                ("timeFilterSelection.customStartUtc", &s.custom_start_utc),
+                ("timeFilterSelection.customEndUtc", &s.custom_end_utc),
+            ] {
+                if given.is_none() {
+                    v.add(
+                        path,
+                        format!("'{path}' is required when the type is Custom."),
+                    );
+                }
+            }
+            let (start, end) = (start?, end?);
+            let from = hour_floor(start);
+            // Partial hours at the end are examined whole; the current hour never is.
+            let mut until = hour_floor(end);
+            if until < end {
+                until += Duration::hours(1);
+            }
+            let until = until.min(current);
+            if until <= from {
+                v.add(
+                    "timeFilterSelection.customEndUtc",
+                    "The window must end after it starts and contain a completed hour.",
+                );
+                return None;
+            }
+            if until - from > Duration::days(MAX_RANGE_DAYS) {
+                v.add(
+                    "timeFilterSelection.customEndUtc",
+                    format!("A Custom window may span at most {MAX_RANGE_DAYS} days."),
+                );
+                return None;
+            }
+            return Some((from, until));
+        }
+        Some(other) => {
+            let shown: String = other.chars().take(64).collect();
+            v.add(
+                "timeFilterSelection.type",
+                format!("'{shown}' is not allowed. Allowed: OneHour, ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, SevenDays, ThirtyDays, Custom."),
+            );
+            return None;
+        }
+    };
+    Some((current - Duration::hours(hours), current))
+}
+
+/// Parses `workspaceIds`; `None` means every visible workspace. Workspaces the caller holds
+/// no role on (including other organizations') are dropped silently.
+fn selected_workspaces(
+    v: &mut Validator,
+    p: &Principal,
+    names: &HashMap<Uuid, String>,
+    ids: Option<&[String]>,
+) -> Vec<(Uuid, String)> {
+    let mut out: Vec<(Uuid, String)> = Vec::new();
+    let wanted: Option<Vec<Uuid>> = ids.filter(|l| !l.is_empty()).map(|list| {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, raw)| v.uuid(&format!("workspaceIds[{i}]"), Some(raw)))
+            .collect()
+    });
+    let mut seen = HashSet::new();
+    match wanted {
+        Some(list) => {
+            for id in list {
+                if let Some(name) = names.get(&id) {
+                    if p.workspace_role(&id).is_some() && seen.insert(id) {
+                        out.push((id, name.clone()));
+                    }
+                }
+            }
+        }
+        None => {
+            for (id, name) in names {
+                if p.workspace_role(id).is_some() {
+                    out.push((*id, name.clone()));
+                }
+            }
+            out.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        }
+    }
+    out
+}
+
+impl DataSourceService {
+    pub fn new(store: Store) -> Self {
+        DataSourceService { store }
+    }
+
+    async fn row(&self, org: &OrgId, ws: Uuid, id: Uuid) -> Result<ConnectorRow> {
+        self.store
+            .get_connector(org, ws, id)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub async fn list(&self, p: &Principal, ws: Uuid) -> Result<Vec<DataSource>> {
+        Ok(self
+            .store
+            .list_connectors(&p.org, ws)
+            .await?
+            .iter()
+            .map(to_wire)
+            .collect())
+    }
+
+    pub async fn get(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<DataSource> {
+        Ok(to_wire(&self.row(&p.org, ws, id).await?))
+    }
+
+    fn fields(
+        v: &mut Validator,
+        req: &DataSourceRequest,
+        base: Option<&ConnectorRow>,
+    ) -> Option<ConnectorFields> {
+        let kind = match (&req.connector_type, base) {
+            (None, Some(b)) => ConnectorType::parse(&b.connector_type),
+            (None, None) => {
+                v.add(
+                    "connectorType",
+                    format!(
+                        "'connectorType' is required. Allowed: {}.",
+                        ConnectorType::allowed()
+                    ),
+                );
+                None
+            }
+            (Some(raw), _) => {
+                let k = ConnectorType::parse(raw);
+                if k.is_none() {
+                    let shown: String = raw.chars().take(64).collect();
+                    v.add(
+                        "connectorType",
+                        format!(
+                            "'{shown}' is not a connector type. Allowed: {}.",
+                            ConnectorType::allowed()
+                        ),
+                    );
+                }
+                k
+            }
+        };
+        let text =
+            |v: &mut Validator, path: &str, new: &Option<String>, old: Option<&String>| match new {
+                Some(s) => v.optional_str(path, Some(s), MAX_TEXT),
+                None => old.cloned(),
+            };
+        let name = match &req.name {
+            Some(n) => v.required_str("name", Some(n), MAX_NAME),
+            None => base
+                .map(|b| b.name.clone())
+                .or_else(|| kind.map(|k| k.defaults().0.to_string())),
+        };
+        let provider = match &req.provider {
+            Some(n) => v.required_str("provider", Some(n), MAX_NAME),
+            None => base
+                .map(|b| b.provider.clone())
+                .or_else(|| kind.map(|k| k.defaults().1.to_string())),
+        };
+        let description = text(
+            v,
+            "description",
+            &req.description,
+            base.and_then(|b| b.description.as_ref()),
+        );
+        let icon = text(v, "icon", &req.icon, base.and_then(|b| b.icon.as_ref()));
+        let parameters = match &req.parameters_helper {
+            None => Some(base.map(|b| b.parameters.clone()).unwrap_or("[]".into())),
+            Some(list) if list.len() > MAX_PARAMETERS => {
+                v.add(
+                    "parametersHelper",
+                    format!("At most {MAX_PARAMETERS} parameters."),
+                );
+                None
+            }
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, p) in list.iter().enumerate() {
+                    let name = v.required_str(
+                        &format!("parametersHelper[{i}].propertyName"),
+                        p.property_name.as_deref(),
+                        MAX_NAME,
+                    );
+                    let value = match &p.property_value {
+                        Some(s) if s.chars().count() > MAX_TEXT => {
+                            v.add(
+                                format!("parametersHelper[{i}].propertyValue"),
+                                format!("At most {MAX_TEXT} characters."),
+                            );
+                            None
+                        }
+                        other => Some(other.clone()),
+                    };
+                    if let (Some(n), Some(val)) = (name, value) {
+                        out.push(ParameterHelper {
+                            property_name: Some(n),
+                            property_value: val,
+                        });
+                    }
+                }
+                Some(serde_json::to_string(&out).expect("serializable"))
+            }
+        };
+        let connected = req
+            .connected
+            .unwrap_or_else(|| base.map(|b| b.connected).unwrap_or(true));
+        let kind = kind?;
+        Some(ConnectorFields {
+            connector_type: kind.as_str().into(),
+            ingest_kind: kind.is_ingest_fed().then(|| kind.as_str().into()),
+            name: name?,
+            provider: provider?,
+            description,
+            icon,
+            connected,
+            parameters: parameters?,
+        })
+    }
+
+    fn duplicate(kind: &str) -> Error {
+        Error::Conflict(format!(
+            "The workspace already has a {kind} connector; Palisade's ingest feeds one connector of each of these kinds per workspace."
+        ))
+    }
+
+    pub async fn create(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        req: DataSourceRequest,
+    ) -> Result<DataSource> {
+        let mut v = Validator::new();
+        let fields = Self::fields(&mut v, &req, None);
+        v.finish()?;
+        let fields = fields.expect("validated");
+        match self.store.create_connector(&p.org, ws, &fields).await {
+            Ok(row) => Ok(to_wire(&row)),
+            Err(Error::Conflict(_)) => Err(Self::duplicate(&fields.connector_type)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn update(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        id: Uuid,
+        req: DataSourceRequest,
+    ) -> Result<DataSource> {
+        let base = self.row(&p.org, ws, id).await?;
+        let mut v = Validator::new();
+        let fields = Self::fields(&mut v, &req, Some(&base));
+        v.finish()?;
+        let fields = fields.expect("validated");
+        match self.store.update_connector(&p.org, ws, id, &fields).await {
+            Ok(Some(row)) => Ok(to_wire(&row)),
+            Ok(None) => Err(not_found(id)),
+            Err(Error::Conflict(_)) => Err(Self::duplicate(&fields.connector_type)),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn delete(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<bool> {
+        if !self.store.delete_connector(&p.org, ws, id).await? {
+            return Err(not_found(id));
+        }
+        Ok(true)
+    }
+
+    /// Adds volume to a connector's hours (past hours allowed, up to 90 days back).
+    pub async fn record_volume(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        id: Uuid,
+        req: RecordVolumeRequest,
+    ) -> Result<RecordVolumeResult> {
+        self.row(&p.org, ws, id).await?;
+        let entries = req.entries.unwrap_or_default();
+        let mut v = Validator::new();
+        if entries.is_empty() || entries.len() > MAX_VOLUME_ENTRIES {
+            return Err(Error::field(
+                "entries",
+                format!("Give between 1 and {MAX_VOLUME_ENTRIES} entries."),
+            ));
+        }
+        let now = Utc::now();
+        let current = hour_floor(now);
+        let oldest = current - Duration::days(MAX_VOLUME_AGE_DAYS);
+        let mut rows = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            let path = format!("entries[{i}].hourStart");
+            let hour = match &e.hour_start {
+                None => {
+                    v.add(&path, format!("'{path}' is required."));
+                    None
+                }
+                raw => parse_instant(&mut v, &path, raw.as_deref()).map(hour_floor),
+            };
+            if let Some(h) = hour {
+                if h > current {
+                    v.add(&path, "Volume cannot be recorded for a future hour.");
+                } else if h < oldest {
+                    v.add(
+                        &path,
+                        format!("Volume can be recorded at most {MAX_VOLUME_AGE_DAYS} days back."),
+                    );
+                }
+            }
+            let events = match e.events {
+                None => {
+                    v.add(
+                        format!("entries[{i}].events"),
+                        "'events' is required (0 or more).",
+                    );
+                    None
+                }
+                Some(n) if !(0..=1_000_000_000_000).contains(&n) => {
+                    v.add(
+                        format!("entries[{i}].events"),
+                        "'events' must be from 0 to 10^12.",
+                    );
+                    None
+                }
+                n => n,
+            };
+            let bytes = match e.bytes.unwrap_or(0) {
+                n if (0..=1_000_000_000_000_000).contains(&n) => Some(n),
+                _ => {
+                    v.add(
+                        format!("entries[{i}].bytes"),
+                        "'bytes' must be from 0 to 10^15.",
+                    );
+                    None
+                }
+            };
+            if let (Some(h), Some(ev), Some(b)) = (hour, events, bytes) {
+                rows.push((to_micros(h), ev, b));
+            }
+        }
+        v.finish()?;
+        self.store.record_volume(&p.org, ws, id, &rows).await?;
+        let hours: HashSet<i64> = rows.iter().map(|r| r.0).collect();
+        Ok(RecordVolumeResult {
+            data_connector_id: id,
+            hours: hours.len(),
+            events: rows.iter().map(|r| r.1).sum(),
+            bytes: rows.iter().map(|r| r.2).sum(),
+        })
+    }
+
+    /// A connector's hourly volume in `[from, to)` (default: the last 24 whole hours and the
+    /// current one), oldest first; hours without data are omitted.
+    pub async fn volume(
+        &self,
+        p: &Principal,
+        ws: Uuid,
+        id: Uuid,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<VolumeHour>> {
+        self.row(&p.org, ws, id).await?;
+        let mut v = Validator::new();
+        let now = Utc::now();
+        let to = parse_instant(&mut v, "to", to).unwrap_or(hour_floor(now) + Duration::hours(1));
+        let from = parse_instant(&mut v, "from", from).unwrap_or(to - Duration::hours(25));
+        if from >= to {
+            v.add("from", "'from' must be before 'to'.");
+        } else if to - from > Duration::days(MAX_RANGE_DAYS) {
+            v.add(
+                "to",
+                format!("The range may span at most {MAX_RANGE_DAYS} days."),
+            );
+        }
+        v.finish()?;
+        let rows = self
+            .store
+            .volume(
+                &p.org,
+                ws,
+                Some(id),
+                to_micros(hour_floor(from)),
+                to_micros(to),
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| VolumeHour {
+                hour_start: from_micros(r.hour_start),
+                events: r.events,
+                bytes: r.bytes,
+            })
+            .collect())
+    }
+
+    /// `GET /datasources/across-workspaces`.
+    pub async fn across(
+        &self,
+        p: &Principal,
+        workspace_ids: Vec<String>,
+    ) -> Result<Vec<WorkspaceDataSources>> {
+        let names = self.store.workspace_names(&p.org).await?;
+        let mut v = Validator::new();
+        let selected = selected_workspaces(&mut v, p, &names, Some(&workspace_ids));
+        v.finish()?;
+        let mut out = Vec::with_capacity(selected.len());
+        for (id, name) in selected {
+            out.push(WorkspaceDataSources {
+                workspace_id: id,
+                workspace_name: name,
+                data_sources: self.list(p, id).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// `POST /datasources/across-workspaces/anomalies`.
+    pub async fn anomalies(
+        &self,
+        p: &Principal,
+        req: AnomaliesRequest,
+    ) -> Result<DataConnectorAnomalies> {
+        let names = self.store.workspace_names(&p.org).await?;
+        let mut v = Validator::new();
+        let selected = selected_workspaces(&mut v, p, &names, req.workspace_ids.as_deref());
+        let window = examined_window(&mut v, req.time_filter_selection.as_ref(), Utc::now());
+        v.finish()?;
+        let (from, until) = window.expect("validated");
+        let (from_us, until_us) = (to_micros(from), to_micros(until));
+        let baseline_from = from_us - BASELINE_DAYS * 24 * HOUR_US;
+        let mut anomalies = Vec::new();
+        let mut connectors_examined = 0;
+        for (ws, ws_name) in &selected {
+            let connectors: Vec<ConnectorRow> = self
+                .store
+                .list_connectors(&p.org, *ws)
+                .await?
+                .into_iter()
+                .filter(|c| c.connected)
+                .collect();
+            if connectors.is_empty() {
+                continue;
+            }
+            connectors_examined += connectors.len();
+            let firsts = self.store.first_volume_hours(&p.org, *ws).await?;
+            let mut series: HashMap<Uuid, HashMap<i64, i64>> = HashMap::new();
+            for r in self
+                .store
+                .volume(&p.org, *ws, None, baseline_from, until_us)
+                .await?
+            {
+                series
+                    .entry(r.connector_id)
+                    .or_default()
+                    .insert(r.hour_start, r.events);
+            }
+            let empty = HashMap::new();
+            for c in &connectors {
+                // A connector that never received data has no baseline to judge.
+                let Some(first) = firsts.get(&c.id) else {
+                    continue;
+                };
+                let s = series.get(&c.id).unwrap_or(&empty);
+                for run in detect(s, *first, from_us, until_us) {
+                    anomalies.push(DataConnectorAnomaly {
+                        workspace_id: *ws,
+                        workspace_name: ws_name.clone(),
+                        data_connector_id: c.id,
+                        connector_name: c.name.clone(),
+                        connector_type: ConnectorType::parse(&c.connector_type)
+                            .unwrap_or(ConnectorType::Custom),
+                        anomaly_type: run.kind,
+                        severity: run.severity,
+                        start_time: from_micros(run.start),
+                        end_time: from_micros(run.start + run.hours as i64 * HOUR_US),
+                        hours: run.hours,
+                        expected_events: (run.expected * 100.0).round() / 100.0,
+                        observed_events: run.observed,
+                        ratio: if run.expected > 0.0 {
+                            ((run.observed as f64 / run.expected) * 1000.0).round() / 1000.0
+                        } else {
+                            0.0
+                        },
+                        baseline_days: run.baseline_days,
+                    });
+                }
+            }
+        }
+        anomalies.sort_by(|a, b| {
+            b.start_time
+                .cmp(&a.start_time)
+                .then(a.workspace_id.cmp(&b.workspace_id))
+                .then(a.data_connector_id.cmp(&b.data_connector_id))
+        });
+        Ok(DataConnectorAnomalies {
+            anomalies,
+            examined_from: from,
+            examined_until: until,
+            workspaces_examined: selected.len(),
+            connectors_examined,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steady_baseline_is_normal_and_deviations_are_classified() {
+        let base = [98, 102, 100, 97, 103, 101, 99];
+        for o in [90, 100, 110, 120] {
+            assert_eq!(classify(o, &base), None, "{o}");
+        }
+        let silence = classify(0, &base).unwrap();
+        assert_eq!(
+            (silence.kind, silence.severity),
+            (AnomalyType::Silence, Severity::High)
+        );
+        let drop = classify(30, &base).unwrap();
+        assert_eq!(
+            (drop.kind, drop.severity),
+            (AnomalyType::Drop, Severity::Low)
+        );
+        assert_eq!(classify(5, &base).unwrap().severity, Severity::High);
+        let spike = classify(600, &base).unwrap();
+        assert_eq!(
+            (spike.kind, spike.severity),
+            (AnomalyType::Spike, Severity::Medium)
+        );
+        // Too little baseline, or too little volume to matter.
+        assert_eq!(classify(0, &[100, 100]), None);
+        assert_eq!(classify(0, &[2, 3, 2, 3]), None);
+        assert_eq!(classify(8, &[0, 0, 0, 0, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn consecutive_hours_merge_into_one_run() {
+        let first = 0;
+        let mut s = HashMap::new();
+        for h in 0..(8 * 24) {
+            s.insert(h * HOUR_US, 100);
+        }
+        let from = 7 * 24 * HOUR_US;
+        s.remove(&(from + 3 * HOUR_US));
+        s.remove(&(from + 4 * HOUR_US));
+        let runs = detect(&s, first, from, from + 24 * HOUR_US);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].kind, AnomalyType::Silence);
+        assert_eq!((runs[0].start, runs[0].hours), (from + 3 * HOUR_US, 2));
+        assert_eq!(runs[0].expected, 200.0);
+    }
+}
