@@ -20,6 +20,8 @@ pub struct Store {
     backend: Backend,
     /// Signalled after a transaction that wrote outbox events commits.
     events: std::sync::Arc<tokio::sync::Notify>,
+    /// The same signal for the gamebook trigger (a `Notify` wakes one waiter).
+    gamebook_events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -76,6 +78,7 @@ impl Store {
             pool,
             backend,
             events: Default::default(),
+            gamebook_events: Default::default(),
         })
     }
 
@@ -85,6 +88,13 @@ impl Store {
 
     pub(crate) fn events_written(&self) {
         self.events.notify_one();
+        self.gamebook_events.notify_one();
+    }
+
+    /// Resolves after this process commits new outbox events (the gamebook trigger waits on
+    /// it).
+    pub async fn gamebook_events_committed(&self) {
+        self.gamebook_events.notified().await
     }
 
     /// Resolves after this process commits new outbox events (the webhook dispatcher waits

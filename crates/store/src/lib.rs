@@ -7,12 +7,18 @@
 //! another organization is unreachable by construction.
 
 mod db;
+mod gamebooks;
 mod incidents;
 mod migrate;
 mod org;
+mod tickets;
 mod webhooks;
 
 pub use db::{Backend, Store};
+pub use gamebooks::{
+    NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
+    StepRecorded, StepResult, StepRow, TriggerEvent,
+};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
 };
@@ -20,6 +26,7 @@ pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,
 };
+pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
     ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,
     WebhookFields, WebhookRow, WebhookSecrets,

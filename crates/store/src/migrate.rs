@@ -30,6 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/0003_webhooks.sql"),
     },
+    Migration {
+        version: 4,
+        name: "gamebooks",
+        sql: include_str!("../migrations/0004_gamebooks.sql"),
+    },
 ];
 
 /// Splits a migration into statements (no statement in our DDL contains a `;` inside it).

@@ -31,6 +31,8 @@ macro_rules! wire_enum {
     };
 }
 
+pub(crate) use wire_enum;
+
 wire_enum! {
     /// The SIEM/XDR an incident comes from.
     IncidentSource { Sentinel, DefenderXDR, CrowdStrike, QRadar, Splunk, SentinelOne }

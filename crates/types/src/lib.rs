@@ -7,8 +7,10 @@
 pub mod azure;
 pub mod enums;
 pub mod envelope;
+pub mod gamebooks;
 pub mod incidents;
 pub mod org;
+pub mod tickets;
 
 pub use enums::{OrgRole, WorkspaceRole};
 pub use envelope::{Envelope, Meta, ProblemDetails};
