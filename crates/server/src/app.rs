@@ -129,6 +129,7 @@ impl Application {
             })
         };
         let engine = self.workers.then(|| state.engine().start());
+        let gamebooks = self.workers.then(|| state.gamebook_engine().start());
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
             router(state.clone())
@@ -145,6 +146,10 @@ impl Application {
         if let Some(engine) = engine {
             // In-flight deliveries finish (bounded by the delivery timeout) and are recorded.
             engine.stop().await;
+        }
+        if let Some(gamebooks) = gamebooks {
+            // In-flight steps finish (bounded by the playbook HTTP timeout) and are recorded.
+            gamebooks.stop().await;
         }
         if let Err(e) = state.auth().flush_last_used().await {
             tracing::warn!(error = %e, "could not record lastUsedAt at shutdown");
