@@ -1,7 +1,9 @@
 //! Gamebooks: the playbook catalogue, rules, manual runs, approval, and the documented
 //! history routes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use palisade_domain::time::from_micros;
 use palisade_domain::{Error, Result, Validator, WorkspaceRole};
@@ -27,11 +29,19 @@ const DEFAULT_PAGE_SIZE: i64 = 20;
 const MAX_PAGE_SIZE: i64 = 100;
 const MAX_PLAYBOOKS_PER_RULE: usize = 50;
 
+/// How long a workspace's rules are served from memory for the incident detail's catalogue.
+/// Rule writes through this process invalidate at once; this bounds how stale another
+/// replica's rule change can look.
+const RULES_TTL: Duration = Duration::from_secs(1);
+
+type RulesCache = Mutex<HashMap<Uuid, (Instant, Arc<Vec<RuleRow>>)>>;
+
 #[derive(Clone)]
 pub struct GamebookService {
     store: Store,
     engine: Engine,
-    sealer: std::sync::Arc<Sealer>,
+    sealer: Arc<Sealer>,
+    rules: Arc<RulesCache>,
 }
 
 fn invalid_token() -> Error {
@@ -194,11 +204,32 @@ impl GamebookService {
         GamebookService {
             store,
             engine,
-            sealer: std::sync::Arc::new(Sealer::labeled(
+            sealer: Arc::new(Sealer::labeled(
                 server_secret,
                 "palisade gamebook history token v1",
             )),
+            rules: Default::default(),
         }
+    }
+
+    /// The workspace's rules, from memory when fresh.
+    async fn cached_rules(&self, p: &Principal, ws: Uuid) -> Result<Arc<Vec<RuleRow>>> {
+        if let Some((at, rules)) = self.rules.lock().expect("lock").get(&ws) {
+            if at.elapsed() < RULES_TTL {
+                return Ok(rules.clone());
+            }
+        }
+        let rules = Arc::new(self.store.list_rules(&p.org, ws).await?);
+        let mut map = self.rules.lock().expect("lock");
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(ws, (Instant::now(), rules.clone()));
+        Ok(rules)
+    }
+
+    fn forget_rules(&self, ws: Uuid) {
+        self.rules.lock().expect("lock").remove(&ws);
     }
 
     // ------------------------------------------------------------ playbooks
@@ -461,7 +492,9 @@ impl GamebookService {
         req: GamebookRuleRequest,
     ) -> Result<GamebookRule> {
         let f = self.rule_fields(p, &req, None).await?;
-        Ok(rule_to_wire(&self.store.create_rule(&p.org, ws, &f).await?))
+        let row = self.store.create_rule(&p.org, ws, &f).await?;
+        self.forget_rules(ws);
+        Ok(rule_to_wire(&row))
     }
 
     pub async fn update_rule(
@@ -478,6 +511,7 @@ impl GamebookService {
             .update_rule(&p.org, ws, id, &f)
             .await?
             .ok_or_else(|| Error::not_found_target("Gamebook rule", id, "ruleId"))?;
+        self.forget_rules(ws);
         Ok(rule_to_wire(&row))
     }
 
@@ -485,6 +519,7 @@ impl GamebookService {
         if !self.store.delete_rule(&p.org, ws, id).await? {
             return Err(Error::not_found_target("Gamebook rule", id, "ruleId"));
         }
+        self.forget_rules(ws);
         Ok(true)
     }
 
@@ -514,7 +549,7 @@ impl GamebookService {
     /// The incident detail's `gamebookCatalog`: playbooks of the enabled rules that apply to
     /// the incident (title, severity, source), each once.
     pub async fn catalog(&self, p: &Principal, row: &IncidentRow) -> Result<GamebookCatalog> {
-        let rules = self.store.list_rules(&p.org, row.workspace_id).await?;
+        let rules = self.cached_rules(p, row.workspace_id).await?;
         let matched = applicable(
             &rules,
             &row.doc.title,
