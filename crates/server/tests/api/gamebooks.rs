@@ -1236,3 +1236,74 @@ async fn history_pages_with_tokens_and_page_numbers() {
         .await;
     assert_eq!(r.data()["totalCount"], 1);
 }
+
+#[tokio::test]
+async fn two_replicas_start_and_work_each_run_once() {
+    let app = app().await;
+    let mut replica = app.replica().await;
+    let org = app.org("Replicas").await;
+    let a = &org.admin;
+    let ws = app.workspace(&org, "W").await;
+    let p = playbook(
+        &app,
+        a,
+        json!({"name": "Note", "action": {"type": "AddComment", "message": "once"}}),
+    )
+    .await;
+    rule(
+        &app,
+        a,
+        ws,
+        json!({"title": "All", "titlePattern": "replica", "playbookIds": [p], "isAutoRun": true}),
+    )
+    .await;
+    let n = 40;
+    // Ingest through both replicas, so both triggers see events.
+    for i in 0..n {
+        let base = if i % 2 == 0 {
+            app.url("")
+        } else {
+            format!("http://{}", replica.addr)
+        };
+        let r = reqwest::Client::new()
+            .put(format!(
+                "{base}/api/v2/workspaces/{ws}/incidents/Sentinel/R-{i}"
+            ))
+            .header("authorization", a.header())
+            .json(&json!({"title": format!("Replica {i}"), "severity": "Low"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = app
+            .get(
+                "/api/v2/gamebooks/across-workspaces/history?currentPage=1&statuses=Succeeded",
+                Some(a),
+            )
+            .await;
+        if r.data()["totalCount"] == n {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    replica.stop().await;
+    let r = app
+        .get(
+            "/api/v2/gamebooks/across-workspaces/history?currentPage=1",
+            Some(a),
+        )
+        .await;
+    assert_eq!(r.data()["totalCount"], n, "one run per incident");
+    for i in 0..n {
+        let c = comments(&app, a, ws, &format!("R-{i}")).await;
+        assert_eq!(
+            c.iter().filter(|c| c["message"] == "once").count(),
+            1,
+            "R-{i}"
+        );
+    }
+}
