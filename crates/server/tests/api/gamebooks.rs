@@ -437,6 +437,19 @@ async fn an_ingested_incident_runs_its_auto_run_rule_and_the_playbooks_change_it
     assert_eq!(page["hasPreviousPage"], false);
     assert_eq!(page["hasNextPage"], false);
     assert_eq!(page["items"][0]["id"], run["id"]);
+
+    // A workspace with rules, runs and tickets can be deleted; its history goes with it.
+    let r = app
+        .delete(&format!("/api/v2/workspaces/{ws}"), Some(a))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .get(
+            "/api/v2/gamebooks/across-workspaces/history?currentPage=1",
+            Some(a),
+        )
+        .await;
+    assert_eq!(r.data()["totalCount"], 0);
 }
 
 #[tokio::test]

@@ -253,4 +253,10 @@ async fn tickets_link_unlink_priority_and_search() {
     app.post(&format!("{tickets}/link"), Some(&reader_manage), &link)
         .await
         .assert_problem(403, "INSUFFICIENT_WORKSPACE_ROLE");
+    // A workspace with tickets and links can be deleted.
+    app.post(&format!("{tickets}/link"), Some(a), &link).await;
+    let r = app
+        .delete(&format!("/api/v2/workspaces/{ws}"), Some(a))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }
