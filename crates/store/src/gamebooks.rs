@@ -1062,17 +1062,20 @@ impl Store {
         Ok(true)
     }
 
-    async fn set_step(tx: &mut AnyTx, step: Uuid, r: &StepResult) -> Result<()> {
+    /// Records a step's outcome; `started_at` is its start when [`Store::start_step`] was not
+    /// called (a step that only changes the database starts and finishes in one commit).
+    async fn set_step(tx: &mut AnyTx, step: Uuid, r: &StepResult, started_at: i64) -> Result<()> {
         let now = now_micros();
         sqlx::query(
             "UPDATE gamebook_run_playbooks SET status = $2, error_message = $3, output = $4, \
-             finished_at = $5, modified_at = $5, started_at = COALESCE(started_at, $5) WHERE id = $1",
+             finished_at = $5, modified_at = $5, started_at = COALESCE(started_at, $6) WHERE id = $1",
         )
         .bind(step.to_string())
         .bind(r.status)
         .bind(r.error_message.clone())
         .bind(r.output.as_ref().map(|v| v.to_string()))
         .bind(now)
+        .bind(started_at.min(now))
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -1086,13 +1089,14 @@ impl Store {
         step: Uuid,
         owner: &str,
         lease_until: i64,
+        started_at: i64,
         result: &StepResult,
     ) -> Result<StepRecorded> {
         let mut tx = self.begin_write().await?;
         if !self.own_run(&mut tx, run, owner, lease_until).await? {
             return Ok(StepRecorded::Lost);
         }
-        Self::set_step(&mut tx, step, result).await?;
+        Self::set_step(&mut tx, step, result, started_at).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(StepRecorded::Done {
             incident_changed: false,
@@ -1109,6 +1113,7 @@ impl Store {
         step: Uuid,
         owner: &str,
         lease_until: i64,
+        started_at: i64,
         change: F,
     ) -> Result<(StepRecorded, Vec<FieldChange>, Vec<IncidentComment>)>
     where
@@ -1167,7 +1172,7 @@ impl Store {
                 Vec::new(),
             ),
         };
-        Self::set_step(&mut tx, step, &result).await?;
+        Self::set_step(&mut tx, step, &result, started_at).await?;
         tx.commit().await.map_err(db_err)?;
         let changed = !changes.is_empty();
         if changed {
@@ -1183,12 +1188,14 @@ impl Store {
     }
 
     /// Links a ticket to the run's incident and records the step in one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_step_link_ticket(
         &self,
         run: &RunRow,
         step: Uuid,
         owner: &str,
         lease_until: i64,
+        started_at: i64,
         ticket_id: &str,
         author: &str,
     ) -> Result<StepRecorded> {
@@ -1229,7 +1236,7 @@ impl Store {
                 false,
             ),
         };
-        Self::set_step(&mut tx, step, &result).await?;
+        Self::set_step(&mut tx, step, &result, started_at).await?;
         tx.commit().await.map_err(db_err)?;
         if events {
             self.events_written();

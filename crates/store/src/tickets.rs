@@ -98,10 +98,30 @@ impl Store {
         f: &TicketFields,
     ) -> Result<(TicketRow, bool)> {
         let mut tx = self.begin_write().await?;
-        let existing = self.ticket_in(&mut tx, org, ws, ticket_id).await?;
         let now = now_micros();
-        if existing.is_some() {
-            sqlx::query(
+        // Insert-or-nothing first, so concurrent creators of one ticket do not collide.
+        let created = sqlx::query(
+            "INSERT INTO tickets (workspace_id, ticket_id, id, organization_id, psa, number, grouping_id, \
+             priority, doc, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (workspace_id, ticket_id) DO NOTHING",
+        )
+        .bind(ws.to_string())
+        .bind(ticket_id)
+        .bind(Uuid::new_v4().to_string())
+        .bind(org.to_string())
+        .bind(f.psa.clone())
+        .bind(f.number.clone())
+        .bind(f.grouping_id.clone())
+        .bind(f.priority.clone())
+        .bind(f.doc.clone())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+            == 1;
+        if !created {
+            let done = sqlx::query(
                 "UPDATE tickets SET psa = $4, number = $5, grouping_id = $6, priority = $7, doc = $8, \
                  modified_at = $9 WHERE organization_id = $1 AND workspace_id = $2 AND ticket_id = $3",
             )
@@ -117,31 +137,16 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        } else {
-            sqlx::query(
-                "INSERT INTO tickets (workspace_id, ticket_id, id, organization_id, psa, number, grouping_id, \
-                 priority, doc, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-            )
-            .bind(ws.to_string())
-            .bind(ticket_id)
-            .bind(Uuid::new_v4().to_string())
-            .bind(org.to_string())
-            .bind(f.psa.clone())
-            .bind(f.number.clone())
-            .bind(f.grouping_id.clone())
-            .bind(f.priority.clone())
-            .bind(f.doc.clone())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            if done.rows_affected() == 0 {
+                return Err(Error::Internal("ticket vanished during upsert".into()));
+            }
         }
         let row = self
             .ticket_in(&mut tx, org, ws, ticket_id)
             .await?
             .ok_or_else(|| Error::Internal("ticket vanished".into()))?;
         tx.commit().await.map_err(db_err)?;
-        Ok((row, existing.is_none()))
+        Ok((row, created))
     }
 
     async fn ticket_in(

@@ -248,9 +248,17 @@ impl Engine {
                 store.await_approval(run.id, step.id, owner).await?;
                 return Ok(Worked::Waiting);
             }
-            if !store
-                .start_step(run.id, step.id, owner, self.lease_until())
-                .await?
+            // A step that leaves the database (an HTTP request) is marked Running first, so
+            // its start is on record while it runs; one that only changes the database starts
+            // and finishes in a single commit.
+            let leaves_database = serde_json::from_str::<PlaybookAction>(&step.action)
+                .ok()
+                .and_then(|a| a.kind)
+                .is_some_and(|k| k.eq_ignore_ascii_case("HttpRequest"));
+            if leaves_database
+                && !store
+                    .start_step(run.id, step.id, owner, self.lease_until())
+                    .await?
             {
                 return Ok(Worked::Lost);
             }
@@ -288,6 +296,7 @@ impl Engine {
             )
         };
         let started = Instant::now();
+        let started_at = to_micros(chrono::Utc::now());
         let recorded = match kind {
             None => {
                 store
@@ -296,6 +305,7 @@ impl Engine {
                         step.id,
                         owner,
                         self.lease_until(),
+                        started_at,
                         &fail("The playbook's action type is unknown.".into()),
                     )
                     .await?
@@ -309,7 +319,14 @@ impl Engine {
                     Some(row) => self.http(&action, &ctx(&row)).await,
                 };
                 store
-                    .finish_step(run.id, step.id, owner, self.lease_until(), &result)
+                    .finish_step(
+                        run.id,
+                        step.id,
+                        owner,
+                        self.lease_until(),
+                        started_at,
+                        &result,
+                    )
                     .await?
             }
             Some(ActionType::LinkTicket) => {
@@ -327,6 +344,7 @@ impl Engine {
                         step.id,
                         owner,
                         self.lease_until(),
+                        started_at,
                         &rendered,
                         &author,
                     )
@@ -334,9 +352,14 @@ impl Engine {
             }
             Some(kind) => {
                 let (recorded, _, _) = store
-                    .finish_step_with_change(run, step.id, owner, self.lease_until(), |row| {
-                        apply(kind, &action, row, &ctx(row), &author)
-                    })
+                    .finish_step_with_change(
+                        run,
+                        step.id,
+                        owner,
+                        self.lease_until(),
+                        started_at,
+                        |row| apply(kind, &action, row, &ctx(row), &author),
+                    )
                     .await?;
                 recorded
             }
@@ -588,4 +611,46 @@ pub fn outcome(steps: &[StepRow]) -> (&'static str, String) {
             steps.len()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(status: &str) -> StepRow {
+        StepRow {
+            id: Uuid::nil(),
+            run_id: Uuid::nil(),
+            sequence: 1,
+            playbook_id: Uuid::nil(),
+            name: "p".into(),
+            description: None,
+            entity_type: "Incident".into(),
+            entity_id: None,
+            affected_entity: None,
+            is_admin_required: false,
+            parameters: "{}".into(),
+            action: "{}".into(),
+            status: status.into(),
+            approved_by: None,
+            error_message: None,
+            output: None,
+            started_at: None,
+            finished_at: None,
+            modified_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_run_ends_by_what_its_steps_did() {
+        let run = |s: &[&str]| outcome(&s.iter().map(|s| step(s)).collect::<Vec<_>>()).0;
+        assert_eq!(run(&["Succeeded", "Skipped"]), "Succeeded");
+        assert_eq!(run(&["Skipped"]), "Succeeded");
+        assert_eq!(run(&["Succeeded", "Failed"]), "PartiallySucceeded");
+        assert_eq!(run(&["Failed", "Skipped"]), "Failed");
+        assert_eq!(
+            outcome(&[step("Succeeded"), step("Failed"), step("Skipped")]).1,
+            "1 of 3 playbooks succeeded, 1 failed, 1 skipped."
+        );
+    }
 }

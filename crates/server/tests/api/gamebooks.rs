@@ -778,7 +778,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
         .await
         .unwrap());
     let (rec, _, _) = store
-        .finish_step_with_change(&run, steps[0].id, "dead-replica", lease, |row| {
+        .finish_step_with_change(&run, steps[0].id, "dead-replica", lease, now, |row| {
             Ok((
                 row.doc.clone(),
                 vec![NewComment {
@@ -842,6 +842,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
             steps[2].id,
             "dead-replica",
             lease,
+            now,
             &palisade_store::StepResult {
                 status: "Failed",
                 error_message: Some("late".into()),
