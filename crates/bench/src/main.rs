@@ -8,6 +8,9 @@
 //!   the time to page through everything, with and without a `query` filter.
 //! - `investigation` (bench/investigation.sh): seeds sign-in logs through the ingest API and
 //!   measures `GET …/investigation/users/signin-logs` for one user over 24 hours.
+//! - `gamebooks`: an auto-run rule with simple playbooks (comment, label, severity) and a batch
+//!   of matching incidents; measures gamebook runs completed per second, from the ingest until
+//!   the last run has succeeded (`bench/gamebooks.sh`).
 
 mod webhooks;
 
@@ -87,6 +90,11 @@ enum Command {
         /// Query samples.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+    },
+    Gamebooks {
+        /// Matching incidents ingested (one run each).
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
     },
 }
 
@@ -173,7 +181,85 @@ async fn main() {
             )
             .await
         }
+        Command::Gamebooks { runs } => gamebooks(&client, runs).await,
     }
+}
+
+impl Client {
+    async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+}
+
+async fn gamebooks(client: &Client, runs: usize) {
+    let ws = client
+        .post("/api/v2/workspaces", &json!({"name": "Gamebook bench"}))
+        .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ids = Vec::new();
+    for action in [
+        json!({"type": "AddComment", "message": "Triage of {{incident.title}}"}),
+        json!({"type": "AddLabel", "label": "gamebook"}),
+        json!({"type": "SetSeverity", "severity": "High"}),
+    ] {
+        let v = client
+            .post(
+                "/api/v2/gamebooks/playbooks",
+                &json!({"name": action["type"], "action": action}),
+            )
+            .await;
+        ids.push(v["data"]["id"].clone());
+    }
+    client
+        .post(
+            &format!("/api/v2/workspaces/{ws}/gamebook-rules"),
+            &json!({"title": "Bench", "titlePattern": "bench incident", "playbookIds": ids, "isAutoRun": true}),
+        )
+        .await;
+    let started = Instant::now();
+    for chunk in (0..runs).collect::<Vec<_>>().chunks(500) {
+        let items: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({"id": format!("GB-{i}"), "title": format!("Bench incident {i}"), "severity": "Low"}))
+            .collect();
+        client
+            .post(
+                &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/ingest"),
+                &json!({"incidents": items}),
+            )
+            .await;
+    }
+    let ingested = started.elapsed();
+    let path = format!(
+        "/api/v2/gamebooks/across-workspaces/history?currentPage=1&pageSize=1&workspaces={ws}&statuses=Succeeded"
+    );
+    loop {
+        let done = client.get(&path).await["data"]["totalCount"]
+            .as_u64()
+            .unwrap_or(0) as usize;
+        if done >= runs {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let total = started.elapsed().as_secs_f64();
+    println!(
+        "gamebooks: {runs} runs of 3 playbooks (comment, label, severity); ingest took {:.2}s",
+        ingested.as_secs_f64()
+    );
+    println!("GAMEBOOK_RUNS_PER_SEC {:.1}", runs as f64 / total);
 }
 
 async fn seed(

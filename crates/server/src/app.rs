@@ -132,6 +132,7 @@ impl Application {
         if self.api {
             state.incidents().cache().sync(state.store().clone());
         }
+        let gamebooks = self.workers.then(|| state.gamebook_engine().start());
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
             router(state.clone())
@@ -148,6 +149,10 @@ impl Application {
         if let Some(engine) = engine {
             // In-flight deliveries finish (bounded by the delivery timeout) and are recorded.
             engine.stop().await;
+        }
+        if let Some(gamebooks) = gamebooks {
+            // In-flight steps finish (bounded by the playbook HTTP timeout) and are recorded.
+            gamebooks.stop().await;
         }
         if let Err(e) = state.auth().flush_last_used().await {
             tracing::warn!(error = %e, "could not record lastUsedAt at shutdown");

@@ -84,7 +84,24 @@ pub struct Config {
     pub auth: AuthConfig,
     pub incidents: IncidentsConfig,
     pub webhooks: WebhooksConfig,
+    pub gamebooks: GamebooksConfig,
     pub azure: AzureConfig,
+}
+
+/// Gamebook runs (`docs/gamebooks.md`): each run is a durable job claimed with a lease.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GamebooksConfig {
+    /// How long a claimed run stays leased to one replica without progress; a crashed
+    /// replica's runs are resumed by another after it. Each finished step renews it, so it
+    /// must exceed `http_timeout_secs`.
+    pub lease_secs: u64,
+    /// How often idle workers look for due runs and new events (other replicas' work).
+    pub poll_interval_ms: u64,
+    /// Runs worked at once per replica.
+    pub max_concurrent_runs: usize,
+    /// Timeout of a playbook's HTTP request.
+    pub http_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -235,6 +252,12 @@ impl Default for Config {
                 max_in_flight_per_webhook: 16,
                 max_retry_after_secs: 3600,
                 delivery_log_retention_days: 30,
+            },
+            gamebooks: GamebooksConfig {
+                lease_secs: 60,
+                poll_interval_ms: 250,
+                max_concurrent_runs: 16,
+                http_timeout_secs: 15,
             },
             azure: AzureConfig::default(),
         }
@@ -438,6 +461,31 @@ impl Config {
         if w.disable_after_consecutive_failures == 0 {
             return Err(invalid(
                 "webhooks.disable_after_consecutive_failures",
+                "must be at least 1",
+            ));
+        }
+        let g = &self.gamebooks;
+        if g.http_timeout_secs == 0 || g.http_timeout_secs > 300 {
+            return Err(invalid(
+                "gamebooks.http_timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if g.lease_secs <= g.http_timeout_secs {
+            return Err(invalid(
+                "gamebooks.lease_secs",
+                "must be greater than http_timeout_secs",
+            ));
+        }
+        if g.poll_interval_ms == 0 || g.poll_interval_ms > 60_000 {
+            return Err(invalid(
+                "gamebooks.poll_interval_ms",
+                "must be between 1 and 60000",
+            ));
+        }
+        if g.max_concurrent_runs == 0 {
+            return Err(invalid(
+                "gamebooks.max_concurrent_runs",
                 "must be at least 1",
             ));
         }

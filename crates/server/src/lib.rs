@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod azure;
 pub mod config;
+pub mod gamebooks;
 pub mod http;
 pub mod openapi;
 pub mod paging;
@@ -37,6 +38,9 @@ struct Inner {
     datasources: service::DataSourceService,
     investigation: service::InvestigationService,
     engine: webhooks::engine::Engine,
+    gamebooks: service::GamebookService,
+    gamebook_engine: gamebooks::engine::Engine,
+    tickets: service::TicketService,
     azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
@@ -63,12 +67,21 @@ impl AppState {
             store.clone(),
             paging::Sealer::new(server_secret),
             config.incidents.page_size,
-            cache,
+            cache.clone(),
         );
         let guard = webhooks::ssrf::Guard::new(
             config.webhooks.allow_private_targets,
             config.webhooks.allow_http,
         );
+        let gamebook_engine = gamebooks::engine::Engine::new(
+            store.clone(),
+            config.gamebooks.clone(),
+            guard.clone(),
+            cache,
+        );
+        let gamebooks =
+            service::GamebookService::new(store.clone(), gamebook_engine.clone(), server_secret);
+        let tickets = service::TicketService::new(store.clone());
         let deliverer = webhooks::Deliverer::new(&config.webhooks, guard);
         let secrets = Arc::new(webhooks::SecretBox::new(server_secret));
         let engine = webhooks::engine::Engine::new(
@@ -104,6 +117,9 @@ impl AppState {
             incidents,
             webhooks,
             engine,
+            gamebooks,
+            gamebook_engine,
+            tickets,
             azure,
             store,
             auth,
@@ -139,6 +155,15 @@ impl AppState {
     }
     pub fn engine(&self) -> &webhooks::engine::Engine {
         &self.0.engine
+    }
+    pub fn gamebooks(&self) -> &service::GamebookService {
+        &self.0.gamebooks
+    }
+    pub fn gamebook_engine(&self) -> &gamebooks::engine::Engine {
+        &self.0.gamebook_engine
+    }
+    pub fn tickets(&self) -> &service::TicketService {
+        &self.0.tickets
     }
     /// The Azure integration, or 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials.
     pub fn azure(&self) -> palisade_domain::Result<&service::AzureService> {

@@ -22,6 +22,8 @@ pub struct Store {
     events: std::sync::Arc<tokio::sync::Notify>,
     /// The URL connected to (for PostgreSQL notification listeners). Never printed.
     url: std::sync::Arc<str>,
+    /// The same signal for the gamebook trigger (a `Notify` wakes one waiter).
+    gamebook_events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -79,6 +81,7 @@ impl Store {
             backend,
             events: Default::default(),
             url: url.into(),
+            gamebook_events: Default::default(),
         })
     }
 
@@ -88,6 +91,13 @@ impl Store {
 
     pub(crate) fn events_written(&self) {
         self.events.notify_one();
+        self.gamebook_events.notify_one();
+    }
+
+    /// Resolves after this process commits new outbox events (the gamebook trigger waits on
+    /// it).
+    pub async fn gamebook_events_committed(&self) {
+        self.gamebook_events.notified().await
     }
 
     /// Resolves after this process commits new outbox events (the webhook dispatcher waits

@@ -192,9 +192,10 @@ fn row_to_list_item(r: &AnyRow) -> Result<IncidentListItem> {
     })
 }
 
-const INCIDENT_COLS: &str = "workspace_id, source, id, number, created_at, updated_at, doc";
+pub(crate) const INCIDENT_COLS: &str =
+    "workspace_id, source, id, number, created_at, updated_at, doc";
 
-fn row_to_incident(r: &AnyRow) -> Result<IncidentRow> {
+pub(crate) fn row_to_incident(r: &AnyRow) -> Result<IncidentRow> {
     let source = get_str(r, "source")?;
     let doc: IncidentDoc = serde_json::from_str(&get_str(r, "doc")?)
         .map_err(|e| Error::Internal(format!("corrupt incident document: {e}")))?;
@@ -579,7 +580,7 @@ impl Store {
 }
 
 /// The customer account (id, name) a workspace belongs to, which events name.
-async fn workspace_account(
+pub(crate) async fn workspace_account(
     tx: &mut Transaction<'_, Any>,
     org: &OrgId,
     workspace: Uuid,
@@ -982,6 +983,33 @@ impl Store {
         F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
     {
         let mut tx = self.begin_write().await?;
+        let out = self
+            .modify_incident_in(&mut tx, org, workspace, source, id, change)
+            .await?;
+        tx.commit().await.map_err(db_err)?;
+        if out
+            .as_ref()
+            .is_some_and(|(_, changes, _)| !changes.is_empty())
+        {
+            self.events_written();
+        }
+        Ok(out)
+    }
+
+    /// [`Store::modify_incident`] inside a caller's write transaction (the caller commits and
+    /// calls `events_written` when changes were made).
+    pub(crate) async fn modify_incident_in<F>(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        org: &OrgId,
+        workspace: Uuid,
+        source: IncidentSource,
+        id: &str,
+        change: F,
+    ) -> Result<Option<(IncidentRow, Vec<FieldChange>, Vec<IncidentComment>)>>
+    where
+        F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
+    {
         let lock = if self.backend() == crate::Backend::Postgres {
             " FOR UPDATE"
         } else {
@@ -996,7 +1024,7 @@ impl Store {
             .bind(workspace.to_string())
             .bind(source.as_str())
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(db_err)?
         else {
@@ -1021,10 +1049,10 @@ impl Store {
             .bind(t)
             .bind(serde_json::to_string(&doc).map_err(Error::internal)?)
             .bind(list_summary(&doc)?)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_err)?;
-            let account = workspace_account(&mut tx, org, workspace).await?;
+            let account = workspace_account(tx, org, workspace).await?;
             let data = event_data(
                 (account.0, &account.1),
                 workspace,
@@ -1046,7 +1074,7 @@ impl Store {
             .bind(format!("{}/{}", source.as_str(), id))
             .bind(data.to_string())
             .bind(t)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(db_err)?;
             row.doc = doc;
@@ -1055,11 +1083,7 @@ impl Store {
         let mut added = Vec::new();
         // One microsecond apart, so comments added together keep their order.
         for (i, c) in comments.iter().enumerate() {
-            added.push(insert_comment(&mut tx, org, workspace, source, id, c, t + i as i64).await?);
-        }
-        tx.commit().await.map_err(db_err)?;
-        if !changes.is_empty() {
-            self.events_written();
+            added.push(insert_comment(tx, org, workspace, source, id, c, t + i as i64).await?);
         }
         Ok(Some((row, changes, added)))
     }

@@ -8,14 +8,20 @@
 
 mod datasources;
 mod db;
+mod gamebooks;
 mod incidents;
 mod investigation;
 mod migrate;
 mod org;
+mod tickets;
 mod webhooks;
 
 pub use datasources::{ConnectorFields, ConnectorRow, VolumeRow};
 pub use db::{Backend, Store};
+pub use gamebooks::{
+    NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
+    StepRecorded, StepResult, StepRow, TriggerEvent,
+};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
 };
@@ -24,6 +30,7 @@ pub use org::{
     AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
     UserChanges,
 };
+pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
     ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,
     WebhookFields, WebhookRow, WebhookSecrets,

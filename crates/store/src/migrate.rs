@@ -30,7 +30,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhooks",
         sql: include_str!("../migrations/0003_webhooks.sql"),
     },
-    // Version 4 belongs to another branch (gamebooks).
+    Migration {
+        version: 4,
+        name: "gamebooks",
+        sql: include_str!("../migrations/0004_gamebooks.sql"),
+    },
     Migration {
         version: 5,
         name: "datasources",

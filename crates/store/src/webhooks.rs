@@ -1163,11 +1163,13 @@ impl Store {
             .await
             .map_err(db_err)?
             .rows_affected();
-        sqlx::query("DELETE FROM events WHERE dispatched = 1 AND created_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "DELETE FROM events WHERE dispatched = 1 AND gamebooks_seen = 1 AND created_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(logs)
     }
 

@@ -8,9 +8,11 @@ pub mod azure;
 pub mod datasources;
 pub mod enums;
 pub mod envelope;
+pub mod gamebooks;
 pub mod incidents;
 pub mod investigation;
 pub mod org;
+pub mod tickets;
 
 pub use enums::{OrgRole, WorkspaceRole};
 pub use envelope::{Envelope, Meta, ProblemDetails};

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
+use palisade_types::gamebooks::Gamebook;
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
     BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentInput,
@@ -56,11 +57,22 @@ pub async fn detail(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("withDetails"))
         .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true") || v == "1");
-    Ok(Data(RawJson(
-        s.incidents()
-            .detail(&p, ws, source, &id, with_details)
-            .await?,
-    )))
+    let raw = s
+        .incidents()
+        .detail(&p, ws, source, &id, with_details)
+        .await?;
+    // The rendered detail is cached without its catalogue, which follows the rules.
+    let row = s.incidents().row_of(&p, ws, source, &id).await?;
+    let catalog = s.gamebooks().catalog(&p, &row).await?;
+    if catalog.playbooks.is_empty() {
+        return Ok(Data(RawJson(raw)));
+    }
+    let mut doc: serde_json::Value =
+        serde_json::from_str(raw.get()).map_err(palisade_domain::Error::internal)?;
+    doc["gamebookCatalog"] =
+        serde_json::to_value(&catalog).map_err(palisade_domain::Error::internal)?;
+    let raw = serde_json::value::to_raw_value(&doc).map_err(palisade_domain::Error::internal)?;
+    Ok(Data(RawJson(raw.into())))
 }
 
 pub async fn evidence(
@@ -87,12 +99,17 @@ pub async fn last_gamebook(
     State(s): State<AppState>,
     Auth(p): Auth,
     Path((ws, source, id)): IncidentPath,
-) -> ApiResult<Data<serde_json::Value>> {
+) -> ApiResult<Data<Gamebook>> {
     let ws = path_id("Workspace", &ws)?;
     let source = parse_source(&source)?;
-    Ok(Data(
-        s.incidents().last_gamebook(&p, ws, source, &id).await?,
-    ))
+    s.incidents().row_of(&p, ws, source, &id).await?;
+    let last = s.gamebooks().last(&p, ws, source, &id).await?;
+    Ok(Data(last.ok_or_else(|| {
+        palisade_domain::Error::NotFound {
+            detail: format!("No gamebook has run for incident '{id}'."),
+            target: Some("incidentId".into()),
+        }
+    })?))
 }
 
 pub async fn by_entity(

@@ -3,11 +3,13 @@
 
 pub mod azure;
 pub mod datasources;
+pub mod gamebooks;
 pub mod incidents;
 pub mod investigation;
 pub mod service_accounts;
 pub mod system;
 pub mod tenancy;
+pub mod tickets;
 pub mod users;
 pub mod webhooks;
 
@@ -22,6 +24,7 @@ use palisade_types::datasources::{
     AnomaliesRequest, DataConnectorAnomalies, DataSource, DataSourceRequest, RecordVolumeRequest,
     RecordVolumeResult, VolumeHour, WorkspaceDataSources,
 };
+use palisade_types::gamebooks::*;
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
     BulkUpdateResult, CommentRequest, Entity, Evidence, Incident, IncidentComment, IncidentDetail,
@@ -33,6 +36,7 @@ use palisade_types::investigation::{
     SignInLogIngestRequest, SignInLogPage,
 };
 use palisade_types::org::*;
+use palisade_types::tickets::*;
 use palisade_types::webhooks::*;
 use serde_json::json;
 
@@ -50,6 +54,8 @@ const DATASOURCES: &str = "Data Sources";
 const INVESTIGATION: &str = "Investigation";
 const CONNECTOR: &str = "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}";
 const LOG_QUERY_NOTE: &str = "Newest first, 100 items per page. `UserId` containing `@` matches the user principal name, otherwise the user's object id (both case-insensitive). `EntityName`, `ResourceId` and `ResourceName` are recorded in the investigation audit trail only. Follow `nextPageLink` (a relative URL whose sealed `NextPageLink` is bound to the organization, workspace, user and time filter; relative windows keep the bounds of the first page) until it is null. `canRetrieveData` tells whether the workspace has a connected connector for these logs. Every call is recorded in the audit trail (`GET …/investigation/audit`).";
+const GAMEBOOKS: &str = "Gamebooks";
+const TICKETS: &str = "Service Tickets";
 const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
 const COMMENT_SCOPES: &[palisade_domain::Scope] = &[IncidentsComments, IncidentsWrite];
 
@@ -198,7 +204,7 @@ pub fn api() -> Api {
             doc("v2-get-incident-evidence", INCIDENTS, "Get the evidence table of an incident").returns::<Evidence>(),
             incidents::evidence)
         .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/last-gamebook", Access::Workspace(IncidentsRead, WorkspaceReader),
-            doc("v2-get-incident-last-gamebook", INCIDENTS, "Get the last gamebook run of an incident (404 while none has run)").returns::<serde_json::Value>(),
+            doc("v2-get-incident-last-gamebook", INCIDENTS, "Get the last gamebook run of an incident (404 while none has run)").returns::<Gamebook>(),
             incidents::last_gamebook)
         .route(get(), "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments", Access::Workspace(IncidentsRead, WorkspaceReader),
             doc("v2-get-incident-comments", INCIDENTS, "List the comments of an incident").returns::<Vec<IncidentComment>>(),
@@ -421,6 +427,128 @@ pub fn api() -> Api {
                 .query("createdAt", true, "The log's createdAt (its partition key); must fall on the same UTC day", json!({"type": "string", "format": "date-time"}))
                 .created::<DeliveryLog>(),
             webhooks::redeliver)
+        // ---------------------------------------------------------------- gamebooks
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebooks/rules/{incidentTitle}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-gamebook-rules-by-title", GAMEBOOKS, "Get playbooks matching an incident title")
+                .describe("The workspace's enabled rules whose title pattern (Exact, Contains or Regex, case-insensitive) matches `{incidentTitle}` (URL-encoded), whatever their severity and source filters, and the playbooks they call for, each once in rule order.")
+                .returns::<RulesByTitle>(),
+            gamebooks::rules_by_title)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebooks/history", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-list-gamebooks-history", GAMEBOOKS, "List gamebook execution history")
+                .describe("Newest first, 50 per page. `pageToken` is the previous page's token (sealed; bound to the workspace and the query); null on the last page. `totalCount` counts every match.")
+                .query("query", false, "Text matched in the gamebook title and incident title, or an exact incident id.", serde_json::json!({"type": "string"}))
+                .query("pageToken", false, "The previous page's pageToken.", serde_json::json!({"type": "string"}))
+                .returns::<GamebookHistoryPage>(),
+            gamebooks::history)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebooks/history/{gamebookId}/playbooks", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-playbooks-by-gamebook-id", GAMEBOOKS, "Get the playbooks recorded against a specific gamebook run")
+                .describe("In sequence order, one per playbook and affected entity. `year` (the vendor's storage partition) is accepted and checked for form but not needed; `tenantId` is ignored.")
+                .query("year", false, "The run's creation year.", serde_json::json!({"type": "integer"}))
+                .query("tenantId", false, "Ignored.", serde_json::json!({"type": "string"}))
+                .returns::<Vec<Playbook>>(),
+            gamebooks::run_playbooks)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebooks/by-incident/{incidentId}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-list-incident-gamebooks", GAMEBOOKS, "List all gamebooks that have run for an incident")
+                .describe("Newest first, at most 100, for the incident id in any source.")
+                .returns::<Vec<Gamebook>>(),
+            gamebooks::by_incident)
+        .route(get(), "/api/v2/gamebooks/across-workspaces/history", Org(GamebooksRead),
+            doc("v2-list-gamebooks-history-across-workspaces", GAMEBOOKS, "List gamebook history across visible workspaces")
+                .describe("Newest first, paged by number. `workspaces` and `statuses` take comma-separated values and may be repeated; workspaces the caller holds no role on are left out silently.")
+                .query("currentPage", true, "1-based page number.", serde_json::json!({"type": "integer", "minimum": 1}))
+                .query("pageSize", false, "1 to 100 (default 20).", serde_json::json!({"type": "integer", "minimum": 1, "maximum": 100}))
+                .query("workspaces", false, "Workspace GUIDs, comma-separated.", serde_json::json!({"type": "string"}))
+                .query("statuses", false, "Gamebook statuses, comma-separated.", serde_json::json!({"type": "string"}))
+                .query("query", false, "Text matched in the gamebook title and incident title, or an exact incident id.", serde_json::json!({"type": "string"}))
+                .returns::<GamebookPageList>(),
+            gamebooks::across)
+        .route(get(), "/api/v2/gamebooks/playbooks", Org(GamebooksRead),
+            doc("v2-list-playbooks", GAMEBOOKS, "List the organization's playbook catalogue").extension()
+                .returns::<Vec<PlaybookDefinition>>(),
+            gamebooks::list_playbooks)
+        .route(post(), "/api/v2/gamebooks/playbooks", Org(GamebooksManage),
+            doc("v2-create-playbook", GAMEBOOKS, "Add a playbook to the catalogue")
+                .describe("Needs the ContentAdmin role (or higher) on at least one workspace, or an organizational role implying it. See docs/gamebooks.md for the actions and their templates.")
+                .extension().body::<PlaybookRequest>().created::<PlaybookDefinition>(),
+            gamebooks::create_playbook)
+        .route(get(), "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksRead),
+            doc("v2-get-playbook", GAMEBOOKS, "Get a playbook").extension().returns::<PlaybookDefinition>(),
+            gamebooks::get_playbook)
+        .route(put(), "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksManage),
+            doc("v2-update-playbook", GAMEBOOKS, "Update a playbook (absent fields unchanged; runs already planned keep their copy)")
+                .extension().body::<PlaybookRequest>().returns::<PlaybookDefinition>(),
+            gamebooks::update_playbook)
+        .route(delete(), "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksManage),
+            doc("v2-delete-playbook", GAMEBOOKS, "Delete a playbook (rules naming it skip it)").extension().returns::<bool>(),
+            gamebooks::delete_playbook)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebook-rules", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-list-gamebook-rules", GAMEBOOKS, "List the workspace's gamebook rules").extension().returns::<Vec<GamebookRule>>(),
+            gamebooks::list_rules)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/gamebook-rules", Access::Workspace(GamebooksManage, ContentAdmin),
+            doc("v2-create-gamebook-rule", GAMEBOOKS, "Create a gamebook rule")
+                .describe("`matchType` Exact, Contains (default) or Regex, matched case-insensitively against incident titles; optional `severities` and `sources`; `playbookIds` run in order; `isAutoRun` starts a run when a matching incident is created.")
+                .extension().body::<GamebookRuleRequest>().created::<GamebookRule>(),
+            gamebooks::create_rule)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-gamebook-rule", GAMEBOOKS, "Get a gamebook rule").extension().returns::<GamebookRule>(),
+            gamebooks::get_rule)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksManage, ContentAdmin),
+            doc("v2-update-gamebook-rule", GAMEBOOKS, "Update a gamebook rule (absent fields unchanged)")
+                .extension().body::<GamebookRuleRequest>().returns::<GamebookRule>(),
+            gamebooks::update_rule)
+        .route(delete(), "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksManage, ContentAdmin),
+            doc("v2-delete-gamebook-rule", GAMEBOOKS, "Delete a gamebook rule").extension().returns::<bool>(),
+            gamebooks::delete_rule)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/gamebooks/runs", Access::Workspace(GamebooksManage, IncidentResponder),
+            doc("v2-start-gamebook", GAMEBOOKS, "Run a rule's playbooks, or chosen playbooks, against an incident")
+                .describe("Answers the new `Pending` run; a worker runs it. Playbooks run in sequence, once per affected entity of their `entityType`; admin-required playbooks wait for an Owner's approval.")
+                .extension().body::<StartGamebookRequest>().created::<Gamebook>(),
+            gamebooks::start)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-gamebook", GAMEBOOKS, "Get a gamebook run with its playbooks").extension().returns::<Gamebook>(),
+            gamebooks::get_run)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/approve", Access::Workspace(GamebooksManage, Owner),
+            doc("v2-approve-gamebook", GAMEBOOKS, "Approve a gamebook awaiting approval (Owner)")
+                .describe("Approves every admin-required playbook of the run not yet run; the run continues. 409 unless `AwaitingApproval`.")
+                .extension().returns::<Gamebook>(),
+            gamebooks::approve)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/reject", Access::Workspace(GamebooksManage, Owner),
+            doc("v2-reject-gamebook", GAMEBOOKS, "Reject a gamebook awaiting approval (Owner): it is cancelled")
+                .extension().returns::<Gamebook>(),
+            gamebooks::reject)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/cancel", Access::Workspace(GamebooksManage, IncidentResponder),
+            doc("v2-cancel-gamebook", GAMEBOOKS, "Cancel an unfinished gamebook")
+                .describe("Playbooks not finished become `Cancelled`; a step in flight is not recorded. 409 once finished.")
+                .extension().returns::<Gamebook>(),
+            gamebooks::cancel)
+        // ---------------------------------------------------------------- service tickets
+        .route(post(), "/api/v2/workspaces/{workspaceId}/tickets", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-upsert-ticket", TICKETS, "Create or replace a service ticket")
+                .describe("Keyed by `ticketId` within the workspace; exactly one PSA sub-object. 201 when created, 200 when replaced. `number` and `priority` default to the PSA ticket's own.")
+                .extension().body::<ServiceTicketInput>().created::<ServiceTicket>(),
+            tickets::upsert)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/tickets/link", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-link-ticket", TICKETS, "Link a service ticket to an incident")
+                .describe("Idempotent. A new link adds an activity comment carrying `ticketId` to the incident and emits `ticket.linked`.")
+                .body::<LinkServiceTicketRequest>().returns::<ServiceTicket>(),
+            tickets::link)
+        .route(post(), "/api/v2/workspaces/{workspaceId}/tickets/unlink", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-unlink-ticket", TICKETS, "Unlink a service ticket from an incident")
+                .describe("Idempotent (`true` whether or not a link existed); the ticket and the incident must exist. Same body as link.")
+                .body::<LinkServiceTicketRequest>().returns::<bool>(),
+            tickets::unlink)
+        .route(put(), "/api/v2/workspaces/{workspaceId}/tickets/priority", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-update-ticket-priority", TICKETS, "Update ticket priority")
+                .describe("`priority` Critical, High, Medium or Low; also written into the PSA ticket's own priority field.")
+                .body::<TicketPriorityRequest>().returns::<ServiceTicket>(),
+            tickets::priority)
+        .route(get(), "/api/v2/workspaces/{workspaceId}/tickets/search", Access::Workspace(TicketsRead, WorkspaceReader),
+            doc("v2-search-tickets", TICKETS, "Search service tickets")
+                .describe("By `groupingId` and/or `ticketNumber` (exact); newest first, at most 100.")
+                .query("groupingId", false, "The ticket's grouping id.", serde_json::json!({"type": "string"}))
+                .query("ticketNumber", false, "The ticket's number.", serde_json::json!({"type": "string"}))
+                .returns::<Vec<ServiceTicket>>(),
+            tickets::search)
         // ---------------------------------------------------------------- azure resources
         .route(get(), "/api/v2/azure-resources/subscriptions", Org(OrgAzureRead),
             doc("v2-list-azure-subscriptions", AZURE, "List the Azure subscriptions visible to the integration's Azure principal")

@@ -391,22 +391,6 @@ impl IncidentService {
         self.store.incident_comments(&p.org, ws, source, id).await
     }
 
-    /// 404 `NOT_FOUND` while no gamebook has run for the incident (no gamebook engine exists
-    /// yet, so none ever has).
-    pub async fn last_gamebook(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Result<serde_json::Value> {
-        self.row_of(p, ws, source, id).await?;
-        Err(Error::NotFound {
-            detail: format!("No gamebook has run for incident '{id}'."),
-            target: Some("incidentId".into()),
-        })
-    }
-
     /// `GET …/incidents/{source}/by-entity` with the documented PascalCase parameters (any
     /// letter case accepted).
     pub async fn by_entity(

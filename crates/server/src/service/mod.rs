@@ -4,16 +4,20 @@
 pub mod azure;
 pub mod cache;
 pub mod datasources;
+pub mod gamebooks;
 pub mod incident_actions;
 pub mod incidents;
 pub mod investigation;
 mod org;
+pub mod tickets;
 mod users;
 pub mod webhooks;
 
 pub use azure::AzureService;
 pub use datasources::DataSourceService;
+pub use gamebooks::GamebookService;
 pub use incidents::IncidentService;
 pub use investigation::InvestigationService;
 pub use org::OrgService;
+pub use tickets::TicketService;
 pub use webhooks::WebhookService;

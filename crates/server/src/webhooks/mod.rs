@@ -31,6 +31,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "incident.updated",
         "An incident changed (ingest with different content, status, assignment, classification, comments); `data.changes` lists the changed fields.",
     ),
+    (
+        "gamebook.completed",
+        "A gamebook run finished (Succeeded, PartiallySucceeded, Failed or Cancelled); `data` carries the run and each playbook's outcome.",
+    ),
+    (
+        "ticket.linked",
+        "A service ticket was linked to an incident.",
+    ),
 ];
 
 /// The versioned schema name of an event type.

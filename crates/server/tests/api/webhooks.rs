@@ -116,7 +116,15 @@ async fn configuration_routes_shapes_and_validation() {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["incident.created", "incident.updated"]);
+    assert_eq!(
+        names,
+        [
+            "incident.created",
+            "incident.updated",
+            "gamebook.completed",
+            "ticket.linked"
+        ]
+    );
     assert_eq!(r.data()[0]["schema"], "incident.created.v1");
 
     let created = create(
