@@ -986,6 +986,18 @@ impl Store {
              AND status IN ('Pending', 'Running') AND (lease_until IS NULL OR lease_until < $1) \
              RETURNING id"
         );
+        // Look before taking the write lock: idle workers cost the writers nothing.
+        let due = sqlx::query(
+            "SELECT id FROM gamebook_runs WHERE status IN ('Pending', 'Running') \
+             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write().await?;
         let rows = sqlx::query(&sql)
             .bind(now)
