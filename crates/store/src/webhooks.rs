@@ -724,22 +724,29 @@ impl Store {
 
     // ------------------------------------------------------------ claiming and completing
 
-    /// Webhooks whose jobs are held (paused or disabled) plus `exclude`, when few enough to
-    /// name in a statement; `None` otherwise (then the queries join `webhooks` instead).
-    async fn held_webhooks(&self, exclude: &[Uuid]) -> Result<Option<Vec<String>>> {
+    /// Webhooks whose jobs are held (paused or disabled), when few enough to name in a
+    /// statement (at most 120); `None` otherwise (the due-jobs queries then join `webhooks`).
+    pub async fn held_webhooks(&self) -> Result<Option<Vec<Uuid>>> {
         let rows = sqlx::query("SELECT id FROM webhooks WHERE status <> 'Active' LIMIT 121")
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        if rows.len() > 120 || exclude.len() > 30 {
+        if rows.len() > 120 {
             return Ok(None);
         }
-        let mut held: Vec<String> = rows
-            .iter()
-            .map(|r| get_str(r, "id"))
-            .collect::<Result<_>>()?;
-        held.extend(exclude.iter().map(Uuid::to_string));
-        Ok(Some(held))
+        rows.iter()
+            .map(|r| get_uuid(r, "id"))
+            .collect::<Result<_>>()
+            .map(Some)
+    }
+
+    /// The webhooks to leave out of a due-jobs query: held plus `exclude`, or `None` to join.
+    fn skip_list(held: Option<&[Uuid]>, exclude: &[Uuid]) -> Option<Vec<String>> {
+        let held = held?;
+        if held.len() + exclude.len() > MAX_PARAMS - 10 {
+            return None;
+        }
+        Some(held.iter().chain(exclude).map(Uuid::to_string).collect())
     }
 
     /// The `FROM … WHERE` of the due-jobs queries, parameters from `$first` on. Naming the
@@ -789,9 +796,10 @@ impl Store {
         lease_until: i64,
         limit: i64,
         exclude: &[Uuid],
+        held: Option<&[Uuid]>,
     ) -> Result<Vec<ClaimedJob>> {
         let exclude = &exclude[..exclude.len().min(MAX_PARAMS - 10)];
-        let held = self.held_webhooks(exclude).await?;
+        let held = Self::skip_list(held, exclude);
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
             Backend::Sqlite => "",
@@ -819,9 +827,14 @@ impl Store {
 
     /// Is any job of an active webhook (not in `exclude`) due and unleased? A read: on SQLite
     /// it does not take the write lock, so idle workers cost the writers nothing.
-    pub async fn any_job_due(&self, now: i64, exclude: &[Uuid]) -> Result<bool> {
+    pub async fn any_job_due(
+        &self,
+        now: i64,
+        exclude: &[Uuid],
+        held: Option<&[Uuid]>,
+    ) -> Result<bool> {
         let exclude = &exclude[..exclude.len().min(MAX_PARAMS - 10)];
-        let held = self.held_webhooks(exclude).await?;
+        let held = Self::skip_list(held, exclude);
         let sql = format!("SELECT j.id {} LIMIT 1", Self::due_jobs(&held, exclude, 2));
         let mut q = sqlx::query(&sql).bind(now);
         for w in Self::due_binds(&held, exclude) {

@@ -179,6 +179,9 @@ impl Engine {
         // Claim in batches no larger than the per-webhook bound, so one webhook's backlog
         // cannot fill this replica's slots ahead of the others.
         let batch = cfg.max_in_flight_per_webhook.max(1) as i64;
+        let mut held: Option<Vec<Uuid>> = None;
+        let mut held_at = std::time::Instant::now() - Duration::from_secs(3600);
+        let mut last_full = false;
         loop {
             while running.try_join_next().is_some() {}
             if *stopped.borrow() {
@@ -190,23 +193,55 @@ impl Engine {
                 let now = to_micros(chrono::Utc::now());
                 let lease = now + (cfg.lease_secs as i64) * 1_000_000;
                 let saturated = self.saturated();
-                // Look before leasing: the probe is a plain read, the claim a write.
-                let due = match self.inner.store.any_job_due(now, &saturated).await {
-                    Ok(due) => due,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "looking for due webhook deliveries failed");
-                        false
+                // The held (paused, disabled) webhooks, refreshed every poll interval at most:
+                // a job claimed for a webhook paused meanwhile is released by `work`.
+                if held_at.elapsed() >= self.poll().min(Duration::from_millis(200)) {
+                    match self.inner.store.held_webhooks().await {
+                        Ok(h) => {
+                            held = h;
+                            held_at = std::time::Instant::now();
+                        }
+                        Err(e) => tracing::warn!(error = %e, "reading held webhooks failed"),
                     }
-                };
+                }
+                // Look before leasing (the probe is a read, the claim a write), unless the
+                // last claim came back full: then more is almost surely due.
+                let due = last_full
+                    || match self
+                        .inner
+                        .store
+                        .any_job_due(now, &saturated, held.as_deref())
+                        .await
+                    {
+                        Ok(due) => due,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "looking for due webhook deliveries failed");
+                            false
+                        }
+                    };
                 if due {
+                    let want = free.min(batch);
                     match self
                         .inner
                         .store
-                        .claim_jobs(&self.inner.owner, now, lease, free.min(batch), &saturated)
+                        .claim_jobs(
+                            &self.inner.owner,
+                            now,
+                            lease,
+                            want,
+                            &saturated,
+                            held.as_deref(),
+                        )
                         .await
                     {
-                        Ok(jobs) => claimed = jobs,
-                        Err(e) => tracing::warn!(error = %e, "claiming webhook deliveries failed"),
+                        Ok(jobs) => {
+                            last_full = jobs.len() as i64 == want;
+                            claimed = jobs;
+                        }
+                        Err(e) => {
+                            last_full = false;
+                            tracing::warn!(error = %e, "claiming webhook deliveries failed");
+                        }
                     }
                 }
             }
