@@ -128,6 +128,10 @@ impl Application {
                 }
             })
         };
+        let checkpoints = {
+            let store = state.store().clone();
+            tokio::spawn(async move { store.run_checkpoints(Duration::from_millis(200)).await })
+        };
         let engine = self.workers.then(|| state.engine().start());
         if self.api {
             state.incidents().cache().sync(state.store().clone());
@@ -146,6 +150,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         flusher.abort();
+        checkpoints.abort();
         if let Some(engine) = engine {
             // In-flight deliveries finish (bounded by the delivery timeout) and are recorded.
             engine.stop().await;

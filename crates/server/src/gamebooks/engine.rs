@@ -27,6 +27,9 @@ use crate::config::GamebooksConfig;
 use crate::service::cache::IncidentCache;
 use crate::webhooks::ssrf;
 
+/// How long the trigger lets commits gather after being woken (adds at most this much to the
+/// start of an auto-run).
+const TRIGGER_COALESCE: Duration = Duration::from_millis(50);
 const TRIGGER_BATCH: i64 = 200;
 const SNIPPET_BYTES: usize = 512;
 
@@ -166,7 +169,12 @@ impl Engine {
                 Err(e) => tracing::warn!(error = %e, "gamebook trigger failed; retrying"),
             }
             tokio::select! {
-                _ = self.inner.store.gamebook_events_committed() => {}
+                _ = self.inner.store.gamebook_events_committed() => {
+                    // Let a burst of commits gather: one trigger transaction for many events
+                    // instead of one per ingest request, leaving the write lock (SQLite's
+                    // single writer) to the ingest and the webhook dispatcher.
+                    tokio::time::sleep(TRIGGER_COALESCE).await;
+                }
                 _ = tokio::time::sleep(self.poll()) => {}
                 _ = stopped.changed() => {}
             }
