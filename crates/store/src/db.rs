@@ -67,10 +67,14 @@ impl Store {
                     conn.execute("PRAGMA busy_timeout = 10000").await?;
                     // A larger page cache: fewer re-reads of B-tree pages.
                     conn.execute("PRAGMA cache_size = -32768").await?;
-                    // Checkpoints run in the background (`Store::run_checkpoints`), not inside
-                    // whichever commit crosses the threshold: an automatic checkpoint stalled
-                    // that commit for tens of milliseconds (webhook latency p99).
-                    conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                    // Checkpoints: the automatic one runs inside the commit that takes the WAL
+                    // past 4 MB (SQLite's default), plus a background passive one
+                    // (`Store::run_checkpoints`) so it finds little left to copy. Larger
+                    // automatic checkpoints (32 MB) stalled their commit for tens of
+                    // milliseconds (webhook latency p99); none at all let the WAL grow without
+                    // end under constant writes.
+                    conn.execute("PRAGMA wal_autocheckpoint = 1000").await?;
+                    conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                     Ok(())
                 })
             });
@@ -91,10 +95,9 @@ impl Store {
         self.backend
     }
 
-    /// SQLite: checkpoints the WAL into the database file every `every`, without blocking
-    /// readers or writers (`PASSIVE`), until the pool closes. A no-op on PostgreSQL. Every
-    /// process serving from a SQLite file must run it, or the WAL only shrinks when the last
-    /// connection closes.
+    /// SQLite: copies the WAL into the database file every `every` without blocking readers
+    /// or writers (`PASSIVE`), until the pool closes, so the automatic checkpoint inside a
+    /// commit finds little left to copy. A no-op on PostgreSQL.
     pub async fn run_checkpoints(&self, every: Duration) {
         if self.backend != Backend::Sqlite {
             return;
