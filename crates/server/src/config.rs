@@ -249,7 +249,7 @@ impl Default for Config {
                 lease_secs: 60,
                 poll_interval_ms: 250,
                 max_in_flight: 256,
-                max_in_flight_per_webhook: 16,
+                max_in_flight_per_webhook: 32,
                 max_retry_after_secs: 3600,
                 delivery_log_retention_days: 30,
             },
