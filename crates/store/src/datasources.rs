@@ -6,16 +6,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use palisade_domain::time::to_micros;
 use palisade_domain::{OrgId, Result};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::db::{db_err, get_bool, get_i64, get_opt_str, get_str, get_uuid};
+use crate::db::{
+    db_err, get_bool, get_i64, get_opt_str, get_str, get_uuid, now_micros, MAX_PARAMS,
+};
 use crate::Store;
-
-/// Bind parameters per statement (SQLite's binding cost grows with the count).
-const MAX_PARAMS: usize = 160;
 
 /// A stored data connector.
 #[derive(Debug, Clone)]
@@ -77,10 +75,6 @@ fn connector_from(r: &AnyRow) -> Result<ConnectorRow> {
         created_at: get_i64(r, "created_at")?,
         modified_at: get_i64(r, "modified_at")?,
     })
-}
-
-fn now_micros() -> i64 {
-    to_micros(chrono::Utc::now())
 }
 
 impl Store {

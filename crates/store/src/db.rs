@@ -238,6 +238,43 @@ pub(crate) fn db_err(e: sqlx::Error) -> Error {
     }
 }
 
+// ---- shared helpers ----
+
+/// Bind parameters per multi-row statement on SQLite: binding cost grows with the square of a
+/// statement's parameter count there (measured), so statements stay small.
+pub(crate) const MAX_PARAMS: usize = 160;
+
+/// The same on PostgreSQL, which binds in linear time: statements can carry whole batches (its
+/// limit is 65,535 parameters).
+pub(crate) const MAX_PARAMS_PG: usize = 12_000;
+
+impl Store {
+    /// Bind parameters per multi-row statement on this engine.
+    pub(crate) fn params(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => MAX_PARAMS,
+            Backend::Postgres => MAX_PARAMS_PG,
+        }
+    }
+}
+
+/// `$start, $start+1, …` (n placeholders).
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn now_micros() -> i64 {
+    palisade_domain::time::to_micros(chrono::Utc::now())
+}
+
+/// A JSON array of strings stored as text (empty when unreadable).
+pub(crate) fn json_strings(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
 // ---- row helpers ----
 
 pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String> {
@@ -258,6 +295,10 @@ pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
 
 pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool> {
     Ok(get_i64(row, col)? != 0)
+}
+
+pub(crate) fn get_opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
+    Ok(get_opt_str(row, col)?.and_then(|s| s.parse().ok()))
 }
 
 pub(crate) fn get_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {

@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 
 use palisade_domain::incident::IncidentDoc;
-use palisade_domain::time::to_micros;
 use palisade_domain::{Error, OrgId, Result};
 use palisade_types::incidents::{FieldChange, IncidentComment, IncidentSource};
 use serde_json::{json, Value};
@@ -21,32 +20,14 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use uuid::Uuid;
 
-use crate::db::{db_err, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, get_uuid};
+use crate::db::{
+    db_err, get_bool, get_i64, get_opt_i64, get_opt_str, get_opt_uuid, get_str, get_uuid,
+    json_strings, now_micros, placeholders, MAX_PARAMS,
+};
 use crate::incidents::{row_to_incident, workspace_account, INCIDENT_COLS};
 use crate::{Backend, IncidentRow, NewComment, Store};
 
-const MAX_PARAMS: usize = 160;
-
 type AnyTx = Transaction<'static, Any>;
-
-fn now_micros() -> i64 {
-    to_micros(chrono::Utc::now())
-}
-
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
-    Ok(get_opt_str(row, col)?.and_then(|s| s.parse().ok()))
-}
-
-fn json_strings(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
 
 /// A playbook of the catalogue. `parameters` and `action` are JSON text.
 #[derive(Debug, Clone)]
@@ -286,7 +267,7 @@ fn run_from(r: &AnyRow) -> Result<RunRow> {
         incident_id: get_str(r, "incident_id")?,
         incident_number: get_i64(r, "incident_number")?,
         incident_title: get_str(r, "incident_title")?,
-        rule_id: opt_uuid(r, "rule_id")?,
+        rule_id: get_opt_uuid(r, "rule_id")?,
         title: get_str(r, "title")?,
         status: get_str(r, "status")?,
         is_auto_run: get_bool(r, "is_auto_run")?,
@@ -751,7 +732,7 @@ impl Store {
             events.push(TriggerEvent {
                 id: get_uuid(r, "id")?,
                 org: get_uuid(r, "organization_id")?,
-                workspace_id: opt_uuid(r, "workspace_id")?,
+                workspace_id: get_opt_uuid(r, "workspace_id")?,
                 event_type: get_str(r, "event_type")?,
                 subject_id: get_str(r, "subject_id")?,
             });

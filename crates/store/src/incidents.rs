@@ -122,13 +122,9 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// Bind parameters per multi-row statement. Fewer statements save round trips (and on SQLite
-/// thread hops), but binding costs grow with the square of a statement's parameter count
-/// (SQLite looks each parameter up by position in a list), so statements stay small.
-const PARAMS_PER_STATEMENT: usize = 160;
-/// PostgreSQL binds parameters in linear time, so its statements can carry a whole batch
-/// (its limit is 65,535 parameters per statement).
-const PARAMS_PER_STATEMENT_PG: usize = 12_000;
+/// Bind parameters per multi-row statement: see `db::MAX_PARAMS`. Fewer statements save round
+/// trips (and on SQLite thread hops).
+const PARAMS_PER_STATEMENT: usize = crate::db::MAX_PARAMS;
 
 enum Bind {
     S(String),
@@ -278,10 +274,7 @@ impl Store {
             rows: HashMap::new(),
             order: Vec::new(),
             replaced: Vec::new(),
-            params: match self.backend() {
-                crate::Backend::Sqlite => PARAMS_PER_STATEMENT,
-                crate::Backend::Postgres => PARAMS_PER_STATEMENT_PG,
-            },
+            params: self.params(),
         };
         // Existing incidents of the batch, in one query per 500 ids.
         let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();

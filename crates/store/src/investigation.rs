@@ -7,10 +7,8 @@ use palisade_domain::{OrgId, Result};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::db::{db_err, get_bool, get_i64, get_opt_str, get_str, get_uuid};
+use crate::db::{db_err, get_bool, get_i64, get_opt_str, get_str, get_uuid, MAX_PARAMS};
 use crate::Store;
-
-const MAX_PARAMS: usize = 160;
 
 /// Which log a call reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

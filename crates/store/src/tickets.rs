@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use palisade_domain::time::to_micros;
 use palisade_domain::{Error, OrgId, Result};
 use palisade_types::incidents::IncidentSource;
 use serde_json::json;
@@ -11,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use crate::db::{db_err, get_i64, get_opt_str, get_str, get_uuid};
+use crate::db::{db_err, get_i64, get_opt_str, get_str, get_uuid, now_micros};
 use crate::gamebooks::insert_event;
 use crate::incidents::workspace_account;
 use crate::{Backend, NewComment, Store};
@@ -68,10 +67,6 @@ fn ticket_from(r: &AnyRow) -> Result<TicketRow> {
         created_at: get_i64(r, "created_at")?,
         modified_at: get_i64(r, "modified_at")?,
     })
-}
-
-fn now_micros() -> i64 {
-    to_micros(chrono::Utc::now())
 }
 
 fn ticket_not_found(id: &str) -> Error {

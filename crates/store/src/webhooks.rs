@@ -11,18 +11,15 @@
 
 use std::collections::HashMap;
 
-use palisade_domain::time::to_micros;
 use palisade_domain::{OrgId, Result};
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::db::{db_err, get_bool, get_i64, get_opt_i64, get_opt_str, get_str, get_uuid};
+use crate::db::{
+    db_err, get_bool, get_i64, get_opt_i64, get_opt_str, get_opt_uuid, get_str, get_uuid,
+    json_strings, now_micros, placeholders, MAX_PARAMS,
+};
 use crate::{Backend, Store};
-
-/// Bind parameters per statement: small on SQLite (binding cost grows with the square of the
-/// count), whole batches on PostgreSQL (see `incidents.rs`).
-const MAX_PARAMS: usize = 160;
-const MAX_PARAMS_PG: usize = 12_000;
 
 impl Store {
     /// A write transaction of the delivery machinery (fan-out, claims, outcomes). On
@@ -39,13 +36,6 @@ impl Store {
                 .map_err(db_err)?;
         }
         Ok(tx)
-    }
-
-    fn params(&self) -> usize {
-        match self.backend() {
-            Backend::Sqlite => MAX_PARAMS,
-            Backend::Postgres => MAX_PARAMS_PG,
-        }
     }
 }
 
@@ -241,26 +231,18 @@ const LOG_COLUMNS: &str =
      l.response_snippet, l.event_occurred_at, l.completed_at, l.redelivery_requested_at, \
      l.redelivered, l.created_at";
 
-fn opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
-    Ok(get_opt_str(row, col)?.and_then(|s| s.parse().ok()))
-}
-
-fn json_list(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
 fn webhook_from(row: &AnyRow) -> Result<WebhookRow> {
     Ok(WebhookRow {
         id: get_uuid(row, "id")?,
         org: get_uuid(row, "organization_id")?,
         target_account_id: get_uuid(row, "target_account_id")?,
         target_account_name: get_opt_str(row, "account_name")?.unwrap_or_default(),
-        workspace_id: opt_uuid(row, "workspace_id")?,
+        workspace_id: get_opt_uuid(row, "workspace_id")?,
         name: get_str(row, "name")?,
         url: get_str(row, "url")?,
         status: get_str(row, "status")?,
-        event_types: json_list(&get_str(row, "event_types")?),
-        monitored_account_ids: json_list(&get_str(row, "monitored_account_ids")?)
+        event_types: json_strings(&get_str(row, "event_types")?),
+        monitored_account_ids: json_strings(&get_str(row, "monitored_account_ids")?)
             .iter()
             .filter_map(|s| s.parse().ok())
             .collect(),
@@ -284,15 +266,15 @@ fn job_from(row: &AnyRow) -> Result<ClaimedJob> {
         event_id: get_uuid(row, "event_id")?,
         event_type: get_str(row, "event_type")?,
         body: get_str(row, "body")?,
-        account_id: opt_uuid(row, "account_id")?,
+        account_id: get_opt_uuid(row, "account_id")?,
         subject_id: get_opt_str(row, "subject_id")?,
         subject_display_name: get_opt_str(row, "subject_display_name")?,
         subject_attributes: get_opt_str(row, "subject_attributes")?,
         occurred_at: get_opt_i64(row, "occurred_at")?,
         attempts: get_i64(row, "attempts")?,
         lease_until: get_opt_i64(row, "lease_until")?.unwrap_or(0),
-        original_delivery_id: opt_uuid(row, "original_delivery_id")?,
-        pending_log_id: opt_uuid(row, "pending_log_id")?,
+        original_delivery_id: get_opt_uuid(row, "original_delivery_id")?,
+        pending_log_id: get_opt_uuid(row, "pending_log_id")?,
     })
 }
 
@@ -306,13 +288,13 @@ fn log_from(row: &AnyRow) -> Result<LogRow> {
         status: get_str(row, "status")?,
         http_status_code: get_opt_i64(row, "http_status_code")?,
         error_message: get_opt_str(row, "error_message")?,
-        account_id: opt_uuid(row, "account_id")?,
+        account_id: get_opt_uuid(row, "account_id")?,
         account_name: get_opt_str(row, "account_name")?,
         subject_id: get_opt_str(row, "subject_id")?,
         subject_display_name: get_opt_str(row, "subject_display_name")?,
         subject_attributes: get_opt_str(row, "subject_attributes")?,
         is_test: get_bool(row, "is_test")?,
-        original_delivery_id: opt_uuid(row, "original_delivery_id")?,
+        original_delivery_id: get_opt_uuid(row, "original_delivery_id")?,
         attempt_number: get_i64(row, "attempt_number")?,
         latency_ms: get_opt_i64(row, "latency_ms")?,
         request_url: get_str(row, "request_url")?,
@@ -330,17 +312,6 @@ fn log_from(row: &AnyRow) -> Result<LogRow> {
 fn ids_json(ids: &[Uuid]) -> String {
     serde_json::to_string(&ids.iter().map(|u| u.to_string()).collect::<Vec<_>>())
         .expect("strings serialize")
-}
-
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn now_micros() -> i64 {
-    to_micros(chrono::Utc::now())
 }
 
 type AnyTx = sqlx::Transaction<'static, sqlx::Any>;
@@ -671,8 +642,8 @@ impl Store {
             events.push(PendingEvent {
                 id: get_uuid(row, "id")?,
                 org: get_uuid(row, "organization_id")?,
-                workspace_id: opt_uuid(row, "workspace_id")?,
-                account_id: opt_uuid(row, "account_id")?,
+                workspace_id: get_opt_uuid(row, "workspace_id")?,
+                account_id: get_opt_uuid(row, "account_id")?,
                 event_type: get_str(row, "event_type")?,
                 subject_id: get_str(row, "subject_id")?,
                 payload: get_str(row, "payload")?,
