@@ -130,7 +130,7 @@ impl Application {
         };
         let checkpoints = {
             let store = state.store().clone();
-            tokio::spawn(async move { store.run_checkpoints(Duration::from_millis(200)).await })
+            tokio::spawn(async move { store.run_checkpoints(Duration::from_millis(50)).await })
         };
         let engine = self.workers.then(|| state.engine().start());
         if self.api {

@@ -137,7 +137,7 @@ impl Store {
         .bind(f.connected as i64)
         .bind(&f.parameters)
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         self.get_connector(org, ws, id)
@@ -169,7 +169,7 @@ impl Store {
         .bind(f.connected as i64)
         .bind(&f.parameters)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {

@@ -456,7 +456,7 @@ pub(crate) async fn insert_event(
         "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
          payload, occurred_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
     )
-    .bind(Uuid::new_v4().to_string())
+    .bind(crate::db::new_event_id())
     .bind(org.to_string())
     .bind(workspace.to_string())
     .bind(account.to_string())
@@ -489,7 +489,7 @@ impl Store {
         .bind(f.parameters.clone())
         .bind(f.action.clone())
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         self.get_playbook(org, id)
@@ -539,7 +539,7 @@ impl Store {
         .bind(f.parameters.clone())
         .bind(f.action.clone())
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -554,7 +554,7 @@ impl Store {
         let done = sqlx::query("DELETE FROM playbooks WHERE organization_id = $1 AND id = $2")
             .bind(org.to_string())
             .bind(id.to_string())
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected() > 0)
@@ -605,7 +605,7 @@ impl Store {
         .bind(f.is_auto_run as i64)
         .bind(f.is_enabled as i64)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         self.get_rule(org, ws, id)
@@ -663,7 +663,7 @@ impl Store {
         .bind(f.is_auto_run as i64)
         .bind(f.is_enabled as i64)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -679,7 +679,7 @@ impl Store {
         .bind(org.to_string())
         .bind(ws.to_string())
         .bind(id.to_string())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         Ok(done.rows_affected() > 0)

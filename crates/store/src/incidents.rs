@@ -15,7 +15,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
-use crate::db::{db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid};
+use crate::db::{
+    db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_rows, Backend,
+};
 use crate::Store;
 
 /// A stored incident.
@@ -248,6 +250,10 @@ impl Store {
         source: IncidentSource,
         items: &[IngestIncident],
     ) -> Result<Vec<Applied>> {
+        let prepared = items
+            .iter()
+            .map(|i| Prepared::of(&i.incident.doc))
+            .collect::<Result<Vec<_>>>()?;
         let mut tx = self.begin_write().await?;
         let account = workspace_account(&mut tx, org, workspace).await?;
         // The workspace's number counter, locked for this transaction (a row lock on
@@ -261,22 +267,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        let mut batch = Batch {
-            org,
-            workspace,
-            source,
-            account: (account.0, &account.1),
-            existing: HashMap::new(),
-            last_number: get_i64(&counter, "last_number")?,
-            oldest: None,
-            events: Vec::new(),
-            now: now(),
-            rows: HashMap::new(),
-            order: Vec::new(),
-            replaced: Vec::new(),
-            params: self.params(),
-        };
-        // Existing incidents of the batch, in one query per 500 ids.
+        // Stored incidents of the batch, in one query per 500 ids.
+        let mut stored = HashMap::new();
         let mut ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         ids.sort();
         ids.dedup();
@@ -295,15 +287,33 @@ impl Store {
             }
             for r in q.fetch_all(&mut *tx).await.map_err(db_err)? {
                 let row = row_to_incident(&r)?;
-                batch.existing.insert(row.id.clone(), row);
+                stored.insert(row.id.clone(), row);
             }
         }
+        let mut batch = Batch {
+            org,
+            workspace,
+            source,
+            account: (account.0, &account.1),
+            stored: &stored,
+            seen: HashMap::new(),
+            last_number: get_i64(&counter, "last_number")?,
+            oldest: None,
+            events: Vec::new(),
+            now: now(),
+            rows: HashMap::new(),
+            order: Vec::new(),
+            params: self.params(),
+            backend: self.backend(),
+        };
         let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            out.push(batch.ingest_one(item)?);
+        for (item, prepared) in items.iter().zip(&prepared) {
+            out.push(batch.ingest_one(item, prepared)?);
         }
         batch.finish(&mut tx).await?;
         tx.commit().await.map_err(db_err)?;
+        // The batch's memory is freed after the commit, outside the write lock.
+        drop(batch);
         self.events_written();
         Ok(out)
     }
@@ -365,8 +375,8 @@ impl Store {
         let sql = format!(
             "SELECT {} FROM incidents i WHERE i.organization_id = $1 AND i.workspace_id = $2 \
              AND i.source = $3 AND i.created_at >= $6 AND i.created_at <= $7 AND i.id <> $8 \
-             AND EXISTS (SELECT 1 FROM incident_entity_keys k WHERE k.workspace_id = i.workspace_id \
-             AND k.source = i.source AND k.incident_id = i.id AND k.kind = $4 AND k.entity_key = $5) \
+             AND EXISTS (SELECT 1 FROM incident_entity_index k WHERE k.workspace_id = $2 \
+             AND k.source = $3 AND k.kind = $4 AND k.entity_key = $5 AND k.incident_id = i.id) \
              ORDER BY i.created_at DESC, i.id DESC LIMIT $9",
             INCIDENT_COLS
                 .split(", ")
@@ -591,6 +601,40 @@ pub(crate) async fn workspace_account(
     Ok((get_uuid(&row, "id")?, get_str(&row, "name")?))
 }
 
+/// What an item's write needs that does not depend on the stored state, computed before the
+/// write lock is taken so that concurrent ingests overlap this work instead of queueing it.
+struct Prepared {
+    doc: String,
+    summary: String,
+    owner_email: Option<String>,
+    /// The entity index entries `(kind, key)`, sorted.
+    keys: Vec<(&'static str, String)>,
+}
+
+impl Prepared {
+    fn of(doc: &IncidentDoc) -> Result<Prepared> {
+        Ok(Prepared {
+            doc: serde_json::to_string(doc).map_err(Error::internal)?,
+            summary: list_summary(doc)?,
+            owner_email: doc
+                .owner
+                .as_ref()
+                .and_then(|o| o.email.as_ref())
+                .map(|e| e.to_lowercase()),
+            keys: doc_keys(doc),
+        })
+    }
+}
+
+/// An incident's state before the item being applied: stored, or written by an earlier item
+/// of the same batch.
+#[derive(Clone, Copy)]
+struct Previous<'a> {
+    number: i64,
+    created_at: DateTime<Utc>,
+    doc: &'a IncidentDoc,
+}
+
 /// One ingest transaction: prefetched existing incidents, numbering, and the events and
 /// stream bound written once at the end.
 struct Batch<'a> {
@@ -598,40 +642,60 @@ struct Batch<'a> {
     workspace: Uuid,
     source: IncidentSource,
     account: (Uuid, &'a str),
-    existing: HashMap<String, IncidentRow>,
+    /// The stored incidents among the batch's ids.
+    stored: &'a HashMap<String, IncidentRow>,
+    /// Incidents written by earlier items of this batch.
+    seen: HashMap<&'a str, Previous<'a>>,
     last_number: i64,
     oldest: Option<i64>,
-    events: Vec<(&'static str, String, serde_json::Value)>,
+    /// `(event type, subject, data as JSON text)`.
+    events: Vec<(&'static str, String, String)>,
     now: DateTime<Utc>,
     /// Rows to write, by incident id (the last state of an id repeated in the batch wins).
-    rows: HashMap<String, PendingRow>,
-    order: Vec<String>,
-    /// Incidents that existed before this batch: their entity keys are replaced.
-    replaced: Vec<String>,
+    rows: HashMap<&'a str, PendingRow<'a>>,
+    order: Vec<&'a str>,
     /// Bind parameters per multi-row statement on this engine.
     params: usize,
+    backend: Backend,
 }
 
 /// The values of one incident row and its entity keys, written at the end of the batch.
-struct PendingRow {
+struct PendingRow<'a> {
     number: i64,
     created_at: i64,
     updated_at: i64,
-    title: String,
-    description: Option<String>,
-    severity: &'static str,
-    status: &'static str,
-    owner_email: Option<String>,
-    summary: String,
-    doc: String,
-    keys: Vec<(&'static str, String)>,
+    doc: &'a IncidentDoc,
+    prepared: &'a Prepared,
+    /// The entity index entries of the stored state before this batch (empty for a new
+    /// incident), sorted.
+    stored_keys: Vec<(&'static str, String)>,
 }
 
-impl Batch<'_> {
-    fn ingest_one(&mut self, item: &IngestIncident) -> Result<Applied> {
+/// The `(kind, lowercased identifier)` entries under which `by-entity` finds an incident,
+/// sorted and without duplicates.
+fn doc_keys(doc: &IncidentDoc) -> Vec<(&'static str, String)> {
+    let mut keys: Vec<(&'static str, String)> = doc
+        .entities
+        .iter()
+        .flat_map(|e| entity_keys(e).into_iter().map(|k| (e.kind.as_str(), k)))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+impl<'a> Batch<'a> {
+    fn ingest_one(&mut self, item: &'a IngestIncident, prepared: &'a Prepared) -> Result<Applied> {
         let n = &item.incident;
         let t = self.now;
-        let (applied, number, created_at, event) = match self.existing.get(&item.id) {
+        let previous = self.seen.get(item.id.as_str()).copied().or_else(|| {
+            self.stored.get(&item.id).map(|r| Previous {
+                number: r.number,
+                created_at: r.created_at,
+                doc: &r.doc,
+            })
+        });
+        let (applied, number, created_at, event) = match previous {
             None => {
                 let number = match n.number {
                     Some(num) => num,
@@ -647,7 +711,7 @@ impl Batch<'_> {
                 )
             }
             Some(old) => {
-                let mut changes = diff(&old.doc, &n.doc);
+                let mut changes = diff(old.doc, &n.doc);
                 let number = n.number.unwrap_or(old.number);
                 if number != old.number {
                     self.last_number = self.last_number.max(number);
@@ -681,39 +745,27 @@ impl Batch<'_> {
         };
         let (workspace, source) = (self.workspace, self.source);
         let updated_at = n.updated_at.unwrap_or(t);
-        let mut keys: Vec<(&'static str, String)> = Vec::new();
-        for e in &n.doc.entities {
-            for key in entity_keys(e) {
-                if !keys.iter().any(|(k, v)| *k == e.kind.as_str() && *v == key) {
-                    keys.push((e.kind.as_str(), key));
+        // The entity index as stored before this batch (an id repeated in the batch keeps
+        // the first occurrence's), so the write touches only the keys that changed.
+        let stored_keys = match self.rows.remove(item.id.as_str()) {
+            Some(pending) => pending.stored_keys,
+            None => {
+                self.order.push(&item.id);
+                match self.stored.get(&item.id) {
+                    Some(old) => doc_keys(&old.doc),
+                    None => Vec::new(),
                 }
             }
-        }
-        if !matches!(applied, Applied::Created { .. }) && !self.rows.contains_key(&item.id) {
-            self.replaced.push(item.id.clone());
-        }
-        if !self.rows.contains_key(&item.id) {
-            self.order.push(item.id.clone());
-        }
+        };
         self.rows.insert(
-            item.id.clone(),
+            &item.id,
             PendingRow {
                 number,
                 created_at: to_micros(created_at),
                 updated_at: to_micros(updated_at),
-                title: n.doc.title.clone(),
-                description: n.doc.description.clone(),
-                severity: severity_str(n.doc.severity),
-                status: status_str(n.doc.status),
-                owner_email: n
-                    .doc
-                    .owner
-                    .as_ref()
-                    .and_then(|o| o.email.as_ref())
-                    .map(|e| e.to_lowercase()),
-                summary: list_summary(&n.doc)?,
-                doc: serde_json::to_string(&n.doc).map_err(Error::internal)?,
-                keys,
+                doc: &n.doc,
+                prepared,
+                stored_keys,
             },
         );
         let created_micros = to_micros(created_at);
@@ -732,20 +784,19 @@ impl Batch<'_> {
                 &n.doc,
                 changes.as_deref(),
             );
-            self.events
-                .push((event_type, format!("{}/{}", source.as_str(), item.id), data));
+            self.events.push((
+                event_type,
+                format!("{}/{}", source.as_str(), item.id),
+                data.to_string(),
+            ));
         }
         // Later items of the same batch see this one.
-        self.existing.insert(
-            item.id.clone(),
-            IncidentRow {
-                workspace_id: workspace,
-                source,
-                id: item.id.clone(),
+        self.seen.insert(
+            &item.id,
+            Previous {
                 number,
                 created_at,
-                updated_at,
-                doc: n.doc.clone(),
+                doc: &n.doc,
             },
         );
         Ok(applied)
@@ -754,24 +805,12 @@ impl Batch<'_> {
     /// Writes the rows (multi-row statements: a statement costs a round trip, or on SQLite a
     /// thread hop), the entity index, the counter, the stream's oldest instant and the outbox
     /// events.
-    async fn finish(self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+    async fn finish(&self, tx: &mut Transaction<'_, Any>) -> Result<()> {
         let (ws, src, org) = (
             self.workspace.to_string(),
             self.source.as_str(),
             self.org.to_string(),
         );
-        for chunk in self.replaced.chunks(self.params) {
-            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
-            let sql = format!(
-                "DELETE FROM incident_entity_keys WHERE workspace_id = $1 AND source = $2 AND incident_id IN ({})",
-                list.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(&ws).bind(src);
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            q.execute(&mut **tx).await.map_err(db_err)?;
-        }
         for chunk in self.order.chunks(self.params / 11) {
             let mut sql = String::from(
                 "INSERT INTO incidents (workspace_id, source, organization_id, id, number, title, description, \
@@ -795,53 +834,67 @@ impl Batch<'_> {
             for id in chunk {
                 let r = &self.rows[id];
                 q = q
-                    .bind(id.as_str())
+                    .bind(*id)
                     .bind(r.number)
-                    .bind(r.title.as_str())
-                    .bind(r.description.as_deref())
-                    .bind(r.severity)
-                    .bind(r.status)
-                    .bind(r.owner_email.as_deref())
+                    .bind(r.doc.title.as_str())
+                    .bind(r.doc.description.as_deref())
+                    .bind(severity_str(r.doc.severity))
+                    .bind(status_str(r.doc.status))
+                    .bind(r.prepared.owner_email.as_deref())
                     .bind(r.created_at)
                     .bind(r.updated_at)
-                    .bind(r.summary.as_str())
-                    .bind(r.doc.as_str());
+                    .bind(r.prepared.summary.as_str())
+                    .bind(r.prepared.doc.as_str());
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
         }
-        let keys: Vec<(&str, i64, &str, &str)> = self
-            .order
-            .iter()
-            .flat_map(|id| {
-                let r = &self.rows[id];
-                r.keys
-                    .iter()
-                    .map(move |(k, v)| (id.as_str(), r.created_at, *k, v.as_str()))
-            })
-            .collect();
-        for chunk in keys.chunks(self.params / 4) {
-            let mut sql = String::from(
-                "INSERT INTO incident_entity_keys (workspace_id, source, organization_id, incident_id, \
-                 created_at, kind, entity_key) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = 4 + i * 4;
-                if i > 0 {
-                    sql.push_str(", ");
+        // The entity index: only the entries that changed.
+        let mut removed: Vec<(&str, &str, &str)> = Vec::new();
+        let mut added: Vec<(&str, &str, &str)> = Vec::new();
+        for id in &self.order {
+            let r = &self.rows[id];
+            let has = |set: &[(&str, String)], k: &str, v: &str| {
+                set.binary_search_by(|(a, b)| (*a, b.as_str()).cmp(&(k, v)))
+                    .is_ok()
+            };
+            for (k, v) in &r.stored_keys {
+                if !has(&r.prepared.keys, k, v) {
+                    removed.push((k, v, id));
                 }
-                sql.push_str(&format!(
-                    "($1, $2, $3, ${}, ${}, ${}, ${})",
-                    b,
-                    b + 1,
-                    b + 2,
-                    b + 3
-                ));
             }
-            let mut q = sqlx::query(&sql).bind(&ws).bind(src).bind(&org);
-            for (id, created, kind, key) in chunk {
-                q = q.bind(*id).bind(*created).bind(*kind).bind(*key);
+            for (k, v) in &r.prepared.keys {
+                if !has(&r.stored_keys, k, v) {
+                    added.push((k, v, id));
+                }
             }
-            q.execute(&mut **tx).await.map_err(db_err)?;
+        }
+        // In index order: consecutive inserts land on the same pages.
+        added.sort_unstable();
+        if !removed.is_empty() {
+            sqlx::query(&format!(
+                "DELETE FROM incident_entity_index WHERE workspace_id = $1 AND source = $2 \
+                 AND (kind, entity_key, incident_id) IN (SELECT value ->> 0, value ->> 1, value ->> 2 FROM {})",
+                json_rows(self.backend, 3)
+            ))
+            .bind(&ws)
+            .bind(src)
+            .bind(serde_json::to_string(&removed).map_err(Error::internal)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
+        }
+        if !added.is_empty() {
+            sqlx::query(&format!(
+                "INSERT INTO incident_entity_index (workspace_id, source, kind, entity_key, incident_id) \
+                 SELECT $1, $2, value ->> 0, value ->> 1, value ->> 2 FROM {} WHERE true ON CONFLICT DO NOTHING",
+                json_rows(self.backend, 3)
+            ))
+            .bind(&ws)
+            .bind(src)
+            .bind(serde_json::to_string(&added).map_err(Error::internal)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_err)?;
         }
         sqlx::query("UPDATE workspace_counters SET last_number = $2 WHERE workspace_id = $1 AND last_number < $2")
             .bind(self.workspace.to_string())
@@ -891,10 +944,10 @@ impl Batch<'_> {
                 .bind(t);
             for (i, (event_type, subject, data)) in chunk.iter().enumerate() {
                 q = q
-                    .bind(Uuid::new_v4().to_string())
+                    .bind(crate::db::new_event_id())
                     .bind(*event_type)
-                    .bind(subject.clone())
-                    .bind(data.to_string())
+                    .bind(subject.as_str())
+                    .bind(data.as_str())
                     .bind(t + (c * (self.params / 5) + i) as i64);
             }
             q.execute(&mut **tx).await.map_err(db_err)?;
@@ -1060,7 +1113,7 @@ impl Store {
                 "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
                  payload, occurred_at, created_at) VALUES ($1, $2, $3, $4, 'incident.updated', $5, $6, $7, $7)",
             )
-            .bind(Uuid::new_v4().to_string())
+            .bind(crate::db::new_event_id())
             .bind(org.to_string())
             .bind(workspace.to_string())
             .bind(account.0.to_string())

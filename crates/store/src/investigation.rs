@@ -219,7 +219,7 @@ impl Store {
         .bind(a.resource_name.clone())
         .bind(a.result_count)
         .bind(a.created_at)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         Ok(())

@@ -40,19 +40,52 @@ const MIGRATIONS: &[Migration] = &[
         name: "datasources",
         sql: include_str!("../migrations/0005_datasources.sql"),
     },
+    Migration {
+        version: 6,
+        name: "entity_index",
+        sql: include_str!("../migrations/0006_entity_index.sql"),
+    },
 ];
 
-/// Splits a migration into statements (no statement in our DDL contains a `;` inside it).
-fn statements(sql: &str) -> impl Iterator<Item = String> + '_ {
-    sql.split(';').filter_map(|s| {
-        let body: Vec<&str> = s
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .collect();
-        let body = body.join("\n");
-        let body = body.trim();
-        (!body.is_empty()).then(|| body.to_string())
-    })
+/// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table
+/// clause), `{{COLLATE_C}}` (byte-order text comparison on PostgreSQL, which SQLite does by
+/// default), and a statement starting `{{POSTGRES}}` or `{{SQLITE}}` runs on that engine
+/// only. `None` when the statement is not for `backend`.
+fn for_backend(stmt: &str, backend: Backend) -> Option<String> {
+    let (sqlite, postgres) = (backend == Backend::Sqlite, backend == Backend::Postgres);
+    let stmt = match (
+        stmt.strip_prefix("{{POSTGRES}}"),
+        stmt.strip_prefix("{{SQLITE}}"),
+    ) {
+        (Some(s), _) if postgres => s,
+        (_, Some(s)) if sqlite => s,
+        (Some(_), _) | (_, Some(_)) => return None,
+        _ => stmt,
+    };
+    let (without_rowid, collate_c) = match backend {
+        Backend::Sqlite => ("WITHOUT ROWID", ""),
+        Backend::Postgres => ("", "COLLATE \"C\""),
+    };
+    let stmt = stmt
+        .replace("{{WITHOUT_ROWID}}", without_rowid)
+        .replace("{{COLLATE_C}}", collate_c);
+    Some(stmt.trim().to_string())
+}
+
+/// Splits a migration into statements: comment lines (`--`) are dropped first, so they may
+/// hold any text; no statement in our DDL contains a `;` inside it.
+fn statements(sql: &str) -> impl Iterator<Item = String> {
+    let body: Vec<&str> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    body.join("\n")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+        .into_iter()
 }
 
 impl Store {
@@ -90,7 +123,7 @@ impl Store {
             let mut done = Vec::new();
             for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
                 let mut tx = conn.begin().await.map_err(db_err)?;
-                for stmt in statements(m.sql) {
+                for stmt in statements(m.sql).filter_map(|s| for_backend(&s, self.backend())) {
                     tx.execute(stmt.as_str()).await.map_err(|e| {
                         Error::Internal(format!("migration {} ({}) failed: {e}", m.version, m.name))
                     })?;
@@ -122,12 +155,39 @@ impl Store {
 mod tests {
     #[test]
     fn splits_statements_and_drops_comments() {
-        let s: Vec<String> =
-            super::statements("-- c\nCREATE TABLE a (x TEXT);\n\n-- d\nCREATE INDEX i ON a (x);\n")
-                .collect();
+        let s: Vec<String> = super::statements(
+            "-- c; d\nCREATE TABLE a (x TEXT);\n\n-- d;\nCREATE INDEX i ON a (x);\n",
+        )
+        .collect();
         assert_eq!(
             s,
             vec!["CREATE TABLE a (x TEXT)", "CREATE INDEX i ON a (x)"]
+        );
+    }
+
+    #[test]
+    fn engine_specific_ddl() {
+        use crate::db::Backend::{Postgres, Sqlite};
+        let sql = "CREATE TABLE a (x TEXT {{COLLATE_C}} PRIMARY KEY) {{WITHOUT_ROWID}}";
+        assert_eq!(
+            super::for_backend(sql, Sqlite).as_deref(),
+            Some("CREATE TABLE a (x TEXT  PRIMARY KEY) WITHOUT ROWID")
+        );
+        assert_eq!(
+            super::for_backend(sql, Postgres).as_deref(),
+            Some("CREATE TABLE a (x TEXT COLLATE \"C\" PRIMARY KEY)")
+        );
+        let pg_only = "{{POSTGRES}} ALTER TABLE a DROP CONSTRAINT b";
+        assert_eq!(super::for_backend(pg_only, Sqlite), None);
+        assert_eq!(
+            super::for_backend(pg_only, Postgres).as_deref(),
+            Some("ALTER TABLE a DROP CONSTRAINT b")
+        );
+        let sqlite_only = "{{SQLITE}} PRAGMA x";
+        assert_eq!(super::for_backend(sqlite_only, Postgres), None);
+        assert_eq!(
+            super::for_backend(sqlite_only, Sqlite).as_deref(),
+            Some("PRAGMA x")
         );
     }
 }

@@ -301,7 +301,7 @@ impl Store {
         .bind(org.to_string())
         .bind(name)
         .bind(to_micros(now()))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         self.get_account(org, id)
@@ -409,7 +409,7 @@ impl Store {
         .bind(name)
         .bind(account_id.to_string())
         .bind(to_micros(now()))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -424,6 +424,9 @@ impl Store {
             id,
             &[
                 "DELETE FROM workspace_roles WHERE organization_id = $1 AND workspace_id = $2",
+                // The entity index has no foreign key to cascade from.
+                "DELETE FROM incident_entity_index WHERE workspace_id IN \
+                 (SELECT id FROM workspaces WHERE organization_id = $1 AND id = $2)",
                 "DELETE FROM workspaces WHERE organization_id = $1 AND id = $2",
             ],
         )
@@ -787,7 +790,7 @@ impl Store {
         .bind(id.to_string())
         .bind(b(active))
         .bind(to_micros(now()))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -872,7 +875,7 @@ impl Store {
         .bind(account.to_string())
         .bind(id.to_string())
         .bind(to_micros(now()))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         self.credential(org, account, id).await
@@ -1137,7 +1140,7 @@ impl Store {
         .bind(role.as_str())
         .bind(b(owner))
         .bind(to_micros(now()))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         Ok(true)

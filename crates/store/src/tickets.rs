@@ -271,7 +271,7 @@ impl Store {
         .bind(priority)
         .bind(doc)
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {

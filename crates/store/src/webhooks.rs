@@ -439,7 +439,7 @@ impl Store {
         .bind(secrets.sealed_credentials.clone())
         .bind(secrets.sealed_signing_secret.clone())
         .bind(now)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         self.get_webhook(org, id)
@@ -512,7 +512,7 @@ impl Store {
         .bind(serde_json::to_string(&fields.event_types).expect("strings"))
         .bind(ids_json(&fields.monitored_account_ids))
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -538,7 +538,7 @@ impl Store {
         .bind(secrets.sealed_credentials.clone())
         .bind(secrets.sealed_signing_secret.clone())
         .bind(now_micros())
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() == 0 {
@@ -570,7 +570,7 @@ impl Store {
         .bind(to)
         .bind(now)
         .bind(reason)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         if done.rows_affected() > 0 {
@@ -581,7 +581,7 @@ impl Store {
                 )
                 .bind(id.to_string())
                 .bind(now)
-                .execute(&self.pool)
+                .execute(self.writer())
                 .await
                 .map_err(db_err)?;
             }
@@ -1133,7 +1133,7 @@ impl Store {
             return Ok(());
         }
         sqlx::query("VACUUM (SKIP_LOCKED) webhook_jobs, events")
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(db_err)?;
         Ok(())
@@ -1143,7 +1143,7 @@ impl Store {
     pub async fn purge_webhook_history(&self, before: i64) -> Result<u64> {
         let logs = sqlx::query("DELETE FROM webhook_deliveries WHERE created_at < $1")
             .bind(before)
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(db_err)?
             .rows_affected();
@@ -1151,7 +1151,7 @@ impl Store {
             "DELETE FROM events WHERE dispatched = 1 AND gamebooks_seen = 1 AND created_at < $1",
         )
         .bind(before)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_err)?;
         Ok(logs)
