@@ -143,7 +143,7 @@ pub async fn ingest(
     let n = items.len();
     state
         .store()
-        .ingest_incidents(org, workspace, source, &items)
+        .ingest_incidents(org, workspace, source, &items, None)
         .await?;
     Ok(n)
 }

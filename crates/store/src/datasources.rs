@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use palisade_domain::{OrgId, Result};
 use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
 use crate::db::{
@@ -45,6 +46,62 @@ pub struct ConnectorFields {
     pub icon: Option<String>,
     pub connected: bool,
     pub parameters: String,
+}
+
+/// Data an ingest counts toward a connector: `events` items of `bytes` in the hour starting
+/// at `hour_start`.
+#[derive(Debug, Clone)]
+pub struct IngestVolume {
+    pub defaults: ConnectorFields,
+    pub hour_start: i64,
+    pub events: i64,
+    pub bytes: i64,
+}
+
+/// [`Store::count_ingest`] inside the caller's transaction.
+pub(crate) async fn count_volume(
+    tx: &mut Transaction<'_, Any>,
+    org: &OrgId,
+    ws: Uuid,
+    v: &IngestVolume,
+) -> Result<()> {
+    let kind = v.defaults.connector_type.as_str();
+    sqlx::query(
+        "INSERT INTO datasources (id, organization_id, workspace_id, connector_type, ingest_kind, \
+         name, provider, description, icon, connected, parameters, auto_created, created_at, modified_at) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, 1, '[]', 1, $9, $9) \
+         ON CONFLICT (workspace_id, ingest_kind) DO NOTHING",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(org.to_string())
+    .bind(ws.to_string())
+    .bind(kind)
+    .bind(&v.defaults.name)
+    .bind(&v.defaults.provider)
+    .bind(v.defaults.description.clone())
+    .bind(v.defaults.icon.clone())
+    .bind(now_micros())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO datasource_volume (connector_id, hour_start, organization_id, workspace_id, events, bytes) \
+         SELECT id, $3, organization_id, workspace_id, $4, $5 FROM datasources \
+         WHERE organization_id = $1 AND workspace_id = $2 AND ingest_kind = $6 \
+         ON CONFLICT (connector_id, hour_start) DO UPDATE SET \
+         events = datasource_volume.events + excluded.events, \
+         bytes = datasource_volume.bytes + excluded.bytes",
+    )
+    .bind(org.to_string())
+    .bind(ws.to_string())
+    .bind(v.hour_start)
+    .bind(v.events)
+    .bind(v.bytes)
+    .bind(kind)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 /// One hour of one connector's volume.
@@ -258,56 +315,12 @@ impl Store {
         Ok(())
     }
 
-    /// Counts ingested data toward the workspace's connector of `defaults.connector_type` (an
-    /// ingest-fed kind), creating it from `defaults` (connected, `auto_created`) if the
+    /// Counts ingested data toward the workspace's connector of `v.defaults.connector_type`
+    /// (an ingest-fed kind), creating it from the defaults (connected, `auto_created`) if the
     /// workspace has none.
-    pub async fn count_ingest(
-        &self,
-        org: &OrgId,
-        ws: Uuid,
-        defaults: &ConnectorFields,
-        hour_start: i64,
-        events: i64,
-        bytes: i64,
-    ) -> Result<()> {
-        let now = now_micros();
-        let kind = defaults.connector_type.as_str();
+    pub async fn count_ingest(&self, org: &OrgId, ws: Uuid, v: &IngestVolume) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO datasources (id, organization_id, workspace_id, connector_type, ingest_kind, \
-             name, provider, description, icon, connected, parameters, auto_created, created_at, modified_at) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, 1, '[]', 1, $9, $9) \
-             ON CONFLICT (workspace_id, ingest_kind) DO NOTHING",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(org.to_string())
-        .bind(ws.to_string())
-        .bind(kind)
-        .bind(&defaults.name)
-        .bind(&defaults.provider)
-        .bind(defaults.description.clone())
-        .bind(defaults.icon.clone())
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        sqlx::query(
-            "INSERT INTO datasource_volume (connector_id, hour_start, organization_id, workspace_id, events, bytes) \
-             SELECT id, $3, organization_id, workspace_id, $4, $5 FROM datasources \
-             WHERE organization_id = $1 AND workspace_id = $2 AND ingest_kind = $6 \
-             ON CONFLICT (connector_id, hour_start) DO UPDATE SET \
-             events = datasource_volume.events + excluded.events, \
-             bytes = datasource_volume.bytes + excluded.bytes",
-        )
-        .bind(org.to_string())
-        .bind(ws.to_string())
-        .bind(hour_start)
-        .bind(events)
-        .bind(bytes)
-        .bind(kind)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        count_volume(&mut tx, org, ws, v).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(())
     }

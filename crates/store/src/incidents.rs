@@ -15,6 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
+use crate::datasources::{count_volume, IngestVolume};
 use crate::db::{
     db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_rows, Backend,
 };
@@ -249,6 +250,7 @@ impl Store {
         workspace: Uuid,
         source: IncidentSource,
         items: &[IngestIncident],
+        volume: Option<&IngestVolume>,
     ) -> Result<Vec<Applied>> {
         let prepared = items
             .iter()
@@ -311,6 +313,23 @@ impl Store {
             out.push(batch.ingest_one(item, prepared)?);
         }
         batch.finish(&mut tx).await?;
+        if let Some(v) = volume {
+            // Volume is accounting, not the data: counted in the same transaction (one commit
+            // per batch, not two) behind a savepoint, so a failure to count is logged and the
+            // ingest still commits.
+            sqlx::query("SAVEPOINT ingest_volume")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            let undo = match count_volume(&mut tx, org, workspace, v).await {
+                Ok(()) => "RELEASE SAVEPOINT ingest_volume",
+                Err(e) => {
+                    tracing::warn!(error = %e, workspace = %workspace, "could not count ingest volume");
+                    "ROLLBACK TO SAVEPOINT ingest_volume"
+                }
+            };
+            sqlx::query(undo).execute(&mut *tx).await.map_err(db_err)?;
+        }
         tx.commit().await.map_err(db_err)?;
         // The batch's memory is freed after the commit, outside the write lock.
         drop(batch);

@@ -16,7 +16,7 @@ mod org;
 mod tickets;
 mod webhooks;
 
-pub use datasources::{ConnectorFields, ConnectorRow, VolumeRow};
+pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,

@@ -1184,4 +1184,13 @@ impl Store {
             .map_err(db_err)?;
         get_i64(&row, "n")
     }
+
+    /// Outbox events the gamebook trigger has not looked at yet.
+    pub async fn gamebook_pending_events(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM events WHERE gamebooks_seen = 0")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        get_i64(&row, "n")
+    }
 }

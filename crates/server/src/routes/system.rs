@@ -33,15 +33,18 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
     // Delivery backlog gauges, read from the shared database (every replica reports the same).
-    if let (Ok(jobs), Ok(events)) = (
+    if let (Ok(jobs), Ok(events), Ok(gamebook_events)) = (
         state.store().queued_jobs(None).await,
         state.store().undispatched_events().await,
+        state.store().gamebook_pending_events().await,
     ) {
         text.push_str(&format!(
             "# HELP palisade_webhook_jobs_queued Webhook deliveries queued (due, retrying or held).\n\
              # TYPE palisade_webhook_jobs_queued gauge\npalisade_webhook_jobs_queued {jobs}\n\
              # HELP palisade_outbox_events_pending Outbox events not yet fanned out to webhooks.\n\
-             # TYPE palisade_outbox_events_pending gauge\npalisade_outbox_events_pending {events}\n"
+             # TYPE palisade_outbox_events_pending gauge\npalisade_outbox_events_pending {events}\n\
+             # HELP palisade_gamebook_events_pending Outbox events the gamebook trigger has not examined yet.\n\
+             # TYPE palisade_gamebook_events_pending gauge\npalisade_gamebook_events_pending {gamebook_events}\n"
         ));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use palisade_domain::time::{from_micros, to_micros};
 use palisade_domain::{Error, OrgId, Result, Validator};
-use palisade_store::{ConnectorFields, ConnectorRow, Store};
+use palisade_store::{ConnectorFields, ConnectorRow, IngestVolume, Store};
 use palisade_types::datasources::*;
 use palisade_types::incidents::Severity;
 use uuid::Uuid;
@@ -85,9 +85,30 @@ fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<Dat
     }
 }
 
-/// Counts data Palisade ingested toward the workspace's connector of `kind`, creating the
-/// connector if the workspace has none. Volume is accounting, not the data itself: a failure
-/// is logged and never fails the ingest that called it.
+/// What an ingest of `events` items (`bytes` of request JSON) counts toward the workspace's
+/// connector of `kind`, created from the kind's defaults if the workspace has none yet.
+pub fn ingest_volume(kind: ConnectorType, events: usize, bytes: usize) -> IngestVolume {
+    let (name, provider, description) = kind.defaults();
+    IngestVolume {
+        defaults: ConnectorFields {
+            connector_type: kind.as_str().into(),
+            ingest_kind: Some(kind.as_str().into()),
+            name: name.into(),
+            provider: provider.into(),
+            description: Some(description.into()),
+            icon: None,
+            connected: true,
+            parameters: "[]".into(),
+        },
+        hour_start: to_micros(hour_floor(Utc::now())),
+        events: events as i64,
+        bytes: bytes as i64,
+    }
+}
+
+/// Counts data Palisade ingested toward the workspace's connector of `kind`, in a transaction
+/// of its own. Volume is accounting, not the data itself: a failure is logged and never fails
+/// the ingest that called it. (Incident ingest counts inside its own transaction instead.)
 pub async fn count_ingest(
     store: &Store,
     org: &OrgId,
@@ -99,20 +120,8 @@ pub async fn count_ingest(
     if events == 0 {
         return;
     }
-    let (name, provider, description) = kind.defaults();
-    let defaults = ConnectorFields {
-        connector_type: kind.as_str().into(),
-        ingest_kind: Some(kind.as_str().into()),
-        name: name.into(),
-        provider: provider.into(),
-        description: Some(description.into()),
-        icon: None,
-        connected: true,
-        parameters: "[]".into(),
-    };
-    let hour = to_micros(hour_floor(Utc::now()));
     if let Err(e) = store
-        .count_ingest(org, ws, &defaults, hour, events as i64, bytes as i64)
+        .count_ingest(org, ws, &ingest_volume(kind, events, bytes))
         .await
     {
         tracing::warn!(error = %e, workspace = %ws, kind = kind.as_str(), "could not count ingest volume");

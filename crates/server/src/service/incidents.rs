@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::paging::{PageState, Sealer};
 use crate::service::cache::{Cached, IncidentCache};
-use crate::service::datasources::count_ingest;
+use crate::service::datasources::ingest_volume;
 use palisade_types::datasources::ConnectorType;
 use serde_json::value::RawValue;
 
@@ -202,6 +202,9 @@ impl IncidentService {
         let normalized = normalize(&mut v, "", &input);
         v.finish()?;
         let (id, incident) = (id.unwrap(), normalized.unwrap());
+        // datasources (issue #5): the incident counts toward the source's connector.
+        let bytes = serde_json::to_vec(&input).map_or(0, |b| b.len());
+        let volume = ingest_volume(ConnectorType::of_source(source), 1, bytes);
         let applied = self
             .store
             .ingest_incidents(
@@ -212,20 +215,10 @@ impl IncidentService {
                     id: id.clone(),
                     incident,
                 }],
+                Some(&volume),
             )
             .await?;
         self.forget(p, ws, source, &id);
-        // datasources (issue #5): the incident counts toward the source's connector.
-        let bytes = serde_json::to_vec(&input).map_or(0, |b| b.len());
-        count_ingest(
-            &self.store,
-            &p.org,
-            ws,
-            ConnectorType::of_source(source),
-            1,
-            bytes,
-        )
-        .await;
         let row = self.row_of(p, ws, source, &id).await?;
         let (result, changes) = match applied.into_iter().next() {
             Some(Applied::Created { .. }) => (IngestOutcome::Created, Vec::new()),
@@ -304,17 +297,16 @@ impl IncidentService {
         let applied = if items.is_empty() {
             Vec::new()
         } else {
+            // datasources (issue #5): accepted incidents count toward the source's connector.
+            let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
+            let volume = ingest_volume(ConnectorType::of_source(source), items.len(), bytes);
             let applied = self
                 .store
-                .ingest_incidents(&p.org, ws, source, &items)
+                .ingest_incidents(&p.org, ws, source, &items, Some(&volume))
                 .await?;
             for it in &items {
                 self.forget(p, ws, source, &it.id);
             }
-            // datasources (issue #5): accepted incidents count toward the source's connector.
-            let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
-            let kind = ConnectorType::of_source(source);
-            count_ingest(&self.store, &p.org, ws, kind, items.len(), bytes).await;
             applied
         };
         for (i, a) in indices.iter().zip(applied) {

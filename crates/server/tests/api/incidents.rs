@@ -569,3 +569,54 @@ async fn a_batch_of_1000_realistic_incidents_fits_its_own_body_limit() {
     .await
     .assert_problem(413, "PAYLOAD_TOO_LARGE");
 }
+
+/// Rows of `table` that belong to workspace `ws`, read straight from the database.
+async fn rows_of(app: &TestApp, table: &str, ws: Uuid) -> i64 {
+    use sqlx::{Connection, Row};
+    let sql = format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1");
+    if app.db.is_postgres() {
+        let mut c = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query(&sql)
+            .bind(ws.to_string())
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+    } else {
+        let mut c = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+        sqlx::query(&sql)
+            .bind(ws.to_string())
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_workspace_removes_its_incidents_and_entity_index_only() {
+    let (app, org, ws) = setup().await;
+    let other = app.workspace(&org, "Contoso Dev").await;
+    for w in [ws, other] {
+        let r = app
+            .put(
+                &format!("/api/v2/workspaces/{w}/incidents/Sentinel/INC-1"),
+                Some(&org.admin),
+                &incident("Suspicious sign-in"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // Jane Doe: display name, UPN and object id; the IP: its display name.
+    assert_eq!(rows_of(&app, "incident_entity_index", ws).await, 4);
+    assert_eq!(rows_of(&app, "incident_entity_index", other).await, 4);
+
+    let r = app
+        .delete(&format!("/api/v2/workspaces/{ws}"), Some(&org.admin))
+        .await;
+    assert!(r.status < 300, "{} {}", r.status, r.text);
+    assert_eq!(rows_of(&app, "incidents", ws).await, 0);
+    assert_eq!(rows_of(&app, "incident_entity_index", ws).await, 0);
+    assert_eq!(rows_of(&app, "incidents", other).await, 1);
+    assert_eq!(rows_of(&app, "incident_entity_index", other).await, 4);
+}

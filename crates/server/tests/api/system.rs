@@ -74,6 +74,17 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(r
         .text
         .contains("palisade_http_request_duration_seconds_count{route=\"/api/v2/users/profile\",method=\"GET\"} 4"));
+    for gauge in [
+        "palisade_webhook_jobs_queued",
+        "palisade_outbox_events_pending",
+        "palisade_gamebook_events_pending",
+    ] {
+        assert!(
+            r.text.contains(&format!("\n{gauge} ")),
+            "{gauge} missing: {}",
+            r.text
+        );
+    }
 }
 
 #[tokio::test]
