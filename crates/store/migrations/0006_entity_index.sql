@@ -27,3 +27,7 @@ DROP TABLE incident_entity_keys;
 -- lookups and stay.
 {{POSTGRES}} ALTER TABLE incidents DROP CONSTRAINT IF EXISTS incidents_organization_id_fkey;
 {{POSTGRES}} ALTER TABLE events DROP CONSTRAINT IF EXISTS events_organization_id_fkey;
+
+-- The outbox is read by its partial "pending" indexes and by id, never by organization and
+-- time: the index on those only cost every ingested event an insertion.
+DROP INDEX IF EXISTS events_org;
