@@ -6,28 +6,15 @@
 use chrono::{Duration, DurationRound, Utc};
 use palisade_domain::time::to_micros;
 use palisade_domain::{OrgId, Result, Validator};
-use palisade_store::{ConnectorFields, LogKind, Store};
+use palisade_store::{LogKind, Store};
 use palisade_types::datasources::ConnectorType;
 use palisade_types::incidents::IncidentSource;
 use palisade_types::investigation::{DirectoryLogInput, SignInLogInput};
 use rand::Rng;
 use uuid::Uuid;
 
+use crate::service::datasources::ingest_connector as fields;
 use crate::service::investigation::{directory_row, signin_row};
-
-fn fields(kind: ConnectorType) -> ConnectorFields {
-    let (name, provider, description) = kind.defaults();
-    ConnectorFields {
-        connector_type: kind.as_str().into(),
-        ingest_kind: Some(kind.as_str().into()),
-        name: name.into(),
-        provider: provider.into(),
-        description: Some(description.into()),
-        icon: None,
-        connected: true,
-        parameters: "[]".into(),
-    }
-}
 
 /// Seeds connectors and volume for `workspaces`, and logs for `users` (`(object id, UPN,
 /// display name)`) of the first workspace. Returns the number of log rows.

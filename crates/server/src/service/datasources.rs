@@ -85,21 +85,27 @@ fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<Dat
     }
 }
 
-/// What an ingest of `events` items (`bytes` of request JSON) counts toward the workspace's
-/// connector of `kind`, created from the kind's defaults if the workspace has none yet.
-pub fn ingest_volume(kind: ConnectorType, events: usize, bytes: usize) -> IngestVolume {
+/// The connector Palisade's ingest of `kind` creates when the workspace has none yet: the
+/// kind's default name, provider and description, connected.
+pub fn ingest_connector(kind: ConnectorType) -> ConnectorFields {
     let (name, provider, description) = kind.defaults();
+    ConnectorFields {
+        connector_type: kind.as_str().into(),
+        ingest_kind: Some(kind.as_str().into()),
+        name: name.into(),
+        provider: provider.into(),
+        description: Some(description.into()),
+        icon: None,
+        connected: true,
+        parameters: "[]".into(),
+    }
+}
+
+/// What an ingest of `events` items (`bytes` of request JSON) counts toward the workspace's
+/// connector of `kind`, created from [`ingest_connector`] if the workspace has none yet.
+pub fn ingest_volume(kind: ConnectorType, events: usize, bytes: usize) -> IngestVolume {
     IngestVolume {
-        defaults: ConnectorFields {
-            connector_type: kind.as_str().into(),
-            ingest_kind: Some(kind.as_str().into()),
-            name: name.into(),
-            provider: provider.into(),
-            description: Some(description.into()),
-            icon: None,
-            connected: true,
-            parameters: "[]".into(),
-        },
+        defaults: ingest_connector(kind),
         hour_start: to_micros(hour_floor(Utc::now())),
         events: events as i64,
         bytes: bytes as i64,
