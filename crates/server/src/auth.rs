@@ -95,6 +95,15 @@ pub struct Authenticator {
     store: Store,
     config: AuthConfig,
     cache: Mutex<HashMap<String, (Arc<Principal>, Instant)>>,
+    /// Bumped by [`Authenticator::invalidate`]: a lookup that started before a change does
+    /// not cache what it read.
+    generation: std::sync::atomic::AtomicU64,
+    /// One lookup per credential at a time: when a cached verification expires, the requests
+    /// that arrive meanwhile wait for the one lookup instead of each running it (with a
+    /// thousand workspaces, an organization-wide role loads every workspace name).
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Credential lookups run in the database (verifications the cache did not answer).
+    lookups: std::sync::atomic::AtomicU64,
     failures: Mutex<HashMap<FailureKey, (Instant, u32)>>,
     /// credential → (organization, service account, last use), not yet written.
     last_used: Mutex<HashMap<Uuid, PendingUse>>,
@@ -122,6 +131,9 @@ impl Authenticator {
             store,
             config,
             cache: Mutex::new(HashMap::new()),
+            generation: Default::default(),
+            gates: Mutex::new(HashMap::new()),
+            lookups: Default::default(),
             failures: Mutex::new(HashMap::new()),
             last_used: Mutex::new(HashMap::new()),
         }
@@ -147,7 +159,65 @@ impl Authenticator {
 
     /// Forgets every cached verification (after any change to accounts, credentials or roles).
     pub fn invalidate(&self) {
-        self.cache.lock().unwrap().clear();
+        let mut cache = self.cache.lock().unwrap();
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        cache.clear();
+    }
+
+    /// Credential lookups run in the database since start (`/metrics`).
+    pub fn credential_lookups(&self) -> u64 {
+        self.lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The principal a secret hash verifies as: cached, or looked up (once at a time per
+    /// hash) and cached.
+    async fn verify(&self, hash: &str) -> Result<Option<Arc<Principal>>> {
+        if let Some(p) = self.cached(hash) {
+            return Ok(Some(p));
+        }
+        let gate = self
+            .gates
+            .lock()
+            .unwrap()
+            .entry(hash.to_string())
+            .or_default()
+            .clone();
+        let found = {
+            let _turn = gate.lock().await;
+            match self.cached(hash) {
+                // Another request's lookup finished while this one waited.
+                Some(p) => Ok(Some(p)),
+                None => self.look_up(hash).await,
+            }
+        };
+        let mut gates = self.gates.lock().unwrap();
+        // Nobody else holds the gate: forget it (a request that took it meanwhile just runs
+        // its own lookup).
+        if gates
+            .get(hash)
+            .is_some_and(|g| Arc::ptr_eq(g, &gate) && Arc::strong_count(g) == 2)
+        {
+            gates.remove(hash);
+        }
+        found
+    }
+
+    async fn look_up(&self, hash: &str) -> Result<Option<Arc<Principal>>> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        self.lookups
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match self.store.find_credential(hash).await? {
+            Some(record) if bool::from(record.secret_hash.as_bytes().ct_eq(hash.as_bytes())) => {
+                let p = Arc::new(principal_from(record));
+                let mut cache = self.cache.lock().unwrap();
+                if self.generation.load(std::sync::atomic::Ordering::SeqCst) == generation {
+                    cache.insert(hash.to_string(), (p.clone(), Instant::now()));
+                }
+                Ok(Some(p))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Authenticates an `Authorization` header value from `peer`.
@@ -181,22 +251,7 @@ impl Authenticator {
             return Err(invalid());
         }
         let hash = self.hash_secret(&secret);
-        let principal = match self.cached(&hash) {
-            Some(p) => Some(p),
-            None => match self.store.find_credential(&hash).await? {
-                Some(record)
-                    if bool::from(record.secret_hash.as_bytes().ct_eq(hash.as_bytes())) =>
-                {
-                    let p = Arc::new(principal_from(record));
-                    self.cache
-                        .lock()
-                        .unwrap()
-                        .insert(hash.clone(), (p.clone(), Instant::now()));
-                    Some(p)
-                }
-                _ => None,
-            },
-        };
+        let principal = self.verify(&hash).await?;
         let Some(p) = principal.filter(|p| p.service_account_id == client_id) else {
             self.record_failure(Some(client_id), peer);
             return Err(invalid());

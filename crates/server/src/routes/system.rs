@@ -32,6 +32,11 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Response> {
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
+    text.push_str(&format!(
+        "# HELP palisade_auth_credential_lookups_total Credential verifications the cache did not answer (database lookups).\n\
+         # TYPE palisade_auth_credential_lookups_total counter\npalisade_auth_credential_lookups_total {}\n",
+        state.auth().credential_lookups()
+    ));
     // Delivery backlog gauges, read from the shared database (every replica reports the same).
     if let (Ok(jobs), Ok(events), Ok(gamebook_events)) = (
         state.store().queued_jobs(None).await,

@@ -344,3 +344,55 @@ async fn a_caller_cannot_grant_more_than_it_holds() {
         "IncidentAnalyst"
     );
 }
+
+/// When a credential is not in the verification cache (new, or its entry expired), the
+/// requests that arrive together wait for one database lookup instead of each running one:
+/// with many workspaces an organization-wide credential's lookup loads them all, and a burst
+/// of them stalled every request behind it.
+#[tokio::test]
+async fn concurrent_requests_of_an_uncached_credential_look_it_up_once() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Herd").await;
+    let (cred, _) = app
+        .service_account(
+            &org.admin,
+            &json!({"name": "burst", "scopes": ["org:users:read"]}),
+        )
+        .await;
+    let before = app.state.auth().credential_lookups();
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let (client, url, header) = (
+            reqwest::Client::new(),
+            app.url("/api/v2/users/profile"),
+            cred.header(),
+        );
+        burst.spawn(async move {
+            client
+                .get(url)
+                .header("authorization", header)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = burst.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    assert_eq!(app.state.auth().credential_lookups() - before, 1);
+    // Cached now: no further lookup.
+    assert_eq!(
+        app.get("/api/v2/users/profile", Some(&cred)).await.status,
+        200
+    );
+    assert_eq!(app.state.auth().credential_lookups() - before, 1);
+    // A change to credentials drops the cache: the next request looks up again.
+    app.state.auth().invalidate();
+    assert_eq!(
+        app.get("/api/v2/users/profile", Some(&cred)).await.status,
+        200
+    );
+    assert_eq!(app.state.auth().credential_lookups() - before, 2);
+}

@@ -78,6 +78,7 @@ async fn metrics_count_requests_by_route_and_status() {
         "palisade_webhook_jobs_queued",
         "palisade_outbox_events_pending",
         "palisade_gamebook_events_pending",
+        "palisade_auth_credential_lookups_total",
     ] {
         assert!(
             r.text.contains(&format!("\n{gauge} ")),
