@@ -57,13 +57,10 @@ pub async fn detail(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("withDetails"))
         .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true") || v == "1");
-    let raw = s
-        .incidents()
-        .detail(&p, ws, source, &id, with_details)
-        .await?;
+    let entry = s.incidents().entry(&p, ws, source, &id).await?;
+    let raw = s.incidents().detail(&entry, with_details)?;
     // The rendered detail is cached without its catalogue, which follows the rules.
-    let row = s.incidents().row_of(&p, ws, source, &id).await?;
-    let catalog = s.gamebooks().catalog(&p, &row).await?;
+    let catalog = s.gamebooks().catalog(&p, &entry.row).await?;
     if catalog.playbooks.is_empty() {
         return Ok(Data(RawJson(raw)));
     }
@@ -102,7 +99,7 @@ pub async fn last_gamebook(
 ) -> ApiResult<Data<Gamebook>> {
     let ws = path_id("Workspace", &ws)?;
     let source = parse_source(&source)?;
-    s.incidents().row_of(&p, ws, source, &id).await?;
+    s.incidents().entry(&p, ws, source, &id).await?;
     let last = s.gamebooks().last(&p, ws, source, &id).await?;
     Ok(Data(last.ok_or_else(|| {
         palisade_domain::Error::NotFound {

@@ -268,7 +268,8 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<IncidentSummary> {
-        let row = self.row_of(p, ws, source, id).await?;
+        let entry = self.entry(p, ws, source, id).await?;
+        let row = &entry.row;
         let d = &row.doc;
         let mut entity_counts: BTreeMap<String, usize> = BTreeMap::new();
         for e in &d.entities {
@@ -350,7 +351,13 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<Vec<Entity>> {
-        Ok(self.row_of(p, ws, source, id).await?.doc.entities)
+        Ok(self
+            .entry(p, ws, source, id)
+            .await?
+            .row
+            .doc
+            .entities
+            .clone())
     }
 
     pub async fn alert_rules(
@@ -360,7 +367,8 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<Vec<AlertRule>> {
-        let row = self.row_of(p, ws, source, id).await?;
+        let entry = self.entry(p, ws, source, id).await?;
+        let row = &entry.row;
         let mut rules: Vec<AlertRule> = Vec::new();
         for a in &row.doc.alerts {
             match rules
@@ -621,7 +629,7 @@ impl IncidentService {
         let mut v = Validator::new();
         let content = v.required_str("content", req.content.as_deref(), MAX_COMMENT);
         v.finish()?;
-        self.row_of(p, ws, source, id).await?;
+        self.entry(p, ws, source, id).await?;
         self.store()
             .update_comment(
                 &p.org,

@@ -154,11 +154,11 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<IncidentRow> {
-        Ok(self.cached(p, ws, source, id).await?.row.clone())
+        Ok(self.entry(p, ws, source, id).await?.row.clone())
     }
 
-    /// An incident by id, from the cache when fresh.
-    async fn cached(
+    /// An incident by id, from the cache when fresh (shared: reading it copies nothing).
+    pub(crate) async fn entry(
         &self,
         p: &Principal,
         ws: Uuid,
@@ -337,16 +337,9 @@ impl IncidentService {
         })
     }
 
-    /// The detail document, rendered once per cached incident.
-    pub async fn detail(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-        with_details: bool,
-    ) -> Result<Arc<RawValue>> {
-        let entry = self.cached(p, ws, source, id).await?;
+    /// The detail document of an incident read by [`IncidentService::entry`], rendered once
+    /// per cached incident.
+    pub fn detail(&self, entry: &Cached, with_details: bool) -> Result<Arc<RawValue>> {
         let slot = if with_details {
             &entry.full
         } else {
@@ -369,7 +362,13 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<Evidence> {
-        Ok(self.row_of(p, ws, source, id).await?.doc.evidence)
+        Ok(self
+            .entry(p, ws, source, id)
+            .await?
+            .row
+            .doc
+            .evidence
+            .clone())
     }
 
     pub async fn comments(
@@ -379,7 +378,7 @@ impl IncidentService {
         source: IncidentSource,
         id: &str,
     ) -> Result<Vec<IncidentComment>> {
-        self.row_of(p, ws, source, id).await?;
+        self.entry(p, ws, source, id).await?;
         self.store.incident_comments(&p.org, ws, source, id).await
     }
 
