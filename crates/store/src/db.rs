@@ -6,6 +6,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use uuid::Uuid;
 
+/// A pooled connection idle at least this long is pinged before it is handed out.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// A new outbox event id: a time-ordered UUID (version 7), so the events' primary-key index
 /// grows at its end instead of taking every insert at a random page.
 pub(crate) fn new_event_id() -> String {
@@ -114,7 +117,21 @@ impl Store {
     ) -> AnyPoolOptions {
         let mut opts = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(acquire_timeout_secs));
+            .acquire_timeout(Duration::from_secs(acquire_timeout_secs))
+            // sqlx pings every connection it hands out by default: a round trip to
+            // PostgreSQL (a thread hop on SQLite) before every query, a third of a cached-miss
+            // incident read. A connection in steady use has just proven itself; only one idle
+            // for a while is pinged (and replaced if the ping fails). A connection that died
+            // since its last use fails that one query with a database error.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_IF_IDLE_FOR {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            });
         if backend == Backend::Sqlite {
             opts = opts.after_connect(move |conn, _meta| {
                 let cache_size = format!("PRAGMA cache_size = -{}", cache_mib * 1024);
