@@ -17,7 +17,8 @@ use uuid::Uuid;
 
 use crate::datasources::{count_volume, IngestVolume};
 use crate::db::{
-    db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_rows, Backend,
+    db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_agg, json_rows,
+    Backend,
 };
 use crate::Store;
 
@@ -556,23 +557,23 @@ impl Store {
 
     /// The oldest `createdAt` of every workspace × source stream of the organization.
     pub async fn stream_floors(&self, org: &OrgId) -> Result<HashMap<(Uuid, IncidentSource), i64>> {
-        let rows = sqlx::query(
-            "SELECT workspace_id, source, oldest_created_at FROM incident_streams WHERE organization_id = $1",
-        )
+        // Six per workspace: thousands for a large MSSP, read on every page with more.
+        let row = sqlx::query(&format!(
+            "SELECT {} AS floors FROM incident_streams WHERE organization_id = $1",
+            json_agg(self.backend(), "workspace_id, source, oldest_created_at")
+        ))
         .bind(org.to_string())
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
-        let mut out = HashMap::new();
-        for r in &rows {
-            if let Some(src) = IncidentSource::parse(&get_str(r, "source")?) {
-                out.insert(
-                    (get_uuid(r, "workspace_id")?, src),
-                    get_i64(r, "oldest_created_at")?,
-                );
-            }
-        }
-        Ok(out)
+        let floors: Vec<(Uuid, String, i64)> =
+            serde_json::from_str(&get_str(&row, "floors")?).map_err(Error::internal)?;
+        Ok(floors
+            .into_iter()
+            .filter_map(|(ws, source, oldest)| {
+                Some(((ws, IncidentSource::parse(&source)?), oldest))
+            })
+            .collect())
     }
 
     /// The outbox of an organization, oldest first.

@@ -15,7 +15,7 @@ use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
 use crate::db::{
-    db_err, get_bool, get_i64, get_opt_str, get_opt_time, get_str, get_time, get_uuid,
+    db_err, get_bool, get_i64, get_opt_str, get_opt_time, get_str, get_time, get_uuid, json_agg,
 };
 use crate::Store;
 
@@ -350,14 +350,18 @@ impl Store {
 
     /// Names of every workspace of this organization, by id.
     pub async fn workspace_names(&self, org: &OrgId) -> Result<HashMap<Uuid, String>> {
-        let rows = sqlx::query("SELECT id, name FROM workspaces WHERE organization_id = $1")
-            .bind(org.to_string())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        rows.iter()
-            .map(|r| Ok((get_uuid(r, "id")?, get_str(r, "name")?)))
-            .collect()
+        // Read on every cross-workspace page: one row however many workspaces.
+        let row = sqlx::query(&format!(
+            "SELECT {} AS names FROM workspaces WHERE organization_id = $1",
+            json_agg(self.backend(), "id, name")
+        ))
+        .bind(org.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let names: Vec<(Uuid, String)> =
+            serde_json::from_str(&get_str(&row, "names")?).map_err(Error::internal)?;
+        Ok(names.into_iter().collect())
     }
 
     /// Creates a workspace; `owner` (if given) receives the `Owner` role on it in the same
