@@ -1,10 +1,14 @@
 //! Sealed pagination tokens for the cross-workspace incident listing (DESIGN §5).
 //!
-//! A token is ChaCha20-Poly1305 over a small binary record — filter fingerprint, resolved time
-//! bounds and the cursor `(createdAt, workspaceId, source, id)` — with the organization,
-//! workspace and source as associated data, so a token moved to another stream, another
-//! organization, or altered in any bit fails to open. The key derives from the server secret
-//! every replica shares.
+//! Every token of one response carries the same state — filter fingerprint, resolved time
+//! bounds and the cursor `(createdAt, workspaceId, source, id)` — so the state is sealed once
+//! per response: ChaCha20-Poly1305 over a small binary record, with the organization as
+//! associated data. Each token is that sealed record behind a 128-bit HMAC-SHA256 tag over
+//! (organization, workspace, source, digest of the record), which binds it to its stream. A
+//! token moved to another stream or organization, or altered in any bit, fails to open. Both
+//! keys derive from the server secret every replica shares. (Sealing each token on its own
+//! cost about 1.7 µs a token: 10 ms a page at 1,000 workspaces × 6 sources; a tag costs a
+//! tenth of that.)
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -17,7 +21,9 @@ use rand::RngCore;
 use sha2::Sha256;
 use uuid::Uuid;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Bytes of a token's stream tag.
+const TAG: usize = 16;
 const NONE: i64 = i64::MIN;
 
 /// What every token of one response carries.
@@ -31,6 +37,8 @@ pub struct PageState {
 
 pub struct Sealer {
     cipher: ChaCha20Poly1305,
+    /// Keyed for the stream tags of page tokens.
+    binder: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -50,11 +58,9 @@ fn source_from(b: u8) -> Option<IncidentSource> {
     IncidentSource::ALL.get(b as usize).copied()
 }
 
-fn aad(org: &OrgId, ws: Uuid, source: IncidentSource) -> Vec<u8> {
-    let mut v = b"palisade-page-v1".to_vec();
+fn aad(org: &OrgId) -> Vec<u8> {
+    let mut v = b"palisade-page-v2".to_vec();
     v.extend_from_slice(org.uuid().as_bytes());
-    v.extend_from_slice(ws.as_bytes());
-    v.push(source_byte(source));
     v
 }
 
@@ -70,8 +76,13 @@ impl Sealer {
             .expect("any key length");
         mac.update(label.as_bytes());
         let key = mac.finalize().into_bytes();
+        let binder = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .expect("any key length")
+            .chain_update(b"stream binding");
+        let binding_key = binder.finalize().into_bytes();
         Sealer {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+            binder: <Hmac<Sha256> as Mac>::new_from_slice(&binding_key).expect("any key length"),
         }
     }
 
@@ -102,7 +113,9 @@ impl Sealer {
             .ok()
     }
 
-    pub fn seal(&self, org: &OrgId, ws: Uuid, source: IncidentSource, state: &PageState) -> String {
+    /// Seals the state every token of one response carries; [`SealedPage::token`] then makes
+    /// each stream's token.
+    pub fn seal_page(&self, org: &OrgId, state: &PageState) -> SealedPage {
         let mut msg = vec![VERSION];
         msg.extend_from_slice(&state.fingerprint);
         msg.extend_from_slice(&state.since.unwrap_or(NONE).to_be_bytes());
@@ -126,13 +139,26 @@ impl Sealer {
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: &msg,
-                    aad: &aad(org, ws, source),
+                    aad: &aad(org),
                 },
             )
             .expect("sealing cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
+        // tag ‖ nonce ‖ ciphertext ‖ AEAD tag: each token fills in its own tag.
+        let mut record = vec![0u8; TAG];
+        record.extend_from_slice(&nonce);
+        record.extend_from_slice(&sealed);
+        let digest = <Sha256 as sha2::Digest>::digest(&record[TAG..]);
+        SealedPage {
+            binder: self.binder.clone(),
+            org: *org.uuid().as_bytes(),
+            digest: digest.into(),
+            record,
+        }
+    }
+
+    /// One stream's token for `state` (a page of one stream; [`Sealer::seal_page`] for many).
+    pub fn seal(&self, org: &OrgId, ws: Uuid, source: IncidentSource, state: &PageState) -> String {
+        self.seal_page(org, state).token(ws, source)
     }
 
     /// Opens a token for its stream; `None` for anything tampered, truncated, re-encoded,
@@ -144,58 +170,139 @@ impl Sealer {
         source: IncidentSource,
         token: &str,
     ) -> Option<PageState> {
+        self.opener(org).open(ws, source, token)
+    }
+
+    /// Opens the tokens of one request (which mostly share one sealed state: it is decrypted
+    /// once).
+    pub fn opener<'a>(&'a self, org: &OrgId) -> Opener<'a> {
+        Opener {
+            sealer: self,
+            org: *org,
+            last: None,
+        }
+    }
+}
+
+fn stream_tag(
+    binder: &Hmac<Sha256>,
+    org: &[u8; 16],
+    ws: Uuid,
+    source: IncidentSource,
+    digest: &[u8],
+) -> Hmac<Sha256> {
+    let mut mac = binder.clone();
+    mac.update(org);
+    mac.update(ws.as_bytes());
+    mac.update(&[source_byte(source)]);
+    mac.update(digest);
+    mac
+}
+
+/// The sealed state of one response.
+pub struct SealedPage {
+    binder: Hmac<Sha256>,
+    org: [u8; 16],
+    digest: [u8; 32],
+    /// Room for the tag, then the sealed state.
+    record: Vec<u8>,
+}
+
+impl SealedPage {
+    /// The token of one stream: base64url(tag ‖ sealed state).
+    pub fn token(&self, ws: Uuid, source: IncidentSource) -> String {
+        let tag = stream_tag(&self.binder, &self.org, ws, source, &self.digest)
+            .finalize()
+            .into_bytes();
+        let mut record = self.record.clone();
+        record[..TAG].copy_from_slice(&tag[..TAG]);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(record)
+    }
+}
+
+/// Opens tokens of one organization, decrypting each distinct sealed state once.
+pub struct Opener<'a> {
+    sealer: &'a Sealer,
+    org: OrgId,
+    /// The last sealed state opened (its bytes and digest) and what it held.
+    last: Option<(Vec<u8>, [u8; 32], PageState)>,
+}
+
+impl Opener<'_> {
+    pub fn open(&mut self, ws: Uuid, source: IncidentSource, token: &str) -> Option<PageState> {
         if token.len() > 2048 {
             return None;
         }
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
             .ok()?;
-        if raw.len() < 12 + 16 {
+        if raw.len() < TAG + 12 + 16 {
             return None;
         }
-        let (nonce, sealed) = raw.split_at(12);
+        let (tag, sealed) = raw.split_at(TAG);
+        let org = *self.org.uuid().as_bytes();
+        if let Some((bytes, digest, state)) = &self.last {
+            if bytes.as_slice() == sealed {
+                return stream_tag(&self.sealer.binder, &org, ws, source, digest)
+                    .verify_truncated_left(tag)
+                    .ok()
+                    .map(|_| state.clone());
+            }
+        }
+        let digest: [u8; 32] = <Sha256 as sha2::Digest>::digest(sealed).into();
+        stream_tag(&self.sealer.binder, &org, ws, source, &digest)
+            .verify_truncated_left(tag)
+            .ok()?;
+        let (nonce, ciphertext) = sealed.split_at(12);
         let msg = self
+            .sealer
             .cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
-                    msg: sealed,
-                    aad: &aad(org, ws, source),
+                    msg: ciphertext,
+                    aad: &aad(&self.org),
                 },
             )
             .ok()?;
-        let mut r = Reader(&msg);
-        if r.u8()? != VERSION {
-            return None;
-        }
-        let fingerprint: [u8; 16] = r.take(16)?.try_into().ok()?;
-        let bound = |v: i64| (v != NONE).then_some(v);
-        let since = bound(r.i64()?);
-        let until = bound(r.i64()?);
-        let cursor = match r.u8()? {
-            0 => None,
-            1 => {
-                let created_at = r.i64()?;
-                let workspace_id = Uuid::from_slice(r.take(16)?).ok()?;
-                let source = source_from(r.u8()?)?;
-                let len = u16::from_be_bytes(r.take(2)?.try_into().ok()?) as usize;
-                let id = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-                Some(Cursor {
-                    created_at,
-                    workspace_id,
-                    source,
-                    id,
-                })
-            }
-            _ => return None,
-        };
-        r.0.is_empty().then_some(PageState {
-            fingerprint,
-            since,
-            until,
-            cursor,
-        })
+        let state = parse_state(&msg)?;
+        self.last = Some((sealed.to_vec(), digest, state.clone()));
+        Some(state)
     }
+}
+
+fn parse_state(msg: &[u8]) -> Option<PageState> {
+    let mut r = Reader(msg);
+    if r.u8()? != VERSION {
+        return None;
+    }
+    let fingerprint: [u8; 16] = r.take(16)?.try_into().ok()?;
+    let bound = |v: i64| (v != NONE).then_some(v);
+    let since = bound(r.i64()?);
+    let until = bound(r.i64()?);
+    let cursor = match r.u8()? {
+        0 => None,
+        1 => {
+            let created_at = r.i64()?;
+            let workspace_id = Uuid::from_slice(r.take(16)?).ok()?;
+            let source = source_from(r.u8()?)?;
+            let len = u16::from_be_bytes(r.take(2)?.try_into().ok()?) as usize;
+            let id = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+            Some(Cursor {
+                created_at,
+                workspace_id,
+                source,
+                id,
+            })
+        }
+        _ => return None,
+    };
+    r.0.is_empty().then_some(PageState {
+        fingerprint,
+        since,
+        until,
+        cursor,
+    })
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -284,5 +391,52 @@ mod tests {
                     .is_none()
         );
         assert!(s.open(&org, ws, IncidentSource::Sentinel, "").is_none());
+    }
+
+    #[test]
+    fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
+        let s = Sealer::new("secret-one");
+        let org = OrgId::new(Uuid::new_v4());
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let st = state();
+        let page = s.seal_page(&org, &st);
+        let ta = page.token(a, IncidentSource::Sentinel);
+        let tb = page.token(b, IncidentSource::Splunk);
+        assert_ne!(ta, tb);
+        // One opener, as a request opens them: the second token reuses the decrypted state,
+        // and that shortcut still checks each token's own stream tag.
+        let mut opener = s.opener(&org);
+        assert_eq!(
+            opener.open(a, IncidentSource::Sentinel, &ta),
+            Some(st.clone())
+        );
+        assert_eq!(
+            opener.open(b, IncidentSource::Splunk, &tb),
+            Some(st.clone())
+        );
+        assert_eq!(opener.open(b, IncidentSource::Sentinel, &ta), None);
+        assert_eq!(opener.open(a, IncidentSource::Splunk, &tb), None);
+        assert_eq!(opener.open(a, IncidentSource::Splunk, &ta), None);
+        // A tag from one page on another page's sealed state.
+        let mut other = st.clone();
+        other.since = Some(6);
+        let to = s.seal_page(&org, &other).token(a, IncidentSource::Sentinel);
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut spliced = engine.decode(&ta).unwrap()[..TAG].to_vec();
+        spliced.extend_from_slice(&engine.decode(&to).unwrap()[TAG..]);
+        assert_eq!(
+            opener.open(a, IncidentSource::Sentinel, &engine.encode(&spliced)),
+            None
+        );
+        assert_eq!(
+            opener.open(a, IncidentSource::Sentinel, &to),
+            Some(other.clone())
+        );
+        // Another organization's opener.
+        assert_eq!(
+            s.opener(&OrgId::new(Uuid::new_v4()))
+                .open(a, IncidentSource::Sentinel, &ta),
+            None
+        );
     }
 }

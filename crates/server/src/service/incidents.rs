@@ -686,6 +686,8 @@ impl IncidentService {
         } else {
             let mut state: Option<PageState> = None;
             let mut live = Vec::new();
+            let mut opener = self.sealer.opener(&p.org);
+            let mut listed = std::collections::HashSet::new();
             for entry in &tokens {
                 let ws = entry
                     .workspace_id
@@ -694,10 +696,7 @@ impl IncidentService {
                     .ok_or_else(invalid)?;
                 for (name, token) in entry.source_tokens.iter().flatten() {
                     let source = IncidentSource::parse(name).ok_or_else(invalid)?;
-                    let opened = self
-                        .sealer
-                        .open(&p.org, ws, source, token)
-                        .ok_or_else(invalid)?;
+                    let opened = opener.open(ws, source, token).ok_or_else(invalid)?;
                     if opened.fingerprint != fingerprint || !sources.contains(&source) {
                         return Err(invalid());
                     }
@@ -707,7 +706,7 @@ impl IncidentService {
                         Some(_) => return Err(invalid()),
                     }
                     // A token never widens what the caller may see.
-                    if visible.contains_key(&ws) && !live.contains(&(ws, source)) {
+                    if visible.contains_key(&ws) && listed.insert((ws, source)) {
                         live.push((ws, source));
                     }
                 }
@@ -763,10 +762,13 @@ impl IncidentService {
         let mut source_page_tokens = Vec::new();
         if more {
             let floors = self.store.stream_floors(&p.org).await?;
-            let next = PageState {
-                cursor: cursor.clone(),
-                ..state
-            };
+            let next = self.sealer.seal_page(
+                &p.org,
+                &PageState {
+                    cursor: cursor.clone(),
+                    ..state
+                },
+            );
             let mut by_ws: std::collections::BTreeMap<
                 Uuid,
                 std::collections::BTreeMap<String, String>,
@@ -781,10 +783,10 @@ impl IncidentService {
                         continue;
                     }
                 }
-                by_ws.entry(*ws).or_default().insert(
-                    source.as_str().to_string(),
-                    self.sealer.seal(&p.org, *ws, *source, &next),
-                );
+                by_ws
+                    .entry(*ws)
+                    .or_default()
+                    .insert(source.as_str().to_string(), next.token(*ws, *source));
             }
             source_page_tokens = by_ws
                 .into_iter()
