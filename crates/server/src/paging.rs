@@ -24,7 +24,6 @@ use uuid::Uuid;
 const VERSION: u8 = 2;
 /// Bytes of a token's stream tag.
 const TAG: usize = 16;
-const NONE: i64 = i64::MIN;
 
 /// What every token of one response carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,14 +115,21 @@ impl Sealer {
     /// Seals the state every token of one response carries; [`SealedPage::token`] then makes
     /// each stream's token.
     pub fn seal_page(&self, org: &OrgId, state: &PageState) -> SealedPage {
+        // version, fingerprint, which of (since, until, cursor) follow, then those present:
+        // every token of a page repeats this, and a continuation call sends them all back.
         let mut msg = vec![VERSION];
         msg.extend_from_slice(&state.fingerprint);
-        msg.extend_from_slice(&state.since.unwrap_or(NONE).to_be_bytes());
-        msg.extend_from_slice(&state.until.unwrap_or(NONE).to_be_bytes());
+        msg.push(
+            u8::from(state.since.is_some())
+                | u8::from(state.until.is_some()) << 1
+                | u8::from(state.cursor.is_some()) << 2,
+        );
+        for bound in [state.since, state.until].into_iter().flatten() {
+            msg.extend_from_slice(&bound.to_be_bytes());
+        }
         match &state.cursor {
-            None => msg.push(0),
+            None => {}
             Some(c) => {
-                msg.push(1);
                 msg.extend_from_slice(&c.created_at.to_be_bytes());
                 msg.extend_from_slice(c.workspace_id.as_bytes());
                 msg.push(source_byte(c.source));
@@ -277,12 +283,23 @@ fn parse_state(msg: &[u8]) -> Option<PageState> {
         return None;
     }
     let fingerprint: [u8; 16] = r.take(16)?.try_into().ok()?;
-    let bound = |v: i64| (v != NONE).then_some(v);
-    let since = bound(r.i64()?);
-    let until = bound(r.i64()?);
-    let cursor = match r.u8()? {
+    let present = r.u8()?;
+    if present > 0b111 {
+        return None;
+    }
+    let since = if present & 1 != 0 {
+        Some(r.i64()?)
+    } else {
+        None
+    };
+    let until = if present & 2 != 0 {
+        Some(r.i64()?)
+    } else {
+        None
+    };
+    let cursor = match present & 4 {
         0 => None,
-        1 => {
+        _ => {
             let created_at = r.i64()?;
             let workspace_id = Uuid::from_slice(r.take(16)?).ok()?;
             let source = source_from(r.u8()?)?;
@@ -295,7 +312,6 @@ fn parse_state(msg: &[u8]) -> Option<PageState> {
                 id,
             })
         }
-        _ => return None,
     };
     r.0.is_empty().then_some(PageState {
         fingerprint,
@@ -438,5 +454,26 @@ mod tests {
                 .open(a, IncidentSource::Sentinel, &ta),
             None
         );
+    }
+
+    #[test]
+    fn every_combination_of_bounds_and_cursor_round_trips() {
+        let s = Sealer::new("secret-one");
+        let org = OrgId::new(Uuid::new_v4());
+        let ws = Uuid::new_v4();
+        for since in [None, Some(-5), Some(i64::MIN)] {
+            for until in [None, Some(i64::MAX)] {
+                for cursor in [None, state().cursor] {
+                    let st = PageState {
+                        fingerprint: [1; 16],
+                        since,
+                        until,
+                        cursor,
+                    };
+                    let t = s.seal(&org, ws, IncidentSource::CrowdStrike, &st);
+                    assert_eq!(s.open(&org, ws, IncidentSource::CrowdStrike, &t), Some(st));
+                }
+            }
+        }
     }
 }

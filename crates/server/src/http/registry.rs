@@ -98,6 +98,10 @@ pub struct Doc {
 /// alerts, evidence) is several MiB, beyond the general `max_body_bytes`.
 pub const BATCH_BODY_BYTES: usize = 32 * 1024 * 1024;
 
+/// Body limit of the cross-workspace listing, whose continuation calls send back one page token
+/// per live workspace × source stream (about 1 KiB per workspace): room for 16,000 workspaces.
+pub const PAGE_TOKENS_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 /// Starts the documentation of an operation.
 pub fn doc(operation_id: &'static str, tag: &'static str, summary: &'static str) -> Doc {
     Doc {
@@ -127,8 +131,12 @@ impl Doc {
         self
     }
     /// Accepts bodies up to [`BATCH_BODY_BYTES`].
-    pub fn batch_body(mut self) -> Self {
-        self.body_limit = Some(BATCH_BODY_BYTES);
+    pub fn batch_body(self) -> Self {
+        self.body_limit(BATCH_BODY_BYTES)
+    }
+    /// Accepts bodies up to `bytes` instead of the configured `max_body_bytes`.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
         self
     }
     pub fn body<T: JsonSchema>(mut self) -> Self {

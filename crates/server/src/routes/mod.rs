@@ -40,7 +40,7 @@ use palisade_types::tickets::*;
 use palisade_types::webhooks::*;
 use serde_json::json;
 
-use crate::http::registry::{doc, Access, Api};
+use crate::http::registry::{doc, Access, Api, PAGE_TOKENS_BODY_BYTES};
 use Access::{Org, Public};
 
 const SA: &str = "Service Accounts";
@@ -224,6 +224,7 @@ pub fn api() -> Api {
         .route(post(), "/api/v2/incidents/across-workspaces", Org(IncidentsRead),
             doc("v2-list-incidents-across-workspaces", INCIDENTS, "List incidents across every workspace the caller holds a role on")
                 .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` and no tokens; every later call echoes the previous `sourcePageTokens` verbatim as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Page size is server-controlled.")
+                .body_limit(PAGE_TOKENS_BODY_BYTES)
                 .body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
             incidents::across_workspaces)
         // ---------------------------------------------------------------- restored incident actions

@@ -474,3 +474,53 @@ async fn bad_tokens_and_changed_filters_are_refused() {
     assert!(r.json["errors"]["sources[0]"].is_array());
     assert!(r.json["errors"]["timeFilterSelection.customStartUtc"].is_array());
 }
+
+/// A continuation call sends back one token per live workspace × source stream: at a thousand
+/// workspaces and more that is over the general 1 MiB body limit, so the listing has its own
+/// (16 MiB). Here the tokens of one page are repeated past 2 MiB (repeats are harmless: each
+/// stream is continued once).
+#[tokio::test]
+async fn continuation_calls_may_carry_megabytes_of_tokens() {
+    let app = TestApp::spawn_with(|c| c.incidents.page_size = 3).await;
+    let org = app.org("Large").await;
+    let ws = app.workspace(&org, "W").await;
+    let mut rng = StdRng::seed_from_u64(11);
+    seed(&app, &org.admin, &[ws], &mut rng, 12).await;
+    let path = "/api/v2/incidents/across-workspaces";
+    let r = app
+        .post(
+            path,
+            Some(&org.admin),
+            &json!({"isFirstCall": true, "workspacePageTokens": []}),
+        )
+        .await;
+    let tokens = r.data()["sourcePageTokens"].as_array().unwrap().clone();
+    assert!(!tokens.is_empty());
+    let next = |tokens: Vec<Value>| json!({"isFirstCall": false, "workspacePageTokens": tokens});
+    let expected = app
+        .post(path, Some(&org.admin), &next(tokens.clone()))
+        .await;
+    assert_eq!(expected.status, 200, "{}", expected.text);
+    let one = serde_json::to_string(&tokens).unwrap().len();
+    let big: Vec<Value> = tokens
+        .iter()
+        .cycle()
+        .take(tokens.len() * (3 * 1024 * 1024 / one))
+        .cloned()
+        .collect();
+    let body = next(big);
+    let size = serde_json::to_string(&body).unwrap().len();
+    assert!(
+        size > 2 * 1024 * 1024,
+        "{size} bytes from {one} per {} entries",
+        tokens.len()
+    );
+    let r = app.post(path, Some(&org.admin), &body).await;
+    assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(300)]);
+    assert_eq!(r.data()["incidents"], expected.data()["incidents"]);
+    // The listing's own limit still holds.
+    let huge = json!({"isFirstCall": false, "workspacePageTokens": [], "query": "x".repeat(17 * 1024 * 1024)});
+    app.post(path, Some(&org.admin), &huge)
+        .await
+        .assert_problem(413, "PAYLOAD_TOO_LARGE");
+}
