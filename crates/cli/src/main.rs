@@ -11,6 +11,13 @@ use palisade_server::config::{Config, Overrides};
 use palisade_server::{app, telemetry, AppState, Application};
 use uuid::Uuid;
 
+/// mimalloc instead of glibc's allocator: allocation was about 40% of the server's CPU while
+/// ingesting (JSON documents in, rows and events out). Measured 2026-12-01, alternating runs:
+/// ingest +5-6% on PostgreSQL and SQLite, uncached-and-cached incident detail +23%; peak
+/// memory of a 100,000-incident ingest 63 -> 132 MB (PostgreSQL), 196 -> 226 MB (SQLite).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "palisade",
