@@ -120,6 +120,28 @@ impl std::fmt::Debug for Authenticator {
 type HmacSha256 = Hmac<Sha256>;
 type PendingUse = (OrgId, Uuid, DateTime<Utc>);
 
+/// A request's place in the queue for one credential's lookup. Dropped (also when the request
+/// is cancelled), it forgets the queue if nobody else is in it.
+struct Gate<'a> {
+    gates: &'a Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    hash: &'a str,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Gate<'_> {
+    fn drop(&mut self) {
+        let mut gates = self.gates.lock().unwrap();
+        // The map's reference and this one: nobody else waits (one who arrives later makes a
+        // new queue and runs its own lookup).
+        if gates
+            .get(self.hash)
+            .is_some_and(|g| Arc::ptr_eq(g, &self.turn) && Arc::strong_count(g) == 2)
+        {
+            gates.remove(self.hash);
+        }
+    }
+}
+
 impl Authenticator {
     /// `server_secret` is the configured `secret_key` or the database-kept generated key.
     pub fn new(server_secret: &str, store: Store, config: AuthConfig) -> Self {
@@ -176,31 +198,23 @@ impl Authenticator {
         if let Some(p) = self.cached(hash) {
             return Ok(Some(p));
         }
-        let gate = self
-            .gates
-            .lock()
-            .unwrap()
-            .entry(hash.to_string())
-            .or_default()
-            .clone();
-        let found = {
-            let _turn = gate.lock().await;
-            match self.cached(hash) {
-                // Another request's lookup finished while this one waited.
-                Some(p) => Ok(Some(p)),
-                None => self.look_up(hash).await,
-            }
+        let gate = Gate {
+            gates: &self.gates,
+            hash,
+            turn: self
+                .gates
+                .lock()
+                .unwrap()
+                .entry(hash.to_string())
+                .or_default()
+                .clone(),
         };
-        let mut gates = self.gates.lock().unwrap();
-        // Nobody else holds the gate: forget it (a request that took it meanwhile just runs
-        // its own lookup).
-        if gates
-            .get(hash)
-            .is_some_and(|g| Arc::ptr_eq(g, &gate) && Arc::strong_count(g) == 2)
-        {
-            gates.remove(hash);
+        let _turn = gate.turn.lock().await;
+        match self.cached(hash) {
+            // Another request's lookup finished while this one waited.
+            Some(p) => Ok(Some(p)),
+            None => self.look_up(hash).await,
         }
-        found
     }
 
     async fn look_up(&self, hash: &str) -> Result<Option<Arc<Principal>>> {
