@@ -35,6 +35,11 @@ fn is_json(req: &Request) -> bool {
 /// Parses JSON; syntax errors are `BAD_REQUEST`, shape errors are `VALIDATION_ERROR` at the
 /// failing path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // Tracking the path costs on every value (batch ingest parses megabytes), and it is only
+    // needed to explain a failure: parse plainly, and again with tracking if that fails.
+    if let Ok(v) = serde_json::from_slice(bytes) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
