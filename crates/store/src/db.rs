@@ -353,10 +353,21 @@ impl Store {
 
 /// `$start, $start+1, …` (n placeholders).
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut out = String::with_capacity(n * 6);
+    push_placeholders(&mut out, start, n);
+    out
+}
+
+/// Appends `$start, $start+1, …` (n placeholders) to `sql`, without a string per placeholder
+/// (a batch statement on PostgreSQL has thousands).
+pub(crate) fn push_placeholders(sql: &mut String, start: usize, n: usize) {
+    use std::fmt::Write;
+    for i in start..start + n {
+        if i > start {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "${i}");
+    }
 }
 
 pub(crate) fn now_micros() -> i64 {

@@ -2,6 +2,7 @@
 //! in one transaction) and reads.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use palisade_domain::incident::{diff, entity_keys, event_data, IncidentDoc, NormalizedIncident};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use crate::datasources::{count_volume, IngestVolume};
 use crate::db::{
     db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_agg, json_rows,
-    Backend,
+    push_placeholders, Backend,
 };
 use crate::Store;
 
@@ -837,12 +838,13 @@ impl<'a> Batch<'a> {
                  severity, status, owner_email, created_at, updated_at, summary, doc) VALUES ",
             );
             for i in 0..chunk.len() {
-                let b = 4 + i * 11;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let cols: Vec<String> = (b..b + 11).map(|c| format!("${c}")).collect();
-                sql.push_str(&format!("($1, $2, $3, {})", cols.join(", ")));
+                sql.push_str(if i > 0 {
+                    ", ($1, $2, $3, "
+                } else {
+                    "($1, $2, $3, "
+                });
+                push_placeholders(&mut sql, 4 + i * 11, 11);
+                sql.push(')');
             }
             sql.push_str(
                 " ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = excluded.number, \
@@ -948,14 +950,14 @@ impl<'a> Batch<'a> {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!(
-                    "(${}, $1, $2, $3, ${}, ${}, ${}, $4, ${})",
-                    b,
+                let _ = write!(
+                    sql,
+                    "(${b}, $1, $2, $3, ${}, ${}, ${}, $4, ${})",
                     b + 1,
                     b + 2,
                     b + 3,
                     b + 4
-                ));
+                );
             }
             let mut q = sqlx::query(&sql)
                 .bind(self.org.to_string())
