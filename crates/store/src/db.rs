@@ -31,7 +31,7 @@ pub(crate) fn json_rows(backend: Backend, n: usize) -> String {
 /// both engines: a listing of thousands of small rows as one row and one string, where each
 /// row costs the driver a message (on SQLite a hop between threads) and a conversion.
 /// `items` is a comma-separated list of expressions, each a column of the inner arrays.
-pub(crate) fn json_agg(backend: Backend, items: &str) -> String {
+fn json_agg(backend: Backend, items: &str) -> String {
     match backend {
         Backend::Sqlite => format!("json_group_array(json_array({items}))"),
         Backend::Postgres => {
@@ -342,6 +342,26 @@ pub(crate) const MAX_PARAMS: usize = 160;
 pub(crate) const MAX_PARAMS_PG: usize = 12_000;
 
 impl Store {
+    /// Every row of `table` in the organization as a tuple of the comma-separated column
+    /// expressions `items`, read as one aggregate row (see [`json_agg`]): for listings of
+    /// thousands of small rows read on hot paths.
+    pub(crate) async fn org_rows_aggregated<T: serde::de::DeserializeOwned>(
+        &self,
+        org: &palisade_domain::OrgId,
+        table: &str,
+        items: &str,
+    ) -> Result<Vec<T>> {
+        let row = sqlx::query(&format!(
+            "SELECT {} AS agg FROM {table} WHERE organization_id = $1",
+            json_agg(self.backend, items)
+        ))
+        .bind(org.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        serde_json::from_str(&get_str(&row, "agg")?).map_err(Error::internal)
+    }
+
     /// Bind parameters per multi-row statement on this engine.
     pub(crate) fn params(&self) -> usize {
         match self.backend {

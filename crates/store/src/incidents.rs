@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::datasources::{count_volume, IngestVolume};
 use crate::db::{
-    db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_agg, json_rows,
+    db_err, get_bool, get_i64, get_opt_str, get_str, get_time, get_uuid, json_rows,
     push_placeholders, Backend,
 };
 use crate::Store;
@@ -559,16 +559,13 @@ impl Store {
     /// The oldest `createdAt` of every workspace × source stream of the organization.
     pub async fn stream_floors(&self, org: &OrgId) -> Result<HashMap<(Uuid, IncidentSource), i64>> {
         // Six per workspace: thousands for a large MSSP, read on every page with more.
-        let row = sqlx::query(&format!(
-            "SELECT {} AS floors FROM incident_streams WHERE organization_id = $1",
-            json_agg(self.backend(), "workspace_id, source, oldest_created_at")
-        ))
-        .bind(org.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let floors: Vec<(Uuid, String, i64)> =
-            serde_json::from_str(&get_str(&row, "floors")?).map_err(Error::internal)?;
+        let floors: Vec<(Uuid, String, i64)> = self
+            .org_rows_aggregated(
+                org,
+                "incident_streams",
+                "workspace_id, source, oldest_created_at",
+            )
+            .await?;
         Ok(floors
             .into_iter()
             .filter_map(|(ws, source, oldest)| {

@@ -15,7 +15,7 @@ use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
 use crate::db::{
-    db_err, get_bool, get_i64, get_opt_str, get_opt_time, get_str, get_time, get_uuid, json_agg,
+    db_err, get_bool, get_i64, get_opt_str, get_opt_time, get_str, get_time, get_uuid,
 };
 use crate::Store;
 
@@ -351,16 +351,9 @@ impl Store {
     /// Names of every workspace of this organization, by id.
     pub async fn workspace_names(&self, org: &OrgId) -> Result<HashMap<Uuid, String>> {
         // Read on every cross-workspace page: one row however many workspaces.
-        let row = sqlx::query(&format!(
-            "SELECT {} AS names FROM workspaces WHERE organization_id = $1",
-            json_agg(self.backend(), "id, name")
-        ))
-        .bind(org.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let names: Vec<(Uuid, String)> =
-            serde_json::from_str(&get_str(&row, "names")?).map_err(Error::internal)?;
+        let names: Vec<(Uuid, String)> = self
+            .org_rows_aggregated(org, "workspaces", "id, name")
+            .await?;
         Ok(names.into_iter().collect())
     }
 
