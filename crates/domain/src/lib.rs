@@ -1,7 +1,11 @@
 //! Palisade's domain: tenancy ids, scopes, roles, validation and the error type every layer
-//! shares. No HTTP and no SQL here.
+//! shares, and the pure rules of the product (incident normalisation, gamebook rule matching
+//! and planning, anomaly classification, the event catalogue). No HTTP and no SQL here.
 
+pub mod anomaly;
 pub mod error;
+pub mod events;
+pub mod gamebooks;
 pub mod ids;
 pub mod incident;
 pub mod scope;

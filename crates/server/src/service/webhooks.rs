@@ -667,24 +667,12 @@ impl WebhookService {
         let now = palisade_domain::time::now();
         let event_id = Uuid::new_v4();
         let incident_id = format!("TEST-{}", &event_id.simple().to_string()[..8]);
-        let data = json!({
-            "accountId": row.target_account_id,
-            "accountName": row.target_account_name,
-            "incidentId": incident_id,
-            "incidentNumber": 0,
-            "title": "Palisade test event",
-            "description": "A test delivery sent from POST /webhooks/{id}/test.",
-            "severity": "Informational",
-            "source": "sentinel",
-            "sourceDisplayName": "Microsoft Sentinel",
-            "owner": null,
-            "createdAt": now,
-            "lastActivityAt": now,
-            "occurredAt": now,
-            "alertProductNames": [],
-            "alerts": [],
-            "entities": [],
-        });
+        let data = palisade_domain::events::test_incident_data(
+            (row.target_account_id, &row.target_account_name),
+            row.workspace_id,
+            &incident_id,
+            now,
+        );
         let event_type = "incident.created";
         let body = event_body(event_type, now, now, true, &data.to_string());
         let attempt = self
