@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod azure;
 pub mod config;
+pub mod crypto;
 pub mod gamebooks;
 pub mod http;
 pub mod openapi;
@@ -65,7 +66,7 @@ impl AppState {
         );
         let incidents = service::IncidentService::new(
             store.clone(),
-            paging::Sealer::new(server_secret),
+            paging::PageSealer::new(server_secret),
             config.incidents.page_size,
             cache.clone(),
         );

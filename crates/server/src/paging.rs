@@ -6,20 +6,19 @@
 //! associated data. Each token is that sealed record behind a 128-bit HMAC-SHA256 tag over
 //! (organization, workspace, source, digest of the record), which binds it to its stream. A
 //! token moved to another stream or organization, or altered in any bit, fails to open. Both
-//! keys derive from the server secret every replica shares. (Sealing each token on its own
-//! cost about 1.7 µs a token: 10 ms a page at 1,000 workspaces × 6 sources; a tag costs a
-//! tenth of that.)
+//! keys derive from the server secret every replica shares ([`SealingKey`]). (Sealing each
+//! token on its own cost about 1.7 µs a token: 10 ms a page at 1,000 workspaces × 6 sources;
+//! a tag costs a tenth of that.)
 
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use palisade_domain::OrgId;
 use palisade_store::Cursor;
 use palisade_types::incidents::IncidentSource;
-use rand::RngCore;
 use sha2::Sha256;
 use uuid::Uuid;
+
+use crate::crypto::{SealingKey, AEAD_TAG, NONCE};
 
 const VERSION: u8 = 2;
 /// Bytes of a token's stream tag.
@@ -34,15 +33,16 @@ pub struct PageState {
     pub cursor: Option<Cursor>,
 }
 
-pub struct Sealer {
-    cipher: ChaCha20Poly1305,
+/// Seals and opens the page tokens of the cross-workspace incident listing.
+pub struct PageSealer {
+    key: SealingKey,
     /// Keyed for the stream tags of page tokens.
     binder: Hmac<Sha256>,
 }
 
-impl std::fmt::Debug for Sealer {
+impl std::fmt::Debug for PageSealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sealer(<key redacted>)")
+        f.write_str("PageSealer(<key redacted>)")
     }
 }
 
@@ -63,53 +63,13 @@ fn aad(org: &OrgId) -> Vec<u8> {
     v
 }
 
-impl Sealer {
+impl PageSealer {
     pub fn new(server_secret: &str) -> Self {
-        Sealer::labeled(server_secret, "palisade pagination token v1")
-    }
-
-    /// A sealer whose key derives from the server secret and a purpose label, so keys of
-    /// different purposes never coincide.
-    pub fn labeled(server_secret: &str, label: &str) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(server_secret.as_bytes())
-            .expect("any key length");
-        mac.update(label.as_bytes());
-        let key = mac.finalize().into_bytes();
-        let binder = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-            .expect("any key length")
-            .chain_update(b"stream binding");
-        let binding_key = binder.finalize().into_bytes();
-        Sealer {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
-            binder: <Hmac<Sha256> as Mac>::new_from_slice(&binding_key).expect("any key length"),
+        let key = SealingKey::derive(server_secret, "palisade pagination token v1");
+        PageSealer {
+            binder: key.mac(b"stream binding"),
+            key,
         }
-    }
-
-    /// Seals arbitrary bytes bound to `aad`: base64url(nonce ‖ ciphertext ‖ tag).
-    pub fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> String {
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
-            .expect("sealing cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
-    }
-
-    /// Opens what [`Sealer::seal_bytes`] sealed with the same `aad`; `None` otherwise.
-    pub fn open_bytes(&self, aad: &[u8], token: &str) -> Option<Vec<u8>> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()?;
-        if raw.len() < 12 + 16 {
-            return None;
-        }
-        let (nonce, sealed) = raw.split_at(12);
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
-            .ok()
     }
 
     /// Seals the state every token of one response carries; [`SealedPage::token`] then makes
@@ -137,22 +97,9 @@ impl Sealer {
                 msg.extend_from_slice(c.id.as_bytes());
             }
         }
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &msg,
-                    aad: &aad(org),
-                },
-            )
-            .expect("sealing cannot fail");
         // tag ‖ nonce ‖ ciphertext ‖ AEAD tag: each token fills in its own tag.
         let mut record = vec![0u8; TAG];
-        record.extend_from_slice(&nonce);
-        record.extend_from_slice(&sealed);
+        record.extend_from_slice(&self.key.seal_raw(&aad(org), &msg));
         let digest = <Sha256 as sha2::Digest>::digest(&record[TAG..]);
         SealedPage {
             binder: self.binder.clone(),
@@ -162,7 +109,8 @@ impl Sealer {
         }
     }
 
-    /// One stream's token for `state` (a page of one stream; [`Sealer::seal_page`] for many).
+    /// One stream's token for `state` (a page of one stream; [`PageSealer::seal_page`] for
+    /// many).
     pub fn seal(&self, org: &OrgId, ws: Uuid, source: IncidentSource, state: &PageState) -> String {
         self.seal_page(org, state).token(ws, source)
     }
@@ -228,7 +176,7 @@ impl SealedPage {
 
 /// Opens tokens of one organization, decrypting each distinct sealed state once.
 pub struct Opener<'a> {
-    sealer: &'a Sealer,
+    sealer: &'a PageSealer,
     org: OrgId,
     /// The last sealed state opened (its bytes and digest) and what it held.
     last: Option<(Vec<u8>, [u8; 32], PageState)>,
@@ -242,7 +190,7 @@ impl Opener<'_> {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
             .ok()?;
-        if raw.len() < TAG + 12 + 16 {
+        if raw.len() < TAG + NONCE + AEAD_TAG {
             return None;
         }
         let (tag, sealed) = raw.split_at(TAG);
@@ -259,18 +207,7 @@ impl Opener<'_> {
         stream_tag(&self.sealer.binder, &org, ws, source, &digest)
             .verify_truncated_left(tag)
             .ok()?;
-        let (nonce, ciphertext) = sealed.split_at(12);
-        let msg = self
-            .sealer
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad(&self.org),
-                },
-            )
-            .ok()?;
+        let msg = self.sealer.key.open_raw(&aad(&self.org), sealed)?;
         let state = parse_state(&msg)?;
         self.last = Some((sealed.to_vec(), digest, state.clone()));
         Some(state)
@@ -360,7 +297,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_anything_else() {
-        let s = Sealer::new("secret-one");
+        let s = PageSealer::new("secret-one");
         let org = OrgId::new(Uuid::new_v4());
         let ws = Uuid::new_v4();
         let st = state();
@@ -382,7 +319,7 @@ mod tests {
                 &t
             )
             .is_none());
-        assert!(Sealer::new("secret-two")
+        assert!(PageSealer::new("secret-two")
             .open(&org, ws, IncidentSource::Sentinel, &t)
             .is_none());
         let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -411,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
-        let s = Sealer::new("secret-one");
+        let s = PageSealer::new("secret-one");
         let org = OrgId::new(Uuid::new_v4());
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let st = state();
@@ -456,9 +393,34 @@ mod tests {
         );
     }
 
+    /// A token sealed before the AEAD moved to `crypto` still opens: same key derivation,
+    /// same binding, same wire format.
+    #[test]
+    fn tokens_sealed_before_the_move_still_open() {
+        let s = PageSealer::new("fixture server secret, at least thirty-two bytes");
+        let org = OrgId::new(Uuid::parse_str("7d2b6a40-2f0e-4c43-9d7e-0c6c1f1c9a11").unwrap());
+        let ws = Uuid::parse_str("3f1c2a9e-5b7d-4e21-8a6f-2c9d0e4b7a55").unwrap();
+        let token = "bstsoIE2DI417xEHzWpVyjec_Axt_CGbY1F833d6vZn2p6_DhAGmqmYwMuY9OddqQKpyur73uoG4fccFRUUoRl_ZrSgTKzOBMVZA17B4fA-zOmv8rNGPKKrCm6Lo4KIWWNmLLQfodQBEZA";
+        assert_eq!(
+            s.open(&org, ws, IncidentSource::Splunk, token),
+            Some(PageState {
+                fingerprint: [9; 16],
+                since: Some(1_700_000_000_000_000),
+                until: None,
+                cursor: Some(Cursor {
+                    created_at: 1_700_000_100_000_000,
+                    workspace_id: ws,
+                    source: IncidentSource::Splunk,
+                    id: "SPL-00042".into(),
+                }),
+            })
+        );
+        assert_eq!(s.open(&org, ws, IncidentSource::Sentinel, token), None);
+    }
+
     #[test]
     fn every_combination_of_bounds_and_cursor_round_trips() {
-        let s = Sealer::new("secret-one");
+        let s = PageSealer::new("secret-one");
         let org = OrgId::new(Uuid::new_v4());
         let ws = Uuid::new_v4();
         for since in [None, Some(-5), Some(i64::MIN)] {

@@ -18,7 +18,7 @@ use sha2::Digest;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::paging::{PageState, Sealer};
+use crate::paging::{PageSealer, PageState};
 use crate::service::cache::{Cached, IncidentCache};
 use crate::service::datasources::ingest_volume;
 use palisade_types::datasources::ConnectorType;
@@ -36,7 +36,7 @@ const BY_ENTITY_LIMIT: i64 = 100;
 
 pub struct IncidentService {
     store: Store,
-    sealer: Sealer,
+    sealer: PageSealer,
     page_size: usize,
     cache: Arc<IncidentCache>,
 }
@@ -60,7 +60,12 @@ fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
 }
 
 impl IncidentService {
-    pub fn new(store: Store, sealer: Sealer, page_size: usize, cache: Arc<IncidentCache>) -> Self {
+    pub fn new(
+        store: Store,
+        sealer: PageSealer,
+        page_size: usize,
+        cache: Arc<IncidentCache>,
+    ) -> Self {
         IncidentService {
             store,
             sealer,

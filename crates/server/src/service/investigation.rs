@@ -14,7 +14,7 @@ use palisade_types::investigation::*;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::paging::Sealer;
+use crate::crypto::SealingKey;
 use crate::service::datasources::count_ingest;
 
 pub const MAX_INGEST: usize = 1000;
@@ -293,7 +293,7 @@ struct PageOut {
 
 pub struct InvestigationService {
     store: Store,
-    sealer: Sealer,
+    sealer: SealingKey,
     page_size: i64,
 }
 
@@ -301,7 +301,7 @@ impl InvestigationService {
     pub fn new(store: Store, server_secret: &str, page_size: i64) -> Self {
         InvestigationService {
             store,
-            sealer: Sealer::labeled(server_secret, "palisade investigation page v1"),
+            sealer: SealingKey::derive(server_secret, "palisade investigation page v1"),
             page_size: page_size.max(1),
         }
     }

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::paging::Sealer;
+use crate::crypto::SealingKey;
 use crate::webhooks::engine::Engine;
 use crate::webhooks::{
     event_body, normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox,
@@ -30,7 +30,7 @@ pub struct WebhookService {
     secrets: Arc<SecretBox>,
     deliverer: Deliverer,
     engine: Engine,
-    sealer: Arc<Sealer>,
+    sealer: Arc<SealingKey>,
 }
 
 fn not_found(id: Uuid) -> Error {
@@ -287,7 +287,7 @@ impl WebhookService {
             secrets,
             deliverer,
             engine,
-            sealer: Arc::new(Sealer::labeled(
+            sealer: Arc::new(SealingKey::derive(
                 server_secret,
                 "palisade delivery-log token v1",
             )),

@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::config::WebhooksConfig;
-use crate::paging::Sealer;
+use crate::crypto::SealingKey;
 
 pub use palisade_domain::events::{event_body, normalize_event_type, schema_name, EVENT_TYPES};
 
@@ -41,11 +41,11 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Seals and opens webhook secrets with a key derived from the server secret.
-pub struct SecretBox(Sealer);
+pub struct SecretBox(SealingKey);
 
 impl SecretBox {
     pub fn new(server_secret: &str) -> Self {
-        SecretBox(Sealer::labeled(
+        SecretBox(SealingKey::derive(
             server_secret,
             "palisade webhook secrets v1",
         ))
@@ -415,6 +415,24 @@ pub fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Secrets sealed before the AEAD moved to `crypto` still open.
+    #[test]
+    fn secrets_sealed_before_the_move_still_open() {
+        let b = SecretBox::new("fixture server secret, at least thirty-two bytes");
+        let org = Uuid::parse_str("7d2b6a40-2f0e-4c43-9d7e-0c6c1f1c9a11").unwrap();
+        let creds = "gytjh5Y2zDh39fOWQ6V3S7LXpLV1K9fGA1FiI0A5Yy5IQq3WhESLZOWmluILIYU";
+        assert_eq!(
+            b.open_credentials(org, Some(creds)).token.as_deref(),
+            Some("tok-123")
+        );
+        let signing = "PCUWUqt_ZrSSGPzgJyKe6Ebpt2Yht6xAbWV5dZumhcf_baQ2d4iJN2o";
+        assert_eq!(
+            b.open_signing(org, Some(signing)).as_deref(),
+            Some("whsec_fixture")
+        );
+        assert_eq!(b.open_signing(Uuid::new_v4(), Some(signing)), None);
+    }
 
     #[test]
     fn secrets_round_trip_and_stay_bound_to_their_organization() {
