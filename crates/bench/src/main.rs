@@ -300,7 +300,7 @@ async fn seed(
                             .map(|n| {
                                 let created = now
                                     - chrono::Duration::seconds(rng.gen_range(60..90 * 24 * 3600));
-                                palisade_server::sample::incident(
+                                palisade_demo::incidents::incident(
                                     &mut rng,
                                     *source,
                                     &format!("INC-{n:05}"),

@@ -12,8 +12,6 @@ pub mod http;
 pub mod openapi;
 pub mod paging;
 pub mod routes;
-pub mod sample;
-pub mod sample_datasources;
 pub mod service;
 pub mod telemetry;
 pub mod webhooks;

@@ -124,7 +124,8 @@ fn log_id(v: &mut Validator, path: &str, raw: &Option<String>) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
-pub(crate) fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogRow> {
+/// Validates item `i` of a sign-in log ingest into the row stored for it.
+pub fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogRow> {
     let prefix = format!("items[{i}].");
     let id = log_id(v, &format!("{prefix}id"), &x.id);
     let at = parse_time(
@@ -205,11 +206,8 @@ pub(crate) fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Opt
     })
 }
 
-pub(crate) fn directory_row(
-    v: &mut Validator,
-    i: usize,
-    x: &DirectoryLogInput,
-) -> Option<NewLogRow> {
+/// Validates item `i` of a directory log ingest into the row stored for it.
+pub fn directory_row(v: &mut Validator, i: usize, x: &DirectoryLogInput) -> Option<NewLogRow> {
     let prefix = format!("items[{i}].");
     let id = log_id(v, &format!("{prefix}id"), &x.id);
     let at = parse_time(v, &format!("{prefix}date"), x.date.as_deref());

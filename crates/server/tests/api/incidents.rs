@@ -529,7 +529,7 @@ async fn a_batch_of_1000_realistic_incidents_fits_its_own_body_limit() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let incidents: Vec<Value> = (0..1000)
         .map(|n| {
-            palisade_server::sample::incident(
+            palisade_demo::incidents::incident(
                 &mut rng,
                 palisade_types::incidents::IncidentSource::DefenderXDR,
                 &format!("BIG-{n:04}"),
