@@ -17,6 +17,17 @@ use sqlx::{Connection, Executor};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// The six incident sources as the API spells them (written out here, independent of the
+/// server's own list, so that tests notice when it changes).
+pub const SOURCES: [&str; 6] = [
+    "Sentinel",
+    "DefenderXDR",
+    "CrowdStrike",
+    "QRadar",
+    "Splunk",
+    "SentinelOne",
+];
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub url: String,
@@ -63,6 +74,45 @@ impl TestDb {
 
     pub fn is_postgres(&self) -> bool {
         matches!(self.cleanup, Cleanup::Postgres { .. })
+    }
+
+    /// Runs a statement straight against the database, past the server.
+    pub async fn execute(&self, sql: &str) {
+        if self.is_postgres() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            c.execute(sql).await.unwrap();
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            c.execute(sql).await.unwrap();
+        }
+    }
+
+    /// The first column of every row a query returns, read straight from the database; the
+    /// `binds` are text parameters `$1`, `$2`, ….
+    pub async fn column<T>(&self, sql: &str, binds: &[&str]) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: Send + Unpin,
+    {
+        use sqlx::Row;
+        if self.is_postgres() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            let rows = q.fetch_all(&mut c).await.unwrap();
+            rows.iter().map(|r| r.get::<T, _>(0)).collect()
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            let rows = q.fetch_all(&mut c).await.unwrap();
+            rows.iter().map(|r| r.get::<T, _>(0)).collect()
+        }
     }
 }
 
@@ -147,6 +197,20 @@ impl Resp {
 
     pub fn data(&self) -> &Value {
         &self.json["data"]
+    }
+
+    /// The string `field` of every item of a listing's `data`, in order.
+    pub fn items(&self, field: &str) -> Vec<&str> {
+        let Some(items) = self.data().as_array() else {
+            panic!("not a listing: {} {}", self.status, self.text)
+        };
+        items
+            .iter()
+            .map(|i| match i[field].as_str() {
+                Some(s) => s,
+                None => panic!("an item without a string {field}: {i}"),
+            })
+            .collect()
     }
 
     /// Asserts a ProblemDetails response with this status and code and every required field.
@@ -343,6 +407,15 @@ impl TestApp {
             headers,
             text,
             json,
+        }
+    }
+
+    /// How many items a listing answers (the length of its `data` array).
+    pub async fn count(&self, path: &str, cred: &Cred) -> usize {
+        let r = self.get(path, Some(cred)).await;
+        match r.data().as_array() {
+            Some(items) => items.len(),
+            None => panic!("{path}: not a listing: {} {}", r.status, r.text),
         }
     }
 

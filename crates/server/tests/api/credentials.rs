@@ -4,29 +4,11 @@
 
 use palisade_test_utils::{Cred, TestApp};
 use serde_json::json;
-use sqlx::{Connection, Row};
 
 async fn stored_hashes(app: &TestApp) -> Vec<String> {
-    let sql = "SELECT secret_hash FROM credentials";
-    if app.db.is_postgres() {
-        let mut c = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query(sql)
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(0))
-            .collect()
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query(sql)
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(0))
-            .collect()
-    }
+    app.db
+        .column("SELECT secret_hash FROM credentials", &[])
+        .await
 }
 
 #[tokio::test]
@@ -272,23 +254,20 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     assert!(r.data()["lastUsedAt"].is_string(), "{}", r.text);
     assert!(r.data()["credentials"][0]["lastUsedAt"].is_string());
     // Not yet in the database…
-    let in_db = app
-        .state
-        .store()
-        .get_service_account(&palisade_domain::OrgId::new(org.id), cred.client_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let org_id = palisade_domain::OrgId::new(org.id);
+    let stored = || async {
+        app.state
+            .store()
+            .get_service_account(&org_id, cred.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let in_db = stored().await;
     assert!(in_db.last_used_at.is_none());
     // …until the batch is written.
     app.state.auth().flush_last_used().await.unwrap();
-    let in_db = app
-        .state
-        .store()
-        .get_service_account(&palisade_domain::OrgId::new(org.id), cred.client_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let in_db = stored().await;
     assert!(in_db.last_used_at.is_some());
     assert!(in_db.credentials[0].last_used_at.is_some());
 }
