@@ -71,31 +71,35 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
     },
-    Investigation {
-        /// Sign-in rows to seed in one workspace.
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: usize,
-        /// Distinct users the rows belong to.
-        #[arg(long, default_value_t = 1000)]
-        users: usize,
-        /// Rows of the measured user (spread like the others over `days`).
-        #[arg(long, default_value_t = 10_000)]
-        target_rows: usize,
-        #[arg(long, default_value_t = 30)]
-        days: i64,
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
-        /// Query samples.
-        #[arg(long, default_value_t = 200)]
-        samples: usize,
-    },
+    Investigation(InvestigationArgs),
     Gamebooks {
         /// Matching incidents ingested (one run each).
         #[arg(long, default_value_t = 1000)]
         runs: usize,
     },
+}
+
+/// Sign-in log seeding and query latency (bench/investigation.sh).
+#[derive(clap::Args)]
+struct InvestigationArgs {
+    /// Sign-in rows to seed in one workspace.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// Distinct users the rows belong to.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Rows of the measured user (spread like the others over `days`).
+    #[arg(long, default_value_t = 10_000)]
+    target_rows: usize,
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Query samples.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
 }
 
 struct Client {
@@ -182,27 +186,7 @@ async fn main() {
             rate,
             latency_secs,
         } => webhooks::run(client, webhooks, events, rate, latency_secs).await,
-        Command::Investigation {
-            rows,
-            users,
-            target_rows,
-            days,
-            batch,
-            concurrency,
-            samples,
-        } => {
-            investigation(
-                client,
-                rows,
-                users,
-                target_rows,
-                days,
-                batch,
-                concurrency,
-                samples,
-            )
-            .await
-        }
+        Command::Investigation(args) => investigation(client, args).await,
         Command::Gamebooks { runs } => gamebooks(&client, runs).await,
     }
 }
@@ -486,17 +470,16 @@ fn uuid_like(rng: &mut rand::rngs::StdRng) -> String {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn investigation(
-    client: std::sync::Arc<Client>,
-    rows: usize,
-    users: usize,
-    target_rows: usize,
-    days: i64,
-    batch: usize,
-    concurrency: usize,
-    samples: usize,
-) {
+async fn investigation(client: std::sync::Arc<Client>, args: InvestigationArgs) {
+    let InvestigationArgs {
+        rows,
+        users,
+        target_rows,
+        days,
+        batch,
+        concurrency,
+        samples,
+    } = args;
     let v = client
         .post("/api/v2/workspaces", &json!({"name": "Sign-in benchmark"}))
         .await;
