@@ -415,16 +415,7 @@ impl IncidentService {
                     None
                 }
             },
-            Some(w) => {
-                let hours = match w {
-                    TimeFilteringType::ThreeHours => 3,
-                    TimeFilteringType::SixHours => 6,
-                    TimeFilteringType::TwelveHours => 12,
-                    TimeFilteringType::TwentyFourHours => 24,
-                    _ => 48,
-                };
-                Some((now - Duration::hours(hours), now))
-            }
+            Some(w) => palisade_domain::time::relative_window(w, now),
             None => None,
         };
         v.finish()?;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::crypto::SealingKey;
+use crate::paging::{finish_page, open_after, seal_after};
 use crate::service::datasources::count_ingest;
 
 pub const MAX_INGEST: usize = 1000;
@@ -289,6 +290,16 @@ struct PageOut {
     can_retrieve_data: bool,
 }
 
+impl PageOut {
+    /// The page's stored documents, parsed into the listing's item type.
+    fn items<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.docs
+            .iter()
+            .map(|d| serde_json::from_str(d).map_err(Error::internal))
+            .collect()
+    }
+}
+
 pub struct InvestigationService {
     store: Store,
     sealer: SealingKey,
@@ -327,14 +338,26 @@ impl InvestigationService {
         })
     }
 
-    fn check_count(n: usize) -> Result<()> {
-        if n == 0 || n > MAX_INGEST {
+    /// The rows of an ingest's 1 to 1,000 items, each validated by `row`; all or nothing.
+    fn log_rows<T>(
+        items: Option<Vec<T>>,
+        row: fn(&mut Validator, usize, &T) -> Option<NewLogRow>,
+    ) -> Result<Vec<NewLogRow>> {
+        let items = items.unwrap_or_default();
+        if items.is_empty() || items.len() > MAX_INGEST {
             return Err(Error::field(
                 "items",
                 format!("Give between 1 and {MAX_INGEST} items."),
             ));
         }
-        Ok(())
+        let mut v = Validator::new();
+        let rows = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| row(&mut v, i, x))
+            .collect();
+        v.finish()?;
+        Ok(rows)
     }
 
     pub async fn ingest_signins(
@@ -343,15 +366,7 @@ impl InvestigationService {
         ws: Uuid,
         req: SignInLogIngestRequest,
     ) -> Result<LogIngestResult> {
-        let items = req.items.unwrap_or_default();
-        Self::check_count(items.len())?;
-        let mut v = Validator::new();
-        let rows: Vec<NewLogRow> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| signin_row(&mut v, i, x))
-            .collect();
-        v.finish()?;
+        let rows = Self::log_rows(req.items, signin_row)?;
         self.ingest(p, ws, LogKind::SignIn, rows).await
     }
 
@@ -361,15 +376,7 @@ impl InvestigationService {
         ws: Uuid,
         req: DirectoryLogIngestRequest,
     ) -> Result<LogIngestResult> {
-        let items = req.items.unwrap_or_default();
-        Self::check_count(items.len())?;
-        let mut v = Validator::new();
-        let rows: Vec<NewLogRow> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| directory_row(&mut v, i, x))
-            .collect();
-        v.finish()?;
+        let rows = Self::log_rows(req.items, directory_row)?;
         self.ingest(p, ws, LogKind::Directory, rows).await
     }
 
@@ -464,16 +471,7 @@ impl InvestigationService {
                     None
                 }
             },
-            Some(f) => {
-                let hours = match f {
-                    TimeFilteringType::ThreeHours => 3,
-                    TimeFilteringType::SixHours => 6,
-                    TimeFilteringType::TwelveHours => 12,
-                    TimeFilteringType::TwentyFourHours => 24,
-                    _ => 48,
-                };
-                Some((now - Duration::hours(hours), now))
-            }
+            Some(f) => palisade_domain::time::relative_window(f, now),
             None => None,
         };
         let audit = |v: &mut Validator, name: &str| v.optional_str(name, param(q, name), MAX_TEXT);
@@ -647,11 +645,7 @@ impl InvestigationService {
     pub async fn signin_logs(&self, p: &Principal, ws: Uuid, q: &Params) -> Result<SignInLogPage> {
         let page = self.page(p, ws, LogKind::SignIn, q).await?;
         Ok(SignInLogPage {
-            items: page
-                .docs
-                .iter()
-                .map(|d| serde_json::from_str(d).map_err(Error::internal))
-                .collect::<Result<_>>()?,
+            items: page.items()?,
             next_page_link: page.next_page_link,
             message: page.message,
             can_retrieve_data: page.can_retrieve_data,
@@ -666,11 +660,7 @@ impl InvestigationService {
     ) -> Result<DirectoryLogPage> {
         let page = self.page(p, ws, LogKind::Directory, q).await?;
         Ok(DirectoryLogPage {
-            items: page
-                .docs
-                .iter()
-                .map(|d| serde_json::from_str(d).map_err(Error::internal))
-                .collect::<Result<_>>()?,
+            items: page.items()?,
             next_page_link: page.next_page_link,
             message: page.message,
             can_retrieve_data: page.can_retrieve_data,
@@ -702,36 +692,20 @@ impl InvestigationService {
         aad.extend_from_slice(ws.as_bytes());
         let after = match param(q, "continuationToken").filter(|t| !t.is_empty()) {
             None => None,
-            Some(t) => {
-                let raw = self
-                    .sealer
-                    .open_bytes(&aad, t)
-                    .filter(|r| r.len() == 24)
-                    .ok_or_else(|| {
-                        Error::field(
-                            "continuationToken",
-                            "The continuationToken is invalid. Use the token of the previous response unmodified.",
-                        )
-                    })?;
-                let at = i64::from_be_bytes(raw[..8].try_into().unwrap());
-                let id = Uuid::from_slice(&raw[8..]).map_err(Error::internal)?;
-                Some((at, id))
-            }
+            Some(t) => Some(open_after(&self.sealer, &aad, t).ok_or_else(|| {
+                Error::field(
+                    "continuationToken",
+                    "The continuationToken is invalid. Use the token of the previous response unmodified.",
+                )
+            })?),
         };
         let mut rows = self
             .store
             .list_investigation_audit(&p.org, ws, after, page_size + 1)
             .await?;
-        let has_more = rows.len() as i64 > page_size;
-        rows.truncate(page_size as usize);
-        let continuation_token = match (has_more, rows.last()) {
-            (true, Some(last)) => {
-                let mut msg = last.created_at.to_be_bytes().to_vec();
-                msg.extend_from_slice(last.id.as_bytes());
-                Some(self.sealer.seal_bytes(&aad, &msg))
-            }
-            _ => None,
-        };
+        let (has_more, continuation_token) = finish_page(&mut rows, page_size, |last| {
+            seal_after(&self.sealer, &aad, last.created_at, last.id)
+        });
         Ok(InvestigationAuditPage {
             items: rows
                 .into_iter()

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::crypto::SealingKey;
+use crate::paging::{finish_page, open_after, seal_after};
 use crate::webhooks::engine::Engine;
 use crate::webhooks::{
     event_body, normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox,
@@ -747,16 +748,9 @@ impl WebhookService {
             .store
             .list_logs(&p.org, id, from, to, after, page_size + 1)
             .await?;
-        let has_more = rows.len() as i64 > page_size;
-        rows.truncate(page_size as usize);
-        let continuation_token = match (has_more, rows.last()) {
-            (true, Some(last)) => {
-                let mut msg = last.created_at.to_be_bytes().to_vec();
-                msg.extend_from_slice(last.id.as_bytes());
-                Some(self.sealer.seal_bytes(&aad, &msg))
-            }
-            _ => None,
-        };
+        let (has_more, continuation_token) = finish_page(&mut rows, page_size, |last| {
+            seal_after(&self.sealer, &aad, last.created_at, last.id)
+        });
         Ok(DeliveryLogPage {
             items: rows.iter().map(log_to_wire).collect(),
             continuation_token,
@@ -773,16 +767,7 @@ impl WebhookService {
     }
 
     fn open_token(&self, aad: &[u8], token: &str) -> Option<(i64, Uuid)> {
-        if token.len() > 512 {
-            return None;
-        }
-        let raw = self.sealer.open_bytes(aad, token)?;
-        if raw.len() != 24 {
-            return None;
-        }
-        let at = i64::from_be_bytes(raw[..8].try_into().ok()?);
-        let id = Uuid::from_slice(&raw[8..]).ok()?;
-        Some((at, id))
+        open_after(&self.sealer, aad, token)
     }
 
     async fn log_row(
