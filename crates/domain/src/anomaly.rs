@@ -306,12 +306,8 @@ mod tests {
         let sel: TimeFilterSelection = serde_json::from_value(sel).unwrap();
         let mut v = Validator::new();
         let w = examined_window(&mut v, Some(&sel), now);
-        match w {
-            Some((from, until)) if v.is_empty() => {
-                Ok(((now - from).num_hours(), (now - until).num_minutes()))
-            }
-            _ => Err(v.failed_paths().into_iter().map(String::from).collect()),
-        }
+        v.outcome(w)
+            .map(|(from, until)| ((now - from).num_hours(), (now - until).num_minutes()))
     }
 
     #[test]

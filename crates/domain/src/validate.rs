@@ -34,6 +34,21 @@ impl Validator {
         self.errors.keys().map(String::as_str).collect()
     }
 
+    /// What a validation produced when nothing failed, else the failed paths (for tests).
+    #[cfg(test)]
+    pub(crate) fn outcome<T: std::fmt::Debug>(self, value: Option<T>) -> Result<T, Vec<String>> {
+        match (self.failed_paths(), value) {
+            (failed, Some(value)) if failed.is_empty() => Ok(value),
+            (failed, value) => {
+                assert!(
+                    !failed.is_empty(),
+                    "nothing failed, yet no value: {value:?}"
+                );
+                Err(failed.into_iter().map(String::from).collect())
+            }
+        }
+    }
+
     /// `Ok(())` when nothing failed, else a `VALIDATION_ERROR` with every failure.
     pub fn finish(self) -> Result<(), Error> {
         if self.errors.is_empty() {

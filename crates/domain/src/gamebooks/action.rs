@@ -190,11 +190,7 @@ mod tests {
     fn check(json: serde_json::Value) -> Result<PlaybookAction, Vec<String>> {
         let mut v = Validator::new();
         let out = validate_action(&mut v, Some(&action(json)));
-        if v.is_empty() {
-            Ok(out.unwrap())
-        } else {
-            Err(v.failed_paths().into_iter().map(String::from).collect())
-        }
+        v.outcome(out)
     }
 
     #[test]

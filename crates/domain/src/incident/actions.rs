@@ -206,11 +206,7 @@ mod tests {
     ) -> Result<StatusChange, Vec<String>> {
         let mut v = Validator::new();
         let c = parse_status_change(&mut v, Some(status), classification, reason, None, None);
-        if v.is_empty() {
-            Ok(c.unwrap())
-        } else {
-            Err(v.failed_paths().into_iter().map(String::from).collect())
-        }
+        v.outcome(c)
     }
 
     #[test]
