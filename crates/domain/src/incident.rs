@@ -106,7 +106,7 @@ pub fn normalize(
 ) -> Option<NormalizedIncident> {
     let p = |f: &str| format!("{prefix}{f}");
     let title = v.required_str(&p("title"), input.title.as_deref(), MAX_TITLE);
-    let description = v.optional_str(&p("description"), input.description.as_deref(), MAX_TEXT);
+    let description = v.optional_text(&p("description"), input.description.as_deref(), MAX_TEXT);
     let severity = match input.severity.as_deref() {
         None => {
             v.add(
@@ -141,7 +141,7 @@ pub fn normalize(
         ClassificationReason::parse,
         ClassificationReason::allowed,
     );
-    let classification_comment = v.optional_str(
+    let classification_comment = v.optional_text(
         &p("classificationComment"),
         input.classification_comment.as_deref(),
         MAX_TEXT,

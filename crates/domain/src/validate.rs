@@ -58,26 +58,47 @@ impl Validator {
         }
     }
 
-    /// A required, trimmed, non-empty string of at most `max` characters.
+    /// A required, trimmed, non-empty single-line string of at most `max` characters (names,
+    /// titles, ids): no control character at all.
     pub fn required_str(&mut self, path: &str, v: Option<&str>, max: usize) -> Option<String> {
+        self.required(path, v, max, Text::SingleLine)
+    }
+
+    /// An optional single-line string of at most `max` characters; empty means absent.
+    pub fn optional_str(&mut self, path: &str, v: Option<&str>, max: usize) -> Option<String> {
+        self.optional(path, v, max, Text::SingleLine)
+    }
+
+    /// A required, trimmed, non-empty long text of at most `max` characters (comments): line
+    /// breaks and tabs allowed, the other C0 controls (NUL included) refused.
+    pub fn required_text(&mut self, path: &str, v: Option<&str>, max: usize) -> Option<String> {
+        self.required(path, v, max, Text::MultiLine)
+    }
+
+    /// An optional long text (descriptions, classification comments), as
+    /// [`Validator::required_text`]; empty means absent.
+    pub fn optional_text(&mut self, path: &str, v: Option<&str>, max: usize) -> Option<String> {
+        self.optional(path, v, max, Text::MultiLine)
+    }
+
+    fn required(&mut self, path: &str, v: Option<&str>, max: usize, kind: Text) -> Option<String> {
         match v.map(str::trim) {
             None | Some("") => {
                 self.add(path, format!("'{path}' is required."));
                 None
             }
-            Some(s) => self.check_len(path, s, max),
+            Some(s) => self.check_len(path, s, max, kind),
         }
     }
 
-    /// An optional string of at most `max` characters; empty means absent.
-    pub fn optional_str(&mut self, path: &str, v: Option<&str>, max: usize) -> Option<String> {
+    fn optional(&mut self, path: &str, v: Option<&str>, max: usize, kind: Text) -> Option<String> {
         match v.map(str::trim) {
             None | Some("") => None,
-            Some(s) => self.check_len(path, s, max),
+            Some(s) => self.check_len(path, s, max, kind),
         }
     }
 
-    fn check_len(&mut self, path: &str, s: &str, max: usize) -> Option<String> {
+    fn check_len(&mut self, path: &str, s: &str, max: usize, kind: Text) -> Option<String> {
         let n = s.chars().count();
         if n > max {
             self.add(
@@ -85,14 +106,39 @@ impl Validator {
                 format!("'{path}' must be at most {max} characters (got {n})."),
             );
             None
-        } else if s.chars().any(|c| c.is_control()) {
-            self.add(
-                path,
-                format!("'{path}' must not contain control characters."),
-            );
+        } else if let Err(message) = kind.check(path, s) {
+            self.add(path, message);
             None
         } else {
             Some(s.to_string())
+        }
+    }
+
+    /// Refuses NUL and the other C0 controls, but line breaks and tabs, anywhere in a JSON
+    /// document given verbatim (a PSA ticket with its notes), at each string's JSON path.
+    pub fn text_in_document(&mut self, path: &str, doc: &serde_json::Value) {
+        match doc {
+            serde_json::Value::String(s) => {
+                if let Err(message) = Text::MultiLine.check(path, s) {
+                    self.add(path, message);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.text_in_document(&format!("{path}[{i}]"), item);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let at = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    self.text_in_document(&at, item);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -224,6 +270,35 @@ impl Validator {
     }
 }
 
+/// What a text field may hold.
+#[derive(Debug, Clone, Copy)]
+enum Text {
+    /// Names, titles, ids: one line, no control character.
+    SingleLine,
+    /// Comments, descriptions, notes: line breaks (`\n`, `\r`) and tabs allowed; NUL and the
+    /// other C0 controls refused.
+    MultiLine,
+}
+
+impl Text {
+    fn check(self, path: &str, s: &str) -> Result<(), String> {
+        match self {
+            Text::SingleLine if s.chars().any(char::is_control) => Err(format!(
+                "'{path}' must be a single line without control characters."
+            )),
+            Text::MultiLine if s.chars().any(refused_in_long_text) => Err(format!(
+                "'{path}' must not contain control characters other than line breaks and tabs."
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// NUL and the C0 controls but `\t`, `\n` and `\r`.
+pub fn refused_in_long_text(c: char) -> bool {
+    c < ' ' && !matches!(c, '\t' | '\n' | '\r')
+}
+
 /// Parses a list of enum names (any case), collapsing duplicates; unknown names are reported
 /// at their index.
 pub fn parse_list<T: PartialEq>(
@@ -299,6 +374,30 @@ mod tests {
         assert_eq!(
             map.keys().collect::<Vec<_>>(),
             vec!["desc", "name", "scopes[1]"]
+        );
+    }
+
+    #[test]
+    fn long_text_allows_line_breaks_and_tabs_and_names_stay_single_line() {
+        let mut v = Validator::new();
+        let note = "[ticket #4711 note by dispatcher]\n\nCustomer confirmed the trip.";
+        assert_eq!(
+            v.required_text("content", Some(note), 100).as_deref(),
+            Some(note)
+        );
+        assert!(v.optional_text("d", Some("a\r\n\tb"), 100).is_some());
+        assert!(v.is_empty());
+        assert_eq!(v.required_text("nul", Some("a\0b"), 100), None);
+        assert_eq!(v.optional_text("bell", Some("a\u{7}"), 100), None);
+        assert_eq!(v.required_str("name", Some("a\nb"), 100), None);
+        assert_eq!(v.optional_str("tab", Some("a\tb"), 100), None);
+        v.text_in_document(
+            "jiraTicket",
+            &serde_json::json!({"notes": [{"text": "ok\nfine"}, {"text": "x\u{0}"}], "n": 1}),
+        );
+        assert_eq!(
+            v.failed_paths(),
+            ["bell", "jiraTicket.notes[1].text", "name", "nul", "tab"]
         );
     }
 

@@ -68,7 +68,8 @@ pub fn validate_action(v: &mut Validator, a: Option<&PlaybookAction>) -> Option<
         |v: &mut Validator, path: &str, s: Option<&str>, max: usize| v.required_str(path, s, max);
     match kind {
         ActionType::AddComment => {
-            out.message = text(v, "action.message", a.message.as_deref(), MAX_TEMPLATE)
+            // A comment: line breaks and tabs are ordinary in it.
+            out.message = v.required_text("action.message", a.message.as_deref(), MAX_TEMPLATE)
         }
         ActionType::AddLabel => out.label = text(v, "action.label", a.label.as_deref(), 200),
         ActionType::LinkTicket => {

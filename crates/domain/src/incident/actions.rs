@@ -70,8 +70,8 @@ pub fn parse_status_change(
         r
     });
     let classification_comment =
-        v.optional_str("classificationComment", classification_comment, MAX_COMMENT);
-    let comment = v.optional_str("comment", comment, MAX_COMMENT);
+        v.optional_text("classificationComment", classification_comment, MAX_COMMENT);
+    let comment = v.optional_text("comment", comment, MAX_COMMENT);
     let status = status?;
     let (classification, reason) = (classification.flatten(), reason.flatten());
     if status == IncidentStatus::Closed {

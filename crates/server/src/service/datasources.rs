@@ -197,11 +197,14 @@ impl DataSourceService {
                 k
             }
         };
-        let text =
-            |v: &mut Validator, path: &str, new: &Option<String>, old: Option<&String>| match new {
+        let text = |v: &mut Validator, path: &str, new: &Option<String>, old: Option<&String>| {
+            match new {
+                // A description may span lines; an icon (a URL or name) may not.
+                Some(s) if path == "description" => v.optional_text(path, Some(s), MAX_TEXT),
                 Some(s) => v.optional_str(path, Some(s), MAX_TEXT),
                 None => old.cloned(),
-            };
+            }
+        };
         let name = match &req.name {
             Some(n) => v.required_str("name", Some(n), MAX_NAME),
             None => base

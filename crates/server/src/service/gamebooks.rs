@@ -266,7 +266,7 @@ impl GamebookService {
         };
         let description = match (&req.description, base) {
             (None, Some(b)) => b.description.clone(),
-            (d, _) => v.optional_str("description", d.as_deref(), 2000),
+            (d, _) => v.optional_text("description", d.as_deref(), 2000),
         };
         let entity_type = match (&req.entity_type, base) {
             (None, Some(b)) => Some(b.entity_type.clone()),

@@ -357,7 +357,7 @@ impl IncidentService {
             ),
         };
         let owner = req.assignee.as_ref().and_then(|a| parse_owner(&mut v, a));
-        let comment = v.optional_str("comment", req.comment.as_deref(), MAX_COMMENT);
+        let comment = v.optional_text("comment", req.comment.as_deref(), MAX_COMMENT);
         if status.is_none() && owner.is_none() && comment.is_none() {
             v.add("", "Give a status, an assignee or a comment to apply.");
         }
@@ -434,7 +434,7 @@ impl IncidentService {
         req: &CommentRequest,
     ) -> Result<IncidentComment> {
         let mut v = Validator::new();
-        let content = v.required_str("content", req.content.as_deref(), MAX_COMMENT);
+        let content = v.required_text("content", req.content.as_deref(), MAX_COMMENT);
         v.optional_str("extensionId", req.extension_id.as_deref(), 200);
         v.finish()?;
         let comment = NewComment {
@@ -461,7 +461,7 @@ impl IncidentService {
         req: &CommentRequest,
     ) -> Result<IncidentComment> {
         let mut v = Validator::new();
-        let content = v.required_str("content", req.content.as_deref(), MAX_COMMENT);
+        let content = v.required_text("content", req.content.as_deref(), MAX_COMMENT);
         v.finish()?;
         self.entry(p, ws, source, id).await?;
         self.store()

@@ -275,7 +275,7 @@ impl OrgService {
         let mut v = Validator::new();
         let name = v.required_str("name", req.name.as_deref(), MAX_NAME);
         let description =
-            v.optional_str("description", req.description.as_deref(), MAX_DESCRIPTION);
+            v.optional_text("description", req.description.as_deref(), MAX_DESCRIPTION);
         let org_role = match req.organizational_role.as_deref() {
             None => Some(OrgRole::Member),
             Some(r) => v.org_role("organizationalRole", Some(r)),
@@ -338,7 +338,7 @@ impl OrgService {
             changes.name = v.required_str("name", req.name.as_deref(), MAX_NAME);
         }
         if let Some(d) = req.description.as_deref() {
-            changes.description = Some(v.optional_str("description", Some(d), MAX_DESCRIPTION));
+            changes.description = Some(v.optional_text("description", Some(d), MAX_DESCRIPTION));
         }
         if let Some(r) = req.organizational_role.as_deref() {
             changes.org_role = v.org_role("organizationalRole", Some(r));

@@ -220,6 +220,11 @@ impl TicketService {
         let grouping_id = v.optional_str("groupingId", req.grouping_id.as_deref(), 200);
         let priority = parse_priority(&mut v, "priority", req.priority.as_deref());
         let docs = psa_doc(&req);
+        // The PSA ticket is kept as given: its notes and descriptions may span lines, but no
+        // string in it may hold NUL or another C0 control.
+        for (_, field, doc) in &docs {
+            v.text_in_document(field, doc);
+        }
         if docs.len() != 1 {
             v.add(
                 "",

@@ -90,7 +90,7 @@ impl OrgService {
             changes.name = v.required_str("displayName", req.display_name.as_deref(), MAX_NAME);
         }
         if let Some(d) = req.description.as_deref() {
-            changes.description = Some(v.optional_str("description", Some(d), MAX_DESCRIPTION));
+            changes.description = Some(v.optional_text("description", Some(d), MAX_DESCRIPTION));
         }
         v.finish()?;
         let sa = self

@@ -469,3 +469,134 @@ async fn another_organization_gets_404_on_every_incident_route() {
     assert_eq!(r.data()["incidents"], json!([]));
     assert_eq!(r.data()["moreIncidentsAvailable"], false);
 }
+
+/// Line breaks and tabs are ordinary in long text (comments, descriptions, classification
+/// comments, ticket notes); NUL and the other C0 controls are refused there, and titles and
+/// names stay single-line.
+#[tokio::test]
+async fn long_text_keeps_line_breaks_and_refuses_other_controls() {
+    let (app, org, ws) = setup().await;
+    let a = &org.admin;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    // The comment a ticket-sync integration posts, exactly.
+    let note = "[ticket #4711 note by dispatcher]\n\nCustomer confirmed the trip.";
+    let r = app
+        .post(
+            &format!("{base}/comments"),
+            Some(a),
+            &json!({"content": note}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.data()["message"], note);
+    let id = r.data()["id"].as_str().unwrap().to_string();
+    let edited = "Line one\r\n\tindented line two";
+    let r = app
+        .put(
+            &format!("{base}/comments/{id}"),
+            Some(a),
+            &json!({"content": edited}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["message"], edited);
+    // The legacy no-source route too.
+    let r = app
+        .post(
+            &format!("/api/v2/workspaces/{ws}/incidents/INC-1/comments"),
+            Some(a),
+            &json!({"content": note, "source": "Sentinel"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // NUL and the other C0 controls are refused, naming the field.
+    for bad in ["a\u{0}b", "bell\u{7}", "esc\u{1b}[31m", "\u{1f}"] {
+        let r = app
+            .post(
+                &format!("{base}/comments"),
+                Some(a),
+                &json!({"content": bad}),
+            )
+            .await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        assert!(r.json["errors"]["content"].is_array(), "{}", r.text);
+    }
+    // A status change's comment and classification comment.
+    let close = json!({"status": "Closed", "classification": "FalsePositive",
+                       "classificationReason": "InaccurateData",
+                       "classificationComment": "Benign.\nUser was traveling.",
+                       "comment": "Closed after the call:\n- VPN from Lisbon\n- MFA passed"});
+    let r = app.put(&format!("{base}/status"), Some(a), &close).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let detail = app.get(&base, Some(a)).await;
+    assert_eq!(
+        detail.data()["incident"]["classificationComment"],
+        "Benign.\nUser was traveling."
+    );
+    let bad = json!({"status": "Active", "comment": "x\u{0}"});
+    app.put(&format!("{base}/status"), Some(a), &bad)
+        .await
+        .assert_problem(400, "VALIDATION_ERROR");
+    // An ingested description keeps its lines; a title stays single-line.
+    let r = app
+        .put(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-9"),
+            Some(a),
+            &json!({"title": "Multi", "severity": "Low", "description": "Line 1\nLine 2\tcol"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let detail = app
+        .get(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-9"),
+            Some(a),
+        )
+        .await;
+    assert_eq!(
+        detail.data()["incident"]["description"],
+        "Line 1\nLine 2\tcol"
+    );
+    let r = app
+        .put(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-10"),
+            Some(a),
+            &json!({"title": "Two\nlines", "severity": "Low"}),
+        )
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(r.json["errors"]["title"].is_array(), "{}", r.text);
+    // A service account's description may span lines; its name may not.
+    let r = app
+        .post(
+            "/api/v2/service-accounts",
+            Some(a),
+            &json!({"name": "sync", "description": "Ticket sync.\nOwner: SOC team", "scopes": ["incidents:read"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.data()["description"], "Ticket sync.\nOwner: SOC team");
+    app.post(
+        "/api/v2/service-accounts",
+        Some(a),
+        &json!({"name": "two\nlines", "scopes": ["incidents:read"]}),
+    )
+    .await
+    .assert_problem(400, "VALIDATION_ERROR");
+    // Ticket notes keep their lines; a NUL in them is refused.
+    let tickets = format!("/api/v2/workspaces/{ws}/tickets");
+    let ticket = |note: &str| {
+        json!({"ticketId": "AT-1", "autotaskTicket": {"id": 1, "title": "Phish",
+               "description": "Reported by:\n\tfront desk",
+               "notes": [{"title": "Call", "description": note}]}})
+    };
+    let r = app.post(&tickets, Some(a), &ticket(note)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.data()["autotaskTicket"]["notes"][0]["description"], note);
+    let r = app.post(&tickets, Some(a), &ticket("nul\u{0}")).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(
+        r.json["errors"]["autotaskTicket.notes[0].description"].is_array(),
+        "{}",
+        r.text
+    );
+}
