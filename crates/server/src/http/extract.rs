@@ -1,6 +1,7 @@
-//! Request extractors that fail as ProblemDetails: JSON bodies (415 on a wrong content type,
-//! 400 `BAD_REQUEST` on malformed JSON, 400 `VALIDATION_ERROR` naming the JSON path on a
-//! wrong type), and ids in paths (a malformed id is simply not found).
+//! Request extractors that fail as ProblemDetails: JSON bodies (415 on a wrong content type;
+//! 400 `BAD_REQUEST` on malformed JSON, data after the value, or a body that is not the JSON
+//! object the route reads; 400 `VALIDATION_ERROR` naming the JSON path on a wrong type inside
+//! it), and ids in paths (a malformed id is simply not found).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -11,6 +12,7 @@ use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
 use super::error::ApiError;
+use super::strict::{wants_object, Strict};
 
 /// A JSON request body.
 pub struct Json<T>(pub T);
@@ -32,17 +34,22 @@ fn is_json(req: &Request) -> bool {
     mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
 }
 
-/// Parses JSON; syntax errors are `BAD_REQUEST`, shape errors are `VALIDATION_ERROR` at the
-/// failing path.
+/// Parses JSON; syntax errors and data after the value are `BAD_REQUEST`, shape errors are
+/// `VALIDATION_ERROR` at the failing path. A struct reads only a JSON object, never an array
+/// ([`Strict`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     // Tracking the path costs on every value (batch ingest parses megabytes), and it is only
     // needed to explain a failure: parse plainly, and again with tracking if that fails.
-    if let Ok(v) = serde_json::from_slice(bytes) {
-        return Ok(v);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    if let Ok(v) = T::deserialize(Strict(&mut de)) {
+        if de.end().is_ok() {
+            return Ok(v);
+        }
     }
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize::<_, T>(Strict(&mut de));
+    match parsed {
+        Ok(v) => de.end().map(|()| v).map_err(not_json),
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
@@ -55,13 +62,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                     let msg: String = msg.chars().take(300).collect();
                     Err(Error::field(&key, msg))
                 }
-                _ => Err(Error::BadRequest(format!(
-                    "The request body is not valid JSON: {}",
-                    inner.to_string().chars().take(200).collect::<String>()
-                ))),
+                _ => Err(not_json(inner)),
             }
         }
     }
+}
+
+fn not_json(e: serde_json::Error) -> Error {
+    Error::BadRequest(format!(
+        "The request body is not valid JSON: {}",
+        e.to_string().chars().take(200).collect::<String>()
+    ))
+}
+
+/// A body for a `T` that reads a JSON object must be one: another JSON type at the root is the
+/// wrong shape as a whole (`BAD_REQUEST`), not a failure of some field.
+fn require_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<(), Error> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') && wants_object::<T>() {
+        return Err(Error::BadRequest(
+            "The request body must be a JSON object.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Like [`parse_json`], from an already parsed JSON value (items of a batch).
@@ -99,7 +122,8 @@ where
                     .into_response(),
             );
         }
-        parse_json(&bytes)
+        require_object::<T>(&bytes)
+            .and_then(|()| parse_json(&bytes))
             .map(Json)
             .map_err(|e| ApiError(e).into_response())
     }
@@ -121,7 +145,8 @@ where
         if !json {
             return Err(unsupported_media_type());
         }
-        parse_json(&bytes)
+        require_object::<T>(&bytes)
+            .and_then(|()| parse_json(&bytes))
             .map(OptionalJson)
             .map_err(|e| ApiError(e).into_response())
     }
@@ -174,6 +199,20 @@ mod tests {
             panic!()
         };
         assert!(m.contains_key(""), "{m:?}");
+        // Data after the value is not JSON; an array is not an object.
+        assert!(matches!(
+            parse_json::<Body>(br#"{"name":"x"} xx"#),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"name":"x"} {}"#),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(parse_json::<Body>(b" {\"name\":\"x\"} \n").is_ok());
+        let Err(Error::Validation(m)) = parse_json::<Body>(br#"{"items":[["n"]]}"#) else {
+            panic!()
+        };
+        assert!(m.contains_key("items[0]"), "{m:?}");
         let deep = "[".repeat(10_000);
         assert!(parse_json::<serde_json::Value>(deep.as_bytes()).is_err());
     }

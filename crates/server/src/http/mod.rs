@@ -7,3 +7,4 @@ pub mod extract;
 pub mod metrics;
 pub mod registry;
 pub mod respond;
+pub mod strict;

@@ -112,3 +112,108 @@ async fn malformed_bodies_never_yield_a_5xx() {
         200
     );
 }
+
+/// Every route that takes a JSON object answers 400 `BAD_REQUEST` (DESIGN §3: "wrong shape
+/// before validation") to a body of another JSON type or with data after the JSON value, and
+/// changes nothing.
+#[tokio::test]
+async fn bodies_of_the_wrong_shape_are_bad_requests() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Shapes").await;
+    let ws = app.workspace(&org, "Shaped").await;
+    let sa = org.admin.client_id;
+    let (_, table) = palisade_server::routes::api().into_parts();
+    let wrong: [&[u8]; 8] = [
+        b"\"a string\"",
+        b"42",
+        b"true",
+        b"null",
+        b"[null, null]",
+        b"[]",
+        b"{} xx",
+        b"{\"name\":\"x\"} {}",
+    ];
+    let mut checked = 0;
+    for route in table
+        .iter()
+        .filter(|r| r.doc.request.is_some() && r.access != Access::Public)
+    {
+        let path = route
+            .path
+            .replace("{workspaceId}", &ws.to_string())
+            .replace("{id}", &sa.to_string())
+            .replace("{credentialId}", &Uuid::new_v4().to_string())
+            .replace("{source}", "Sentinel")
+            .replace("{incidentId}", "INC-SHAPE-1");
+        for body in wrong {
+            let r = app
+                .send_raw(
+                    route.method.clone(),
+                    &path,
+                    Some(&org.admin),
+                    Some("application/json"),
+                    body.to_vec(),
+                )
+                .await;
+            assert_eq!(
+                (r.status, r.code()),
+                (400, "BAD_REQUEST"),
+                "{} {} with {}: {}",
+                route.method,
+                route.path,
+                String::from_utf8_lossy(body),
+                r.text
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+    // Nothing was created: no second credential, no workspace named "x".
+    let account = app
+        .get(&format!("/api/v2/service-accounts/{sa}"), Some(&org.admin))
+        .await;
+    let creds = account.data()["credentials"].as_array().unwrap();
+    assert_eq!(creds.len(), 1, "{}", account.text);
+    let list = app.get("/api/v2/workspaces", Some(&org.admin)).await;
+    assert_eq!(list.data().as_array().unwrap().len(), 1, "{}", list.text);
+}
+
+/// An array where a nested object is expected is refused at its path too (serde would read
+/// the array's items as the object's fields in order).
+#[tokio::test]
+async fn nested_arrays_are_not_read_as_objects() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Nested").await;
+    let ws = app.workspace(&org, "N").await;
+    let r = app
+        .put(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1"),
+            Some(&org.admin),
+            &json!({"title": "t", "severity": "Low",
+                    "owner": ["u-1", "someone@example.com", "Some One"]}),
+        )
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(r.json["errors"]["owner"].is_array(), "{}", r.text);
+    let r = app
+        .put(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1"),
+            Some(&org.admin),
+            &json!({"title": "t", "severity": "Low",
+                    "entities": [["h", "Host", "web-01"]]}),
+        )
+        .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(r.json["errors"]["entities[0]"].is_array(), "{}", r.text);
+    // A batch item of the wrong shape is that item's failure, not the batch's.
+    let r = app
+        .post(
+            &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/ingest"),
+            Some(&org.admin),
+            &json!({"incidents": [["x"], "y", {"id": "OK-1", "title": "t", "severity": "Low"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["rejected"], 2, "{}", r.text);
+    assert_eq!(r.data()["created"], 1, "{}", r.text);
+}
