@@ -9,8 +9,11 @@
 //! Verified credentials are kept in memory for `auth.cache_ttl_secs`; changes made through
 //! this process invalidate the cache at once, changes made on another replica apply within the
 //! TTL. `lastUsedAt` is recorded in memory and written in batches. Failed attempts are counted
-//! per client id and per peer address in fixed windows; over the limit, requests get 429
-//! `RATE_LIMITED` with `Retry-After` before any secret is checked.
+//! per (client id, peer address) and per peer address in fixed windows ([`throttle`]); over a
+//! limit, requests from there get 429 `RATE_LIMITED` with `Retry-After` before any secret is
+//! checked.
+
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -84,12 +87,6 @@ impl std::fmt::Debug for NewSecret {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum FailureKey {
-    Client(Uuid),
-    Address(IpAddr),
-}
-
 pub struct Authenticator {
     key: [u8; 32],
     store: Store,
@@ -104,7 +101,7 @@ pub struct Authenticator {
     gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Credential lookups run in the database (verifications the cache did not answer).
     lookups: std::sync::atomic::AtomicU64,
-    failures: Mutex<HashMap<FailureKey, (Instant, u32)>>,
+    throttle: throttle::Throttle,
     /// credential → (organization, service account, last use), not yet written.
     last_used: Mutex<HashMap<Uuid, PendingUse>>,
 }
@@ -148,6 +145,11 @@ impl Authenticator {
         let mut mac = HmacSha256::new_from_slice(server_secret.as_bytes()).expect("any key length");
         mac.update(b"palisade credential hash v1");
         let key: [u8; 32] = mac.finalize().into_bytes().into();
+        let throttle = throttle::Throttle::new(
+            config.max_failures_per_client,
+            config.max_failures_per_address,
+            Duration::from_secs(config.failure_window_secs),
+        );
         Authenticator {
             key,
             store,
@@ -156,7 +158,7 @@ impl Authenticator {
             generation: Default::default(),
             gates: Mutex::new(HashMap::new()),
             lookups: Default::default(),
-            failures: Mutex::new(HashMap::new()),
+            throttle,
             last_used: Mutex::new(HashMap::new()),
         }
     }
@@ -298,51 +300,16 @@ impl Authenticator {
     }
 
     fn check_limits(&self, client: Option<Uuid>, peer: Option<IpAddr>) -> Result<()> {
-        let window = Duration::from_secs(self.config.failure_window_secs);
-        let failures = self.failures.lock().unwrap();
-        let mut retry_after = 0u64;
-        let mut check = |key: FailureKey, max: u32| {
-            if let Some((start, count)) = failures.get(&key) {
-                let age = start.elapsed();
-                if age < window && *count >= max {
-                    retry_after = retry_after.max((window - age).as_secs() + 1);
-                }
-            }
-        };
-        if let Some(c) = client {
-            check(FailureKey::Client(c), self.config.max_failures_per_client);
-        }
-        if let Some(ip) = peer {
-            check(
-                FailureKey::Address(ip),
-                self.config.max_failures_per_address,
-            );
-        }
-        if retry_after > 0 {
-            return Err(Error::RateLimited {
-                retry_after_secs: retry_after,
-            });
-        }
-        Ok(())
+        self.throttle.check(client, peer)
     }
 
     fn record_failure(&self, client: Option<Uuid>, peer: Option<IpAddr>) {
-        let window = Duration::from_secs(self.config.failure_window_secs);
-        let mut failures = self.failures.lock().unwrap();
-        if failures.len() > 100_000 {
-            failures.retain(|_, (start, _)| start.elapsed() < window);
-        }
-        let keys = client
-            .map(FailureKey::Client)
-            .into_iter()
-            .chain(peer.map(FailureKey::Address));
-        for key in keys {
-            let entry = failures.entry(key).or_insert((Instant::now(), 0));
-            if entry.0.elapsed() >= window {
-                *entry = (Instant::now(), 0);
-            }
-            entry.1 += 1;
-        }
+        self.throttle.record_failure(client, peer)
+    }
+
+    /// Failed authentications and throttles since start (`/metrics`).
+    pub fn throttle_counts(&self) -> throttle::ThrottleCounts {
+        self.throttle.counts()
     }
 
     /// The newest in-memory `lastUsedAt` of a credential not yet written to the database.

@@ -124,9 +124,11 @@ pub struct AuthConfig {
     /// How long a verified credential is trusted from memory before it is read again. Bounds
     /// how long a revocation made on another replica takes to apply everywhere.
     pub cache_ttl_secs: u64,
-    /// Failed attempts allowed per client id within `failure_window_secs`.
+    /// Failed attempts allowed per client id *from one peer address* within
+    /// `failure_window_secs` (client ids are not secret: a limit per client id alone would let
+    /// anyone lock an integration out).
     pub max_failures_per_client: u32,
-    /// Failed attempts allowed per peer address within `failure_window_secs`.
+    /// Failed attempts allowed per peer address (IPv6: per /64) within `failure_window_secs`.
     pub max_failures_per_address: u32,
     pub failure_window_secs: u64,
     /// How often `lastUsedAt` values are written to the database.

@@ -37,6 +37,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE palisade_auth_credential_lookups_total counter\npalisade_auth_credential_lookups_total {}\n",
         state.auth().credential_lookups()
     ));
+    let t = state.auth().throttle_counts();
+    text.push_str(&format!(
+        "# HELP palisade_auth_failures_total Failed authentications (malformed header, unknown client id, wrong secret).\n\
+         # TYPE palisade_auth_failures_total counter\npalisade_auth_failures_total {}\n\
+         # HELP palisade_auth_throttles_total Times a (client id, address) or an address reached its failed-authentication limit.\n\
+         # TYPE palisade_auth_throttles_total counter\n\
+         palisade_auth_throttles_total{{limit=\"client_address\"}} {}\n\
+         palisade_auth_throttles_total{{limit=\"address\"}} {}\n\
+         # HELP palisade_auth_rate_limited_total Requests refused with 429 while their client id and address, or their address, was throttled.\n\
+         # TYPE palisade_auth_rate_limited_total counter\npalisade_auth_rate_limited_total {}\n",
+        t.failures, t.client_address_throttles, t.address_throttles, t.rate_limited
+    ));
     // Delivery backlog gauges, read from the shared database (every replica reports the same).
     if let (Ok(jobs), Ok(events), Ok(gamebook_events)) = (
         state.store().queued_jobs(None).await,

@@ -169,7 +169,7 @@ async fn rate_limited_has_retry_after() {
     r.assert_problem(429, "RATE_LIMITED");
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=61).contains(&retry), "{retry}");
-    // While limited, even the right secret is refused for that client id...
+    // While limited, even the right secret is refused for that client id from this address...
     app.get("/api/v2/users", Some(&org.admin))
         .await
         .assert_problem(429, "RATE_LIMITED");
@@ -238,4 +238,125 @@ async fn internal_error_hides_its_cause() {
         );
     }
     assert!(r.json.get("errors").is_none());
+}
+
+/// `GET path` with `cred`, sent from the loopback address `from` (127.0.0.0/8 is all loopback).
+async fn get_from(app: &TestApp, from: &str, path: &str, cred: &Cred) -> palisade_test_utils::Resp {
+    let client = reqwest::Client::builder()
+        .local_address(from.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = client
+        .get(app.url(path))
+        .header("authorization", cred.header())
+        .send()
+        .await
+        .expect("request sent");
+    TestApp::read(r).await
+}
+
+/// The value of an unlabelled metric line `name value` (0 when absent).
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0)
+}
+
+/// Client ids are not secret: wrong secrets from one address throttle that address (and that
+/// client id from that address), never the integration holding the right secret elsewhere.
+#[tokio::test]
+async fn a_known_client_id_cannot_lock_its_integration_out() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth.max_failures_per_client = 3;
+        c.auth.max_failures_per_address = 6;
+    })
+    .await;
+    let org = app.org("Lockout").await;
+    let wrong = Cred {
+        client_id: org.admin.client_id,
+        secret: "cf_sa_wrong".into(),
+    };
+    let (attacker, integration, other) = ("127.0.0.2", "127.0.0.1", "127.0.0.3");
+    for _ in 0..3 {
+        get_from(&app, attacker, "/api/v2/users", &wrong)
+            .await
+            .assert_problem(401, "UNAUTHORIZED");
+    }
+    let r = get_from(&app, attacker, "/api/v2/users", &wrong).await;
+    r.assert_problem(429, "RATE_LIMITED");
+    assert!(r.header("retry-after").is_some());
+    // From the throttled address, the client id is refused before any secret is checked,
+    // the right one included.
+    get_from(&app, attacker, "/api/v2/users", &org.admin)
+        .await
+        .assert_problem(429, "RATE_LIMITED");
+    // The integration's own address is unaffected, many times over.
+    for _ in 0..5 {
+        let r = get_from(&app, integration, "/api/v2/users", &org.admin).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // A wrong secret from a third address is an ordinary 401 (its own count).
+    get_from(&app, other, "/api/v2/users", &wrong)
+        .await
+        .assert_problem(401, "UNAUTHORIZED");
+
+    // Per address: guesses at many client ids from one address throttle that address for
+    // every client id, and no other address.
+    for _ in 0..2 {
+        let random = Cred {
+            client_id: Uuid::new_v4(),
+            secret: "cf_sa_guess".into(),
+        };
+        get_from(&app, other, "/api/v2/users", &random)
+            .await
+            .assert_problem(401, "UNAUTHORIZED");
+    }
+    let another = Cred {
+        client_id: Uuid::new_v4(),
+        secret: "cf_sa_guess".into(),
+    };
+    get_from(&app, other, "/api/v2/users", &another)
+        .await
+        .assert_problem(401, "UNAUTHORIZED");
+    // That was this address's 4th failure (the limit is 6; the attacker's address holds its
+    // own 3): two more reach it.
+    for _ in 0..2 {
+        let random = Cred {
+            client_id: Uuid::new_v4(),
+            secret: "cf_sa_guess".into(),
+        };
+        get_from(&app, other, "/api/v2/users", &random).await;
+    }
+    get_from(&app, other, "/api/v2/users", &org.admin)
+        .await
+        .assert_problem(429, "RATE_LIMITED");
+    let r = get_from(&app, integration, "/api/v2/users", &org.admin).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Failures and throttles are counted.
+    let text = app.get("/metrics", None).await.text;
+    assert_eq!(
+        metric(&text, "palisade_auth_failures_total"),
+        3 + 6,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "palisade_auth_throttles_total{limit=\"client_address\"}"
+        ),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "palisade_auth_throttles_total{limit=\"address\"}"),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "palisade_auth_rate_limited_total"),
+        3,
+        "{text}"
+    );
 }
