@@ -6,6 +6,8 @@
 #   - across-workspaces first page p50/p99 and full-scan time, with and without `query`
 #                                                                      target page p99 ≤ 50 ms
 #   - ingest incidents/s in batches                                    target ≥ 5,000/s
+#   - the server's peak RSS in each phase (seed, outbox drain, reads, listings)
+#                                                                      target ≤ 300 MB
 # on SQLite and, when PostgreSQL is reachable, on PostgreSQL.
 #
 #   bash bench/incidents.sh
@@ -67,9 +69,12 @@ for DB in $DATABASES; do
   bench_serve "$WORK/server-$DB.log" PALISADE_LOG=info PALISADE_INCIDENTS__PAGE_SIZE="$PAGE_SIZE"
 
   echo "==> $DB: seeding $WORKSPACES workspaces × 6 sources × $PER_STREAM incidents through the ingest API"
+  bench_rss_reset
   bench_load seed \
     --workspaces "$WORKSPACES" --per-stream "$PER_STREAM" --paths "$WORK/paths.txt" | tee "$WORK/seed-$DB.txt"
   INGEST=$(awk '/^INGEST_RATE/ {print $2}' "$WORK/seed-$DB.txt")
+  bench_rss_peak "seed (ingest)"
+  bench_rss_reset
 
   # Reads are measured on a settled server: the outbox events of the seed (one per incident)
   # are first worked off by the webhook dispatcher and the gamebook trigger (no webhooks or
@@ -84,6 +89,7 @@ for DB in $DATABASES; do
   done
   DRAIN=$(awk -v s="$DRAIN_START" -v e="$(date +%s.%N)" 'BEGIN{printf "%.0f", e-s}')
   echo "outbox worked off ${DRAIN} s after the seed (pending: ${P1:-?} webhook, ${P2:-?} gamebook)"
+  bench_rss_peak "outbox drain"
   if [ "$DB" = postgres ]; then
     # Planner statistics, as autovacuum keeps them after a bulk load. Without them (a server
     # with autovacuum off, as on the machines these figures come from) PostgreSQL guesses the
@@ -94,18 +100,26 @@ for DB in $DATABASES; do
   fi
 
   echo "==> $DB: hello vs detail (wrk -t2 -c32 -d10s)"
+  bench_rss_reset
   wrk -t2 -c32 -d2s "$BASE/api/v2/ping" >/dev/null
   read -r HELLO_RPS HELLO_P99 < <(wrk_run "$BASE/api/v2/ping")
   wrk -t2 -c32 -d2s -H "$AUTH" -s "$WORK/detail.lua" "$BASE" -- "$WORK/paths.txt" >/dev/null
   read -r DETAIL_RPS DETAIL_P99 < <(wrk_run -H "$AUTH" -s "$WORK/detail.lua" "$BASE" -- "$WORK/paths.txt")
+  bench_rss_peak "hello + random detail reads"
+  CACHE=$(curl -fs "$BASE/metrics" | awk '$1 ~ /^palisade_incident_cache_(entries|bytes|hits_total|misses_total)$/ {sub(/^palisade_incident_cache_/,"",$1); printf "%s=%s ", $1, $2}')
+  echo "incident cache after the reads: $CACHE"
 
   echo "==> $DB: across-workspaces (page size $PAGE_SIZE: first pages and full scans)"
+  bench_rss_reset
   bench_load listing --samples 50 $([ "$SCANS" = 0 ] && echo --first-only) --label ", page size $PAGE_SIZE" | tee "$WORK/listing-$DB.txt"
+  bench_rss_peak "across-workspaces, page size $PAGE_SIZE"
 
   bench_stop
   echo "==> $DB: across-workspaces first pages at the default page size (50)"
   bench_serve "$WORK/server-$DB.log" PALISADE_LOG=info
+  bench_rss_reset
   bench_load listing --samples 100 --first-only --label ", page size 50" | tee -a "$WORK/listing-$DB.txt"
+  bench_rss_peak "across-workspaces, page size 50"
   bench_stop
   SIZE=$(du -sh "$WORK/bench.db" 2>/dev/null | cut -f1 || true)
   {
@@ -114,9 +128,11 @@ for DB in $DATABASES; do
     printf '  outbox of the seed worked off %s s after it ended\n' "$DRAIN"
     printf '  hello  GET /api/v2/ping:            %8.0f req/s  p99 %6.2f ms\n' "$HELLO_RPS" "$HELLO_P99"
     printf '  detail GET …/incidents/{src}/{id}:  %8.0f req/s  p99 %6.2f ms\n' "$DETAIL_RPS" "$DETAIL_P99"
+    echo "  incident cache after the reads: $CACHE"
     awk -v d="$DETAIL_RPS" -v h="$HELLO_RPS" 'BEGIN{r=100*d/h; printf "  detail/hello: %.1f%%   target >= 40%%: %s\n", r, (r>=40)?"MET":"MISSED"}'
     grep -v '^LISTING' "$WORK/listing-$DB.txt" | sed 's/^/  /'
     awk '/^LISTING_FIRST_P99 no filter, page size 50 / {p=$NF; printf "  first page p99 (default page size 50, no filter) %.1f ms   target <= 50 ms: %s\n", p, (p<=50)?"MET":"MISSED"}' "$WORK/listing-$DB.txt"
+    bench_rss_summary 300
   } >> "$SUMMARY"
   bench_drop "$DB" palisade_incident_bench
 done

@@ -76,6 +76,7 @@ bench_serve() {
 }
 
 bench_stop() {
+  bench_rss_stop_sampler
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   SERVER_PID=""
 }
@@ -83,4 +84,59 @@ bench_stop() {
 # bench_load COMMAND [ARGS…]: the load generator, as the bootstrapped organization.
 bench_load() {
   "$LOAD" --base "$BASE" --client-id "$ID" --client-secret "$SECRET" "$@"
+}
+
+# Peak memory of the server per phase. bench_rss_reset starts a phase; bench_rss_peak LABEL
+# ends it, printing "RSS_PEAK LABEL <MB> <method>" (and keeping it for bench_rss_summary).
+# The kernel's high-water mark (VmHWM in /proc/PID/status) is exact; it is reset for each
+# phase by writing 5 to /proc/PID/clear_refs. Where that is not permitted, VmRSS is sampled
+# every 100 ms instead (a spike shorter than that can be missed).
+RSS_PEAKS=""
+bench_rss_reset() {
+  [ -n "$SERVER_PID" ] || return 0
+  bench_rss_stop_sampler
+  if echo 5 2>/dev/null > "/proc/$SERVER_PID/clear_refs"; then
+    RSS_METHOD=VmHWM
+  else
+    RSS_METHOD=sampled
+    echo 0 > "$WORK/rss-max"
+    (
+      max=0
+      while kill -0 "$SERVER_PID" 2>/dev/null; do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || true)
+        if [ -n "$v" ] && [ "$v" -gt "$max" ]; then max=$v; echo "$max" > "$WORK/rss-max"; fi
+        sleep 0.1
+      done
+    ) &
+    RSS_SAMPLER=$!
+  fi
+}
+
+bench_rss_stop_sampler() {
+  if [ -n "${RSS_SAMPLER:-}" ]; then kill "$RSS_SAMPLER" 2>/dev/null || true; wait "$RSS_SAMPLER" 2>/dev/null || true; fi
+  RSS_SAMPLER=""
+}
+
+bench_rss_peak() {
+  [ -n "$SERVER_PID" ] || return 0
+  local kb
+  if [ "${RSS_METHOD:-}" = VmHWM ]; then
+    kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+  else
+    bench_rss_stop_sampler
+    kb=$(cat "$WORK/rss-max")
+  fi
+  local mb=$((kb / 1024))
+  echo "RSS_PEAK $1 $mb ${RSS_METHOD:-sampled}"
+  RSS_PEAKS="${RSS_PEAKS}$(printf '    %-34s %5d MB (%s)' "$1" "$mb" "${RSS_METHOD:-sampled}")"$'\n'
+  RSS_MAX_MB=$(( mb > ${RSS_MAX_MB:-0} ? mb : ${RSS_MAX_MB:-0} ))
+}
+
+# bench_rss_summary TARGET_MB: the peaks of the phases so far, then forgets them.
+bench_rss_summary() {
+  echo "  server peak RSS per phase:"
+  printf '%s' "$RSS_PEAKS"
+  awk -v m="${RSS_MAX_MB:-0}" -v t="$1" 'BEGIN{printf "  peak RSS over all phases: %d MB   target <= %d MB: %s\n", m, t, (m<=t)?"MET":"MISSED"}'
+  RSS_PEAKS=""
+  RSS_MAX_MB=0
 }

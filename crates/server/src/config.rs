@@ -116,6 +116,9 @@ pub struct IncidentsConfig {
     pub cache_ttl_ms: Option<u64>,
     /// At most this many incidents are cached.
     pub cache_entries: usize,
+    /// At most this many bytes are cached: incidents (an estimate of their size in memory) and
+    /// the detail documents rendered from them. The bound that keeps the process small.
+    pub cache_bytes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -241,6 +244,7 @@ impl Default for Config {
                 page_size: 50,
                 cache_ttl_ms: None,
                 cache_entries: 100_000,
+                cache_bytes: 64 * 1024 * 1024,
             },
             webhooks: WebhooksConfig {
                 allow_private_targets: false,
@@ -415,12 +419,16 @@ impl Config {
         if !(1..=500).contains(&self.incidents.page_size) {
             return Err(invalid("incidents.page_size", "must be between 1 and 500"));
         }
-        if self.incidents.cache_ttl_ms.is_some_and(|t| t > 600_000)
-            || self.incidents.cache_entries == 0
-        {
+        if self.incidents.cache_ttl_ms.is_some_and(|t| t > 600_000) {
+            return Err(invalid("incidents.cache_ttl_ms", "must be at most 600000"));
+        }
+        if self.incidents.cache_entries == 0 {
+            return Err(invalid("incidents.cache_entries", "must be at least 1"));
+        }
+        if self.incidents.cache_bytes < 64 * 1024 {
             return Err(invalid(
-                "incidents.cache_ttl_ms",
-                "cache_ttl_ms must be at most 600000 and cache_entries at least 1",
+                "incidents.cache_bytes",
+                "must be at least 65536 (turn the cache off with cache_ttl_ms = 0)",
             ));
         }
         let w = &self.webhooks;
@@ -692,6 +700,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("timeout_secs"), "{err}");
+        let err = load(
+            None,
+            &[("PALISADE_INCIDENTS__CACHE_BYTES", "1000")],
+            Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("incidents.cache_bytes"), "{err}");
+        let c = load(
+            Some("[incidents]\ncache_bytes = 16777216\ncache_entries = 5000\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.incidents.cache_bytes, c.incidents.cache_entries),
+            (16 << 20, 5000)
+        );
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl AppState {
         let cache = Arc::new(service::cache::IncidentCache::new(
             config.incidents.cache_ttl(&config.database_url.0),
             config.incidents.cache_entries,
+            config.incidents.cache_bytes,
         ));
         let org = service::OrgService::new(
             store.clone(),

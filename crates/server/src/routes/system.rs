@@ -49,6 +49,22 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
          # TYPE palisade_auth_rate_limited_total counter\npalisade_auth_rate_limited_total {}\n",
         t.failures, t.client_address_throttles, t.address_throttles, t.rate_limited
     ));
+    let c = state.incidents().cache().stats();
+    text.push_str(&format!(
+        "# HELP palisade_incident_cache_entries Incidents in the read cache.\n\
+         # TYPE palisade_incident_cache_entries gauge\npalisade_incident_cache_entries {}\n\
+         # HELP palisade_incident_cache_bytes Bytes the read cache holds (incidents, estimated, and their rendered detail documents).\n\
+         # TYPE palisade_incident_cache_bytes gauge\npalisade_incident_cache_bytes {}\n\
+         # HELP palisade_incident_cache_capacity_bytes The read cache's bound in bytes (incidents.cache_bytes).\n\
+         # TYPE palisade_incident_cache_capacity_bytes gauge\npalisade_incident_cache_capacity_bytes {}\n\
+         # HELP palisade_incident_cache_hits_total Incident reads by id the cache answered.\n\
+         # TYPE palisade_incident_cache_hits_total counter\npalisade_incident_cache_hits_total {}\n\
+         # HELP palisade_incident_cache_misses_total Incident reads by id the cache did not answer.\n\
+         # TYPE palisade_incident_cache_misses_total counter\npalisade_incident_cache_misses_total {}\n\
+         # HELP palisade_incident_cache_evictions_total Entries dropped to stay within the cache's bounds.\n\
+         # TYPE palisade_incident_cache_evictions_total counter\npalisade_incident_cache_evictions_total {}\n",
+        c.entries, c.bytes, c.capacity_bytes, c.hits, c.misses, c.evictions
+    ));
     // Delivery backlog gauges, read from the shared database (every replica reports the same).
     if let (Ok(jobs), Ok(events), Ok(gamebook_events)) = (
         state.store().queued_jobs(None).await,

@@ -292,7 +292,9 @@ impl IncidentService {
         let raw: Arc<RawValue> = serde_json::value::to_raw_value(&detail(&entry.row, with_details))
             .map_err(Error::internal)?
             .into();
-        let _ = slot.set(raw.clone());
+        if slot.set(raw.clone()).is_ok() {
+            self.cache.grow(entry, raw.get().len());
+        }
         Ok(raw)
     }
 

@@ -576,3 +576,88 @@ async fn deleting_a_workspace_removes_its_incidents_and_entity_index_only() {
     assert_eq!(rows_of(&app, "incidents", other).await, 1);
     assert_eq!(rows_of(&app, "incident_entity_index", other).await, 4);
 }
+
+/// A labelled or unlabelled metric's value (0 when absent).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0.0)
+}
+
+/// The incident read cache holds at most `incidents.cache_bytes` (incidents and their rendered
+/// detail documents), evicting the oldest, and reports its size and hit rate in `/metrics`.
+#[tokio::test]
+async fn the_read_cache_is_bounded_by_bytes_and_reported() {
+    const BUDGET: usize = 96 * 1024;
+    let app = TestApp::spawn_with(|c| {
+        c.incidents.cache_bytes = BUDGET;
+        c.incidents.cache_ttl_ms = Some(600_000);
+    })
+    .await;
+    let org = app.org("Cache").await;
+    let ws = app.workspace(&org, "W").await;
+    // 40 incidents of about 8 KB each: about 320 KB, over three times the budget.
+    let incidents: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"id": format!("BIG-{i}"), "title": "Big", "severity": "Low",
+                        "description": format!("{i} {}", "x".repeat(8000))})
+        })
+        .collect();
+    let r = app
+        .post(
+            &format!("/api/v2/workspaces/{ws}/incidents/Splunk/ingest"),
+            Some(&org.admin),
+            &json!({"incidents": incidents}),
+        )
+        .await;
+    assert_eq!(r.data()["created"], 40, "{}", r.text);
+    for round in 0..2 {
+        for i in 0..40 {
+            let r = app
+                .get(
+                    &format!("/api/v2/workspaces/{ws}/incidents/Splunk/BIG-{i}"),
+                    Some(&org.admin),
+                )
+                .await;
+            assert_eq!(r.status, 200, "round {round}: {}", r.text);
+            assert!(r.data()["incident"]["description"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{i} ")));
+        }
+    }
+    // The last few read are still cached: reading them again hits.
+    let text = app.get("/metrics", None).await.text;
+    let hits_before = metric(&text, "palisade_incident_cache_hits_total");
+    for i in 38..40 {
+        app.get(
+            &format!("/api/v2/workspaces/{ws}/incidents/Splunk/BIG-{i}"),
+            Some(&org.admin),
+        )
+        .await;
+    }
+    let text = app.get("/metrics", None).await.text;
+    let bytes = metric(&text, "palisade_incident_cache_bytes");
+    let entries = metric(&text, "palisade_incident_cache_entries");
+    assert!(bytes > 0.0 && bytes <= BUDGET as f64, "{bytes}\n{text}");
+    assert!((1.0..40.0).contains(&entries), "{entries}\n{text}");
+    assert_eq!(
+        metric(&text, "palisade_incident_cache_capacity_bytes"),
+        BUDGET as f64
+    );
+    assert_eq!(
+        metric(&text, "palisade_incident_cache_hits_total"),
+        hits_before + 2.0,
+        "{text}"
+    );
+    // Reading 40 incidents round-robin through a cache that holds fewer misses every time.
+    assert!(
+        metric(&text, "palisade_incident_cache_misses_total") >= 80.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, "palisade_incident_cache_evictions_total") >= 40.0,
+        "{text}"
+    );
+}
