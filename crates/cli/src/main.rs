@@ -31,12 +31,22 @@ struct Cli {
 
 #[derive(Args, Clone, Default)]
 struct Common {
-    /// Configuration file (default: palisade.toml if present).
-    #[arg(long, global = true)]
+    /// Configuration file [default: palisade.toml in the working directory, if present].
+    #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB.
-    #[arg(long, global = true)]
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB [default: database_url of the
+    /// configuration, itself sqlite://palisade.db].
+    #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
+}
+
+/// The address flag of `serve` and `demo`.
+#[derive(Args, Clone, Default)]
+struct Listen {
+    /// Address to listen on, e.g. 0.0.0.0:8080 [default: listen of the configuration, itself
+    /// 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDRESS")]
+    listen: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -45,10 +55,10 @@ enum Command {
     Serve {
         #[command(flatten)]
         common: Common,
-        /// Address to listen on, e.g. 127.0.0.1:8080.
-        #[arg(long)]
-        listen: Option<String>,
-        /// Serve the API only; no background workers (webhook delivery) on this replica.
+        #[command(flatten)]
+        listen: Listen,
+        /// Serve the API only; no background workers (webhook delivery, gamebook runs) on
+        /// this replica.
         #[arg(long, conflicts_with = "workers_only")]
         api_only: bool,
         /// Run the background workers only; the listener answers /healthz, /readyz and
@@ -57,11 +67,15 @@ enum Command {
         workers_only: bool,
     },
     /// Run on a fresh SQLite file with seeded data; prints a working credential.
+    #[command(mut_arg("database", |a| a.help(
+        "Database URL to seed the demo into [default: sqlite://palisade-demo.db in the working \
+         directory]"
+    )))]
     Demo {
         #[command(flatten)]
         common: Common,
-        #[arg(long)]
-        listen: Option<String>,
+        #[command(flatten)]
+        listen: Listen,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -84,7 +98,8 @@ enum AdminCommand {
     Bootstrap {
         #[command(flatten)]
         common: Common,
-        #[arg(long)]
+        /// Name of the new organization (also of its own account).
+        #[arg(long, value_name = "NAME")]
         org_name: String,
     },
     /// Workspace administration.
@@ -101,14 +116,37 @@ enum WorkspaceCommand {
         #[command(flatten)]
         common: Common,
         /// Organization id (from `admin bootstrap`).
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         org: Uuid,
-        #[arg(long)]
+        /// Name of the new workspace.
+        #[arg(long, value_name = "NAME")]
         name: String,
-        /// Customer account id (default: the organization's own account).
-        #[arg(long)]
+        /// Customer account id [default: the organization's own account].
+        #[arg(long, value_name = "ID")]
         account: Option<Uuid>,
     },
+}
+
+/// The default database of `palisade demo`, in the working directory.
+const DEMO_FILE: &str = "palisade-demo.db";
+
+/// What `serve` prints on a database without an organization: the command that makes one,
+/// against the same configuration and database (a password in the URL is masked).
+fn bootstrap_hint(common: &Common) -> String {
+    let mut command = String::from("palisade admin bootstrap --org-name \"Your Organization\"");
+    if let Some(config) = &common.config {
+        command.push_str(&format!(" --config '{}'", config.display()));
+    }
+    if let Some(db) = &common.database {
+        command.push_str(&format!(
+            " --database '{}'",
+            palisade_server::config::redact_url(db)
+        ));
+    }
+    format!(
+        "palisade: the database holds no organization yet, so no credential can sign in. \
+         Create the first organization and its admin credential with:\n  {command}"
+    )
 }
 
 fn load(common: &Common, listen: Option<String>) -> anyhow::Result<Config> {
@@ -143,10 +181,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             api_only,
             workers_only,
         } => {
-            let config = load(&common, listen)?;
+            let config = load(&common, listen.listen)?;
             let application = Application::build(config)
                 .await?
                 .roles(!workers_only, !api_only);
+            let organizations = application.state().store().organization_ids().await;
+            if organizations.is_ok_and(|ids| ids.is_empty()) {
+                eprintln!("{}", bootstrap_hint(&common));
+            }
             application.run_until(app::shutdown_signal()).await
         }
         Command::Demo { common, listen } => {
@@ -154,11 +196,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let fresh_default = common.database.is_none();
             if fresh_default {
                 for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("palisade-demo.db{suffix}"));
+                    let _ = std::fs::remove_file(format!("{DEMO_FILE}{suffix}"));
                 }
-                common.database = Some("sqlite://palisade-demo.db".into());
+                common.database = Some(format!("sqlite://{DEMO_FILE}"));
             }
-            let mut config = load(&common, listen)?;
+            let mut config = load(&common, listen.listen)?;
             config.webhooks.allow_private_targets = true;
             config.webhooks.allow_http = true;
             demo::run(config).await

@@ -202,6 +202,159 @@ async fn demo_prints_a_working_credential() {
     assert!(terminate(child).success());
 }
 
+/// Returns once the server at `addr` answers `/healthz` (so it is serving, and handles SIGTERM).
+fn wait_serving(addr: &str) {
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut conn, b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn serve_on_an_empty_database_says_how_to_bootstrap() {
+    let db = TestDb::new().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0"])
+        .env("PALISADE_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let hint = wait_line(&mut stderr, |l| l.contains("admin bootstrap"));
+    let listening = wait_line(&mut stderr, |l| l.contains("palisade listening"));
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    wait_serving(
+        listening
+            .split("address=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap(),
+    );
+    // The exact command, runnable as printed (the test databases carry no password).
+    let command = hint.trim();
+    assert!(
+        command
+            .starts_with("palisade admin bootstrap --org-name \"Your Organization\" --database '"),
+        "{command}"
+    );
+    let url = command.split('\'').nth(1).unwrap();
+    assert_eq!(url, db.url);
+    assert!(terminate(child).success());
+    // With an organization, nothing is said.
+    bootstrap(&db.url, "Now there is one");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0"])
+        .env("PALISADE_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // The hint would come before the server starts listening.
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("palisade listening") {
+        assert!(!line.contains("admin bootstrap"), "{line}");
+        line.clear();
+    }
+    assert!(line.contains("palisade listening"), "{line}");
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    wait_serving(
+        line.split("address=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap(),
+    );
+    assert!(terminate(child).success());
+}
+
+#[test]
+fn serve_that_cannot_listen_leaves_no_database_behind() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = std::env::temp_dir().join(format!("palisade-bind-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("new.db");
+    let url = format!("sqlite://{}", file.display());
+    for command in ["serve", "demo"] {
+        let out = palisade(&[command, "--database", &url, "--listen", &addr]);
+        assert!(!out.status.success(), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot listen"), "{command}: {err}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{command} left {left:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every flag of every command has help text; every optional flag taking a value shows its
+/// default.
+#[test]
+fn every_flag_has_help_and_shows_its_default() {
+    let commands: &[&[&str]] = &[
+        &["serve"],
+        &["demo"],
+        &["migrate"],
+        &["admin", "bootstrap"],
+        &["admin", "workspace", "create"],
+        &["openapi"],
+    ];
+    let mut flags = 0;
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = palisade(&args);
+        assert!(out.status.success(), "{command:?}");
+        let help = String::from_utf8_lossy(&out.stdout).to_string();
+        let usage = help
+            .lines()
+            .find(|l| l.starts_with("Usage:"))
+            .unwrap_or_default()
+            .to_string();
+        // Option entries start with "-"; a description may wrap onto indented lines.
+        let mut entries: Vec<String> = Vec::new();
+        for line in help.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('-') {
+                entries.push(trimmed.to_string());
+            } else if line.starts_with("          ") && !trimmed.is_empty() {
+                if let Some(last) = entries.last_mut() {
+                    last.push(' ');
+                    last.push_str(trimmed);
+                }
+            }
+        }
+        for entry in &entries {
+            let (spec, text) = match entry.split_once("  ") {
+                Some((spec, text)) => (spec.trim(), text.trim()),
+                None => (entry.as_str(), ""),
+            };
+            assert!(!text.is_empty(), "{command:?}: {spec} has no help text");
+            let name = spec
+                .split_whitespace()
+                .find(|w| w.starts_with("--"))
+                .unwrap();
+            let name = name.trim_end_matches(',');
+            let required = usage.contains(&format!("{name} <"));
+            if spec.contains('<') && !required {
+                assert!(
+                    text.contains("[default:"),
+                    "{command:?}: {spec} does not show its default: {text}"
+                );
+            }
+            flags += 1;
+        }
+    }
+    assert!(flags >= 20, "{flags}");
+}
+
 #[test]
 fn a_bad_configuration_value_is_named_and_refused() {
     let out = palisade(&[

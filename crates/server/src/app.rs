@@ -75,13 +75,14 @@ fn workers_router(state: AppState) -> Router {
 }
 
 impl Application {
-    /// Connects, migrates and binds `config.listen` (port 0 picks a free port).
+    /// Binds `config.listen` (port 0 picks a free port), then connects and migrates: a server
+    /// that cannot listen leaves no new database (file) behind.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
-        let store = open_store(&config).await?;
-        let secret = server_secret(&config, &store).await?;
         let listener = TcpListener::bind(&config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let store = open_store(&config).await?;
+        let secret = server_secret(&config, &store).await?;
         let state = AppState::new(config, store, &secret);
         Ok(Application {
             listener,

@@ -303,6 +303,19 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The named server key, if one was ever stored (see [`Store::server_key`]).
+    pub async fn find_server_key(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM palisade_keys WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| r.try_get::<String, _>(0).map_err(db_err))
+            .transpose()
+    }
+}
+
 /// Strips anything that looks like a password out of a database error message.
 fn redact(e: &sqlx::Error) -> String {
     let s = e.to_string();

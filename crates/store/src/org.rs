@@ -226,6 +226,16 @@ impl Store {
         Ok((OrgId::new(org), account))
     }
 
+    /// Every organization's id, oldest first (admin CLI: is the database empty, is it the
+    /// demo's).
+    pub async fn organization_ids(&self) -> Result<Vec<Uuid>> {
+        let rows = sqlx::query("SELECT id FROM organizations ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| get_uuid(r, "id")).collect()
+    }
+
     /// Looks an organization up by id (admin CLI entry point).
     pub async fn organization(&self, id: Uuid) -> Result<Option<(OrgId, String, Uuid)>> {
         let row = sqlx::query("SELECT id, name, own_account_id FROM organizations WHERE id = $1")
