@@ -66,16 +66,23 @@ enum Command {
         #[arg(long)]
         workers_only: bool,
     },
-    /// Run on a fresh SQLite file with seeded data; prints a working credential.
+    /// Run with seeded demo data (an MSSP, its customers, incidents of all six sources,
+    /// playbooks, rules, tickets, logs); prints a working credential.
     #[command(mut_arg("database", |a| a.help(
         "Database URL to seed the demo into [default: sqlite://palisade-demo.db in the working \
-         directory]"
+         directory, kept between runs]"
     )))]
     Demo {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         listen: Listen,
+        /// Seed the demo even into a database that already holds other organizations.
+        #[arg(long)]
+        force: bool,
+        /// Delete the default demo database (palisade-demo.db) first and seed it afresh.
+        #[arg(long, conflicts_with = "force")]
+        reset: bool,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -191,19 +198,44 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             application.run_until(app::shutdown_signal()).await
         }
-        Command::Demo { common, listen } => {
+        Command::Demo {
+            common,
+            listen,
+            force,
+            reset,
+        } => {
             let mut common = common;
-            let fresh_default = common.database.is_none();
-            if fresh_default {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{DEMO_FILE}{suffix}"));
+            let default_file = common.database.is_none();
+            if reset && !default_file {
+                anyhow::bail!(
+                    "--reset deletes only the default demo database ({DEMO_FILE}); to start over \
+                     elsewhere, give a fresh --database"
+                );
+            }
+            if default_file {
+                if reset {
+                    for suffix in ["", "-wal", "-shm"] {
+                        match std::fs::remove_file(format!("{DEMO_FILE}{suffix}")) {
+                            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                                return Err(e).context(format!("cannot delete {DEMO_FILE}{suffix}"))
+                            }
+                            _ => {}
+                        }
+                    }
                 }
                 common.database = Some(format!("sqlite://{DEMO_FILE}"));
             }
             let mut config = load(&common, listen.listen)?;
             config.webhooks.allow_private_targets = true;
             config.webhooks.allow_http = true;
-            demo::run(config).await
+            demo::run(
+                config,
+                demo::Options {
+                    force,
+                    default_file: default_file.then_some(DEMO_FILE),
+                },
+            )
+            .await
         }
         Command::Migrate { common } => {
             let config = load(&common, None)?;

@@ -199,6 +199,64 @@ async fn demo_prints_a_working_credential() {
     }
     let (_, accounts) = get(&format!("{base}/service-accounts"), &cred).await;
     assert_eq!(accounts["data"].as_array().unwrap().len(), 2);
+    assert_eq!(demo["kept"], false);
+
+    // The read-only credential lists the workspaces it holds a role on.
+    let read_only = Cred {
+        client_id: demo["readOnlyClientId"].as_str().unwrap().parse().unwrap(),
+        secret: demo["readOnlyClientSecret"].as_str().unwrap().into(),
+    };
+    let (status, listed) = get(&format!("{base}/workspaces"), &read_only).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+
+    // Playbooks, rules, tickets (one linked) and a gamebook run that the workers complete.
+    let (_, playbooks) = get(&format!("{base}/gamebooks/playbooks"), &cred).await;
+    assert_eq!(
+        playbooks["data"].as_array().unwrap().len(),
+        5,
+        "{playbooks}"
+    );
+    assert_eq!(demo["playbooks"], 5);
+    let (_, rules) = get(&format!("{base}/workspaces/{ws}/gamebook-rules"), &cred).await;
+    assert_eq!(rules["data"].as_array().unwrap().len(), 3, "{rules}");
+    let (_, tickets) = get(
+        &format!("{base}/workspaces/{ws}/tickets/search?groupingId=fabrikam.com"),
+        &cred,
+    )
+    .await;
+    let tickets = tickets["data"].as_array().unwrap().clone();
+    assert_eq!(tickets.len(), 3, "{tickets:?}");
+    assert!(tickets
+        .iter()
+        .any(|t| t["linkedIncidents"][0]["id"] == "SE-00001"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, runs) = get(
+            &format!("{base}/workspaces/{ws}/gamebooks/by-incident/SE-00001"),
+            &cred,
+        )
+        .await;
+        if runs["data"][0]["status"] == "Succeeded" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the seeded run did not finish: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The workspace with sign-in logs is named, and the printed query answers them.
+    assert_eq!(demo["signInLogsWorkspaceId"], demo["workspaces"][0]);
+    let hint = wait_line(&mut stdout, |l| l.contains("signin-logs"));
+    let url = hint.split('\'').nth(3).expect("a quoted URL in the hint");
+    let (status, logs) = get(url, &cred).await;
+    assert_eq!(status, 200, "{url}: {logs}");
+    assert!(
+        !logs["data"]["items"].as_array().unwrap().is_empty(),
+        "{logs}"
+    );
     assert!(terminate(child).success());
 }
 
@@ -209,6 +267,118 @@ fn wait_serving(addr: &str) {
     let mut answer = String::new();
     std::io::Read::read_to_string(&mut conn, &mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+}
+
+/// Starts `palisade demo` with `args` in `dir`; returns the child, the JSON line it printed and
+/// its stdout (to read further lines), or its exit status and stderr if it ended.
+#[allow(clippy::zombie_processes)] // the caller terminates the child it is given
+fn demo(
+    dir: &std::path::Path,
+    args: &[&str],
+) -> Result<(Child, Value, BufReader<std::process::ChildStdout>), String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .arg("demo")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("PALISADE_LOG", "warn")
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            let status = child.wait().unwrap();
+            return Err(format!("{status}: {err}"));
+        }
+        if line.starts_with('{') {
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || for _ in BufReader::new(stderr).lines() {});
+            let out: Value = serde_json::from_str(&line).unwrap();
+            let addr = out["baseUrl"].as_str().unwrap()["http://".len()..]
+                .split('/')
+                .next()
+                .unwrap()
+                .to_string();
+            wait_serving(&addr);
+            return Ok((child, out, stdout));
+        }
+    }
+}
+
+#[tokio::test]
+async fn demo_refuses_a_database_holding_other_organizations_unless_forced() {
+    let db = TestDb::new().await;
+    bootstrap(&db.url, "Real MSSP");
+    let dir = std::env::temp_dir();
+    let refused = demo(&dir, &["--database", &db.url]).expect_err("refused");
+    assert!(refused.contains("--force"), "{refused}");
+    assert!(refused.contains("1 organization"), "{refused}");
+    let (child, out, _stdout) = demo(&dir, &["--database", &db.url, "--force"]).expect("forced");
+    assert_eq!(out["kept"], false);
+    assert!(out["clientSecret"].is_string());
+    assert!(terminate(child).success());
+    // --reset wipes only the default demo file.
+    let refused = demo(&dir, &["--database", &db.url, "--reset"]).expect_err("refused");
+    assert!(refused.contains("--reset"), "{refused}");
+}
+
+/// Without `--database` the demo keeps `palisade-demo.db` between runs, with what was added
+/// to it; `--reset` seeds it afresh.
+#[tokio::test]
+async fn the_default_demo_database_is_kept_until_reset() {
+    let dir = std::env::temp_dir().join(format!("palisade-demo-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (child, first, _stdout) = demo(&dir, &[]).expect("seeded");
+    assert!(dir.join("palisade-demo.db").exists());
+    let cred = printed_cred(&first);
+    let base = first["baseUrl"].as_str().unwrap().to_string();
+    // A webhook and a credential added to the demo.
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/webhooks"))
+        .header("authorization", cred.header())
+        .json(&serde_json::json!({"name": "mine", "url": "http://127.0.0.1:9/hook", "eventTypes": ["incident.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert!(terminate(child).success());
+
+    let (child, second, mut stdout) = demo(&dir, &[]).expect("kept");
+    assert_eq!(second["kept"], true, "{second}");
+    assert_eq!(second["organizationId"], first["organizationId"]);
+    assert!(
+        second["clientSecret"].is_null(),
+        "no secret is stored to show"
+    );
+    let note = wait_line(&mut stdout, |l| l.starts_with('#'));
+    assert!(note.contains("--reset"), "{note}");
+    let base = second["baseUrl"].as_str().unwrap().to_string();
+    let (status, hooks) = get(&format!("{base}/webhooks"), &cred).await;
+    assert_eq!(
+        status, 200,
+        "the first run's credential still works: {hooks}"
+    );
+    assert_eq!(hooks["data"][0]["name"], "mine", "{hooks}");
+    assert!(terminate(child).success());
+
+    let (child, third, _stdout) = demo(&dir, &["--reset"]).expect("reset");
+    assert_eq!(third["kept"], false);
+    assert_ne!(third["organizationId"], first["organizationId"]);
+    let base = third["baseUrl"].as_str().unwrap().to_string();
+    let (status, _) = get(&format!("{base}/users/profile"), &cred).await;
+    assert_eq!(status, 401, "the old demo is gone");
+    let (status, hooks) = get(&format!("{base}/webhooks"), &printed_cred(&third)).await;
+    assert_eq!(status, 200);
+    assert_eq!(hooks["data"].as_array().unwrap().len(), 0, "{hooks}");
+    assert!(terminate(child).success());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! [`ingest`], which stores incidents given in Palisade's model the way the ingest API would.
 
 pub mod datasources;
+pub mod gamebooks;
 pub mod incidents;
 
 use palisade_domain::{Error, OrgId, Result};
