@@ -187,7 +187,11 @@ pub fn document() -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "Self-hosted, multi-tenant security-operations API speaking the ContraForce v2 API. \
     Every success is wrapped in `{data, meta}`; every failure is RFC 7807 ProblemDetails (`application/problem+json`) with a stable `code`. \
-    Authenticate with HTTP Basic `clientId:clientSecret` of a service-account credential."
+    Authenticate with HTTP Basic `clientId:clientSecret` of a service-account credential.\n\n\
+    Guides, served by this server: [incidents](/docs/incidents.md), [webhooks](/docs/webhooks.md), \
+    [gamebooks](/docs/gamebooks.md), [tickets](/docs/tickets.md), [data sources](/docs/datasources.md), \
+    [investigation](/docs/investigation.md), [Azure](/docs/azure.md), [configuration](/docs/configuration.md), \
+    [design decisions](/docs/decisions.md), [architecture](/docs/ARCHITECTURE.md)."
         },
         "servers": [{"url": "/"}],
         "security": [{"basicAuth": []}],
@@ -196,7 +200,7 @@ pub fn document() -> Value {
             {"name": "Users"},
             {"name": "Accounts & Workspaces"},
             {"name": "Incidents"},
-            {"name": "Webhooks", "description": "Webhook configurations and delivery logs. Deliveries are signed (`X-CF-Signature`, and Standard Webhooks headers for `whsec_` secrets), retried with the same `X-CF-Event-Id`, and logged per attempt; see docs/webhooks.md."},
+            {"name": "Webhooks", "description": "Webhook configurations and delivery logs. Deliveries are signed (`X-CF-Signature`, and Standard Webhooks headers for `whsec_` secrets), retried with the same `X-CF-Event-Id`, and logged per attempt; see [the webhooks guide](/docs/webhooks.md)."},
             {"name": "Azure Resources", "description": "Azure subscriptions, network security groups, Log Analytics workspaces and Microsoft Sentinel through Azure Resource Manager, with the Azure credentials configured under `[azure]`."},
             {"name": "System"},
             {"name": "Extensions", "description": "Beyond the documented ContraForce v2 surface."}

@@ -49,7 +49,7 @@ wire_enum! {
 
 /// A playbook's action: `type` plus the fields that type uses. Text fields are templates
 /// (`{{incident.title}}`, `{{entity.displayName}}`, `{{parameters.NAME}}`, …; see
-/// `docs/gamebooks.md`).
+/// [the gamebooks guide](/docs/gamebooks.md)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaybookAction {

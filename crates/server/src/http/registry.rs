@@ -161,6 +161,11 @@ impl Doc {
         self.documented_path = Some(path);
         self
     }
+    /// The success status, when not 200 (a redirect).
+    pub fn status(mut self, status: u16) -> Self {
+        self.success_status = status;
+        self
+    }
     pub fn raw(mut self, content_type: &'static str) -> Self {
         self.raw_response = Some(content_type);
         self

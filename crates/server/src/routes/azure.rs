@@ -110,7 +110,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
     api
         .route(Method::GET, "/api/v2/azure-resources/subscriptions", Org(OrgAzureRead),
             doc("v2-list-azure-subscriptions", AZURE, "List the Azure subscriptions visible to the integration's Azure principal")
-                .describe("Every page of ARM's list (followed through `nextLink`). 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials; see docs/azure.md for how ARM failures map to problems.")
+                .describe("Every page of ARM's list (followed through `nextLink`). 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials; see [the Azure guide](/docs/azure.md) for how ARM failures map to problems.")
                 .returns::<Vec<AzureSubscription>>(),
             subscriptions)
         .route(Method::GET, "/api/v2/azure-resources/subscriptions/is-owner", Org(OrgAzureRead),

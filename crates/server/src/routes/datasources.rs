@@ -129,7 +129,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
     api
         .route(Method::GET, "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesRead, WorkspaceReader),
             doc("v2-list-datasources", DATASOURCES, "List the data connectors of the workspace")
-                .describe("Oldest first. Connectors of the six incident sources, `AzureActiveDirectory` (sign-in logs) and `AzureActiveDirectoryAudit` (directory logs) are created automatically (`autoCreated: true`) on the first ingest of their kind. See docs/datasources.md.")
+                .describe("Oldest first. Connectors of the six incident sources, `AzureActiveDirectory` (sign-in logs) and `AzureActiveDirectoryAudit` (directory logs) are created automatically (`autoCreated: true`) on the first ingest of their kind. See [the data sources guide](/docs/datasources.md).")
                 .returns::<Vec<DataSource>>(),
             list)
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesManage, ContentAdmin),
@@ -167,7 +167,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             across)
         .route(Method::POST, "/api/v2/datasources/across-workspaces/anomalies", Org(DatasourcesRead),
             doc("v2-list-datasource-anomalies-across-workspaces", DATASOURCES, "List data connector anomalies across visible workspaces")
-                .describe("Examines whole UTC hours before the current one (`timeFilterSelection.type`, default `TwentyFourHours`) of each connected connector. The baseline of an hour is the same hour on the previous 7 days (median and MAD; at least 3 days of history). Silence: nothing where the median expects ≥ 5 events. Drop: ≤ 50% of the median, ≥ 5 events short, robust z ≤ −3. Spike: ≥ 200%, ≥ 10 events over, z ≥ 3. Consecutive hours of one type merge. Severity and details: docs/datasources.md.")
+                .describe("Examines whole UTC hours before the current one (`timeFilterSelection.type`, default `TwentyFourHours`) of each connected connector. The baseline of an hour is the same hour on the previous 7 days (median and MAD; at least 3 days of history). Silence: nothing where the median expects ≥ 5 events. Drop: ≤ 50% of the median, ≥ 5 events short, robust z ≤ −3. Spike: ≥ 200%, ≥ 10 events over, z ≥ 3. Consecutive hours of one type merge. Severity and details: [the data sources guide](/docs/datasources.md).")
                 .body::<AnomaliesRequest>().returns::<DataConnectorAnomalies>(),
             anomalies)
 }

@@ -266,7 +266,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             list_playbooks)
         .route(Method::POST, "/api/v2/gamebooks/playbooks", Org(GamebooksManage),
             doc("v2-create-playbook", GAMEBOOKS, "Add a playbook to the catalogue")
-                .describe("Needs the ContentAdmin role (or higher) on at least one workspace, or an organizational role implying it. See docs/gamebooks.md for the actions and their templates.")
+                .describe("Needs the ContentAdmin role (or higher) on at least one workspace, or an organizational role implying it. See [the gamebooks guide](/docs/gamebooks.md) for the actions and their templates.")
                 .extension().body::<PlaybookRequest>().created::<PlaybookDefinition>(),
             create_playbook)
         .route(Method::GET, "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksRead),

@@ -1,6 +1,6 @@
 //! Health, readiness, metrics, the OpenAPI document and its rendered reference.
 
-use axum::extract::{OriginalUri, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use palisade_domain::Error;
@@ -12,6 +12,46 @@ use crate::AppState;
 
 const DOCS_HTML: &str = include_str!("../../assets/docs.html");
 const DOCS_JS: &str = include_str!("../../assets/redoc.standalone.js");
+
+/// The guides of `docs/`, compiled in and served under `/docs/{name}` (the OpenAPI
+/// descriptions link to them). A test checks that every `docs/*.md` is listed.
+const GUIDES: &[(&str, &str)] = &[
+    (
+        "ARCHITECTURE.md",
+        include_str!("../../../../docs/ARCHITECTURE.md"),
+    ),
+    ("azure.md", include_str!("../../../../docs/azure.md")),
+    (
+        "benchmarks.md",
+        include_str!("../../../../docs/benchmarks.md"),
+    ),
+    (
+        "configuration.md",
+        include_str!("../../../../docs/configuration.md"),
+    ),
+    (
+        "datasources.md",
+        include_str!("../../../../docs/datasources.md"),
+    ),
+    (
+        "decisions.md",
+        include_str!("../../../../docs/decisions.md"),
+    ),
+    (
+        "gamebooks.md",
+        include_str!("../../../../docs/gamebooks.md"),
+    ),
+    (
+        "incidents.md",
+        include_str!("../../../../docs/incidents.md"),
+    ),
+    (
+        "investigation.md",
+        include_str!("../../../../docs/investigation.md"),
+    ),
+    ("tickets.md", include_str!("../../../../docs/tickets.md")),
+    ("webhooks.md", include_str!("../../../../docs/webhooks.md")),
+];
 
 pub async fn healthz() -> Response {
     (
@@ -114,6 +154,39 @@ pub async fn docs_script() -> Response {
         .into_response()
 }
 
+/// A guide of `docs/`, as the Markdown it is written in, shown as plain text (every browser
+/// displays that; `text/markdown` is often downloaded instead).
+pub async fn guide(Path(name): Path<String>) -> ApiResult<Response> {
+    let (_, text) = GUIDES.iter().find(|(n, _)| *n == name).ok_or_else(|| {
+        let shown: String = name.chars().take(100).collect();
+        Error::NotFound {
+            detail: format!(
+                "No guide '{shown}'. Guides: {}.",
+                GUIDES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            target: None,
+        }
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        *text,
+    )
+        .into_response())
+}
+
+/// `/` leads to the API reference.
+pub async fn root() -> Response {
+    axum::response::Redirect::temporary("/docs").into_response()
+}
+
 pub async fn ping() -> Data<Pong> {
     Data(Pong { pong: true })
 }
@@ -150,6 +223,14 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::GET, "/docs", Public,
             doc("docs", SYSTEM, "Rendered API reference").extension().raw("text/html"),
             docs_page)
+        .route(Method::GET, "/", Public,
+            doc("root", SYSTEM, "Redirects to the API reference (`/docs`)").extension().raw("text/html").status(307),
+            root)
+        .route(Method::GET, "/docs/{guide}", Public,
+            doc("docs-guide", SYSTEM, "A guide of `docs/`, e.g. [webhooks.md](/docs/webhooks.md)")
+                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `tickets.md`, `webhooks.md`.")
+                .extension().raw("text/plain"),
+            guide)
         .route(Method::GET, "/docs/redoc.standalone.js", Public,
             doc("docs-asset", SYSTEM, "Renderer script of the API reference (embedded)").extension().raw("application/javascript"),
             docs_script)

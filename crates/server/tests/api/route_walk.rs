@@ -14,6 +14,8 @@ fn fill(path: &str, workspace: Uuid) -> String {
         .map(|seg| {
             if seg == "{workspaceId}" {
                 workspace.to_string()
+            } else if seg == "{guide}" {
+                "webhooks.md".to_string()
             } else if seg.starts_with('{') {
                 Uuid::new_v4().to_string()
             } else {

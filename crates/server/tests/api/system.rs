@@ -102,6 +102,63 @@ async fn docs_page_and_its_script_are_served_from_the_binary() {
     assert!(r.text.len() > 100_000);
 }
 
+/// The guides of `docs/` are served from the binary under `/docs/`, every guide the OpenAPI
+/// document points to answers, and `/` leads to the API reference.
+#[tokio::test]
+async fn guides_are_served_and_every_link_of_the_document_resolves() {
+    let app = TestApp::spawn().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let mut served = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.ends_with(".md") {
+            continue;
+        }
+        let r = app.get(&format!("/docs/{name}"), None).await;
+        assert_eq!(r.status, 200, "/docs/{name}: {}", r.text);
+        assert!(
+            r.content_type().starts_with("text/plain"),
+            "{}",
+            r.content_type()
+        );
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        let on_disk = std::fs::read_to_string(dir.join(&name)).unwrap();
+        assert_eq!(r.text, on_disk, "/docs/{name} is the file as committed");
+        served += 1;
+    }
+    assert!(served >= 10, "{served}");
+    app.get("/docs/nope.md", None)
+        .await
+        .assert_problem(404, "NOT_FOUND");
+    app.get("/docs/..%2FREADME.md", None)
+        .await
+        .assert_problem(404, "NOT_FOUND");
+
+    // Every guide the OpenAPI document mentions is a link that resolves.
+    let doc = app.get("/api/v2/openapi.json", None).await.text;
+    let mut links = 0;
+    for (i, _) in doc.match_indices("docs/") {
+        let rest = &doc[i..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || "/._-".contains(c)))
+            .unwrap_or(rest.len());
+        let name = rest[..end].trim_end_matches('.');
+        if !name.ends_with(".md") {
+            continue;
+        }
+        assert_eq!(&doc[i - 1..i], "/", "a bare mention, not a link: {name}");
+        let r = app.get(&format!("/{name}"), None).await;
+        assert_eq!(r.status, 200, "/{name}");
+        links += 1;
+    }
+    assert!(links >= 5, "{links}");
+
+    // `/` leads to the reference.
+    let r = app.get("/", None).await;
+    assert_eq!(r.status, 307, "{}", r.text);
+    assert_eq!(r.header("location"), Some("/docs"));
+}
+
 #[tokio::test]
 async fn graceful_shutdown_finishes_an_in_flight_request() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
