@@ -95,7 +95,11 @@ enum Command {
         command: AdminCommand,
     },
     /// Print the OpenAPI document.
-    Openapi,
+    Openapi {
+        /// OpenAPI version of the document: 3.1, or 3.0 for its 3.0.3 rendition.
+        #[arg(long, value_name = "VERSION", default_value = "3.1", value_parser = ["3.1", "3.0"])]
+        spec_version: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -276,9 +280,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
-        Command::Openapi => {
+        Command::Openapi { spec_version } => {
             use std::io::Write;
-            std::io::stdout().write_all(&palisade_server::openapi::document_bytes())?;
+            let doc = match spec_version.as_str() {
+                "3.0" => palisade_server::openapi::document_30_bytes(),
+                _ => palisade_server::openapi::document_bytes(),
+            };
+            std::io::stdout().write_all(&doc)?;
             Ok(())
         }
     }

@@ -43,6 +43,7 @@ struct Inner {
     azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
+    openapi_30: Arc<Vec<u8>>,
 }
 
 impl AppState {
@@ -126,6 +127,7 @@ impl AppState {
             org,
             metrics: Default::default(),
             openapi: Arc::new(openapi::document_bytes()),
+            openapi_30: Arc::new(openapi::document_30_bytes()),
         }))
     }
 
@@ -178,5 +180,9 @@ impl AppState {
     }
     pub fn openapi(&self) -> &Arc<Vec<u8>> {
         &self.0.openapi
+    }
+    /// The document's OpenAPI 3.0.3 rendition.
+    pub fn openapi_30(&self) -> &Arc<Vec<u8>> {
+        &self.0.openapi_30
     }
 }

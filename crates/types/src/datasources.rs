@@ -1,12 +1,14 @@
 //! Data connectors (`DataSource`), their hourly volume, and connector anomalies
 //! (docs/datasources.md).
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::incidents::{wire_enum, IncidentSource, Severity, TimeFilterSelection};
+use crate::spelling::{AnomalyWindow, Spelled};
 
 wire_enum! {
     /// The kind of a data connector. The six incident sources, `AzureActiveDirectory` (sign-in
@@ -90,6 +92,7 @@ impl ConnectorType {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParameterHelper {
+    #[schemars(required)]
     pub property_name: Option<String>,
     pub property_value: Option<String>,
 }
@@ -98,6 +101,7 @@ pub struct ParameterHelper {
 /// `createdDateTime` and `autoCreated`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("DataSource"))]
 pub struct DataSource {
     pub name: String,
     pub icon: Option<String>,
@@ -118,7 +122,9 @@ pub struct DataSource {
 /// required; on update absent fields are left unchanged.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("DataSourceRequest"))]
 pub struct DataSourceRequest {
+    #[schemars(with = "Option<Spelled<ConnectorType>>")]
     pub connector_type: Option<String>,
     /// Default: the connector type's display name.
     pub name: Option<String>,
@@ -137,7 +143,9 @@ pub struct DataSourceRequest {
 pub struct VolumeEntry {
     /// Any instant within the hour (truncated to the UTC hour); up to 90 days back, not in a
     /// future hour.
+    #[schemars(with = "DateTime<Utc>")]
     pub hour_start: Option<String>,
+    #[schemars(required)]
     pub events: Option<i64>,
     /// Default 0.
     pub bytes: Option<i64>,
@@ -147,7 +155,9 @@ pub struct VolumeEntry {
 /// the hours already hold.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("RecordVolumeRequest"))]
 pub struct RecordVolumeRequest {
+    #[schemars(required)]
     pub entries: Option<Vec<VolumeEntry>>,
 }
 
@@ -178,16 +188,34 @@ pub struct WorkspaceDataSources {
     pub data_sources: Vec<DataSource>,
 }
 
+/// `timeFilterSelection` of the anomaly report, as documented (schema only: the request is
+/// read as [`TimeFilterSelection`], whose `type` takes other values on the incident listing).
+#[derive(JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct AnomalyTimeFilterSelection {
+    #[serde(rename = "type")]
+    #[schemars(with = "Option<Spelled<AnomalyWindow>>")]
+    type_: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    custom_start_utc: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    custom_end_utc: Option<String>,
+}
+
 /// Body of `POST /datasources/across-workspaces/anomalies` (`ListMultipleWorkspacesGeneralRequestDto`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("AnomaliesRequest"))]
 pub struct AnomaliesRequest {
     /// Workspaces to examine; absent or empty: every workspace the caller holds a role on.
     /// Workspaces the caller holds no role on are skipped silently.
+    #[schemars(with = "Option<Vec<Uuid>>")]
     pub workspace_ids: Option<Vec<String>>,
     /// `type`: `OneHour`, `ThreeHours`, `SixHours`, `TwelveHours`, `TwentyFourHours`
     /// (default), `FourtyEightHours`, `SevenDays`, `ThirtyDays` or `Custom` (with
     /// `customStartUtc` and `customEndUtc`, at most 31 days).
+    #[schemars(with = "Option<AnomalyTimeFilterSelection>")]
     pub time_filter_selection: Option<TimeFilterSelection>,
 }
 

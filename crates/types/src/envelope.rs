@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use crate::examples::example;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,7 @@ pub struct Meta {
 /// RFC 7807 / RFC 9457 problem document, served as `application/problem+json`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("ProblemDetails"))]
 pub struct ProblemDetails {
     /// URI of the problem class.
     #[serde(rename = "type")]

@@ -6,12 +6,16 @@
 
 use std::collections::BTreeMap;
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::incidents::{wire_enum, IncidentSource};
+use crate::incidents::{
+    wire_enum, Classification, ClassificationReason, IncidentSource, IncidentStatus, Severity,
+};
+use crate::spelling::{HttpMethod, PlaybookEntityType, Spelled};
 
 wire_enum! {
     /// Status of a gamebook run (`Gamebook.status`).
@@ -56,20 +60,25 @@ pub struct PlaybookAction {
     /// `AddComment`, `SetStatus`, `SetSeverity`, `Assign`, `AddLabel`, `LinkTicket` or
     /// `HttpRequest`.
     #[serde(rename = "type")]
+    #[schemars(with = "Spelled<ActionType>")]
     pub kind: Option<String>,
     /// AddComment: the comment text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// SetStatus: `New`, `Active` or `Closed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Spelled<IncidentStatus>>")]
     pub status: Option<String>,
     /// SetStatus to `Closed`: required classification and reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Spelled<Classification>>")]
     pub classification: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Spelled<ClassificationReason>>")]
     pub classification_reason: Option<String>,
     /// SetSeverity: `Informational`, `Low`, `Medium` or `High`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Spelled<Severity>>")]
     pub severity: Option<String>,
     /// Assign: the new owner (`email` or `userId` required).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,6 +95,7 @@ pub struct PlaybookAction {
     pub ticket_id: Option<String>,
     /// HttpRequest: `GET`, `POST` (default), `PUT`, `PATCH` or `DELETE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Spelled<HttpMethod>>")]
     pub method: Option<String>,
     /// HttpRequest: the target (checked by the webhook SSRF guard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -101,6 +111,7 @@ pub struct PlaybookAction {
 /// A playbook of the organization's catalogue.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("PlaybookDefinition"))]
 pub struct PlaybookDefinition {
     pub id: Uuid,
     pub name: String,
@@ -120,9 +131,11 @@ pub struct PlaybookDefinition {
 /// fields are left unchanged).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("PlaybookRequest"))]
 pub struct PlaybookRequest {
     pub name: Option<String>,
     pub description: Option<String>,
+    #[schemars(with = "Option<Spelled<PlaybookEntityType>>")]
     pub entity_type: Option<String>,
     pub is_admin_required: Option<bool>,
     pub parameters: Option<serde_json::Map<String, serde_json::Value>>,
@@ -132,6 +145,7 @@ pub struct PlaybookRequest {
 /// A gamebook rule of a workspace.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("GamebookRule"))]
 pub struct GamebookRule {
     pub id: Uuid,
     pub workspace_id: Uuid,
@@ -140,8 +154,10 @@ pub struct GamebookRule {
     pub match_type: TitleMatch,
     pub title_pattern: String,
     /// Only incidents of these severities (empty: any).
+    #[schemars(with = "Vec<Severity>")]
     pub severities: Vec<String>,
     /// Only incidents of these sources (empty: any).
+    #[schemars(with = "Vec<IncidentSource>")]
     pub sources: Vec<String>,
     /// The playbooks to run, in this order.
     pub playbook_ids: Vec<Uuid>,
@@ -156,13 +172,18 @@ pub struct GamebookRule {
 /// update, absent fields are left unchanged).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("GamebookRuleRequest"))]
 pub struct GamebookRuleRequest {
     pub title: Option<String>,
     /// `Exact`, `Contains` (default) or `Regex`.
+    #[schemars(with = "Option<Spelled<TitleMatch>>")]
     pub match_type: Option<String>,
     pub title_pattern: Option<String>,
+    #[schemars(with = "Option<Vec<Spelled<Severity>>>")]
     pub severities: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<Spelled<IncidentSource>>>")]
     pub sources: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<Uuid>>")]
     pub playbook_ids: Option<Vec<String>>,
     pub is_auto_run: Option<bool>,
     pub is_enabled: Option<bool>,
@@ -211,6 +232,7 @@ pub struct Playbook {
 /// A gamebook run.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("Gamebook"))]
 pub struct Gamebook {
     pub id: Uuid,
     pub tracing_id: Uuid,
@@ -273,10 +295,15 @@ pub struct GamebookPageList {
 /// playbooks, against an incident.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("StartGamebookRequest"))]
 pub struct StartGamebookRequest {
+    #[schemars(with = "Spelled<IncidentSource>")]
     pub source: Option<String>,
+    #[schemars(required)]
     pub incident_id: Option<String>,
+    #[schemars(with = "Option<Uuid>")]
     pub rule_id: Option<String>,
+    #[schemars(with = "Option<Vec<Uuid>>")]
     pub playbook_ids: Option<Vec<String>>,
     /// The run's title (default: the rule's title, or `Manual gamebook`).
     pub title: Option<String>,

@@ -1,9 +1,12 @@
 //! Incidents: sources, enums, the ingest model (DESIGN §9) and the detail shape.
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::spelling::{ListingWindow, Spelled};
 
 macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident),* $(,)? }) => {
@@ -26,6 +29,13 @@ macro_rules! wire_enum {
             /// `A, B, C` for error messages.
             pub fn allowed() -> String {
                 Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl $crate::spelling::Spellings for $name {
+            const NAME: &'static str = concat!(stringify!($name), "Input");
+            fn canonical() -> Vec<&'static str> {
+                Self::ALL.iter().map(|v| v.as_str()).collect()
             }
         }
     };
@@ -96,7 +106,9 @@ pub struct OwnerInput {
 #[serde(rename_all = "camelCase")]
 pub struct EntityInput {
     pub id: Option<String>,
+    #[schemars(with = "Spelled<EntityKind>")]
     pub kind: Option<String>,
+    #[schemars(required)]
     pub display_name: Option<String>,
     pub properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -105,11 +117,14 @@ pub struct EntityInput {
 #[serde(rename_all = "camelCase")]
 pub struct AlertInput {
     pub id: Option<String>,
+    #[schemars(required)]
     pub title: Option<String>,
+    #[schemars(with = "Option<Spelled<Severity>>")]
     pub severity: Option<String>,
     pub product_name: Option<String>,
     pub vendor_name: Option<String>,
     pub status: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub created_at: Option<String>,
     pub entity_ids: Option<Vec<String>>,
 }
@@ -126,16 +141,22 @@ pub struct Evidence {
 /// `title` and `severity` is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("IncidentInput"))]
 pub struct IncidentInput {
     /// The incident id: required in a batch; on the single-incident `PUT` the path gives it
     /// (a different `id` in the body is refused).
     pub id: Option<String>,
+    #[schemars(required)]
     pub title: Option<String>,
     pub description: Option<String>,
+    #[schemars(with = "Spelled<Severity>")]
     pub severity: Option<String>,
     /// Default `New`.
+    #[schemars(with = "Option<Spelled<IncidentStatus>>")]
     pub status: Option<String>,
+    #[schemars(with = "Option<Spelled<Classification>>")]
     pub classification: Option<String>,
+    #[schemars(with = "Option<Spelled<ClassificationReason>>")]
     pub classification_reason: Option<String>,
     pub classification_comment: Option<String>,
     /// Assigned per workspace (increasing) when absent.
@@ -144,9 +165,13 @@ pub struct IncidentInput {
     pub labels: Option<Vec<String>>,
     pub tactics: Option<Vec<String>>,
     pub alert_product_names: Option<Vec<String>>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub created_at: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub updated_at: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub first_activity_at: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub last_activity_at: Option<String>,
     pub provider_url: Option<String>,
     pub entities: Option<Vec<EntityInput>>,
@@ -154,11 +179,32 @@ pub struct IncidentInput {
     pub evidence: Option<Evidence>,
 }
 
+/// The schema of a batch item: an incident in Palisade's model, with its `id` (schema only;
+/// batch items are parsed one by one, so that a bad item is that item's failure).
+pub struct BatchIncident;
+
+impl JsonSchema for BatchIncident {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BatchIncident".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let incident = generator.subschema_for::<IncidentInput>();
+        schemars::json_schema!({
+            "description": "An incident in Palisade's model with its `id`.",
+            "allOf": [incident],
+            "required": ["id"],
+        })
+    }
+}
+
 /// Body of `POST …/incidents/{source}/ingest`: up to 1,000 incidents.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("IngestBatchRequest"))]
 pub struct IngestBatchRequest {
     /// Each item is an incident in Palisade's model with its `id`.
+    #[schemars(with = "Vec<BatchIncident>")]
     pub incidents: Option<Vec<IncidentInput>>,
 }
 
@@ -182,6 +228,7 @@ pub struct IngestResult {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("IngestBatchResult"))]
 pub struct IngestBatchResult {
     pub created: usize,
     pub updated: usize,
@@ -236,6 +283,7 @@ pub struct Alert {
 /// The incident's own fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("Incident"))]
 pub struct Incident {
     pub id: String,
     pub number: i64,
@@ -293,6 +341,7 @@ pub struct IngestOneResult {
 /// An incident comment.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("IncidentComment"))]
 pub struct IncidentComment {
     pub id: String,
     pub message: String,
@@ -337,8 +386,11 @@ pub struct RelatedIncidents {
 pub struct TimeFilterSelection {
     /// `TwentyFourHours`, `SevenDays`, `ThirtyDays` or `Custom`.
     #[serde(rename = "type")]
+    #[schemars(with = "Option<Spelled<ListingWindow>>")]
     pub type_: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub custom_start_utc: Option<String>,
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub custom_end_utc: Option<String>,
 }
 
@@ -346,6 +398,7 @@ pub struct TimeFilterSelection {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspacePageTokensInput {
+    #[schemars(with = "Uuid")]
     pub workspace_id: Option<String>,
     pub source_tokens: Option<std::collections::BTreeMap<String, String>>,
 }
@@ -353,10 +406,14 @@ pub struct WorkspacePageTokensInput {
 /// Body of `POST /incidents/across-workspaces`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("AcrossWorkspacesRequest"))]
 pub struct AcrossWorkspacesRequest {
+    #[schemars(with = "Option<Vec<Spelled<Severity>>>")]
     pub severities: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<Spelled<IncidentStatus>>>")]
     pub statuses: Option<Vec<String>>,
     /// Default: all six sources.
+    #[schemars(with = "Option<Vec<Spelled<IncidentSource>>>")]
     pub sources: Option<Vec<String>>,
     /// Default: no time bound.
     pub time_filter_selection: Option<TimeFilterSelection>,
@@ -416,14 +473,19 @@ pub struct AcrossWorkspacesPage {
 /// required only on the legacy route without a source segment.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("StatusUpdateRequest"))]
 pub struct StatusUpdateRequest {
+    #[schemars(with = "Option<Spelled<IncidentSource>>")]
     pub source: Option<String>,
     pub incident_id: Option<String>,
+    #[schemars(with = "Spelled<IncidentStatus>")]
     pub status: Option<String>,
     /// Added as a comment (a closing comment when closing).
     pub comment: Option<String>,
     /// Required when closing, with `classificationReason`.
+    #[schemars(with = "Option<Spelled<Classification>>")]
     pub classification: Option<String>,
+    #[schemars(with = "Option<Spelled<ClassificationReason>>")]
     pub classification_reason: Option<String>,
     pub classification_comment: Option<String>,
 }
@@ -431,7 +493,9 @@ pub struct StatusUpdateRequest {
 /// Body of the assignment (`PUT …/assign`); no `userId` and no `email` unassigns.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("AssignRequest"))]
 pub struct AssignRequest {
+    #[schemars(with = "Option<Spelled<IncidentSource>>")]
     pub source: Option<String>,
     pub user_id: Option<String>,
     pub email: Option<String>,
@@ -441,10 +505,15 @@ pub struct AssignRequest {
 /// Body of `PUT …/incidents/{source}/bulk`: up to 100 incidents, one change applied to each.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("BulkUpdateRequest"))]
 pub struct BulkUpdateRequest {
+    #[schemars(required)]
     pub incident_ids: Option<Vec<String>>,
+    #[schemars(with = "Option<Spelled<IncidentStatus>>")]
     pub status: Option<String>,
+    #[schemars(with = "Option<Spelled<Classification>>")]
     pub classification: Option<String>,
+    #[schemars(with = "Option<Spelled<ClassificationReason>>")]
     pub classification_reason: Option<String>,
     pub classification_comment: Option<String>,
     pub comment: Option<String>,
@@ -483,9 +552,12 @@ pub struct BulkUpdateResult {
 /// Body of comment create and update.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("CommentRequest"))]
 pub struct CommentRequest {
+    #[schemars(required)]
     pub content: Option<String>,
     /// Required only on the legacy route without a source segment.
+    #[schemars(with = "Option<Spelled<IncidentSource>>")]
     pub source: Option<String>,
     /// The originating extension (SIEM connection), recorded for write-back.
     pub extension_id: Option<String>,

@@ -1,12 +1,14 @@
 //! Investigation logs: sign-in logs (modeled on Microsoft Graph `signIn`), directory audit
 //! logs (the documented item), their pages and the query audit trail (docs/investigation.md).
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::incidents::wire_enum;
+use crate::spelling::Spelled;
 
 wire_enum! { RiskLevel { None, Low, Medium, High, Hidden } }
 wire_enum! { ConditionalAccessStatus { Success, Failure, NotApplied } }
@@ -48,6 +50,7 @@ pub struct SignInDevice {
 pub struct SignInLogInput {
     /// Unique per workspace; re-sending an id is skipped. Generated when absent.
     pub id: Option<String>,
+    #[schemars(with = "DateTime<Utc>")]
     pub created_date_time: Option<String>,
     pub user_id: Option<String>,
     pub user_principal_name: Option<String>,
@@ -60,9 +63,12 @@ pub struct SignInLogInput {
     pub status: Option<SignInStatus>,
     pub client_app_used: Option<String>,
     pub device_detail: Option<SignInDevice>,
+    #[schemars(with = "Option<Spelled<RiskLevel>>")]
     pub risk_level_during_sign_in: Option<String>,
+    #[schemars(with = "Option<Spelled<RiskLevel>>")]
     pub risk_level_aggregated: Option<String>,
     pub risk_state: Option<String>,
+    #[schemars(with = "Option<Spelled<ConditionalAccessStatus>>")]
     pub conditional_access_status: Option<String>,
     pub is_interactive: Option<bool>,
     pub correlation_id: Option<String>,
@@ -100,11 +106,14 @@ pub struct SignInLog {
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryLogInput {
     pub id: Option<String>,
+    #[schemars(with = "DateTime<Utc>")]
     pub date: Option<String>,
     pub service: Option<String>,
+    #[schemars(required)]
     pub activity: Option<String>,
     pub category: Option<String>,
     /// `Success` (default), `Failure` or `Timeout`.
+    #[schemars(with = "Option<Spelled<DirectoryLogStatus>>")]
     pub status: Option<String>,
     pub status_reason: Option<String>,
     pub target_resources: Option<Vec<String>>,
@@ -137,15 +146,19 @@ pub struct DirectoryLog {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("SignInLogIngestRequest"))]
 pub struct SignInLogIngestRequest {
     /// 1 to 1,000 items.
+    #[schemars(required)]
     pub items: Option<Vec<SignInLogInput>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("DirectoryLogIngestRequest"))]
 pub struct DirectoryLogIngestRequest {
     /// 1 to 1,000 items.
+    #[schemars(required)]
     pub items: Option<Vec<DirectoryLogInput>>,
 }
 

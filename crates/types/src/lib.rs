@@ -8,10 +8,12 @@ pub mod azure;
 pub mod datasources;
 pub mod enums;
 pub mod envelope;
+mod examples;
 pub mod gamebooks;
 pub mod incidents;
 pub mod investigation;
 pub mod org;
+pub mod spelling;
 pub mod tickets;
 
 pub use enums::{OrgRole, WorkspaceRole};

@@ -3,12 +3,14 @@
 //! Request types keep enum-valued and date fields as strings so that an unknown value is
 //! reported as a `VALIDATION_ERROR` naming the field rather than a generic parse failure.
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::enums::{OrgRole, WorkspaceRole};
+use crate::spelling::{ScopeName, Spelled};
 
 // ---------------------------------------------------------------- service accounts
 
@@ -48,6 +50,7 @@ pub struct Credential {
 /// A newly issued credential; `clientSecret` is shown only in this response.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("IssuedCredential"))]
 pub struct IssuedCredential {
     pub client_id: Uuid,
     pub client_secret: String,
@@ -57,6 +60,7 @@ pub struct IssuedCredential {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("ServiceAccount"))]
 pub struct ServiceAccount {
     pub id: Uuid,
     pub account_id: Uuid,
@@ -77,6 +81,7 @@ pub struct ServiceAccount {
 /// Response of `POST /service-accounts`: the account plus its initial credential.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("CreatedServiceAccount"))]
 pub struct CreatedServiceAccount {
     #[serde(flatten)]
     pub service_account: ServiceAccount,
@@ -107,31 +112,40 @@ impl std::fmt::Debug for CreatedServiceAccount {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceAssignmentInput {
+    #[schemars(with = "Uuid")]
     pub workspace_id: Option<String>,
+    #[schemars(with = "Spelled<WorkspaceRole>")]
     pub role: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("CreateServiceAccountRequest"))]
 pub struct CreateServiceAccountRequest {
     /// Required, at most 200 characters.
+    #[schemars(required)]
     pub name: Option<String>,
     /// At most 1000 characters.
     pub description: Option<String>,
     /// Defaults to `Member`.
+    #[schemars(with = "Option<Spelled<OrgRole>>")]
     pub organizational_role: Option<String>,
     pub workspace_assignments: Option<Vec<WorkspaceAssignmentInput>>,
     /// Scopes of the initial credential (at least one).
+    #[schemars(with = "Vec<Spelled<ScopeName>>")]
     pub scopes: Option<Vec<String>>,
     /// Expiry of the initial credential; defaults to 365 days, at most 730 days ahead.
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub expiration_date: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("UpdateServiceAccountRequest"))]
 pub struct UpdateServiceAccountRequest {
     pub name: Option<String>,
     pub description: Option<String>,
+    #[schemars(with = "Option<Spelled<OrgRole>>")]
     pub organizational_role: Option<String>,
     /// When present, replaces every workspace assignment.
     pub workspace_assignments: Option<Vec<WorkspaceAssignmentInput>>,
@@ -139,8 +153,11 @@ pub struct UpdateServiceAccountRequest {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("CreateCredentialRequest"))]
 pub struct CreateCredentialRequest {
+    #[schemars(with = "Option<DateTime<Utc>>")]
     pub expiration_date: Option<String>,
+    #[schemars(with = "Option<Vec<Spelled<ScopeName>>>")]
     pub scopes: Option<Vec<String>>,
 }
 
@@ -160,6 +177,7 @@ pub struct RoleAssignment {
 /// An organization user (union of the documented list and detail shapes).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("User"))]
 pub struct User {
     pub id: Uuid,
     pub display_name: String,
@@ -186,11 +204,14 @@ pub struct User {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("UserInput"))]
 pub struct UserInput {
     pub display_name: Option<String>,
     pub tenant_id: Option<String>,
     /// Required on update; optional on add (generated when absent).
+    #[schemars(with = "Option<Uuid>")]
     pub user_id: Option<String>,
+    #[schemars(with = "Option<Spelled<OrgRole>>")]
     pub organizational_role: Option<String>,
     pub email: Option<String>,
     pub is_owner: Option<bool>,
@@ -198,27 +219,37 @@ pub struct UserInput {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("AddUsersRequest"))]
 pub struct AddUsersRequest {
+    #[schemars(required)]
     pub users: Option<Vec<UserInput>>,
     /// Ignored unless `workspaceId` is given: assign the added users to that workspace.
     pub assign_to_workspace: Option<bool>,
+    #[schemars(with = "Option<Uuid>")]
     pub workspace_id: Option<String>,
+    #[schemars(with = "Option<Spelled<WorkspaceRole>>")]
     pub role: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("UpdateOrgRoleRequest"))]
 pub struct UpdateOrgRoleRequest {
+    #[schemars(with = "Uuid")]
     pub user_id: Option<String>,
+    #[schemars(with = "Spelled<OrgRole>")]
     pub organizational_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("WorkspaceUsersRequest"))]
 pub struct WorkspaceUsersRequest {
     /// An account id (all its workspaces) or a workspace id.
+    #[schemars(with = "Uuid")]
     pub account_id: Option<String>,
     pub query: Option<String>,
+    #[schemars(with = "Option<Spelled<WorkspaceRole>>")]
     pub role: Option<String>,
 }
 
@@ -236,15 +267,20 @@ pub struct WorkspaceUser {
 /// Body of `POST /users/workspace`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("AssignUsersToWorkspaceRequest"))]
 pub struct AssignUsersToWorkspaceRequest {
+    #[schemars(with = "Uuid")]
     pub workspace_id: Option<String>,
+    #[schemars(with = "Spelled<WorkspaceRole>")]
     pub role: Option<String>,
+    #[schemars(with = "Vec<Uuid>")]
     pub user_ids: Option<Vec<String>>,
 }
 
 /// Body of `PUT /users/profile`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("UpdateProfileRequest"))]
 pub struct UpdateProfileRequest {
     pub display_name: Option<String>,
     pub description: Option<String>,
@@ -254,6 +290,7 @@ pub struct UpdateProfileRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("Account"))]
 pub struct Account {
     pub id: Uuid,
     pub name: String,
@@ -266,12 +303,15 @@ pub struct Account {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("CreateAccountRequest"))]
 pub struct CreateAccountRequest {
+    #[schemars(required)]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("Workspace"))]
 pub struct Workspace {
     pub id: Uuid,
     pub name: String,
@@ -283,9 +323,12 @@ pub struct Workspace {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("WorkspaceRequest"))]
 pub struct WorkspaceRequest {
+    #[schemars(required)]
     pub name: Option<String>,
     /// Defaults to the organization's own account.
+    #[schemars(with = "Option<Uuid>")]
     pub account_id: Option<String>,
 }
 

@@ -1,12 +1,14 @@
 //! Service tickets (facts §9, `docs/tickets.md`): one sub-object per PSA, of which exactly
 //! one is set.
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::incidents::IncidentSource;
+use crate::spelling::{Spelled, TicketPriority};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -163,8 +165,11 @@ pub struct HaloPsaTicket {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketIncidentRef {
+    #[schemars(required)]
     pub id: Option<String>,
+    #[schemars(with = "Option<Spelled<IncidentSource>>")]
     pub source: Option<String>,
+    #[schemars(with = "Option<Uuid>")]
     pub workspace_id: Option<String>,
     /// The incident number (string or integer on input; a string on output).
     pub number: Option<serde_json::Value>,
@@ -173,6 +178,7 @@ pub struct TicketIncidentRef {
 /// `ServiceTicketDto`: exactly one of the PSA sub-objects is set.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("ServiceTicket"))]
 pub struct ServiceTicket {
     /// Palisade's id of the record.
     pub id: Uuid,
@@ -207,12 +213,15 @@ pub struct LinkedIncident {
 /// Body of `POST /workspaces/{ws}/tickets`: create or replace the ticket `ticketId`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("ServiceTicketInput"))]
 pub struct ServiceTicketInput {
+    #[schemars(required)]
     pub ticket_id: Option<String>,
     /// Default: the PSA ticket's own number.
     pub number: Option<String>,
     pub grouping_id: Option<String>,
     /// Default: the PSA ticket's own priority.
+    #[schemars(with = "Option<Spelled<TicketPriority>>")]
     pub priority: Option<String>,
     pub autotask_ticket: Option<AutotaskTicket>,
     pub service_now_ticket: Option<ServiceNowTicket>,
@@ -224,16 +233,22 @@ pub struct ServiceTicketInput {
 /// `LinkServiceTicketRequest` (and, with the same fields, `UnlinkServiceTicketRequest`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("LinkServiceTicketRequest"))]
 pub struct LinkServiceTicketRequest {
+    #[schemars(required)]
     pub ticket_id: Option<String>,
+    #[schemars(required)]
     pub incident: Option<TicketIncidentRef>,
 }
 
 /// Body of `PUT /workspaces/{ws}/tickets/priority`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("TicketPriorityRequest"))]
 pub struct TicketPriorityRequest {
+    #[schemars(required)]
     pub ticket_id: Option<String>,
     /// `Critical`, `High`, `Medium` or `Low`.
+    #[schemars(with = "Spelled<TicketPriority>")]
     pub priority: Option<String>,
 }

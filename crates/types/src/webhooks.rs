@@ -3,10 +3,13 @@
 //! Request types keep enum-valued fields as strings so an unknown value is reported as a
 //! `VALIDATION_ERROR` naming the field.
 
+use crate::examples::example;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::spelling::{EventTypeName, Spelled};
 
 /// Webhook status: `Active` delivers, `Paused` holds deliveries until `resume`, `Disabled`
 /// (after repeated failures or a `410 Gone`) holds them until `enable`.
@@ -70,6 +73,7 @@ impl WebhookAuthType {
 /// A webhook configuration (`GET /webhooks/{id}`).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("Webhook"))]
 pub struct Webhook {
     pub id: Uuid,
     /// The organization (service provider) owning the webhook.
@@ -97,6 +101,7 @@ pub struct Webhook {
 /// `POST /webhooks` answer: the configuration plus its signing secret, shown only here.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("WebhookCreated"))]
 pub struct WebhookCreated {
     #[serde(flatten)]
     pub webhook: Webhook,
@@ -108,20 +113,25 @@ pub struct WebhookCreated {
 /// unchanged; credentials change through `POST /webhooks/{id}/credentials`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("WebhookRequest"))]
 pub struct WebhookRequest {
     pub name: Option<String>,
     pub url: Option<String>,
     /// Names from `GET /webhooks/event-types`; versioned names (`incident.created.v1`) are
     /// accepted.
+    #[schemars(with = "Option<Vec<Spelled<EventTypeName>>>")]
     pub event_types: Option<Vec<String>>,
+    #[schemars(with = "Option<Vec<Uuid>>")]
     pub monitored_account_ids: Option<Vec<String>>,
     /// Restricts the webhook to one workspace; `null` on update clears it.
     #[serde(default, deserialize_with = "double_option")]
     #[schemars(with = "Option<String>")]
     pub workspace_id: Option<Option<String>>,
     /// Defaults to the organization's own account.
+    #[schemars(with = "Option<Uuid>")]
     pub target_account_id: Option<String>,
     /// `None`, `Bearer`, `Basic`, `ApiKey` (create only).
+    #[schemars(with = "Option<Spelled<WebhookAuthType>>")]
     pub authentication_type: Option<String>,
     /// Bearer token or API key (create only).
     pub token: Option<String>,
@@ -138,7 +148,9 @@ pub struct WebhookRequest {
 /// `signingToken` replaces the signing secret; absent, the current one is kept.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(example = example!("WebhookCredentialsRequest"))]
 pub struct WebhookCredentialsRequest {
+    #[schemars(with = "Spelled<WebhookAuthType>")]
     pub authentication_type: Option<String>,
     pub token: Option<String>,
     pub signing_token: Option<String>,

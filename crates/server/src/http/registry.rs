@@ -92,6 +92,12 @@ pub struct Doc {
     pub documented_path: Option<&'static str>,
     /// A body limit of its own (batch ingest routes), instead of `max_body_bytes`.
     pub body_limit: Option<usize>,
+    /// Fields of the request body this route requires beyond what the body's type always
+    /// requires (a create route of a type shared with its update route), documented as a
+    /// schema of their own: `(schema name, fields)`.
+    pub requires: Option<(&'static str, &'static [&'static str])>,
+    /// A `POST` that only reads (a query with a body): it never answers 409.
+    pub reads: bool,
 }
 
 /// Body limit of the batch ingest routes: a batch of 1,000 realistic incidents (entities,
@@ -118,6 +124,8 @@ pub fn doc(operation_id: &'static str, tag: &'static str, summary: &'static str)
         query: Vec::new(),
         documented_path: None,
         body_limit: None,
+        requires: None,
+        reads: false,
     }
 }
 
@@ -146,6 +154,17 @@ impl Doc {
     pub fn optional_body<T: JsonSchema>(mut self) -> Self {
         self.request = Some(schema_of::<T>);
         self.request_optional = true;
+        self
+    }
+    /// The body's `fields` are required on this route; the document names the body schema
+    /// `schema` (a copy of the type's schema requiring them).
+    pub fn requires(mut self, schema: &'static str, fields: &'static [&'static str]) -> Self {
+        self.requires = Some((schema, fields));
+        self
+    }
+    /// A `POST` that only reads.
+    pub fn reads(mut self) -> Self {
+        self.reads = true;
         self
     }
     pub fn returns<T: JsonSchema>(mut self) -> Self {

@@ -135,7 +135,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesManage, ContentAdmin),
             doc("v2-create-datasource", DATASOURCES, "Create a data connector")
                 .describe("`connectorType` is required. A workspace has at most one connector of each ingest-fed type (the six sources, `AzureActiveDirectory`, `AzureActiveDirectoryAudit`): a second is 409 `CONFLICT`. `MicrosoftOffice`, `Syslog` and `Custom` connectors may repeat.")
-                .extension().body::<DataSourceRequest>().created::<DataSource>(),
+                .extension().body::<DataSourceRequest>().requires("CreateDataSourceRequest", &["connectorType"]).created::<DataSource>(),
             create)
         .route(Method::GET, CONNECTOR, Access::Workspace(DatasourcesRead, WorkspaceReader),
             doc("v2-get-datasource", DATASOURCES, "Get a data connector").extension().returns::<DataSource>(),
@@ -168,6 +168,6 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::POST, "/api/v2/datasources/across-workspaces/anomalies", Org(DatasourcesRead),
             doc("v2-list-datasource-anomalies-across-workspaces", DATASOURCES, "List data connector anomalies across visible workspaces")
                 .describe("Examines whole UTC hours before the current one (`timeFilterSelection.type`, default `TwentyFourHours`) of each connected connector. The baseline of an hour is the same hour on the previous 7 days (median and MAD; at least 3 days of history). Silence: nothing where the median expects ≥ 5 events. Drop: ≤ 50% of the median, ≥ 5 events short, robust z ≤ −3. Spike: ≥ 200%, ≥ 10 events over, z ≥ 3. Consecutive hours of one type merge. Severity and details: [the data sources guide](/docs/datasources.md).")
-                .body::<AnomaliesRequest>().returns::<DataConnectorAnomalies>(),
+                .reads().body::<AnomaliesRequest>().returns::<DataConnectorAnomalies>(),
             anomalies)
 }

@@ -267,7 +267,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::POST, "/api/v2/gamebooks/playbooks", Org(GamebooksManage),
             doc("v2-create-playbook", GAMEBOOKS, "Add a playbook to the catalogue")
                 .describe("Needs the ContentAdmin role (or higher) on at least one workspace, or an organizational role implying it. See [the gamebooks guide](/docs/gamebooks.md) for the actions and their templates.")
-                .extension().body::<PlaybookRequest>().created::<PlaybookDefinition>(),
+                .extension().body::<PlaybookRequest>().requires("CreatePlaybookRequest", &["name", "action"]).created::<PlaybookDefinition>(),
             create_playbook)
         .route(Method::GET, "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksRead),
             doc("v2-get-playbook", GAMEBOOKS, "Get a playbook").extension().returns::<PlaybookDefinition>(),
@@ -285,7 +285,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/gamebook-rules", Access::Workspace(GamebooksManage, ContentAdmin),
             doc("v2-create-gamebook-rule", GAMEBOOKS, "Create a gamebook rule")
                 .describe("`matchType` Exact, Contains (default) or Regex, matched case-insensitively against incident titles; optional `severities` and `sources`; `playbookIds` run in order; `isAutoRun` starts a run when a matching incident is created.")
-                .extension().body::<GamebookRuleRequest>().created::<GamebookRule>(),
+                .extension().body::<GamebookRuleRequest>().requires("CreateGamebookRuleRequest", &["title", "titlePattern", "playbookIds"]).created::<GamebookRule>(),
             create_rule)
         .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksRead, WorkspaceReader),
             doc("v2-get-gamebook-rule", GAMEBOOKS, "Get a gamebook rule").extension().returns::<GamebookRule>(),

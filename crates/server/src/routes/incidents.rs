@@ -274,7 +274,7 @@ const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{inc
 #[rustfmt::skip]
 pub(super) fn routes(api: super::Api) -> super::Api {
     use super::table::*;
-    use palisade_types::incidents::{IncidentDetail, IngestBatchRequest};
+    use palisade_types::incidents::{EntityKind, IncidentDetail, IngestBatchRequest, TimeFilteringType};
     const COMMENT_SCOPES: &[palisade_domain::Scope] = &[IncidentsComments, IncidentsWrite];
     api
         // ---------------------------------------------------------------- incidents
@@ -306,10 +306,10 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/by-entity", Access::Workspace(IncidentsRead, WorkspaceReader),
             doc("v2-get-incidents-by-entity", INCIDENTS, "Incidents of this source related to an entity")
                 .describe("Matches `EntityKind` + `EntityFilter` (or `EntityName`) against entity identifiers (UPN/email/object id, host name/device id, IP, hash, URL), newest first, at most 100.")
-                .query("EntityKind", true, "Entity kind, e.g. Account, Host, Ip, FileHash.", json!({"type": "string"}))
+                .query("EntityKind", true, "Entity kind, e.g. Account, Host, Ip, FileHash.", spelled_schema::<EntityKind>())
                 .query("EntityFilter", true, "The entity's identifier.", json!({"type": "string"}))
                 .query("EntityName", false, "Alternative to EntityFilter.", json!({"type": "string"}))
-                .query("TimeFilteringType", false, "ThreeHours, SixHours, TwelveHours, TwentyFourHours (default), FourtyEightHours, Custom.", json!({"type": "string"}))
+                .query("TimeFilteringType", false, "ThreeHours, SixHours, TwelveHours, TwentyFourHours (default), FourtyEightHours, Custom.", spelled_schema::<TimeFilteringType>())
                 .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
                 .query("EndDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
                 .query("IncidentId", false, "Leave this incident out.", json!({"type": "string"}))
@@ -319,7 +319,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             doc("v2-list-incidents-across-workspaces", INCIDENTS, "List incidents across every workspace the caller holds a role on")
                 .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` and no tokens; every later call echoes the previous `sourcePageTokens` verbatim as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Page size is server-controlled.")
                 .body_limit(PAGE_TOKENS_BODY_BYTES)
-                .body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
+                .reads().body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
             across_workspaces)
         // ---------------------------------------------------------------- restored incident actions
         .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/summary", Access::Workspace(IncidentsRead, WorkspaceReader),
@@ -358,16 +358,16 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/status", Access::Workspace(IncidentsWrite, IncidentResponder),
             doc("v2-update-incident-status-legacy", INCIDENTS, "Change an incident's status (legacy route; `source` in the body)")
                 .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/status")
-                .body::<StatusUpdateRequest>().returns::<Incident>(),
+                .body::<StatusUpdateRequest>().requires("LegacyStatusUpdateRequest", &["source"]).returns::<Incident>(),
             legacy_status)
         .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/assign", Access::Workspace(IncidentsWrite, IncidentResponder),
             doc("v2-assign-incident-legacy", INCIDENTS, "Assign an incident (legacy route; `source` in the body)")
                 .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/assign")
-                .body::<AssignRequest>().returns::<Incident>(),
+                .body::<AssignRequest>().requires("LegacyAssignRequest", &["source"]).returns::<Incident>(),
             legacy_assign)
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/incidents/{source}/comments", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
             doc("v2-create-incident-comment-legacy", INCIDENTS, "Comment on an incident (legacy route; `source` in the body)")
                 .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/comments")
-                .body::<CommentRequest>().created::<IncidentComment>(),
+                .body::<CommentRequest>().requires("LegacyCommentRequest", &["source"]).created::<IncidentComment>(),
             legacy_comment)
 }

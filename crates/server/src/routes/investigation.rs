@@ -70,10 +70,11 @@ const LOG_QUERY_NOTE: &str = "Newest first, 100 items per page. `UserId` contain
 /// What both log listings document: the note and their query parameters.
 #[rustfmt::skip]
 fn log_query(listing: super::table::Doc) -> super::table::Doc {
-    use super::table::json;
+    use super::table::{json, spelled_schema};
+    use palisade_types::incidents::TimeFilteringType;
     listing.describe(LOG_QUERY_NOTE)
         .query("UserId", true, "The user's object id, or user principal name", json!({"type": "string"}))
-        .query("TimeFilteringType", true, "ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, Custom.", json!({"type": "string"}))
+        .query("TimeFilteringType", true, "ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, Custom.", spelled_schema::<TimeFilteringType>())
         .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
         .query("EndDate", false, "Required with Custom (inclusive; at most 90 days after StartDate).", json!({"type": "string", "format": "date-time"}))
         .query("NextPageLink", false, "The previous response's nextPageLink (or its NextPageLink parameter).", json!({"type": "string"}))

@@ -23,6 +23,7 @@ mod table {
     pub(super) use axum::http::Method;
     pub(super) use palisade_domain::Scope::*;
     pub(super) use palisade_domain::WorkspaceRole::*;
+    pub(super) use palisade_types::spelling::spelled_schema;
     pub(super) use serde_json::json;
     pub(super) use Access::{Org, Public};
 }

@@ -131,6 +131,14 @@ pub async fn openapi(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+pub async fn openapi_30(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi_30().as_ref().clone(),
+    )
+        .into_response()
+}
+
 pub async fn docs_page() -> Response {
     (
         // The page's own Content-Security-Policy (a meta tag) keeps it same-origin.
@@ -220,6 +228,11 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::GET, "/api/v2/openapi.json", Public,
             doc("openapi", SYSTEM, "This OpenAPI document").extension().raw("application/json"),
             openapi)
+        .route(Method::GET, "/api/v2/openapi-3.0.json", Public,
+            doc("openapi-3.0", SYSTEM, "This document as OpenAPI 3.0.3")
+                .describe("The same API for generators without OpenAPI 3.1 (progenitor, openapi-generator): nullable types as `nullable: true`, `const` as a one-value `enum`, one `example` per schema.")
+                .extension().raw("application/json"),
+            openapi_30)
         .route(Method::GET, "/docs", Public,
             doc("docs", SYSTEM, "Rendered API reference").extension().raw("text/html"),
             docs_page)

@@ -111,13 +111,13 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             get)
         .route(Method::POST, "/api/v2/users/workspace/users", Org(OrgUsersRead),
             doc("v2-get-workspace-users", USERS, "Users holding a role on a workspace or on an account's workspaces")
-                .body::<WorkspaceUsersRequest>().returns::<Vec<WorkspaceUser>>(),
+                .reads().body::<WorkspaceUsersRequest>().returns::<Vec<WorkspaceUser>>(),
             workspace_users)
         .route(Method::POST, "/api/v2/users", Org(OrgUsersManage),
             doc("v2-add-user", USERS, "Add users to the organization").body::<AddUsersRequest>().created::<bool>(),
             add)
         .route(Method::PUT, "/api/v2/users", Org(OrgUsersManage),
-            doc("v2-update-user", USERS, "Update a user").body::<UserInput>().returns::<bool>(),
+            doc("v2-update-user", USERS, "Update a user").body::<UserInput>().requires("UpdateUserRequest", &["userId"]).returns::<bool>(),
             update)
         .route(Method::DELETE, "/api/v2/users/{userId}", Org(OrgUsersManage),
             doc("v2-delete-user", USERS, "Remove a user from the organization").returns::<bool>(),

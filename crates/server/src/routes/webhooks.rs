@@ -170,7 +170,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::POST, "/api/v2/webhooks", Org(WebhooksManage),
             doc("v2-create-webhook", WEBHOOKS, "Create a webhook")
                 .describe("The URL is checked by the SSRF guard (https only; no private, loopback, link-local or metadata addresses unless the server allows them). `signingSecret` (generated `whsec_…` unless `signingToken` is given) is returned only in this response. Without `workspaceId` the webhook receives every workspace's events, which needs the Admin or WorkspaceAdmin organizational role.")
-                .body::<WebhookRequest>().created::<WebhookCreated>(),
+                .body::<WebhookRequest>().requires("CreateWebhookRequest", &["name", "url", "eventTypes"]).created::<WebhookCreated>(),
             create)
         .route(Method::PUT, "/api/v2/webhooks/{id}", Org(WebhooksManage),
             doc("v2-update-webhook", WEBHOOKS, "Update a webhook")

@@ -12,7 +12,8 @@ use crate::auth::Principal;
 
 const MAX_TICKET_ID: usize = 200;
 const SEARCH_LIMIT: i64 = 100;
-const PRIORITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
+/// The priorities, in the order the OpenAPI document lists them.
+const PRIORITIES: &[&str] = palisade_types::spelling::TicketPriority::VALUES;
 
 #[derive(Clone)]
 pub struct TicketService {

@@ -97,6 +97,7 @@ async fn malformed_bodies_never_yield_a_5xx() {
                         route.path,
                         r.text
                     );
+                    crate::openapi::assert_documented(route, r.status, &r.text);
                 }
                 sent += 1;
             }
@@ -155,6 +156,7 @@ async fn bodies_of_the_wrong_shape_are_bad_requests() {
                     body.to_vec(),
                 )
                 .await;
+            crate::openapi::assert_documented(route, r.status, &r.text);
             assert_eq!(
                 (r.status, r.code()),
                 (400, "BAD_REQUEST"),

@@ -82,6 +82,7 @@ async fn every_route_enforces_authentication_scope_and_role() {
         }
         let r = call(&app, m, &path, None).await;
         r.assert_problem(401, "UNAUTHORIZED");
+        crate::openapi::assert_documented(route, 401, &r.text);
         checked.0 += 1;
 
         let scopes = route.access.scopes();
@@ -94,6 +95,7 @@ async fn every_route_enforces_authentication_scope_and_role() {
             let r = call(&app, m, &path, Some(lacking)).await;
             assert_eq!(r.code(), "INSUFFICIENT_SCOPE", "{what}: {}", r.text);
             r.assert_problem(403, "INSUFFICIENT_SCOPE");
+            crate::openapi::assert_documented(route, 403, &r.text);
             assert_eq!(r.json["target"], scope.as_str(), "{what}");
             checked.1 += 1;
         }
@@ -106,6 +108,7 @@ async fn every_route_enforces_authentication_scope_and_role() {
                 r.text
             );
             r.assert_problem(403, "INSUFFICIENT_WORKSPACE_ROLE");
+            crate::openapi::assert_documented(route, 403, &r.text);
             checked.2 += 1;
             if role > WorkspaceRole::WorkspaceReader {
                 let r = call(&app, m, &path, Some(&reader)).await;
@@ -123,6 +126,9 @@ async fn every_route_enforces_authentication_scope_and_role() {
                     "{what}: reader suffices: {}",
                     r.text
                 );
+                if r.status >= 400 {
+                    crate::openapi::assert_documented(route, r.status, &r.text);
+                }
             }
         }
     }
