@@ -3,7 +3,6 @@
 //! steps in sequence, committing each. Every replica runs one; they coordinate only through
 //! the database.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -393,15 +392,8 @@ impl Engine {
             Ok(u) => u,
             Err(e) => return fail(format!("The URL {e}.")),
         };
-        let literal: Option<IpAddr> = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        if let Some(ip) = literal {
-            if let Err(e) = self.inner.guard.check_ip(ip) {
-                return fail(format!("Refused by the SSRF guard: {e}."));
-            }
+        if let Err(e) = self.inner.guard.check_literal_host(&parsed) {
+            return fail(format!("Refused by the SSRF guard: {e}."));
         }
         let method =
             reqwest::Method::from_bytes(action.method.as_deref().unwrap_or("POST").as_bytes())
