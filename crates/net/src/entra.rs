@@ -94,6 +94,8 @@ pub enum TokenError {
     },
     /// No usable answer: connection refused, timeout, a body that is not a token response.
     Transport { message: String },
+    /// The SSRF guard refused the token endpoint's address.
+    Blocked { message: String },
 }
 
 /// Where to get tokens, with what, and the cached one.
@@ -220,8 +222,13 @@ impl TokenSource {
         let mut attempt = 0;
         loop {
             let started = Instant::now();
-            let transport = |e: reqwest::Error| TokenError::Transport {
-                message: transport_kind(&e).into(),
+            let transport = |e: reqwest::Error| match crate::ssrf::refusal(&e) {
+                Some(r) => TokenError::Blocked {
+                    message: format!("refused by the SSRF guard: {r}"),
+                },
+                None => TokenError::Transport {
+                    message: transport_kind(&e).into(),
+                },
             };
             let resp = self
                 .http

@@ -287,13 +287,18 @@ impl Guard {
 
     /// Resolves a name and keeps only allowed addresses; `Err` when none is left.
     pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        self.resolve_checked(host).await.map_err(|e| e.to_string())
+    }
+
+    async fn resolve_checked(&self, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
+        let unresolved = |detail: String| ResolveError::Unresolved(detail);
         let found = self
             .resolver
             .lookup(host)
             .await
-            .map_err(|e| format!("host {host} does not resolve: {e}"))?;
+            .map_err(|e| unresolved(format!("host {host} does not resolve: {e}")))?;
         if found.is_empty() {
-            return Err(format!("host {host} does not resolve"));
+            return Err(unresolved(format!("host {host} does not resolve")));
         }
         let mut refused = None;
         let allowed: Vec<IpAddr> = found
@@ -307,14 +312,57 @@ impl Guard {
             })
             .collect();
         match (allowed.is_empty(), refused) {
-            (true, Some(e)) => Err(format!("host {host} resolves to {e}")),
-            (true, None) => Err(format!("host {host} does not resolve")),
+            (true, None) => Err(unresolved(format!("host {host} does not resolve"))),
             // A name resolving to both public and private addresses is refused outright:
             // which one a connection would use is not ours to predict.
-            (false, Some(e)) => Err(format!("host {host} resolves to {e}")),
+            (_, Some(e)) => Err(ResolveError::Refused(Refused(format!(
+                "host {host} resolves to {e}"
+            )))),
             (false, None) => Ok(allowed),
         }
     }
+}
+
+/// A name the guard refused to connect to (it resolves to a forbidden address). The HTTP
+/// client's resolver fails with it, so callers can tell a refusal from a network failure
+/// ([`refusal`]).
+#[derive(Debug, Clone)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+#[derive(Debug)]
+enum ResolveError {
+    Unresolved(String),
+    Refused(Refused),
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResolveError::Unresolved(s) => f.write_str(s),
+            ResolveError::Refused(r) => r.fmt(f),
+        }
+    }
+}
+
+/// The guard's refusal somewhere in an error's chain of causes (e.g. a `reqwest::Error` of a
+/// connection the guarded resolver refused).
+pub fn refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<Refused>() {
+            return Some(r.0.clone());
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// The HTTP client's resolver: every name is resolved through the guard.
@@ -324,10 +372,14 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let guard = self.0.clone();
         Box::pin(async move {
-            let addrs = guard
-                .resolve(name.as_str())
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            let addrs = guard.resolve_checked(name.as_str()).await.map_err(
+                |e| -> Box<dyn std::error::Error + Send + Sync> {
+                    match e {
+                        ResolveError::Refused(r) => Box::new(r),
+                        ResolveError::Unresolved(s) => s.into(),
+                    }
+                },
+            )?;
             let iter: reqwest::dns::Addrs =
                 Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(iter)
@@ -494,5 +546,15 @@ mod tests {
             .await
             .is_err());
         assert!(r.resolve("rebind.example".parse().unwrap()).await.is_err());
+        // A refusal is recognizable in the error chain; a name that does not resolve is not
+        // a refusal.
+        let Err(refused) = r.resolve("metadata.example".parse().unwrap()).await else {
+            panic!("refused")
+        };
+        assert!(refusal(refused.as_ref()).unwrap().contains("metadata"));
+        let Err(missing) = r.resolve("nowhere.example".parse().unwrap()).await else {
+            panic!("unresolved")
+        };
+        assert_eq!(refusal(missing.as_ref()), None);
     }
 }

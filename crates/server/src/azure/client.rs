@@ -147,10 +147,12 @@ impl From<TokenError> for AzureError {
                 description,
                 retry_after: retry_after.map(|d| d.as_secs()),
             },
-            TokenError::Transport { message } => AzureError::Transport {
-                service: ENTRA,
-                message,
-            },
+            TokenError::Transport { message } | TokenError::Blocked { message } => {
+                AzureError::Transport {
+                    service: ENTRA,
+                    message,
+                }
+            }
         }
     }
 }
