@@ -37,6 +37,7 @@ struct Inner {
     delay_ms: AtomicU64,
     requests: AtomicUsize,
     issued: Mutex<HashMap<String, Issued>>,
+    ever_issued: Mutex<Vec<String>>,
     faults: Mutex<Vec<Fault>>,
     recorded: Mutex<Vec<Recorded>>,
 }
@@ -68,6 +69,7 @@ impl FakeEntra {
             delay_ms: AtomicU64::new(0),
             requests: AtomicUsize::new(0),
             issued: Mutex::new(HashMap::new()),
+            ever_issued: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
         });
@@ -96,6 +98,12 @@ impl FakeEntra {
     /// them only to assert what was sent).
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.recorded.lock().unwrap().clone()
+    }
+
+    /// Every token issued so far, revoked or not (to assert that none leaks into logs or
+    /// errors).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.inner.ever_issued.lock().unwrap().clone()
     }
 
     /// The lifetime of tokens issued from now on (`expires_in`).
@@ -234,6 +242,7 @@ async fn token(
                      "appid": s.client_id, "n": n})
         )
     );
+    s.ever_issued.lock().unwrap().push(token.clone());
     s.issued.lock().unwrap().insert(
         token.clone(),
         Issued {

@@ -10,12 +10,14 @@
 //! Never on a production path: tests, benchmarks and the demo only.
 
 pub mod common;
+pub mod demo;
 pub mod entra;
 pub mod graph;
 pub mod sentinel;
 pub mod simulate;
 
 pub use common::{Call, Fault, Recorded};
+pub use demo::MicrosoftSimulation;
 pub use entra::FakeEntra;
 pub use graph::{FakeGraph, GraphSeed};
 pub use sentinel::{FakeSentinel, SentinelSeed, SentinelWorkspace};

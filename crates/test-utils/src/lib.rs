@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+pub mod fakes;
 pub mod receiver;
 pub use receiver::{Hit, Receiver, Reply};
 
