@@ -107,11 +107,86 @@ impl Cursor {
     }
 }
 
+/// A list page's items sorted against the cursor: every item's `(id, version)` (for the new
+/// high-water mark) and the items not committed in that version yet.
+pub(crate) struct Triage<'a> {
+    pub stamps: Vec<(String, DateTime<Utc>)>,
+    pub todo: Vec<&'a serde_json::Value>,
+    pub skipped: usize,
+}
+
+impl Cursor {
+    /// Sorts `list`, reading each item's id at `id_key` and its version at `version` (a JSON
+    /// pointer).
+    pub(crate) fn triage<'a>(
+        &self,
+        list: &'a [serde_json::Value],
+        id_key: &str,
+        version: &str,
+    ) -> Triage<'a> {
+        let mut t = Triage {
+            stamps: Vec::new(),
+            todo: Vec::new(),
+            skipped: 0,
+        };
+        for item in list {
+            let id = crate::mapping::text_or_number(item, id_key);
+            let v = item
+                .pointer(version)
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc));
+            if let (Some(id), Some(v)) = (id, v) {
+                let done = self.has(&id, v);
+                t.stamps.push((id, v));
+                if done {
+                    t.skipped += 1;
+                    continue;
+                }
+            }
+            t.todo.push(item);
+        }
+        t
+    }
+
+    /// The page of `items` mapped from a triaged list.
+    pub(crate) fn page(
+        &self,
+        triage: Triage<'_>,
+        mapped: Vec<Result<PulledIncident, RejectedItem>>,
+        continuation: Option<Continuation>,
+        overlap: Duration,
+    ) -> Page {
+        let (mut items, mut rejected) = (Vec::new(), Vec::new());
+        for m in mapped {
+            match m {
+                Ok(p) => items.push(p),
+                Err(r) => rejected.push(r),
+            }
+        }
+        Page {
+            items,
+            rejected,
+            skipped: triage.skipped,
+            continuation,
+            high_water: self.advance(triage.stamps.iter().map(|(i, v)| (i.as_str(), *v)), overlap),
+        }
+    }
+}
+
 /// Where the next page of the same poll starts (the vendor's `nextLink`). Keep it in memory
 /// for the rest of the poll; a new poll starts from the stored cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Continuation {
     pub(crate) next: String,
+}
+
+impl Continuation {
+    pub(crate) fn new(next: &str) -> Continuation {
+        Continuation {
+            next: next.to_string(),
+        }
+    }
 }
 
 /// One page of a pull.

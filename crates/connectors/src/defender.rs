@@ -107,59 +107,26 @@ impl DefenderSource {
         continuation: Option<&Continuation>,
     ) -> Result<Page, SourceError> {
         let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
-        let url = match continuation {
-            Some(c) => self.api.next_url(&c.next)?,
-            None => self.list_url(cursor.query_from(overlap), self.settings.page_size),
-        };
-        let body = self
+        let url = self.api.page_url(continuation, || {
+            self.list_url(cursor.query_from(overlap), self.settings.page_size)
+        })?;
+        let (list, next) = self
             .api
-            .call(Method::GET, url, None)
+            .list_page(url, "@odata.nextLink")
             .await
             .map_err(|f| self.list_error(f))?;
-        let Some(list) = body.get("value").and_then(Value::as_array) else {
-            return Err(SourceError::Rejected {
-                service: GRAPH,
-                status: None,
-                detail: "the incidents list has no 'value' array".into(),
-            });
-        };
-        let next = body["@odata.nextLink"]
-            .as_str()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| Continuation {
-                next: s.to_string(),
-            });
-        let mut stamps = Vec::new();
-        let (mut items, mut rejected, mut skipped) = (Vec::new(), Vec::new(), 0);
-        for item in list {
-            let id = crate::mapping::text_or_number(item, "id");
-            let version = item[FIELD]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            if let (Some(id), Some(v)) = (&id, version) {
-                stamps.push((id.clone(), v));
-                if cursor.has(id, v) {
-                    skipped += 1;
-                    continue;
-                }
-            }
-            match map::incident(item) {
-                Ok(p) => items.push(p),
-                Err(errors) => rejected.push(RejectedItem {
-                    external_id: id,
+        let triage = cursor.triage(&list, "id", "/lastUpdateDateTime");
+        let mapped = triage
+            .todo
+            .iter()
+            .map(|item| {
+                map::incident(item).map_err(|errors| RejectedItem {
+                    external_id: crate::mapping::text_or_number(item, "id"),
                     errors,
-                }),
-            }
-        }
-        let high_water = cursor.advance(stamps.iter().map(|(i, v)| (i.as_str(), *v)), overlap);
-        Ok(Page {
-            items,
-            rejected,
-            skipped,
-            continuation: next,
-            high_water,
-        })
+                })
+            })
+            .collect();
+        Ok(cursor.page(triage, mapped, next, overlap))
     }
 
     fn not_found(&self, id: &str, f: Failure) -> SourceError {

@@ -13,6 +13,7 @@ use reqwest::header::ACCEPT;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
+use crate::cursor::Continuation;
 use crate::error::SourceError;
 
 pub(crate) const ENTRA: &str = "Microsoft Entra ID";
@@ -297,6 +298,40 @@ impl Api {
             .check_target(url.as_str())
             .map_err(|e| refuse(format!("a nextLink is refused by the SSRF guard: {e}")))?;
         Ok(url)
+    }
+
+    /// The URL of a list page: the continuation's link (checked by [`Api::next_url`]), else
+    /// the first page's.
+    pub fn page_url(
+        &self,
+        continuation: Option<&Continuation>,
+        first: impl FnOnce() -> Url,
+    ) -> Result<Url, SourceError> {
+        match continuation {
+            Some(c) => self.next_url(&c.next),
+            None => Ok(first()),
+        }
+    }
+
+    /// One page of a list (`{value: [...], <next_key>: link}`, as ARM and Graph answer).
+    pub async fn list_page(
+        &self,
+        url: Url,
+        next_key: &str,
+    ) -> Result<(Vec<Value>, Option<Continuation>), Failure> {
+        let mut body = self.call(Method::GET, url, None).await?;
+        let Some(Value::Array(list)) = body.get_mut("value").map(Value::take) else {
+            return Err(Failure::Error(SourceError::Rejected {
+                service: self.service,
+                status: None,
+                detail: "the incidents list has no 'value' array".into(),
+            }));
+        };
+        let next = body[next_key]
+            .as_str()
+            .filter(|s| !s.trim().is_empty())
+            .map(Continuation::new);
+        Ok((list, next))
     }
 
     /// One call with a bearer token (refreshed once on a 401). `Ok` is a 2xx answer's JSON

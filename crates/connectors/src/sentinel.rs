@@ -158,67 +158,30 @@ impl SentinelSource {
         continuation: Option<&Continuation>,
     ) -> Result<Page, SourceError> {
         let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
-        let url = match continuation {
-            Some(c) => self.api.next_url(&c.next)?,
-            None => self.list_url(cursor.query_from(overlap), self.settings.page_size),
-        };
-        let body = self
+        let url = self.api.page_url(continuation, || {
+            self.list_url(cursor.query_from(overlap), self.settings.page_size)
+        })?;
+        let (list, next) = self
             .api
-            .call(Method::GET, url, None)
+            .list_page(url, "nextLink")
             .await
             .map_err(|f| self.list_error(f))?;
-        let Some(list) = body.get("value").and_then(Value::as_array) else {
-            return Err(SourceError::Rejected {
-                service: ARM,
-                status: None,
-                detail: "the incidents list has no 'value' array".into(),
-            });
-        };
-        let next = body["nextLink"]
-            .as_str()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| Continuation {
-                next: s.to_string(),
-            });
-
-        let mut stamps: Vec<(String, DateTime<Utc>)> = Vec::new();
-        let mut todo = Vec::new();
-        let mut skipped = 0;
-        for item in list {
-            let id = item["name"].as_str().map(str::to_string);
-            let version = item["properties"]["lastModifiedTimeUtc"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            if let (Some(id), Some(v)) = (&id, version) {
-                stamps.push((id.clone(), v));
-                if cursor.has(id, v) {
-                    skipped += 1;
-                    continue;
-                }
-            }
-            todo.push(item.clone());
-        }
-        let enriched = self.enrich(todo).await?;
-        let mut items = Vec::new();
-        let mut rejected = Vec::new();
-        for (item, entities, alerts) in enriched {
-            match map::incident(&item, entities.as_ref(), alerts.as_ref()) {
-                Ok(p) => items.push(p),
-                Err(errors) => rejected.push(RejectedItem {
-                    external_id: item["name"].as_str().map(str::to_string),
-                    errors,
-                }),
-            }
-        }
-        let high_water = cursor.advance(stamps.iter().map(|(i, v)| (i.as_str(), *v)), overlap);
-        Ok(Page {
-            items,
-            rejected,
-            skipped,
-            continuation: next,
-            high_water,
-        })
+        let triage = cursor.triage(&list, "name", "/properties/lastModifiedTimeUtc");
+        let todo: Vec<Value> = triage.todo.iter().map(|v| (*v).clone()).collect();
+        let mapped = self
+            .enrich(todo)
+            .await?
+            .into_iter()
+            .map(|(item, entities, alerts)| {
+                map::incident(&item, entities.as_ref(), alerts.as_ref()).map_err(|errors| {
+                    RejectedItem {
+                        external_id: item["name"].as_str().map(str::to_string),
+                        errors,
+                    }
+                })
+            })
+            .collect();
+        Ok(cursor.page(triage, mapped, next, overlap))
     }
 
     /// Entities and alerts of each incident, a bounded number of calls at a time.

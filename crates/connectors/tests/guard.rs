@@ -159,7 +159,7 @@ async fn a_next_link_elsewhere_is_refused() {
 
 #[tokio::test]
 async fn secrets_never_reach_errors_debug_or_logs() {
-    let capture = Capture::default();
+    let capture = palisade_fakes::LogCapture::default();
     let _log = capture.install();
     let s = sentinel().await;
     let name = s.fake.add_simulated(3);

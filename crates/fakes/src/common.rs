@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -167,6 +168,120 @@ impl Script {
 
     pub(crate) fn delay(&self, call: Call) -> Option<Duration> {
         self.delays.lock().unwrap().get(&call).copied()
+    }
+}
+
+/// What every resource fake keeps: its script, its record of requests, its clock.
+#[derive(Default)]
+pub(crate) struct Core {
+    pub script: Script,
+    pub recorded: Mutex<Vec<Recorded>>,
+    pub clock: Clock,
+    seq: AtomicU64,
+}
+
+impl Core {
+    pub(crate) fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
+        self.recorded
+            .lock()
+            .unwrap()
+            .push(Recorded::new(method, uri, headers, body));
+    }
+
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
+        self.recorded.lock().unwrap().clone()
+    }
+
+    /// A fresh seed for the next simulated incident.
+    pub(crate) fn next_seed(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// Runs `f` every `every` (first after one period) until the task is aborted.
+pub(crate) fn spawn_every(
+    every: Duration,
+    f: impl Fn() + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            f();
+        }
+    })
+}
+
+/// A list request on one time field: `$filter`, `$orderby`, `$top` and a keyset skip token.
+pub(crate) struct ListQuery {
+    filter: Vec<(Op, DateTime<Utc>)>,
+    asc: bool,
+    pub top: usize,
+    after: Option<(DateTime<Utc>, String)>,
+}
+
+impl ListQuery {
+    /// Reads the query; `Err` is the message of a 400.
+    pub(crate) fn parse(
+        q: &HashMap<String, String>,
+        field: &str,
+        max_top: usize,
+        token_keys: &[&str],
+    ) -> Result<ListQuery, String> {
+        let filter = match q.get("$filter") {
+            None => Vec::new(),
+            Some(f) => parse_time_filter(f, field).map_err(|m| format!("Invalid $filter: {m}"))?,
+        };
+        let asc = match q.get("$orderby").map(|o| o.trim()) {
+            None => false,
+            Some(o) if o == field || o == format!("{field} asc") => true,
+            Some(o) if o == format!("{field} desc") => false,
+            Some(o) => return Err(format!("Invalid $orderby '{o}'.")),
+        };
+        let top = match q.get("$top") {
+            None => 50.min(max_top),
+            Some(t) => match t.parse::<usize>() {
+                Ok(n) if (1..=max_top).contains(&n) => n,
+                _ => return Err(format!("$top must be between 1 and {max_top}.")),
+            },
+        };
+        let after = match token_keys.iter().find_map(|k| q.get(*k)) {
+            None => None,
+            Some(t) => Some(parse_page_token(t).ok_or("Invalid skip token.")?),
+        };
+        Ok(ListQuery {
+            filter,
+            asc,
+            top,
+            after,
+        })
+    }
+
+    /// One page of `(time, id)` keys in the requested order, and whether more follow.
+    pub(crate) fn page<'a>(
+        &self,
+        keys: impl Iterator<Item = (DateTime<Utc>, &'a String)>,
+    ) -> (Vec<(DateTime<Utc>, &'a String)>, bool) {
+        let mut keys: Vec<(DateTime<Utc>, &String)> =
+            keys.filter(|(t, _)| passes(&self.filter, *t)).collect();
+        keys.sort();
+        if !self.asc {
+            keys.reverse();
+        }
+        if let Some((t, id)) = &self.after {
+            keys.retain(|(kt, kid)| {
+                let k = (*kt, kid.as_str());
+                if self.asc {
+                    k > (*t, id.as_str())
+                } else {
+                    k < (*t, id.as_str())
+                }
+            });
+        }
+        let more = keys.len() > self.top;
+        keys.truncate(self.top);
+        (keys, more)
     }
 }
 

@@ -24,7 +24,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::common::{self, Call, Clock, Fault, Recorded, Running, Script};
+use crate::common::{self, Call, Core, Fault, ListQuery, Recorded, Running};
 use crate::entra::{FakeEntra, TokenProblem};
 use crate::simulate;
 
@@ -106,10 +106,7 @@ struct Inner {
     scope: Mutex<String>,
     incidents: Mutex<BTreeMap<String, Incident>>,
     ids: AtomicI64,
-    clock: Clock,
-    script: Script,
-    recorded: Mutex<Vec<Recorded>>,
-    seq: AtomicI64,
+    core: Core,
 }
 
 /// The fake Graph. Cheap to clone; the server stops when the last clone is dropped.
@@ -142,10 +139,7 @@ impl FakeGraph {
             tenant: tenant.to_string(),
             incidents: Mutex::new(BTreeMap::new()),
             ids: AtomicI64::new(2_972_394),
-            clock: Clock::default(),
-            script: Script::default(),
-            recorded: Mutex::new(Vec::new()),
-            seq: AtomicI64::new(0),
+            core: Core::default(),
         });
         let _ = cell.set(inner.clone());
         FakeGraph {
@@ -166,7 +160,7 @@ impl FakeGraph {
     /// Adds an incident; returns its id.
     pub fn add(&self, seed: GraphSeed) -> String {
         let s = &self.inner;
-        let now = s.clock.now();
+        let now = s.core.clock.now();
         let id = seed
             .id
             .unwrap_or_else(|| (s.ids.fetch_add(1, Ordering::SeqCst) + 1).to_string());
@@ -254,20 +248,14 @@ impl FakeGraph {
     /// Adds one simulated incident every `every` until the returned task is aborted.
     pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let seed = me.inner.seq.fetch_add(1, Ordering::SeqCst) as u64;
-                me.add_simulated(seed ^ 0x00de_fe4d);
-            }
+        common::spawn_every(every, move || {
+            me.add_simulated(me.inner.core.next_seed() ^ 0x00de_fe4d);
         })
     }
 
     /// Changes an incident at the source: a new `lastUpdateDateTime`.
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Map<String, Value>)) {
-        let now = self.inner.clock.now();
+        let now = self.inner.core.clock.now();
         let mut all = self.inner.incidents.lock().unwrap();
         let i = all.get_mut(id).expect("a known incident");
         f(&mut i.fields);
@@ -289,7 +277,7 @@ impl FakeGraph {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.recorded.lock().unwrap().clone()
+        self.inner.core.requests()
     }
 
     /// The requests that change something (`POST`, `PATCH`).
@@ -301,11 +289,11 @@ impl FakeGraph {
     }
 
     pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.script.fail_next(call, times, fault);
+        self.inner.core.script.fail_next(call, times, fault);
     }
 
     pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.script.set_delay(call, delay);
+        self.inner.core.script.set_delay(call, delay);
     }
 }
 
@@ -332,10 +320,7 @@ async fn handle(
     let Some(s) = cell.get().cloned() else {
         return graph_error(503, "serviceNotAvailable", "Starting.");
     };
-    s.recorded
-        .lock()
-        .unwrap()
-        .push(Recorded::new(&method, &uri, &headers, &body));
+    s.core.record(&method, &uri, &headers, &body);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {
         Ok(()) => {}
@@ -379,7 +364,7 @@ async fn handle(
             )
         }
     };
-    if let Some(f) = s.script.take(call) {
+    if let Some(f) = s.core.script.take(call) {
         let code = match f.status {
             429 => "TooManyRequests",
             503 => "serviceNotAvailable",
@@ -389,7 +374,7 @@ async fn handle(
         let body = json!({"error": {"code": code, "message": format!("Scripted failure {}.", f.status), "innerError": {}}});
         return common::error(f.status, &body, f.retry_after);
     }
-    if let Some(d) = s.script.delay(call) {
+    if let Some(d) = s.core.script.delay(call) {
         tokio::time::sleep(d).await;
     }
     let expand = match query.get("$expand").map(String::as_str) {
@@ -427,58 +412,13 @@ fn with_context(s: &Inner, mut v: Value) -> Value {
 }
 
 fn list(s: &Inner, path: &str, q: &HashMap<String, String>, expand: bool) -> Response {
-    let filter = match q.get("$filter") {
-        None => Vec::new(),
-        Some(f) => match common::parse_time_filter(f, FIELD) {
-            Ok(v) => v,
-            Err(m) => {
-                return graph_error(400, "BadRequest", &format!("Invalid filter clause: {m}"))
-            }
-        },
+    let lq = match ListQuery::parse(q, FIELD, 50, &["$skiptoken", "$skipToken"]) {
+        Ok(lq) => lq,
+        Err(m) => return graph_error(400, "BadRequest", &m),
     };
-    let asc = match q.get("$orderby").map(|o| o.trim()) {
-        None => false,
-        Some(o) if o == FIELD || o == format!("{FIELD} asc") => true,
-        Some(o) if o == format!("{FIELD} desc") => false,
-        Some(o) => return graph_error(400, "BadRequest", &format!("Invalid $orderby '{o}'.")),
-    };
-    let top = match q.get("$top") {
-        None => 50,
-        Some(t) => match t.parse::<usize>() {
-            Ok(n) if (1..=50).contains(&n) => n,
-            _ => return graph_error(400, "BadRequest", "Invalid $top: at most 50."),
-        },
-    };
-    let token = q.get("$skiptoken").or_else(|| q.get("$skipToken"));
-    let after = match token {
-        None => None,
-        Some(t) => match common::parse_page_token(t) {
-            Some(k) => Some(k),
-            None => return graph_error(400, "BadRequest", "Invalid $skiptoken."),
-        },
-    };
+    let top = lq.top;
     let all = s.incidents.lock().unwrap();
-    let mut keys: Vec<(DateTime<Utc>, &String)> = all
-        .iter()
-        .filter(|(_, i)| common::passes(&filter, i.modified))
-        .map(|(n, i)| (i.modified, n))
-        .collect();
-    keys.sort();
-    if !asc {
-        keys.reverse();
-    }
-    if let Some((t, id)) = &after {
-        keys.retain(|(kt, kid)| {
-            let k = (*kt, kid.as_str());
-            if asc {
-                k > (*t, id.as_str())
-            } else {
-                k < (*t, id.as_str())
-            }
-        });
-    }
-    let more = keys.len() > top;
-    keys.truncate(top);
+    let (keys, more) = lq.page(all.iter().map(|(n, i)| (i.modified, n)));
     let value: Vec<Value> = keys.iter().map(|(_, n)| render(&all[*n], expand)).collect();
     let mut body = json!({"@odata.context": format!("{}/v1.0/$metadata#security/incidents", s.base), "value": value});
     if more {
@@ -523,7 +463,7 @@ fn patch(s: &Inner, id: &str, body: &[u8]) -> Response {
             );
         }
     }
-    let now = s.clock.now();
+    let now = s.core.clock.now();
     let mut all = s.incidents.lock().unwrap();
     let Some(i) = all.get_mut(id) else {
         return graph_error(404, "NotFound", &format!("Incident {id} was not found."));
@@ -546,7 +486,7 @@ fn comment(s: &Inner, id: &str, body: &[u8]) -> Response {
     let Some(text) = v["comment"].as_str().filter(|c| !c.trim().is_empty()) else {
         return graph_error(400, "BadRequest", "The comment property is required.");
     };
-    let now = s.clock.now();
+    let now = s.core.clock.now();
     let mut all = s.incidents.lock().unwrap();
     let Some(i) = all.get_mut(id) else {
         return graph_error(404, "NotFound", &format!("Incident {id} was not found."));

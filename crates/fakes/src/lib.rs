@@ -13,6 +13,7 @@ pub mod common;
 pub mod demo;
 pub mod entra;
 pub mod graph;
+pub mod logs;
 pub mod sentinel;
 pub mod simulate;
 
@@ -20,4 +21,5 @@ pub use common::{Call, Fault, Recorded};
 pub use demo::MicrosoftSimulation;
 pub use entra::FakeEntra;
 pub use graph::{FakeGraph, GraphSeed};
+pub use logs::LogCapture;
 pub use sentinel::{FakeSentinel, SentinelSeed, SentinelWorkspace};

@@ -9,7 +9,9 @@ use palisade_types::incidents::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{bounded_id, instant, push_unique, strings, text, text_or_number, Ctx, FieldErrors};
+use super::{
+    bounded_id, instant, lookup, push_unique, strings, text, text_or_number, Ctx, FieldErrors,
+};
 use crate::cursor::{PulledIncident, VendorState};
 use crate::writeback::Change;
 
@@ -114,13 +116,6 @@ pub const PRODUCTS: [(&str, &str); 9] = [
     ),
     ("microsoftDefenderForCloud", "Microsoft Defender for Cloud"),
 ];
-
-fn lookup<T: Copy>(table: &[(&str, T)], s: &str) -> Option<T> {
-    table
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(s))
-        .map(|(_, v)| *v)
-}
 
 // ------------------------------------------------------------------ Palisade → Graph
 
@@ -227,23 +222,12 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
     let title = cx
         .required(item, "displayName", "displayName")
         .map(str::to_string);
-    let version = match cx.time(item, "lastUpdateDateTime", "lastUpdateDateTime") {
-        Some(t) => Some(t),
-        None => {
-            if text(item, "lastUpdateDateTime").is_none() {
-                cx.error("lastUpdateDateTime", "'lastUpdateDateTime' is required.");
-            }
-            None
-        }
-    };
+    let version = cx.version(item, "lastUpdateDateTime", "lastUpdateDateTime");
     let mut vendor = VendorState::default();
-    let severity = match text(item, "severity") {
-        Some(s) => lookup(&SEVERITY, s).unwrap_or_else(|| {
-            cx.unmapped("severity", s);
-            Severity::Medium
-        }),
-        None => Severity::Medium,
-    };
+    let severity = cx
+        .enum_at(item, "severity", "severity", &SEVERITY)
+        .and_then(|(_, m)| m)
+        .unwrap_or(Severity::Medium);
     let status = text(item, "status").map(|s| {
         vendor.status = Some(s.to_string());
         if lookup(&STATUS, s).is_none_or(|m| status_to(m) != s) {
@@ -359,12 +343,9 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
                 }
             }
         }
-        let alert_severity = text(a, "severity").map(|s| {
-            lookup(&SEVERITY, s).unwrap_or_else(|| {
-                cx.unmapped("alerts[].severity", s);
-                severity
-            })
-        });
+        let alert_severity = cx
+            .enum_at(a, "severity", "alerts[].severity", &SEVERITY)
+            .map(|(_, m)| m.unwrap_or(severity));
         alerts.push(AlertInput {
             id: Some(bounded_id(
                 text(a, "id")

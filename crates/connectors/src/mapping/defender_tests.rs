@@ -302,29 +302,15 @@ fn writing_back_uses_graphs_vocabulary() {
 
 #[test]
 fn palisades_own_write_back_is_recognized() {
-    let doc = palisade_domain::incident::IncidentDoc {
-        title: "t".into(),
-        description: None,
-        severity: Severity::Medium,
-        status: S::Closed,
-        classification: Some(C::TruePositive),
-        classification_reason: Some(R::SuspiciousActivity),
-        classification_comment: None,
-        owner: Some(Owner {
+    let doc = crate::mapping::closed_doc(
+        C::TruePositive,
+        R::SuspiciousActivity,
+        Owner {
             user_id: None,
             email: Some("ann@contoso.com".into()),
             display_name: Some("Ann".into()),
-        }),
-        labels: vec![],
-        tactics: vec![],
-        alert_product_names: vec![],
-        first_activity_at: None,
-        last_activity_at: None,
-        provider_url: None,
-        entities: vec![],
-        alerts: vec![],
-        evidence: Default::default(),
-    };
+        },
+    );
     let mut item = example();
     item["status"] = json!("resolved");
     item["classification"] = json!("truePositive");

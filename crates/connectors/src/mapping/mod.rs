@@ -136,6 +136,32 @@ impl Ctx {
         }
     }
 
+    /// The value at `key` mapped through `table` (any letter case): `(raw, mapped)`; an
+    /// unknown value is recorded as unmapped under `field`.
+    pub fn enum_at<'a, T: Copy>(
+        &mut self,
+        obj: &'a Value,
+        key: &str,
+        field: &str,
+        table: &[(&str, T)],
+    ) -> Option<(&'a str, Option<T>)> {
+        let raw = text(obj, key)?;
+        let mapped = lookup(table, raw);
+        if mapped.is_none() {
+            self.unmapped(field, raw);
+        }
+        Some((raw, mapped))
+    }
+
+    /// The required version stamp at `key`.
+    pub fn version(&mut self, obj: &Value, key: &str, path: &str) -> Option<DateTime<Utc>> {
+        if text(obj, key).is_none() {
+            self.error(path, format!("'{path}' is required."));
+            return None;
+        }
+        self.time(obj, key, path)
+    }
+
     /// An optional instant at `key` (error at `path` when present but not RFC 3339).
     pub fn time(&mut self, obj: &Value, key: &str, path: &str) -> Option<DateTime<Utc>> {
         let s = text(obj, key)?;
@@ -210,6 +236,14 @@ impl Ctx {
             vendor,
         })
     }
+}
+
+/// The mapped value of `s` in a `(vendor name, value)` table, in any letter case.
+pub(crate) fn lookup<T: Copy>(table: &[(&str, T)], s: &str) -> Option<T> {
+    table
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(s))
+        .map(|(_, v)| *v)
 }
 
 /// A non-empty, trimmed string at `key`.
@@ -382,6 +416,34 @@ pub(crate) fn fit(i: &mut IncidentInput) -> Vec<&'static str> {
         }
     }
     cut
+}
+
+/// A closed incident as Palisade stores it, for the `reconcile` tests.
+#[cfg(test)]
+pub(crate) fn closed_doc(
+    classification: palisade_types::incidents::Classification,
+    reason: palisade_types::incidents::ClassificationReason,
+    owner: palisade_types::incidents::Owner,
+) -> IncidentDoc {
+    IncidentDoc {
+        title: "An incident".into(),
+        description: None,
+        severity: palisade_types::incidents::Severity::High,
+        status: palisade_types::incidents::IncidentStatus::Closed,
+        classification: Some(classification),
+        classification_reason: Some(reason),
+        classification_comment: None,
+        owner: Some(owner),
+        labels: vec![],
+        tactics: vec![],
+        alert_product_names: vec![],
+        first_activity_at: None,
+        last_activity_at: None,
+        provider_url: None,
+        entities: vec![],
+        alerts: vec![],
+        evidence: Default::default(),
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use palisade_types::incidents::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{bounded_id, instant, push_unique, strings, text, text_or_number, Ctx, FieldErrors};
+use super::{
+    bounded_id, instant, lookup, push_unique, strings, text, text_or_number, Ctx, FieldErrors,
+};
 use crate::cursor::{PulledIncident, VendorState};
 use crate::writeback::Change;
 
@@ -64,13 +66,6 @@ pub const ENTITY_KINDS: [(&str, K); 19] = [
     ("Malware", K::Malware),
     ("IoTDevice", K::IoTDevice),
 ];
-
-fn lookup<T: Copy>(table: &[(&str, T)], s: &str) -> Option<T> {
-    table
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(s))
-        .map(|(_, v)| *v)
-}
 
 fn name_of<T: Copy + PartialEq>(table: &[(&'static str, T)], v: T) -> Option<&'static str> {
     table.iter().find(|(_, x)| *x == v).map(|(k, _)| *k)
@@ -211,49 +206,40 @@ pub fn incident(
     let title = cx
         .required(p, "title", "properties.title")
         .map(str::to_string);
-    let version = match cx.time(p, "lastModifiedTimeUtc", "properties.lastModifiedTimeUtc") {
-        Some(t) => Some(t),
-        None => {
-            if text(p, "lastModifiedTimeUtc").is_none() {
-                cx.error(
-                    "properties.lastModifiedTimeUtc",
-                    "'properties.lastModifiedTimeUtc' is required.",
-                );
-            }
-            None
-        }
-    };
+    let version = cx.version(p, "lastModifiedTimeUtc", "properties.lastModifiedTimeUtc");
     let mut vendor = VendorState::default();
-    let severity = match text(p, "severity") {
-        Some(s) => lookup(&SEVERITY, s).unwrap_or_else(|| {
-            cx.unmapped("properties.severity", s);
-            Severity::Medium
-        }),
-        None => Severity::Medium,
-    };
-    let status = text(p, "status").map(|s| {
-        vendor.status = Some(s.to_string());
-        lookup(&STATUS, s).unwrap_or_else(|| {
-            cx.unmapped("properties.status", s);
-            IncidentStatus::Active
-        })
-    });
-    let classification = text(p, "classification").and_then(|s| {
-        vendor.classification = Some(s.to_string());
-        let c = lookup(&CLASSIFICATION, s);
-        if c.is_none() {
-            cx.unmapped("properties.classification", s);
-        }
-        c
-    });
-    let reason = text(p, "classificationReason").and_then(|s| {
-        vendor.reason = Some(s.to_string());
-        let r = lookup(&REASON, s);
-        if r.is_none() {
-            cx.unmapped("properties.classificationReason", s);
-        }
-        r
-    });
+    let severity = cx
+        .enum_at(p, "severity", "properties.severity", &SEVERITY)
+        .and_then(|(_, m)| m)
+        .unwrap_or(Severity::Medium);
+    let status = cx
+        .enum_at(p, "status", "properties.status", &STATUS)
+        .map(|(raw, m)| {
+            vendor.status = Some(raw.to_string());
+            m.unwrap_or(IncidentStatus::Active)
+        });
+    let classification = cx
+        .enum_at(
+            p,
+            "classification",
+            "properties.classification",
+            &CLASSIFICATION,
+        )
+        .and_then(|(raw, m)| {
+            vendor.classification = Some(raw.to_string());
+            m
+        });
+    let reason = cx
+        .enum_at(
+            p,
+            "classificationReason",
+            "properties.classificationReason",
+            &REASON,
+        )
+        .and_then(|(raw, m)| {
+            vendor.reason = Some(raw.to_string());
+            m
+        });
     let owner = p.get("owner").filter(|o| o.is_object()).and_then(|o| {
         vendor.owner = owner_key(o);
         let email = text(o, "email").or_else(|| text(o, "userPrincipalName"));
@@ -287,12 +273,9 @@ pub fn incident(
         let name = text(a, "name")
             .map(str::to_string)
             .unwrap_or_else(|| format!("alert-{}", i + 1));
-        let severity = text(&ap, "severity").map(|s| {
-            lookup(&SEVERITY, s).unwrap_or_else(|| {
-                cx.unmapped("alerts[].properties.severity", s);
-                severity
-            })
-        });
+        let severity = cx
+            .enum_at(&ap, "severity", "alerts[].properties.severity", &SEVERITY)
+            .map(|(_, m)| m.unwrap_or(severity));
         for t in strings(&ap, "tactics") {
             push_unique(&mut tactics, t);
         }

@@ -299,29 +299,15 @@ fn writing_back_uses_sentinels_vocabulary() {
 fn palisades_own_write_back_is_recognized() {
     // Palisade closed the incident as a true positive because of malware; Sentinel only knows
     // "SuspiciousActivity" for true positives. The pulled result keeps Palisade's reason.
-    let doc = palisade_domain::incident::IncidentDoc {
-        title: "My incident".into(),
-        description: None,
-        severity: Severity::High,
-        status: IncidentStatus::Closed,
-        classification: Some(C::TruePositive),
-        classification_reason: Some(R::Malware),
-        classification_comment: None,
-        owner: Some(Owner {
+    let doc = crate::mapping::closed_doc(
+        C::TruePositive,
+        R::Malware,
+        Owner {
             user_id: Some("u-17".into()),
             email: Some("Ann@Contoso.com".into()),
             display_name: Some("Ann".into()),
-        }),
-        labels: vec![],
-        tactics: vec![],
-        alert_product_names: vec![],
-        first_activity_at: None,
-        last_activity_at: None,
-        provider_url: None,
-        entities: vec![],
-        alerts: vec![],
-        evidence: Default::default(),
-    };
+        },
+    );
     let mut item = example();
     item["properties"]["classification"] = json!("TruePositive");
     item["properties"]["classificationReason"] = json!("SuspiciousActivity");

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{json, Map, Value};
 
 use super::{arm_error, bump, etag, Inner, CLASSIFICATIONS, SEVERITIES, STATUSES};
-use crate::common::{self, Call, Recorded};
+use crate::common::{self, Call, ListQuery};
 use crate::entra::TokenProblem;
 
 const FIELD: &str = "properties/lastModifiedTimeUtc";
@@ -32,10 +32,7 @@ pub(super) async fn handle(
     let Some(s) = cell.get().cloned() else {
         return arm_error(503, "ServiceUnavailable", "The service is starting.");
     };
-    s.recorded
-        .lock()
-        .unwrap()
-        .push(Recorded::new(&method, &uri, &headers, &body));
+    s.core.record(&method, &uri, &headers, &body);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {
         Ok(()) => {}
@@ -96,7 +93,7 @@ pub(super) async fn handle(
             )
         }
     };
-    if let Some(f) = s.script.take(call) {
+    if let Some(f) = s.core.script.take(call) {
         let code = match f.status {
             429 => "TooManyRequests",
             500 => "InternalServerError",
@@ -109,7 +106,7 @@ pub(super) async fn handle(
             json!({"error": {"code": code, "message": format!("Scripted failure {}.", f.status)}});
         return common::error(f.status, &body, f.retry_after);
     }
-    if let Some(d) = s.script.delay(call) {
+    if let Some(d) = s.core.script.delay(call) {
         tokio::time::sleep(d).await;
     }
     match (call, segs.as_slice()) {
@@ -169,55 +166,13 @@ fn route(s: &Inner, path: &str) -> Result<String, Box<Response>> {
 }
 
 fn list(s: &Inner, path: &str, api: &str, q: &HashMap<String, String>) -> Response {
-    let filter = match q.get("$filter") {
-        None => Vec::new(),
-        Some(f) => match common::parse_time_filter(f, FIELD) {
-            Ok(v) => v,
-            Err(m) => return arm_error(400, "BadRequest", &format!("Invalid $filter: {m}")),
-        },
+    let lq = match ListQuery::parse(q, FIELD, 1000, &["$skipToken"]) {
+        Ok(lq) => lq,
+        Err(m) => return arm_error(400, "BadRequest", &m),
     };
-    let asc = match q.get("$orderby").map(|o| o.trim()) {
-        None => false,
-        Some(o) if o == FIELD || o == format!("{FIELD} asc") => true,
-        Some(o) if o == format!("{FIELD} desc") => false,
-        Some(o) => return arm_error(400, "BadRequest", &format!("Invalid $orderby '{o}'.")),
-    };
-    let top = match q.get("$top") {
-        None => 50,
-        Some(t) => match t.parse::<usize>() {
-            Ok(n) if (1..=1000).contains(&n) => n,
-            _ => return arm_error(400, "BadRequest", "$top must be between 1 and 1000."),
-        },
-    };
-    let after = match q.get("$skipToken") {
-        None => None,
-        Some(t) => match common::parse_page_token(t) {
-            Some(k) => Some(k),
-            None => return arm_error(400, "BadRequest", "Invalid $skipToken."),
-        },
-    };
+    let top = lq.top;
     let all = s.incidents.lock().unwrap();
-    let mut keys: Vec<(chrono::DateTime<chrono::Utc>, &String)> = all
-        .iter()
-        .filter(|(_, i)| common::passes(&filter, i.modified))
-        .map(|(n, i)| (i.modified, n))
-        .collect();
-    keys.sort();
-    if !asc {
-        keys.reverse();
-    }
-    if let Some((t, id)) = &after {
-        keys.retain(|(kt, kid)| {
-            let k = (*kt, kid.as_str());
-            if asc {
-                k > (*t, id.as_str())
-            } else {
-                k < (*t, id.as_str())
-            }
-        });
-    }
-    let more = keys.len() > top;
-    keys.truncate(top);
+    let (keys, more) = lq.page(all.iter().map(|(n, i)| (i.modified, n)));
     let value: Vec<Value> = keys.iter().map(|(_, n)| s.resource(n, &all[*n])).collect();
     let mut body = json!({ "value": value });
     if more {
@@ -356,7 +311,7 @@ fn put_incident(s: &Inner, id: &str, body: &[u8]) -> Response {
     if let Err(m) = validate(props) {
         return arm_error(400, "BadRequest", &m);
     }
-    let now = s.clock.now();
+    let now = s.core.clock.now();
     let mut all = s.incidents.lock().unwrap();
     let Some(i) = all.get_mut(id) else {
         drop(all);
@@ -409,7 +364,7 @@ fn put_incident(s: &Inner, id: &str, body: &[u8]) -> Response {
         });
         i.props.insert(k.into(), v);
     }
-    let now = s.clock.now();
+    let now = s.core.clock.now();
     bump(i, now);
     common::json(200, &s.resource(id, i))
 }
@@ -429,7 +384,7 @@ fn put_comment(s: &Inner, id: &str, cid: &str, body: &[u8]) -> Response {
             "The message is longer than 30000 characters.",
         );
     }
-    let now = s.clock.now();
+    let now = s.core.clock.now();
     let mut all = s.incidents.lock().unwrap();
     let Some(i) = all.get_mut(id) else {
         return arm_error(404, "NotFound", &format!("Incident '{id}' was not found."));

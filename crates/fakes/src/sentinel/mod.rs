@@ -22,7 +22,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::common::{self, Call, Clock, Fault, Recorded, Running, Script};
+use crate::common::{self, Call, Core, Fault, Recorded, Running};
 use crate::entra::FakeEntra;
 use crate::simulate;
 
@@ -92,12 +92,9 @@ struct Inner {
     scope: Mutex<String>,
     incidents: Mutex<BTreeMap<String, Incident>>,
     numbers: AtomicI64,
-    clock: Clock,
-    script: Script,
-    recorded: Mutex<Vec<Recorded>>,
+    core: Core,
     next_link_base: Mutex<Option<String>>,
     stale_next: AtomicUsize,
-    seq: AtomicI64,
 }
 
 /// The fake Sentinel. Cheap to clone; the server stops when the last clone is dropped.
@@ -137,12 +134,9 @@ impl FakeSentinel {
             base,
             incidents: Mutex::new(BTreeMap::new()),
             numbers: AtomicI64::new(0),
-            clock: Clock::default(),
-            script: Script::default(),
-            recorded: Mutex::new(Vec::new()),
+            core: Core::default(),
             next_link_base: Mutex::new(None),
             stale_next: AtomicUsize::new(0),
-            seq: AtomicI64::new(0),
         });
         let _ = cell.set(inner.clone());
         FakeSentinel {
@@ -204,21 +198,15 @@ impl FakeSentinel {
     /// Adds one simulated incident every `every` until the returned task is aborted.
     pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let seed = me.inner.seq.fetch_add(1, Ordering::SeqCst) as u64;
-                me.add_simulated(seed ^ 0x5e47_1e11);
-            }
+        common::spawn_every(every, move || {
+            me.add_simulated(me.inner.core.next_seed() ^ 0x5e47_1e11);
         })
     }
 
     /// Changes an incident at the source (as an analyst in the portal would): a new
     /// `lastModifiedTimeUtc` and `etag`.
     pub fn modify(&self, name: &str, f: impl FnOnce(&mut Map<String, Value>)) {
-        let now = self.inner.clock.now();
+        let now = self.inner.core.clock.now();
         let mut all = self.inner.incidents.lock().unwrap();
         let i = all.get_mut(name).expect("a known incident");
         f(&mut i.props);
@@ -248,7 +236,7 @@ impl FakeSentinel {
 
     /// Every request received.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.recorded.lock().unwrap().clone()
+        self.inner.core.requests()
     }
 
     /// The requests that change something (`PUT`, `PATCH`, `DELETE`).
@@ -260,11 +248,11 @@ impl FakeSentinel {
     }
 
     pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.script.fail_next(call, times, fault);
+        self.inner.core.script.fail_next(call, times, fault);
     }
 
     pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.script.set_delay(call, delay);
+        self.inner.core.script.set_delay(call, delay);
     }
 
     /// The next `times` incident `PUT`s find the incident changed by someone else first.
@@ -282,7 +270,7 @@ impl FakeSentinel {
 impl Inner {
     fn add(&self, seed: SentinelSeed) -> String {
         let s = self;
-        let now = s.clock.now();
+        let now = s.core.clock.now();
         let number = s.numbers.fetch_add(1, Ordering::SeqCst) + 1;
         let name = seed
             .name
