@@ -33,6 +33,11 @@ pub struct Cursor {
     /// The connector's `startFrom`: the overlap never reaches back before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<DateTime<Utc>>,
+    /// Set when more items changed inside the overlap window than `seen` can hold: the version
+    /// of the oldest one remembered. The overlap does not reach back past it, so a burst of
+    /// changes is not read again, page after page, by every later poll.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<DateTime<Utc>>,
 }
 
 impl Cursor {
@@ -42,6 +47,7 @@ impl Cursor {
             since: start_from,
             seen: BTreeMap::new(),
             floor: Some(start_from),
+            reach: None,
         }
     }
 
@@ -59,12 +65,13 @@ impl Cursor {
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     }
 
-    /// The lower bound of the next query: `since − overlap`, down to the whole second.
+    /// The lower bound of the next query: `since − overlap` (not before `floor` nor `reach`),
+    /// down to the whole second.
     pub(crate) fn query_from(&self, overlap: Duration) -> DateTime<Utc> {
         let mut from = self.since
             - chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
-        if let Some(floor) = self.floor {
-            from = from.max(floor);
+        for bound in [self.floor, self.reach].into_iter().flatten() {
+            from = from.max(bound);
         }
         from.duration_trunc(chrono::Duration::seconds(1))
             .unwrap_or(from)
@@ -91,18 +98,23 @@ impl Cursor {
         let window = since
             - chrono::Duration::from_std(overlap).unwrap_or_else(|_| chrono::Duration::zero());
         seen.retain(|_, v| *v >= window);
+        let mut reach = self.reach.filter(|r| *r > window);
         if seen.len() > MAX_SEEN {
             let mut by_age: Vec<(DateTime<Utc>, String)> =
                 seen.iter().map(|(k, v)| (*v, k.clone())).collect();
             by_age.sort();
-            for (_, k) in by_age.iter().take(seen.len() - MAX_SEEN) {
+            let dropped = seen.len() - MAX_SEEN;
+            for (_, k) in by_age.iter().take(dropped) {
                 seen.remove(k);
             }
+            let oldest_kept = by_age[dropped].0;
+            reach = Some(reach.map_or(oldest_kept, |r| r.max(oldest_kept)));
         }
         Cursor {
             since,
             seen,
             floor: self.floor,
+            reach,
         }
     }
 }
@@ -300,5 +312,13 @@ mod tests {
         let big = c.advance(many.iter().map(|(k, v)| (k.as_str(), *v)), overlap);
         assert_eq!(big.seen.len(), MAX_SEEN);
         assert!(!big.seen.contains_key("i00000"));
+        // What no longer fits is not re-read by later polls: the window stops at the oldest
+        // item remembered.
+        let oldest_kept = *big.seen.values().min().unwrap();
+        assert_eq!(big.reach, Some(oldest_kept));
+        assert!(big.query_from(overlap) >= oldest_kept - chrono::Duration::seconds(1));
+        // Once the window has moved past it, it is forgotten.
+        let later = big.advance([("z", big.since + chrono::Duration::minutes(5))], overlap);
+        assert_eq!(later.reach, None);
     }
 }
