@@ -2,7 +2,7 @@
 //! account and four customer accounts, twelve customer workspaces plus the SOC's own, a few
 //! thousand incidents across all six sources, two service accounts and a few users.
 
-use palisade_domain::{OrgId, OrgRole, Scope, WorkspaceRole};
+use palisade_domain::{OrgRole, Scope, WorkspaceRole};
 use palisade_server::config::Config;
 use palisade_server::{admin, app, sample, Application};
 use palisade_store::NewUser;
@@ -24,8 +24,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let boot = admin::bootstrap(&state, "Contoso MSSP")
         .await
         .map_err(err)?;
-    let org = OrgId::new(boot.organization_id);
     let store = state.store();
+    let (org, _, _) = store
+        .organization(boot.organization_id)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| anyhow::anyhow!("the bootstrapped organization vanished"))?;
     let soc = admin::create_workspace(&state, boot.organization_id, "Contoso SOC", None)
         .await
         .map_err(err)?;

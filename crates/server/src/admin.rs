@@ -2,7 +2,8 @@
 //! `demo`) and the test suite: they act for an organization without an HTTP principal.
 
 use palisade_domain::time::now;
-use palisade_domain::{Error, OrgId, OrgRole, Result};
+use palisade_domain::{Error, OrgRole, Result};
+use palisade_store::OrgId;
 use palisade_store::{NewCredential, NewServiceAccount, PrincipalKind};
 use palisade_types::org::Workspace;
 use serde::Serialize;

@@ -14,8 +14,8 @@ use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
-use palisade_domain::OrgId;
 use palisade_store::Cursor;
+use palisade_store::OrgId;
 use palisade_types::incidents::IncidentSource;
 use rand::RngCore;
 use sha2::Sha256;
@@ -358,10 +358,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trips_and_refuses_anything_else() {
+    #[tokio::test]
+    async fn round_trips_and_refuses_anything_else() {
+        let orgs = crate::test_support::orgs(2).await;
         let s = Sealer::new("secret-one");
-        let org = OrgId::new(Uuid::new_v4());
+        let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let ws = Uuid::new_v4();
         let st = state();
         let t = s.seal(&org, ws, IncidentSource::Sentinel, &st);
@@ -375,12 +376,7 @@ mod tests {
             .open(&org, Uuid::new_v4(), IncidentSource::Sentinel, &t)
             .is_none());
         assert!(s
-            .open(
-                &OrgId::new(Uuid::new_v4()),
-                ws,
-                IncidentSource::Sentinel,
-                &t
-            )
+            .open(&other_org, ws, IncidentSource::Sentinel, &t)
             .is_none());
         assert!(Sealer::new("secret-two")
             .open(&org, ws, IncidentSource::Sentinel, &t)
@@ -409,10 +405,11 @@ mod tests {
         assert!(s.open(&org, ws, IncidentSource::Sentinel, "").is_none());
     }
 
-    #[test]
-    fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
+    #[tokio::test]
+    async fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
+        let orgs = crate::test_support::orgs(2).await;
         let s = Sealer::new("secret-one");
-        let org = OrgId::new(Uuid::new_v4());
+        let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let st = state();
         let page = s.seal_page(&org, &st);
@@ -450,16 +447,16 @@ mod tests {
         );
         // Another organization's opener.
         assert_eq!(
-            s.opener(&OrgId::new(Uuid::new_v4()))
-                .open(a, IncidentSource::Sentinel, &ta),
+            s.opener(&other_org).open(a, IncidentSource::Sentinel, &ta),
             None
         );
     }
 
-    #[test]
-    fn every_combination_of_bounds_and_cursor_round_trips() {
+    #[tokio::test]
+    async fn every_combination_of_bounds_and_cursor_round_trips() {
+        let orgs = crate::test_support::orgs(1).await;
         let s = Sealer::new("secret-one");
-        let org = OrgId::new(Uuid::new_v4());
+        let org = orgs.ids[0];
         let ws = Uuid::new_v4();
         for since in [None, Some(-5), Some(i64::MIN)] {
             for until in [None, Some(i64::MAX)] {

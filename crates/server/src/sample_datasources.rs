@@ -5,7 +5,8 @@
 
 use chrono::{Duration, DurationRound, Utc};
 use palisade_domain::time::to_micros;
-use palisade_domain::{OrgId, Result, Validator};
+use palisade_domain::{Result, Validator};
+use palisade_store::OrgId;
 use palisade_store::{LogKind, Store};
 use palisade_types::datasources::ConnectorType;
 use palisade_types::incidents::IncidentSource;

@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use palisade_domain::{OrgId, Result};
+use crate::OrgId;
+use palisade_domain::Result;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use uuid::Uuid;

@@ -347,7 +347,7 @@ impl Store {
     /// thousands of small rows read on hot paths.
     pub(crate) async fn org_rows_aggregated<T: serde::de::DeserializeOwned>(
         &self,
-        org: &palisade_domain::OrgId,
+        org: &crate::OrgId,
         table: &str,
         items: &str,
     ) -> Result<Vec<T>> {

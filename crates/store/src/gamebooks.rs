@@ -12,8 +12,9 @@
 
 use std::collections::HashMap;
 
+use crate::{IncidentKey, OrgId, WorkspaceId};
 use palisade_domain::incident::IncidentDoc;
-use palisade_domain::{Error, OrgId, Result};
+use palisade_domain::{Error, Result};
 use palisade_types::incidents::{FieldChange, IncidentComment, IncidentSource};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
@@ -129,6 +130,14 @@ pub struct StepRow {
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub modified_at: i64,
+}
+
+/// A claimed run as its worker sees it: the run, its steps and its incident's key.
+#[derive(Debug, Clone)]
+pub struct WorkItem {
+    pub incident: IncidentKey,
+    pub run: RunRow,
+    pub steps: Vec<StepRow>,
 }
 
 /// A run to create.
@@ -992,8 +1001,9 @@ impl Store {
         rows.iter().map(|r| get_uuid(r, "id")).collect()
     }
 
-    /// A claimed run and its steps, whatever its organization (the worker).
-    pub async fn run_for_work(&self, id: Uuid) -> Result<Option<(RunRow, Vec<StepRow>)>> {
+    /// A claimed run, its steps and its incident's key, whatever its organization (the
+    /// worker).
+    pub async fn run_for_work(&self, id: Uuid) -> Result<Option<WorkItem>> {
         let row = sqlx::query(&format!(
             "SELECT {RUN_COLS} FROM gamebook_runs r JOIN workspaces w ON w.id = r.workspace_id WHERE r.id = $1"
         ))
@@ -1004,7 +1014,19 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let run = run_from(&row)?;
         let mut steps = self.steps_for(&[id]).await?;
-        Ok(Some((run, steps.remove(&id).unwrap_or_default())))
+        let source = IncidentSource::parse(&run.source)
+            .ok_or_else(|| Error::Internal(format!("bad source {}", run.source)))?;
+        let org = OrgId::verified(run.org);
+        let incident = IncidentKey::new(
+            WorkspaceId::verified(org, run.workspace_id),
+            source,
+            run.incident_id.clone(),
+        );
+        Ok(Some(WorkItem {
+            incident,
+            steps: steps.remove(&id).unwrap_or_default(),
+            run,
+        }))
     }
 
     /// Checks in `tx` that `owner` still holds the running run, extending the lease.
@@ -1112,7 +1134,7 @@ impl Store {
     where
         F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
     {
-        let org = OrgId::new(run.org);
+        let org = OrgId::verified(run.org);
         let source = IncidentSource::parse(&run.source)
             .ok_or_else(|| Error::Internal(format!("bad source {}", run.source)))?;
         let mut tx = self.begin_write().await?;
@@ -1192,7 +1214,7 @@ impl Store {
         ticket_id: &str,
         author: &str,
     ) -> Result<StepRecorded> {
-        let org = OrgId::new(run.org);
+        let org = OrgId::verified(run.org);
         let source = IncidentSource::parse(&run.source)
             .ok_or_else(|| Error::Internal(format!("bad source {}", run.source)))?;
         let mut tx = self.begin_write().await?;
@@ -1307,7 +1329,7 @@ impl Store {
         status: &str,
         now: i64,
     ) -> Result<()> {
-        let org = OrgId::new(run.org);
+        let org = OrgId::verified(run.org);
         let steps = steps_of(tx, run.id).await?;
         let account = workspace_account(tx, &org, run.workspace_id).await?;
         let data = completed_data(run, &steps, &account, status, now);

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::OrgId;
 use chrono::{DateTime, Utc};
 use palisade_domain::incident::{diff, entity_keys, event_data, IncidentDoc, NormalizedIncident};
 use palisade_domain::time::{now, to_micros};
-use palisade_domain::{Error, OrgId, Result};
+use palisade_domain::{Error, Result};
 use palisade_types::incidents::{
     FieldChange, Incident, IncidentComment, IncidentListItem, IncidentSource, IncidentStatus,
     Severity,

@@ -3,7 +3,8 @@
 //! Each log row keeps its item as JSON (`doc`) and the query keys as columns; reads walk the
 //! index `(organization_id, workspace_id, user_key|upn_key, created_at DESC, id DESC)`.
 
-use palisade_domain::{OrgId, Result};
+use crate::OrgId;
+use palisade_domain::Result;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 

@@ -9,10 +9,13 @@
 mod datasources;
 mod db;
 mod gamebooks;
+mod ids;
 mod incidents;
 mod investigation;
 mod migrate;
 mod org;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tickets;
 mod webhooks;
 
@@ -20,8 +23,9 @@ pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRecorded, StepResult, StepRow, TriggerEvent,
+    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem,
 };
+pub use ids::{IncidentKey, OrgId, WorkspaceId};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
 };

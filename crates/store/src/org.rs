@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
+use crate::{OrgId, WorkspaceId};
 use chrono::{DateTime, Utc};
 use palisade_domain::time::{now, to_micros};
-use palisade_domain::{Error, OrgId, OrgRole, Result, Scope, WorkspaceRole};
+use palisade_domain::{Error, OrgRole, Result, Scope, WorkspaceRole};
 use palisade_types::org::{
     Account, Credential, CredentialStatus, RoleAssignment, ServiceAccount, User, Workspace,
     WorkspaceAssignment, WorkspaceUser,
@@ -92,10 +93,10 @@ pub struct AuthRecord {
     pub account_id: Uuid,
     pub created_at: DateTime<Utc>,
     /// Direct workspace roles: (workspace, workspace name, role).
-    pub workspace_roles: Vec<(Uuid, String, WorkspaceRole)>,
+    pub workspace_roles: Vec<(WorkspaceId, String, WorkspaceRole)>,
     /// Every workspace of the organization, when the organizational role implies a role on
     /// all of them (empty otherwise).
-    pub org_workspaces: Vec<Uuid>,
+    pub org_workspaces: Vec<WorkspaceId>,
 }
 
 impl std::fmt::Debug for AuthRecord {
@@ -223,7 +224,7 @@ impl Store {
         .await
         .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok((OrgId::new(org), account))
+        Ok((OrgId::verified(org), account))
     }
 
     /// Looks an organization up by id (admin CLI entry point).
@@ -235,7 +236,7 @@ impl Store {
             .map_err(db_err)?;
         row.map(|r| {
             Ok((
-                OrgId::new(get_uuid(&r, "id")?),
+                OrgId::verified(get_uuid(&r, "id")?),
                 get_str(&r, "name")?,
                 get_uuid(&r, "own_account_id")?,
             ))
@@ -346,6 +347,15 @@ impl Store {
             .await
             .map_err(db_err)?;
         row.as_ref().map(Self::workspace_from_row).transpose()
+    }
+
+    /// The id of a workspace of this organization, verified; `None` for another
+    /// organization's workspace or none at all.
+    pub async fn workspace_id(&self, org: &OrgId, id: Uuid) -> Result<Option<WorkspaceId>> {
+        Ok(self
+            .get_workspace(org, id)
+            .await?
+            .map(|w| WorkspaceId::verified(*org, w.id)))
     }
 
     /// Names of every workspace of this organization, by id.
@@ -896,12 +906,21 @@ impl Store {
         else {
             return Ok(None);
         };
-        let org = OrgId::new(get_uuid(&row, "organization_id")?);
+        let org = OrgId::verified(get_uuid(&row, "organization_id")?);
         let sa = get_uuid(&row, "service_account_id")?;
-        let roles = self.principal_roles(&org, sa).await?;
+        let roles = self
+            .principal_roles(&org, sa)
+            .await?
+            .into_iter()
+            .map(|(ws, name, role)| (WorkspaceId::verified(org, ws), name, role))
+            .collect();
         let role = org_role(&get_str(&row, "organizational_role")?);
         let org_workspaces = if role.implied_workspace_role().is_some() {
-            self.workspace_names(&org).await?.into_keys().collect()
+            self.workspace_names(&org)
+                .await?
+                .into_keys()
+                .map(|ws| WorkspaceId::verified(org, ws))
+                .collect()
         } else {
             Vec::new()
         };

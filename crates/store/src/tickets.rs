@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use palisade_domain::{Error, OrgId, Result};
+use crate::OrgId;
+use palisade_domain::{Error, Result};
 use palisade_types::incidents::IncidentSource;
 use serde_json::json;
 use sqlx::any::AnyRow;

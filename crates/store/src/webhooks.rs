@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 
-use palisade_domain::{OrgId, Result};
+use crate::OrgId;
+use palisade_domain::Result;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use palisade_domain::incident::IncidentDoc;
 use palisade_domain::time::to_micros;
-use palisade_domain::{Error, OrgId, Result};
+use palisade_domain::{Error, Result};
 use palisade_store::{
-    IncidentRow, NewComment, NewRun, RunRow, StepRecorded, StepResult, StepRow, Store,
+    IncidentRow, NewComment, NewRun, StepRecorded, StepResult, StepRow, Store, WorkItem,
 };
 use palisade_types::gamebooks::{ActionType, PlaybookAction};
 use palisade_types::incidents::{
-    Classification, ClassificationReason, IncidentSource, IncidentStatus, Owner, Severity,
+    Classification, ClassificationReason, IncidentStatus, Owner, Severity,
 };
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -233,9 +233,10 @@ impl Engine {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         loop {
-            let Some((run, steps)) = store.run_for_work(id).await? else {
+            let Some(item) = store.run_for_work(id).await? else {
                 return Ok(Worked::Lost);
             };
+            let (run, steps) = (&item.run, &item.steps);
             if run.status != "Running" {
                 return Ok(Worked::Lost);
             }
@@ -245,8 +246,8 @@ impl Engine {
                     "Pending" | "Running" | "AwaitingApproval"
                 )
             }) else {
-                let (status, summary) = outcome(&steps);
-                return Ok(if store.finish_run(&run, owner, status, &summary).await? {
+                let (status, summary) = outcome(steps);
+                return Ok(if store.finish_run(run, owner, status, &summary).await? {
                     Worked::Finished
                 } else {
                     Worked::Lost
@@ -270,18 +271,17 @@ impl Engine {
             {
                 return Ok(Worked::Lost);
             }
-            if self.execute(&run, step).await? == StepRecorded::Lost {
+            if self.execute(&item, step).await? == StepRecorded::Lost {
                 return Ok(Worked::Lost);
             }
         }
     }
 
-    async fn execute(&self, run: &RunRow, step: &StepRow) -> Result<StepRecorded> {
+    async fn execute(&self, item: &WorkItem, step: &StepRow) -> Result<StepRecorded> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
-        let org = OrgId::new(run.org);
-        let source = IncidentSource::parse(&run.source)
-            .ok_or_else(|| Error::Internal(format!("bad source {}", run.source)))?;
+        let (run, key) = (&item.run, &item.incident);
+        let (org, source) = (key.workspace.org(), key.source);
         let action: PlaybookAction = serde_json::from_str(&step.action).unwrap_or_default();
         let params: Map<String, Value> = serde_json::from_str(&step.parameters).unwrap_or_default();
         let kind = action.kind.as_deref().and_then(ActionType::parse);

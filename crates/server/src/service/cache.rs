@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use palisade_domain::OrgId;
 use palisade_store::IncidentRow;
+use palisade_store::OrgId;
 use palisade_types::incidents::IncidentSource;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -225,8 +225,8 @@ mod tests {
         })
     }
 
-    #[test]
-    fn invalidation_lines_round_trip() {
+    #[tokio::test]
+    async fn invalidation_lines_round_trip() {
         let key: Key = (
             Uuid::new_v4(),
             Uuid::new_v4(),
@@ -235,7 +235,8 @@ mod tests {
         );
         assert_eq!(decode(&encode(&key)), Some(key));
         assert_eq!(decode("garbage"), None);
-        let org = OrgId::new(Uuid::new_v4());
+        let orgs = crate::test_support::orgs(1).await;
+        let org = orgs.ids[0];
         let c = IncidentCache::new(Duration::from_secs(60), 10);
         let mut r = row("a");
         Arc::get_mut(&mut r).unwrap().row.workspace_id = Uuid::new_v4();
@@ -248,21 +249,17 @@ mod tests {
         assert!(c.get(&org, ws, IncidentSource::Splunk, "a").is_none());
     }
 
-    #[test]
-    fn expires_forgets_and_stays_bounded() {
-        let org = OrgId::new(Uuid::new_v4());
+    #[tokio::test]
+    async fn expires_forgets_and_stays_bounded() {
+        let orgs = crate::test_support::orgs(2).await;
+        let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let c = IncidentCache::new(Duration::from_millis(50), 2);
         c.put(&org, row("a"));
         assert!(c
             .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
             .is_some());
         assert!(c
-            .get(
-                &OrgId::new(Uuid::new_v4()),
-                Uuid::nil(),
-                IncidentSource::Splunk,
-                "a"
-            )
+            .get(&other_org, Uuid::nil(), IncidentSource::Splunk, "a")
             .is_none());
         c.forget(&org, Uuid::nil(), IncidentSource::Splunk, "a");
         assert!(c
@@ -272,7 +269,7 @@ mod tests {
         c.put(&org, row("b"));
         c.put(&org, row("c"));
         assert!(c.entries.lock().unwrap().len() <= 2);
-        std::thread::sleep(Duration::from_millis(60));
+        tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(c
             .get(&org, Uuid::nil(), IncidentSource::Splunk, "c")
             .is_none());

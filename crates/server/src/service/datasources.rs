@@ -5,7 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use palisade_domain::time::{from_micros, to_micros};
-use palisade_domain::{Error, OrgId, Result, Validator};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::OrgId;
 use palisade_store::{ConnectorFields, ConnectorRow, IngestVolume, Store};
 use palisade_types::datasources::*;
 use palisade_types::incidents::Severity;

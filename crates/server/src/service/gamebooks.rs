@@ -176,9 +176,9 @@ fn run_not_found(id: impl std::fmt::Display) -> Error {
 fn may_manage_catalogue(p: &Principal) -> Result<()> {
     let implied = p.org_role.implied_workspace_role();
     if implied.is_some_and(|r| r >= WorkspaceRole::ContentAdmin)
-        || p.workspace_roles
-            .values()
-            .any(|r| *r >= WorkspaceRole::ContentAdmin)
+        || p.named_roles
+            .iter()
+            .any(|(_, _, r)| *r >= WorkspaceRole::ContentAdmin)
     {
         return Ok(());
     }

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use palisade_domain::time::{from_micros, to_micros};
-use palisade_domain::{Error, OrgId, Result, Validator};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::OrgId;
 use palisade_store::{AuditRow, LogKind, NewLogRow, Store, UserMatch};
 use palisade_types::datasources::ConnectorType;
 use palisade_types::incidents::TimeFilteringType;

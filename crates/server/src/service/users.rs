@@ -73,7 +73,7 @@ impl OrgService {
                 .iter()
                 .map(|(ws, name, role)| RoleAssignment {
                     user_id: p.service_account_id,
-                    workspace_id: *ws,
+                    workspace_id: ws.uuid(),
                     workspace_name: name.clone(),
                     assignment_type: "Direct".into(),
                     role: *role,

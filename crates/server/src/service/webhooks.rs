@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use palisade_domain::time::{from_micros, to_micros};
-use palisade_domain::{Error, OrgId, Result, Validator};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::OrgId;
 use palisade_store::{LogRow, Store, WebhookFields, WebhookRow, WebhookSecrets};
 use palisade_types::webhooks::*;
 use serde_json::{json, Value};

@@ -275,7 +275,7 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     let in_db = app
         .state
         .store()
-        .get_service_account(&palisade_domain::OrgId::new(org.id), cred.client_id)
+        .get_service_account(&app.org_id(&org).await, cred.client_id)
         .await
         .unwrap()
         .unwrap();
@@ -285,7 +285,7 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     let in_db = app
         .state
         .store()
-        .get_service_account(&palisade_domain::OrgId::new(org.id), cred.client_id)
+        .get_service_account(&app.org_id(&org).await, cred.client_id)
         .await
         .unwrap()
         .unwrap();

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use palisade_domain::OrgId;
 use palisade_server::config::Config;
 use palisade_store::{NewComment, NewRun, NewStep};
 use palisade_test_utils::{Cred, Receiver, Reply, TestApp, TestOrg};
@@ -576,7 +575,12 @@ async fn admin_required_playbooks_wait_for_an_owner() {
         .await
         .assert_problem(409, "CONFLICT");
     // gamebook.completed was written for each finished run, in the outbox.
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app
+        .state
+        .store()
+        .events(&app.org_id(&org).await)
+        .await
+        .unwrap();
     let completed: Vec<&str> = events
         .iter()
         .filter(|e| e.event_type == "gamebook.completed")
@@ -772,7 +776,8 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
         .await
         .unwrap();
     assert_eq!(claimed, vec![id]);
-    let (run, steps) = store.run_for_work(id).await.unwrap().unwrap();
+    let palisade_store::WorkItem { run, steps, .. } =
+        store.run_for_work(id).await.unwrap().unwrap();
     assert!(store
         .start_step(id, steps[0].id, "dead-replica", lease)
         .await

@@ -1,6 +1,5 @@
 //! The restored incident actions (explicit source) and the legacy no-source routes.
 
-use palisade_domain::OrgId;
 use palisade_test_utils::{TestApp, TestOrg};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -141,7 +140,12 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
     assert_eq!(r.data()["status"], "Active");
     assert!(r.data()["classification"].is_null());
 
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app
+        .state
+        .store()
+        .events(&app.org_id(&org).await)
+        .await
+        .unwrap();
     let updates: Vec<&Value> = events
         .iter()
         .filter(|e| e.event_type == "incident.updated")

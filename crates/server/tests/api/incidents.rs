@@ -1,7 +1,6 @@
 //! Incident ingest (created / updated / unchanged with outbox events), batches with bad items,
 //! numbering, and the documented reads.
 
-use palisade_domain::OrgId;
 use palisade_test_utils::{TestApp, TestOrg};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -65,7 +64,12 @@ async fn ingest_created_updated_unchanged_emit_the_right_events() {
         json!([{"field": "status", "from": "New", "to": "Active"}])
     );
 
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app
+        .state
+        .store()
+        .events(&app.org_id(&org).await)
+        .await
+        .unwrap();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, vec!["incident.created", "incident.updated"]);
     let created = &events[0].payload;
@@ -193,7 +197,7 @@ async fn batch_stores_good_items_and_reports_bad_ones() {
     let before = app
         .state
         .store()
-        .events(&OrgId::new(org.id))
+        .events(&app.org_id(&org).await)
         .await
         .unwrap()
         .len();
@@ -206,7 +210,7 @@ async fn batch_stores_good_items_and_reports_bad_ones() {
     assert_eq!(
         app.state
             .store()
-            .events(&OrgId::new(org.id))
+            .events(&app.org_id(&org).await)
             .await
             .unwrap()
             .len(),
@@ -420,7 +424,12 @@ async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
         .await;
     assert_eq!(d.data()["incident"]["status"], "Active");
     assert_eq!(d.data()["incident"]["number"], 1);
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app
+        .state
+        .store()
+        .events(&app.org_id(&org).await)
+        .await
+        .unwrap();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

@@ -1,0 +1,31 @@
+//! Unit-test support: real organizations in a fresh test database, for code bound to an
+//! organization (sealed tokens, the incident cache). Ids come from the store that verifies
+//! them, as in production.
+
+use palisade_store::testing::TestDb;
+use palisade_store::{OrgId, Store};
+
+pub(crate) struct Orgs {
+    pub ids: Vec<OrgId>,
+    _store: Store,
+    _db: TestDb,
+}
+
+/// `n` organizations in a fresh database.
+pub(crate) async fn orgs(n: usize) -> Orgs {
+    let db = TestDb::new().await;
+    let store = db.store().await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let (org, _) = store
+            .create_organization(&format!("Org {i}"))
+            .await
+            .expect("create organization");
+        ids.push(org);
+    }
+    Orgs {
+        ids,
+        _store: store,
+        _db: db,
+    }
+}
