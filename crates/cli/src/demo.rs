@@ -87,11 +87,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             )
         })
         .collect();
-    let ws_ids: Vec<uuid::Uuid> = workspaces.iter().map(|(w, _)| w.id).collect();
-    let logs =
-        palisade_server::sample_datasources::seed(store, &org, &ws_ids, &demo_users, &mut rng)
-            .await
-            .map_err(err)?;
+    let mut ws_ids = Vec::new();
+    for (w, _) in &workspaces {
+        ws_ids.extend(store.workspace_id(&org, w.id).await.map_err(err)?);
+    }
+    let logs = palisade_server::sample_datasources::seed(store, &ws_ids, &demo_users, &mut rng)
+        .await
+        .map_err(err)?;
     let (analyst_id, analyst_secret) = admin::create_service_account(
         &state,
         &org,

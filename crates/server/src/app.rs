@@ -23,6 +23,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store
+        .system()
         .migrate()
         .await
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;

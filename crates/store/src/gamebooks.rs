@@ -18,7 +18,7 @@ use palisade_domain::{Error, Result};
 use palisade_types::incidents::{FieldChange, IncidentComment, IncidentSource};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use uuid::Uuid;
 
 use crate::db::{
@@ -28,7 +28,7 @@ use crate::db::{
 use crate::incidents::{row_to_incident, workspace_account, INCIDENT_COLS};
 use crate::{Backend, IncidentRow, NewComment, Store};
 
-type AnyTx = Transaction<'static, Any>;
+type AnyTx = crate::db::Tx;
 
 /// A playbook of the catalogue. `parameters` and `action` are JSON text.
 #[derive(Debug, Clone)]
@@ -812,7 +812,7 @@ impl Store {
             }
             q.execute(&mut *tx).await.map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok((events.len(), runs.len()))
     }
 
@@ -820,7 +820,7 @@ impl Store {
     pub async fn create_run(&self, run: &NewRun) -> Result<Uuid> {
         let mut tx = self.begin_write().await?;
         let ids = insert_runs(&mut tx, std::slice::from_ref(run)).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(ids[0])
     }
 
@@ -997,7 +997,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         rows.iter().map(|r| get_uuid(r, "id")).collect()
     }
 
@@ -1073,7 +1073,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -1112,7 +1112,7 @@ impl Store {
             return Ok(StepRecorded::Lost);
         }
         Self::set_step(&mut tx, step, result, started_at).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(StepRecorded::Done {
             incident_changed: false,
         })
@@ -1188,7 +1188,7 @@ impl Store {
             ),
         };
         Self::set_step(&mut tx, step, &result, started_at).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         let changed = !changes.is_empty();
         if changed {
             self.events_written();
@@ -1252,7 +1252,7 @@ impl Store {
             ),
         };
         Self::set_step(&mut tx, step, &result, started_at).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         if events {
             self.events_written();
         }
@@ -1286,7 +1286,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -1317,7 +1317,7 @@ impl Store {
             return Ok(false);
         }
         self.completed_event(&mut tx, run, status, now).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         self.events_written();
         Ok(true)
     }
@@ -1387,7 +1387,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(Some(()))
     }
 
@@ -1474,7 +1474,7 @@ impl Store {
         let run = run_from(&row)?;
         self.completed_event(&mut tx, &run, "Cancelled", now)
             .await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         self.events_written();
         Ok(Some(()))
     }

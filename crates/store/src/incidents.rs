@@ -14,7 +14,6 @@ use palisade_types::incidents::{
     Severity,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
 use crate::datasources::{count_volume, IngestVolume};
@@ -333,7 +332,7 @@ impl Store {
             };
             sqlx::query(undo).execute(&mut *tx).await.map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         // The batch's memory is freed after the commit, outside the write lock.
         drop(batch);
         self.events_written();
@@ -603,7 +602,7 @@ impl Store {
 
 /// The customer account (id, name) a workspace belongs to, which events name.
 pub(crate) async fn workspace_account(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut crate::db::Tx,
     org: &OrgId,
     workspace: Uuid,
 ) -> Result<(Uuid, String)> {
@@ -824,7 +823,7 @@ impl<'a> Batch<'a> {
     /// Writes the rows (multi-row statements: a statement costs a round trip, or on SQLite a
     /// thread hop), the entity index, the counter, the stream's oldest instant and the outbox
     /// events.
-    async fn finish(&self, tx: &mut Transaction<'_, Any>) -> Result<()> {
+    async fn finish(&self, tx: &mut crate::db::Tx) -> Result<()> {
         let (ws, src, org) = (
             self.workspace.to_string(),
             self.source.as_str(),
@@ -988,7 +987,7 @@ pub struct NewComment {
 }
 
 async fn insert_comment(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut crate::db::Tx,
     org: &OrgId,
     workspace: Uuid,
     source: IncidentSource,
@@ -1052,7 +1051,7 @@ impl Store {
         let out = self
             .modify_incident_in(&mut tx, org, workspace, source, id, change)
             .await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         if out
             .as_ref()
             .is_some_and(|(_, changes, _)| !changes.is_empty())
@@ -1066,7 +1065,7 @@ impl Store {
     /// calls `events_written` when changes were made).
     pub(crate) async fn modify_incident_in<F>(
         &self,
-        tx: &mut Transaction<'static, Any>,
+        tx: &mut crate::db::Tx,
         org: &OrgId,
         workspace: Uuid,
         source: IncidentSource,

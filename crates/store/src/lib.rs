@@ -9,6 +9,7 @@
 mod datasources;
 mod db;
 mod gamebooks;
+mod handles;
 mod ids;
 mod incidents;
 mod investigation;
@@ -25,6 +26,7 @@ pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
     StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem,
 };
+pub use handles::{System, Tenant};
 pub use ids::{IncidentKey, OrgId, WorkspaceId};
 pub use incidents::{
     AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,

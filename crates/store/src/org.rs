@@ -12,7 +12,6 @@ use palisade_types::org::{
     WorkspaceAssignment, WorkspaceUser,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
 use crate::db::{
@@ -223,7 +222,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok((OrgId::verified(org), account))
     }
 
@@ -394,7 +393,7 @@ impl Store {
         if let Some((kind, principal)) = owner {
             insert_role(&mut tx, org, id, kind, principal, WorkspaceRole::Owner, t).await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         self.get_workspace(org, id)
             .await?
             .ok_or_else(|| Error::internal("workspace vanished after insert"))
@@ -459,7 +458,7 @@ impl Store {
                 .map_err(db_err)?
                 .rows_affected();
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(removed > 0)
     }
 
@@ -534,7 +533,7 @@ impl Store {
         for p in principals {
             insert_role(&mut tx, org, workspace, kind, *p, role, t).await?;
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     // ------------------------------------------------------------ service accounts
@@ -698,7 +697,7 @@ impl Store {
             .await?;
         }
         insert_credential(&mut tx, org, sa.id, &credential, t).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         self.get_service_account(org, sa.id)
             .await?
             .ok_or_else(|| Error::internal("service account vanished after insert"))
@@ -779,7 +778,7 @@ impl Store {
                 .await?;
             }
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         self.get_service_account(org, id).await
     }
 
@@ -842,7 +841,7 @@ impl Store {
             return Ok(None);
         }
         insert_credential(&mut tx, org, account, &credential, t).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         self.credential(org, account, credential.id).await
     }
 
@@ -976,7 +975,7 @@ impl Store {
             .await
             .map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     // ------------------------------------------------------------ users
@@ -1109,7 +1108,7 @@ impl Store {
                 insert_role(&mut tx, org, ws, PrincipalKind::User, u.id, role, t).await?;
             }
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     pub async fn update_user(&self, org: &OrgId, id: Uuid, c: UserChanges) -> Result<bool> {
@@ -1229,7 +1228,7 @@ impl Store {
 }
 
 async fn insert_role(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut crate::db::Tx,
     org: &OrgId,
     workspace: Uuid,
     kind: PrincipalKind,
@@ -1255,7 +1254,7 @@ async fn insert_role(
 }
 
 async fn insert_credential(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut crate::db::Tx,
     org: &OrgId,
     account: Uuid,
     c: &NewCredential,

@@ -97,7 +97,11 @@ impl TestDb {
         let store = Store::connect(&self.url, 4)
             .await
             .expect("connect to the test database");
-        store.migrate().await.expect("migrate the test database");
+        store
+            .system()
+            .migrate()
+            .await
+            .expect("migrate the test database");
         store
     }
 }

@@ -8,7 +8,6 @@ use palisade_domain::{Error, Result};
 use palisade_types::incidents::IncidentSource;
 use serde_json::json;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Transaction};
 use uuid::Uuid;
 
 use crate::db::{db_err, get_i64, get_opt_str, get_str, get_uuid, now_micros};
@@ -16,7 +15,7 @@ use crate::gamebooks::insert_event;
 use crate::incidents::workspace_account;
 use crate::{Backend, NewComment, Store};
 
-type AnyTx = Transaction<'static, Any>;
+type AnyTx = crate::db::Tx;
 
 /// A stored ticket; `doc` is the PSA sub-object as JSON text.
 #[derive(Debug, Clone)]
@@ -141,7 +140,7 @@ impl Store {
             .ticket_in(&mut tx, org, ws, ticket_id)
             .await?
             .ok_or_else(|| Error::Internal("ticket vanished".into()))?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok((row, created))
     }
 
@@ -295,7 +294,7 @@ impl Store {
         let newly = self
             .link_ticket_in(&mut tx, org, ws, ticket_id, source, incident, author)
             .await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         if newly {
             self.events_written();
         }
@@ -450,7 +449,7 @@ impl Store {
         if found.is_none() {
             return Err(incident_not_found(incident));
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(removed)
     }
 }

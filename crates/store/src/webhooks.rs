@@ -28,7 +28,7 @@ impl Store {
     /// a database crash can lose the last such commits, which only means deliveries are made
     /// again (at least once), while the state stays consistent. Incident writes keep the
     /// default, durable commit.
-    async fn begin_queue_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    async fn begin_queue_write(&self) -> Result<crate::db::Tx> {
         let mut tx = self.begin_write().await?;
         if self.backend() == Backend::Postgres {
             sqlx::query("SET LOCAL synchronous_commit = off")
@@ -315,7 +315,7 @@ fn ids_json(ids: &[Uuid]) -> String {
         .expect("strings serialize")
 }
 
-type AnyTx = sqlx::Transaction<'static, sqlx::Any>;
+type AnyTx = crate::db::Tx;
 
 async fn insert_logs(tx: &mut AnyTx, logs: &[&LogRow], params: usize) -> Result<()> {
     const COLS: usize = 25;
@@ -690,7 +690,7 @@ impl Store {
             }
             q.execute(&mut *tx).await.map_err(db_err)?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(events.len())
     }
 
@@ -793,7 +793,7 @@ impl Store {
         }
         let mut tx = self.begin_queue_write().await?;
         let rows = q.fetch_all(&mut *tx).await.map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         rows.iter().map(job_from).collect()
     }
 
@@ -1013,7 +1013,7 @@ impl Store {
                 effects.disabled.push((w, reason));
             }
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(effects)
     }
 
@@ -1023,7 +1023,7 @@ impl Store {
     pub async fn insert_log(&self, log: &LogRow) -> Result<()> {
         let mut tx = self.begin_write().await?;
         insert_logs(&mut tx, &[log], self.params()).await?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     /// A page of a webhook's logs, newest first, after the cursor `(created_at, id)`.
@@ -1120,7 +1120,7 @@ impl Store {
             pending_log_id: Some(pending.id),
         };
         insert_jobs(&mut tx, &[job], self.params()).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(pending)
     }
 

@@ -1,6 +1,10 @@
+mod exec;
+pub(crate) mod row;
+
 use std::str::FromStr;
 use std::time::Duration;
 
+pub(crate) use exec::{db_err, sql, DbResult, Tx};
 use palisade_domain::{Error, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -177,6 +181,11 @@ impl Store {
         opts
     }
 
+    /// The pool reads go through.
+    pub(crate) fn read(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// The pool writes go through (see the `writer` field's note): statements that
     /// write outside [`Store::begin_write`] use it too.
     pub(crate) fn writer(&self) -> &AnyPool {
@@ -231,12 +240,13 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
     /// with `SQLITE_BUSY` when another connection wrote in between, where an immediate one
     /// simply waits its turn (`busy_timeout`).
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(crate) async fn begin_write(&self) -> Result<Tx> {
         match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.writer.begin().await,
         }
-        .map_err(db_err)
+        .map(Tx)
+        .db()
     }
 
     /// Sends a PostgreSQL notification on `channel` (every replica listening receives it,
@@ -283,23 +293,17 @@ impl Store {
     /// Returns the named server key, creating it with `make` if it does not exist yet. Every
     /// replica sharing the database sees the same value.
     pub async fn server_key(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
-        let value = make();
-        sqlx::query(
+        sql(
             "INSERT INTO palisade_keys (name, value, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO NOTHING",
+            (name, make(), now_micros()),
         )
-        .bind(name)
-        .bind(&value)
-        .bind(palisade_domain::time::to_micros(chrono::Utc::now()))
         .execute(self.writer())
-        .await
-        .map_err(db_err)?;
-        let row = sqlx::query("SELECT value FROM palisade_keys WHERE name = $1")
-            .bind(name)
+        .await?;
+        let (value,): (String,) = sql("SELECT value FROM palisade_keys WHERE name = $1", (name,))
             .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.try_get::<String, _>(0).map_err(db_err)
+            .await?;
+        Ok(value)
     }
 }
 
@@ -309,25 +313,6 @@ fn redact(e: &sqlx::Error) -> String {
     match (s.find("://"), s.find('@')) {
         (Some(a), Some(b)) if b > a => format!("{}://***{}", &s[..a], &s[b..]),
         _ => s,
-    }
-}
-
-/// Maps a database error to the domain error: unique violations are conflicts, connection
-/// trouble is 503, everything else is internal (logged, never shown).
-pub(crate) fn db_err(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::Conflict("A resource with the same identity already exists.".into())
-        }
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            Error::Conflict("The resource is still referenced by other resources.".into())
-        }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => Error::Unavailable(format!("database unavailable: {e}")),
-        _ => Error::Internal(format!("database error: {e}")),
     }
 }
 
