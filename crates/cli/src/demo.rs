@@ -25,17 +25,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(err)?;
     let store = state.store();
-    let (org, _, _) = store
+    let org = store
+        .system()
         .organization(boot.organization_id)
         .await
         .map_err(err)?
-        .ok_or_else(|| anyhow::anyhow!("the bootstrapped organization vanished"))?;
+        .ok_or_else(|| anyhow::anyhow!("the bootstrapped organization vanished"))?
+        .id;
+    let tenant = store.tenant(&org);
     let soc = admin::create_workspace(&state, boot.organization_id, "Contoso SOC", None)
         .await
         .map_err(err)?;
     let mut workspaces = Vec::new();
     for (name, domain) in CUSTOMERS {
-        let account = store.create_account(&org, name).await.map_err(err)?;
+        let account = tenant.create_account(name).await.map_err(err)?;
         for env in ["Production", "Corporate IT", "Cloud"] {
             let ws = admin::create_workspace(
                 &state,
@@ -64,7 +67,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     sample::incident(&mut rng, *source, &id, domain, created)
                 })
                 .collect();
-            total += admin::ingest(&state, &org, ws.id, *source, batch)
+            total += admin::ingest(&state, &org, ws.id.uuid(), *source, batch)
                 .await
                 .map_err(err)?;
         }
@@ -87,10 +90,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             )
         })
         .collect();
-    let mut ws_ids = Vec::new();
-    for (w, _) in &workspaces {
-        ws_ids.extend(store.workspace_id(&org, w.id).await.map_err(err)?);
-    }
+    let ws_ids: Vec<_> = workspaces.iter().map(|(w, _)| w.id).collect();
     let logs = palisade_server::sample_datasources::seed(store, &ws_ids, &demo_users, &mut rng)
         .await
         .map_err(err)?;
@@ -131,19 +131,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             is_owner: *role == OrgRole::Admin,
         })
         .collect();
-    store
+    tenant
         .add_users(
-            &org,
             &new_users[..2],
-            Some((soc.id, WorkspaceRole::IncidentResponder)),
+            Some((&soc.id, WorkspaceRole::IncidentResponder)),
         )
         .await
         .map_err(err)?;
-    store
+    tenant
         .add_users(
-            &org,
             &new_users[2..],
-            Some((prod, WorkspaceRole::IncidentAnalyst)),
+            Some((&prod, WorkspaceRole::IncidentAnalyst)),
         )
         .await
         .map_err(err)?;
@@ -158,7 +156,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "clientId": boot.client_id,
             "clientSecret": boot.client_secret,
             "baseUrl": base,
-            "workspaces": workspaces.iter().map(|(w, _)| w.id).chain([soc.id]).collect::<Vec<_>>(),
+            "workspaces": workspaces.iter().map(|(w, _)| w.id).chain([soc.id]).map(|w| w.uuid()).collect::<Vec<_>>(),
             "incidents": total,
             "investigationLogs": logs,
             "investigationUsers": demo_users.iter().map(|u| &u.1).collect::<Vec<_>>(),

@@ -202,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .context("cannot create the workspace")?;
+                let ws = palisade_server::service::org_wire::workspace(ws);
                 println!("{}", serde_json::to_string(&ws)?);
                 Ok(())
             }

@@ -227,7 +227,7 @@ impl Authenticator {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         self.lookups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match self.store.find_credential(hash).await? {
+        match self.store.system().find_credential(hash).await? {
             Some(record) if bool::from(record.secret_hash.as_bytes().ct_eq(hash.as_bytes())) => {
                 let p = Arc::new(principal_from(record));
                 let mut cache = self.cache.lock().unwrap();
@@ -368,7 +368,7 @@ impl Authenticator {
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.record_last_used(&batch).await?;
+        self.store.system().record_last_used(&batch).await?;
         let mut pending = self.last_used.lock().unwrap();
         for (_, _, cred, at) in &batch {
             if pending.get(cred).is_some_and(|e| e.2 <= *at) {

@@ -17,11 +17,12 @@ pub(crate) async fn orgs(n: usize) -> Orgs {
     let store = db.store().await;
     let mut ids = Vec::new();
     for i in 0..n {
-        let (org, _) = store
+        let org = store
+            .system()
             .create_organization(&format!("Org {i}"))
             .await
             .expect("create organization");
-        ids.push(org);
+        ids.push(org.id);
     }
     Orgs {
         ids,

@@ -33,8 +33,9 @@ pub use incidents::{
 };
 pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
 pub use org::{
-    AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
-    UserChanges,
+    AccountRow, AuthRecord, CredentialRow, NewCredential, NewServiceAccount, NewUser,
+    OrganizationRow, PrincipalKind, RoleGrant, ServiceAccountChanges, ServiceAccountRow,
+    UserChanges, UserRow, WorkspaceRow, WorkspaceUserRow,
 };
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{

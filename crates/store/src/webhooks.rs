@@ -592,16 +592,16 @@ impl Store {
     }
 
     pub async fn delete_webhook(&self, org: &OrgId, id: Uuid) -> Result<bool> {
-        self.delete_owned(
-            org,
-            id,
-            &[
-                "DELETE FROM webhook_jobs WHERE organization_id = $1 AND webhook_id = $2",
-                "DELETE FROM webhook_deliveries WHERE organization_id = $1 AND webhook_id = $2",
-                "DELETE FROM webhooks WHERE organization_id = $1 AND id = $2",
-            ],
-        )
-        .await
+        self.tenant(org)
+            .delete_owned(
+                id,
+                &[
+                    "DELETE FROM webhook_jobs WHERE organization_id = $1 AND webhook_id = $2",
+                    "DELETE FROM webhook_deliveries WHERE organization_id = $1 AND webhook_id = $2",
+                    "DELETE FROM webhooks WHERE organization_id = $1 AND id = $2",
+                ],
+            )
+            .await
     }
 
     // ------------------------------------------------------------ fan-out

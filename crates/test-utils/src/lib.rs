@@ -200,11 +200,12 @@ impl TestApp {
     pub async fn org_id(&self, org: &TestOrg) -> palisade_store::OrgId {
         self.state
             .store()
+            .system()
             .organization(org.id)
             .await
             .expect("read organization")
             .expect("the organization exists")
-            .0
+            .id
     }
 
     pub async fn workspace(&self, org: &TestOrg, name: &str) -> Uuid {
@@ -212,6 +213,7 @@ impl TestApp {
             .await
             .expect("workspace")
             .id
+            .uuid()
     }
 
     /// Creates a service account through the API; returns its credential and the response.

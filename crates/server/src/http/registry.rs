@@ -328,7 +328,7 @@ async fn workspace_ctx(
         _ => {
             // Another organization's workspace (or none at all) is not found, never
             // forbidden.
-            let Some(workspace) = state.store().workspace_id(&org.org, ws).await? else {
+            let Some(workspace) = state.store().tenant(&org.org).workspace(ws).await? else {
                 return Err(Error::not_found_target("Workspace", ws, "workspaceId"));
             };
             // The workspace is the organization's: an organization-wide role applies even if
@@ -339,7 +339,7 @@ async fn workspace_ctx(
                 .chain(principal.org_role.implied_workspace_role())
                 .max();
             match effective {
-                Some(role) if role >= required => (workspace, role),
+                Some(role) if role >= required => (workspace.id, role),
                 _ => {
                     return Err(Error::InsufficientWorkspaceRole {
                         workspace: ws.to_string(),

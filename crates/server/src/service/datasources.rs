@@ -685,7 +685,7 @@ impl DataSourceService {
         ctx: &OrgCtx,
         workspace_ids: Vec<String>,
     ) -> Result<Vec<WorkspaceDataSources>> {
-        let names = self.store.workspace_names(&ctx.org).await?;
+        let names = self.store.tenant(&ctx.org).workspace_names().await?;
         let mut v = Validator::new();
         let selected = selected_workspaces(&mut v, &ctx.principal, &names, Some(&workspace_ids));
         v.finish()?;
@@ -706,7 +706,7 @@ impl DataSourceService {
         ctx: &OrgCtx,
         req: AnomaliesRequest,
     ) -> Result<DataConnectorAnomalies> {
-        let names = self.store.workspace_names(&ctx.org).await?;
+        let names = self.store.tenant(&ctx.org).workspace_names().await?;
         let tenant = self.store.tenant(&ctx.org);
         let mut v = Validator::new();
         let selected =

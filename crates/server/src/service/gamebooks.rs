@@ -876,7 +876,8 @@ impl GamebookService {
         v.finish()?;
         let visible: Vec<Uuid> = self
             .store
-            .workspace_names(&p.org)
+            .tenant(&p.org)
+            .workspace_names()
             .await?
             .into_keys()
             .filter(|id| p.workspace_role(id).is_some())

@@ -402,7 +402,8 @@ impl IncidentService {
     ) -> Result<Vec<IncidentListItem>> {
         let name = self
             .store()
-            .get_workspace(&p.org, ws)
+            .tenant(&p.org)
+            .workspace(ws)
             .await?
             .map(|w| w.name)
             .ok_or_else(|| Error::not_found_target("Workspace", ws, "workspaceId"))?;

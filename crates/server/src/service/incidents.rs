@@ -640,7 +640,7 @@ impl IncidentService {
         let mut fingerprint = [0u8; 16];
         fingerprint.copy_from_slice(&digest[..16]);
 
-        let all = self.store.workspace_names(&p.org).await?;
+        let all = self.store.tenant(&p.org).workspace_names().await?;
         let org_workspaces = all.len();
         let visible: HashMap<Uuid, String> = all
             .into_iter()

@@ -9,6 +9,7 @@ pub mod incident_actions;
 pub mod incidents;
 pub mod investigation;
 mod org;
+pub mod org_wire;
 pub mod tickets;
 mod users;
 pub mod webhooks;

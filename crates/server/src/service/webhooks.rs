@@ -394,7 +394,7 @@ impl WebhookService {
                 Some(out)
             }
         };
-        let accounts = self.store.list_accounts(&p.org).await?;
+        let accounts = self.store.tenant(&p.org).list_accounts().await?;
         let monitored = match (&req.monitored_account_ids, base) {
             (None, Some(b)) => Some(b.monitored_account_ids.clone()),
             (None, None) => Some(Vec::new()),
@@ -420,7 +420,7 @@ impl WebhookService {
         };
         let target = match (&req.target_account_id, base) {
             (None, Some(b)) => Some(b.target_account_id),
-            (None, None) => Some(self.store.own_account_id(&p.org).await?),
+            (None, None) => Some(self.store.tenant(&p.org).own_account_id().await?),
             (Some(raw), _) => match v.uuid("targetAccountId", Some(raw)) {
                 Some(id) if accounts.iter().any(|a| a.id == id) => Some(id),
                 Some(id) => {

@@ -275,7 +275,8 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     let in_db = app
         .state
         .store()
-        .get_service_account(&app.org_id(&org).await, cred.client_id)
+        .tenant(&app.org_id(&org).await)
+        .get_service_account(cred.client_id)
         .await
         .unwrap()
         .unwrap();
@@ -285,7 +286,8 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     let in_db = app
         .state
         .store()
-        .get_service_account(&app.org_id(&org).await, cred.client_id)
+        .tenant(&app.org_id(&org).await)
+        .get_service_account(cred.client_id)
         .await
         .unwrap()
         .unwrap();

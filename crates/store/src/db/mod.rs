@@ -418,10 +418,3 @@ pub(crate) fn get_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {
 pub(crate) fn get_time(row: &AnyRow, col: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     Ok(palisade_domain::time::from_micros(get_i64(row, col)?))
 }
-
-pub(crate) fn get_opt_time(
-    row: &AnyRow,
-    col: &str,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    Ok(get_opt_i64(row, col)?.map(palisade_domain::time::from_micros))
-}
