@@ -67,7 +67,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     sample::incident(&mut rng, *source, &id, domain, created)
                 })
                 .collect();
-            total += admin::ingest(&state, &org, ws.id.uuid(), *source, batch)
+            total += admin::ingest(&state, &ws.id, *source, batch)
                 .await
                 .map_err(err)?;
         }

@@ -119,8 +119,7 @@ pub async fn create_workspace(
 /// source, as the ingest API would; used by `demo`. Returns how many were stored.
 pub async fn ingest(
     state: &AppState,
-    org: &OrgId,
-    workspace: Uuid,
+    workspace: &WorkspaceId,
     source: palisade_types::incidents::IncidentSource,
     incidents: Vec<serde_json::Value>,
 ) -> Result<usize> {
@@ -139,7 +138,8 @@ pub async fn ingest(
     let n = items.len();
     state
         .store()
-        .ingest_incidents(org, workspace, source, &items, None)
+        .tenant(&workspace.org())
+        .ingest_incidents(workspace, source, &items, None)
         .await?;
     Ok(n)
 }

@@ -3,10 +3,12 @@
 //! them, as in production.
 
 use palisade_store::testing::TestDb;
-use palisade_store::{OrgId, Store};
+use palisade_store::{OrgId, Store, WorkspaceId};
 
 pub(crate) struct Orgs {
     pub ids: Vec<OrgId>,
+    /// One workspace of each organization.
+    pub workspaces: Vec<WorkspaceId>,
     _store: Store,
     _db: TestDb,
 }
@@ -15,17 +17,24 @@ pub(crate) struct Orgs {
 pub(crate) async fn orgs(n: usize) -> Orgs {
     let db = TestDb::new().await;
     let store = db.store().await;
-    let mut ids = Vec::new();
+    let (mut ids, mut workspaces) = (Vec::new(), Vec::new());
     for i in 0..n {
         let org = store
             .system()
             .create_organization(&format!("Org {i}"))
             .await
             .expect("create organization");
+        let ws = store
+            .tenant(&org.id)
+            .create_workspace(org.own_account_id, "SOC", None)
+            .await
+            .expect("create workspace");
         ids.push(org.id);
+        workspaces.push(ws.id);
     }
     Orgs {
         ids,
+        workspaces,
         _store: store,
         _db: db,
     }

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use crate::{IncidentKey, OrgId, WorkspaceId};
 use palisade_domain::incident::IncidentDoc;
+use palisade_domain::vocab::{FieldChange, IncidentSource};
 use palisade_domain::{Error, Result};
-use palisade_types::incidents::{FieldChange, IncidentComment, IncidentSource};
 use serde_json::{json, Value};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -25,8 +25,11 @@ use crate::db::{
     db_err, get_bool, get_i64, get_opt_i64, get_opt_str, get_opt_uuid, get_str, get_uuid,
     json_strings, now_micros, placeholders, MAX_PARAMS,
 };
-use crate::incidents::{row_to_incident, workspace_account, INCIDENT_COLS};
+use crate::incidents::INCIDENT_COLS;
+use crate::outbox::{insert_event, workspace_account};
+use crate::CommentRow;
 use crate::{Backend, IncidentRow, NewComment, Store};
+use sqlx::FromRow;
 
 type AnyTx = crate::db::Tx;
 
@@ -449,36 +452,6 @@ fn completed_data(
     })
 }
 
-/// Writes a `gamebook.completed` (or other) outbox row in `tx`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_event(
-    tx: &mut AnyTx,
-    org: Uuid,
-    workspace: Uuid,
-    account: Uuid,
-    event_type: &str,
-    subject: &str,
-    data: &Value,
-    at: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (id, organization_id, workspace_id, account_id, event_type, subject_id, \
-         payload, occurred_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-    )
-    .bind(crate::db::new_event_id())
-    .bind(org.to_string())
-    .bind(workspace.to_string())
-    .bind(account.to_string())
-    .bind(event_type)
-    .bind(subject)
-    .bind(data.to_string())
-    .bind(at)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
 impl Store {
     // ------------------------------------------------------------ playbooks
 
@@ -784,7 +757,7 @@ impl Store {
             else {
                 continue;
             };
-            let incident = row_to_incident(&row)?;
+            let incident = IncidentRow::from_row(&row).map_err(db_err)?;
             if !playbooks.contains_key(&e.org) {
                 let list = sqlx::query(&format!(
                     "SELECT {PLAYBOOK_COLS} FROM playbooks WHERE organization_id = $1"
@@ -1130,7 +1103,7 @@ impl Store {
         lease_until: i64,
         started_at: i64,
         change: F,
-    ) -> Result<(StepRecorded, Vec<FieldChange>, Vec<IncidentComment>)>
+    ) -> Result<(StepRecorded, Vec<FieldChange>, Vec<CommentRow>)>
     where
         F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
     {
@@ -1142,12 +1115,14 @@ impl Store {
             return Ok((StepRecorded::Lost, Vec::new(), Vec::new()));
         }
         let outcome = self
+            .tenant(&org)
             .modify_incident_in(
                 &mut tx,
-                &org,
-                run.workspace_id,
-                source,
-                &run.incident_id,
+                &IncidentKey::new(
+                    WorkspaceId::verified(org, run.workspace_id),
+                    source,
+                    run.incident_id.clone(),
+                ),
                 change,
             )
             .await;
@@ -1335,7 +1310,7 @@ impl Store {
         let data = completed_data(run, &steps, &account, status, now);
         insert_event(
             tx,
-            run.org,
+            &org,
             run.workspace_id,
             account.0,
             "gamebook.completed",

@@ -15,6 +15,7 @@ mod incidents;
 mod investigation;
 mod migrate;
 mod org;
+mod outbox;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tickets;
@@ -29,7 +30,8 @@ pub use gamebooks::{
 pub use handles::{System, Tenant};
 pub use ids::{IncidentKey, OrgId, WorkspaceId};
 pub use incidents::{
-    AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
+    AcrossFilter, Applied, CommentRow, Cursor, IncidentListRow, IncidentRow, IngestIncident,
+    ListSummary, NewComment,
 };
 pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
 pub use org::{
@@ -37,6 +39,7 @@ pub use org::{
     OrganizationRow, PrincipalKind, RoleGrant, ServiceAccountChanges, ServiceAccountRow,
     UserChanges, UserRow, WorkspaceRow, WorkspaceUserRow,
 };
+pub use outbox::StoredEvent;
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
     ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,

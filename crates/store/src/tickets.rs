@@ -11,9 +11,9 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::db::{db_err, get_i64, get_opt_str, get_str, get_uuid, now_micros};
-use crate::gamebooks::insert_event;
-use crate::incidents::workspace_account;
+use crate::outbox::{insert_event, workspace_account};
 use crate::{Backend, NewComment, Store};
+use crate::{IncidentKey, WorkspaceId};
 
 type AnyTx = crate::db::Tx;
 
@@ -359,10 +359,10 @@ impl Store {
             is_closing: false,
             ticket_id: Some(ticket_id.to_string()),
         };
-        self.modify_incident_in(tx, org, ws, source, incident, |row| {
-            Ok((row.doc.clone(), vec![comment]))
-        })
-        .await?;
+        let key = IncidentKey::new(WorkspaceId::verified(*org, ws), source, incident);
+        self.tenant(org)
+            .modify_incident_in(tx, &key, |row| Ok((row.doc.clone(), vec![comment])))
+            .await?;
         let account = workspace_account(tx, org, ws).await?;
         let at = palisade_domain::time::from_micros(now)
             .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
@@ -383,7 +383,7 @@ impl Store {
         });
         insert_event(
             tx,
-            org.uuid(),
+            org,
             ws,
             account.0,
             "ticket.linked",
@@ -442,9 +442,12 @@ impl Store {
             Vec::new()
         };
         let found = self
-            .modify_incident_in(&mut tx, org, ws, source, incident, |row| {
-                Ok((row.doc.clone(), comments))
-            })
+            .tenant(org)
+            .modify_incident_in(
+                &mut tx,
+                &IncidentKey::new(WorkspaceId::verified(*org, ws), source, incident),
+                |row| Ok((row.doc.clone(), comments)),
+            )
             .await?;
         if found.is_none() {
             return Err(incident_not_found(incident));

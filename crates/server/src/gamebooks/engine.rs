@@ -319,10 +319,7 @@ impl Engine {
                     .await?
             }
             Some(ActionType::HttpRequest) => {
-                let result = match store
-                    .get_incident(&org, run.workspace_id, source, &run.incident_id)
-                    .await?
-                {
+                let result = match store.tenant(&org).get_incident(key).await? {
                     None => fail(format!("Incident '{}' no longer exists.", run.incident_id)),
                     Some(row) => self.http(&action, &ctx(&row)).await,
                 };
@@ -339,10 +336,7 @@ impl Engine {
             }
             Some(ActionType::LinkTicket) => {
                 let ticket = action.ticket_id.clone().unwrap_or_default();
-                let rendered = match store
-                    .get_incident(&org, run.workspace_id, source, &run.incident_id)
-                    .await?
-                {
+                let rendered = match store.tenant(&org).get_incident(key).await? {
                     Some(row) => ctx(&row).render(&ticket, Escape::None),
                     None => ticket,
                 };
@@ -374,9 +368,7 @@ impl Engine {
         };
         tracing::debug!(run = %run.id, step = %step.id, ms = started.elapsed().as_millis() as u64, "playbook step done");
         if matches!(recorded, StepRecorded::Done { .. }) {
-            self.inner
-                .cache
-                .forget(&org, run.workspace_id, source, &run.incident_id);
+            self.inner.cache.forget(key);
         }
         Ok(recorded)
     }

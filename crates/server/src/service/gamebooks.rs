@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use palisade_domain::time::from_micros;
 use palisade_domain::{Error, Result, Validator, WorkspaceRole};
 use palisade_store::{
-    IncidentRow, NewRun, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRow, Store,
+    IncidentKey, IncidentRow, NewRun, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter,
+    RunRow, StepRow, Store,
 };
 use palisade_types::gamebooks::*;
 use palisade_types::incidents::{IncidentSource, Severity};
@@ -628,9 +628,16 @@ impl GamebookService {
             Some(id) => Some(self.rule_row(p, ws, id).await?),
             None => None,
         };
+        let workspace = self
+            .store
+            .tenant(&p.org)
+            .workspace(ws)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Workspace", ws, "workspaceId"))?;
         let incident = self
             .store
-            .get_incident(&p.org, ws, source, &incident_id)
+            .tenant(&p.org)
+            .get_incident(&IncidentKey::new(workspace.id, source, incident_id.clone()))
             .await?
             .ok_or_else(|| Error::NotFound {
                 detail: format!("Incident '{incident_id}' not found."),

@@ -578,7 +578,8 @@ async fn admin_required_playbooks_wait_for_an_owner() {
     let events = app
         .state
         .store()
-        .events(&app.org_id(&org).await)
+        .tenant(&app.org_id(&org).await)
+        .events()
         .await
         .unwrap();
     let completed: Vec<&str> = events

@@ -143,7 +143,8 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
     let events = app
         .state
         .store()
-        .events(&app.org_id(&org).await)
+        .tenant(&app.org_id(&org).await)
+        .events()
         .await
         .unwrap();
     let updates: Vec<&Value> = events

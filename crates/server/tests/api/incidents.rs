@@ -67,7 +67,8 @@ async fn ingest_created_updated_unchanged_emit_the_right_events() {
     let events = app
         .state
         .store()
-        .events(&app.org_id(&org).await)
+        .tenant(&app.org_id(&org).await)
+        .events()
         .await
         .unwrap();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -197,7 +198,8 @@ async fn batch_stores_good_items_and_reports_bad_ones() {
     let before = app
         .state
         .store()
-        .events(&app.org_id(&org).await)
+        .tenant(&app.org_id(&org).await)
+        .events()
         .await
         .unwrap()
         .len();
@@ -210,7 +212,8 @@ async fn batch_stores_good_items_and_reports_bad_ones() {
     assert_eq!(
         app.state
             .store()
-            .events(&app.org_id(&org).await)
+            .tenant(&app.org_id(&org).await)
+            .events()
             .await
             .unwrap()
             .len(),
@@ -427,7 +430,8 @@ async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
     let events = app
         .state
         .store()
-        .events(&app.org_id(&org).await)
+        .tenant(&app.org_id(&org).await)
+        .events()
         .await
         .unwrap();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();

@@ -84,7 +84,8 @@ async fn tickets_link_unlink_priority_and_search() {
     let events = app
         .state
         .store()
-        .events(&app.org_id(&org).await)
+        .tenant(&app.org_id(&org).await)
+        .events()
         .await
         .unwrap();
     let linked: Vec<_> = events

@@ -13,12 +13,6 @@ use uuid::Uuid;
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
-/// A new outbox event id: a time-ordered UUID (version 7), so the events' primary-key index
-/// grows at its end instead of taking every insert at a random page.
-pub(crate) fn new_event_id() -> String {
-    Uuid::now_v7().to_string()
-}
-
 /// A `FROM` item with one row per element of the JSON array bound as parameter `$n`, in a
 /// column `value` (`value ->> 0` is an element's first item): a whole batch in one statement
 /// and one bind, where a multi-row `VALUES` list needs a bind per value and, on SQLite,
@@ -413,8 +407,4 @@ pub(crate) fn get_opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
 pub(crate) fn get_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {
     let s = get_str(row, col)?;
     Uuid::from_str(&s).map_err(|e| Error::Internal(format!("bad uuid in column {col}: {e}")))
-}
-
-pub(crate) fn get_time(row: &AnyRow, col: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    Ok(palisade_domain::time::from_micros(get_i64(row, col)?))
 }

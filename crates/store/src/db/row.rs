@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 /// A stored value that does not mean what the store wrote (a corrupt row).
 #[derive(Debug)]
-pub(crate) struct Corrupt(String);
+pub(crate) struct Corrupt(pub(crate) String);
 
 impl std::fmt::Display for Corrupt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -173,15 +173,19 @@ impl From<JsonText> for Vec<Scope> {
 /// JSON documents the store wrote whole; one that does not parse is corrupt.
 macro_rules! json_document {
     ($($t:ty),*) => {$(
-        impl TryFrom<JsonText> for $t {
-            type Error = Corrupt;
+        impl TryFrom<$crate::db::row::JsonText> for $t {
+            type Error = $crate::db::row::Corrupt;
 
-            fn try_from(v: JsonText) -> Result<Self, Corrupt> {
+            fn try_from(v: $crate::db::row::JsonText) -> Result<Self, $crate::db::row::Corrupt> {
                 serde_json::from_str(&v.0).map_err(|e| {
-                    Corrupt(format!(concat!("corrupt stored ", stringify!($t), ": {}"), e))
+                    $crate::db::row::Corrupt(format!(
+                        concat!("corrupt stored ", stringify!($t), ": {}"),
+                        e
+                    ))
                 })
             }
         }
     )*};
 }
 json_document!(IncidentDoc, serde_json::Value);
+pub(crate) use json_document;
