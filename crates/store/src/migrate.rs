@@ -3,9 +3,9 @@
 //! racing; on SQLite the write lock does the same.
 
 use palisade_domain::{Error, Result};
-use sqlx::{Acquire, Executor, Row};
+use sqlx::{Acquire, Executor};
 
-use crate::db::{Backend, DbResult};
+use crate::db::{now_micros, sql, Backend, DbResult};
 use crate::System;
 
 struct Migration {
@@ -105,14 +105,12 @@ impl System<'_> {
             )
             .await
             .db()?;
-            let applied: Vec<i64> = sqlx::query("SELECT version FROM palisade_migrations")
-                .fetch_all(&mut *conn)
-                .await
-                .db()?
-                .iter()
-                .map(|r| r.try_get::<i64, _>(0))
-                .collect::<std::result::Result<_, _>>()
-                .db()?;
+            let applied: Vec<i64> = sql("SELECT version FROM palisade_migrations", ())
+                .fetch_all::<(i64,), _>(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(v,)| v)
+                .collect();
             if let Some(newest) = applied.iter().max() {
                 let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
                 if *newest > known {
@@ -129,15 +127,12 @@ impl System<'_> {
                         Error::Internal(format!("migration {} ({}) failed: {e}", m.version, m.name))
                     })?;
                 }
-                sqlx::query(
+                sql(
                     "INSERT INTO palisade_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    (m.version, m.name, now_micros()),
                 )
-                .bind(m.version)
-                .bind(m.name)
-                .bind(palisade_domain::time::to_micros(chrono::Utc::now()))
                 .execute(&mut *tx)
-                .await
-                .db()?;
+                .await?;
                 tx.commit().await.db()?;
                 tracing::info!(version = m.version, name = m.name, "applied migration");
                 done.push(m.version);

@@ -3,62 +3,15 @@
 
 mod common;
 
-use chrono::{Duration, TimeZone, Utc};
-use common::{assert_not_found, db, Org};
-use palisade_domain::incident::{IncidentDoc, NormalizedIncident};
-use palisade_domain::vocab::{
-    Entity, EntityKind, Evidence, IncidentSource, IncidentStatus, Severity,
-};
+use chrono::{Duration, Utc};
+use common::{assert_not_found, db, doc, item, Org};
+use palisade_domain::vocab::{IncidentSource, IncidentStatus, Severity};
 use palisade_domain::Error;
 use palisade_store::{
     AcrossFilter, Applied, Cursor, IncidentKey, IngestIncident, NewComment, Tenant,
 };
 
 const SRC: IncidentSource = IncidentSource::Sentinel;
-
-fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc {
-    IncidentDoc {
-        title: title.into(),
-        description: None,
-        severity,
-        status: IncidentStatus::New,
-        classification: None,
-        classification_reason: None,
-        classification_comment: None,
-        owner: None,
-        labels: Vec::new(),
-        tactics: Vec::new(),
-        alert_product_names: Vec::new(),
-        first_activity_at: None,
-        last_activity_at: None,
-        provider_url: None,
-        entities: entity
-            .map(|name| Entity {
-                id: "e1".into(),
-                kind: EntityKind::Host,
-                display_name: name.into(),
-                properties: None,
-            })
-            .into_iter()
-            .collect(),
-        alerts: Vec::new(),
-        evidence: Evidence::default(),
-    }
-}
-
-/// An incident created `minutes` after a fixed instant.
-fn item(id: &str, doc: IncidentDoc, minutes: i64) -> IngestIncident {
-    let at = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(minutes);
-    IngestIncident {
-        id: id.into(),
-        incident: NormalizedIncident {
-            doc,
-            number: None,
-            created_at: Some(at),
-            updated_at: Some(at),
-        },
-    }
-}
 
 async fn ingest(t: &Tenant<'_>, org: &Org, items: &[IngestIncident]) -> Vec<Applied> {
     t.ingest_incidents(&org.ws, SRC, items, None).await.unwrap()

@@ -130,10 +130,11 @@ impl Engine {
             match self
                 .inner
                 .store
+                .system()
                 .trigger_gamebooks(TRIGGER_BATCH, |e, incident, rules, playbooks| {
-                    let Some(ws) = e.workspace_id else {
+                    if e.workspace_id.is_none() {
                         return Vec::new();
-                    };
+                    }
                     let doc = &incident.doc;
                     applicable(rules, &doc.title, Some(doc.severity), Some(incident.source))
                         .into_iter()
@@ -141,8 +142,6 @@ impl Engine {
                         .filter_map(|r| {
                             let steps = plan_steps(doc, &r.fields.playbook_ids, playbooks);
                             (!steps.is_empty()).then(|| NewRun {
-                                org: e.org,
-                                workspace_id: ws,
                                 source: incident.source,
                                 incident_id: incident.id.clone(),
                                 incident_number: incident.number,
@@ -196,6 +195,7 @@ impl Engine {
                 match self
                     .inner
                     .store
+                    .system()
                     .claim_runs(&self.inner.owner, now, self.lease_until(), free)
                     .await
                 {
@@ -233,7 +233,7 @@ impl Engine {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         loop {
-            let Some(item) = store.run_for_work(id).await? else {
+            let Some(item) = store.system().run_for_work(id).await? else {
                 return Ok(Worked::Lost);
             };
             let (run, steps) = (&item.run, &item.steps);
@@ -247,14 +247,23 @@ impl Engine {
                 )
             }) else {
                 let (status, summary) = outcome(steps);
-                return Ok(if store.finish_run(run, owner, status, &summary).await? {
-                    Worked::Finished
-                } else {
-                    Worked::Lost
-                });
+                return Ok(
+                    if store
+                        .system()
+                        .finish_run(&item, owner, status, &summary)
+                        .await?
+                    {
+                        Worked::Finished
+                    } else {
+                        Worked::Lost
+                    },
+                );
             };
             if step.is_admin_required && step.approved_by.is_none() {
-                store.await_approval(run.id, step.id, owner).await?;
+                store
+                    .system()
+                    .await_approval(run.id, step.id, owner)
+                    .await?;
                 return Ok(Worked::Waiting);
             }
             // A step that leaves the database (an HTTP request) is marked Running first, so
@@ -266,6 +275,7 @@ impl Engine {
                 .is_some_and(|k| k.eq_ignore_ascii_case("HttpRequest"));
             if leaves_database
                 && !store
+                    .system()
                     .start_step(run.id, step.id, owner, self.lease_until())
                     .await?
             {
@@ -308,6 +318,7 @@ impl Engine {
         let recorded = match kind {
             None => {
                 store
+                    .system()
                     .finish_step(
                         run.id,
                         step.id,
@@ -324,6 +335,7 @@ impl Engine {
                     Some(row) => self.http(&action, &ctx(&row)).await,
                 };
                 store
+                    .system()
                     .finish_step(
                         run.id,
                         step.id,
@@ -341,8 +353,9 @@ impl Engine {
                     None => ticket,
                 };
                 store
+                    .system()
                     .finish_step_link_ticket(
-                        run,
+                        item,
                         step.id,
                         owner,
                         self.lease_until(),
@@ -354,8 +367,9 @@ impl Engine {
             }
             Some(kind) => {
                 let (recorded, _, _) = store
+                    .system()
                     .finish_step_with_change(
-                        run,
+                        item,
                         step.id,
                         owner,
                         self.lease_until(),

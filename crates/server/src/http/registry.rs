@@ -381,15 +381,3 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkspaceCtx {
         context(parts, "a workspace context")
     }
 }
-
-/// The authenticated caller, for handlers not yet taking a typed context.
-pub struct Auth(pub std::sync::Arc<crate::auth::Principal>);
-
-impl<S: Send + Sync> FromRequestParts<S> for Auth {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ctx: OrgCtx = context(parts, "a principal")?;
-        Ok(Auth(ctx.principal))
-    }
-}

@@ -57,7 +57,7 @@ pub async fn detail(
     let entry = s.incidents().entry(&ctx.incident(source, &id)).await?;
     let raw = s.incidents().detail(&entry, with_details)?;
     // The rendered detail is cached without its catalogue, which follows the rules.
-    let catalog = s.gamebooks().catalog(&ctx.principal, &entry.row).await?;
+    let catalog = s.gamebooks().catalog(&ctx, &entry.row).await?;
     if catalog.playbooks.is_empty() {
         return Ok(Data(RawJson(raw)));
     }
@@ -97,11 +97,9 @@ pub async fn last_gamebook(
     Path((_, source, id)): IncidentPath,
 ) -> ApiResult<Data<Gamebook>> {
     let source = parse_source(&source)?;
-    s.incidents().entry(&ctx.incident(source, &id)).await?;
-    let last = s
-        .gamebooks()
-        .last(&ctx.principal, ctx.workspace.uuid(), source, &id)
-        .await?;
+    let key = ctx.incident(source, &id);
+    s.incidents().entry(&key).await?;
+    let last = s.gamebooks().last(&key).await?;
     Ok(Data(last.ok_or_else(|| {
         palisade_domain::Error::NotFound {
             detail: format!("No gamebook has run for incident '{id}'."),

@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 use palisade_domain::time::from_micros;
 use palisade_domain::{Error, Result, Validator, WorkspaceRole};
 use palisade_store::{
-    IncidentKey, IncidentRow, NewRun, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter,
-    RunRow, StepRow, Store,
+    IncidentKey, IncidentRow, NewRun, OrgId, PlaybookFields, PlaybookRow, RuleFields, RuleRow,
+    RunFilter, RunRow, StepRow, Store, WorkspaceId,
 };
 use palisade_types::gamebooks::*;
 use palisade_types::incidents::{IncidentSource, Severity};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::auth::Principal;
 use crate::gamebooks::engine::Engine;
 use crate::gamebooks::{
@@ -213,46 +214,48 @@ impl GamebookService {
     }
 
     /// The workspace's rules, from memory when fresh.
-    async fn cached_rules(&self, p: &Principal, ws: Uuid) -> Result<Arc<Vec<RuleRow>>> {
-        if let Some((at, rules)) = self.rules.lock().expect("lock").get(&ws) {
+    async fn cached_rules(&self, ws: &WorkspaceId) -> Result<Arc<Vec<RuleRow>>> {
+        if let Some((at, rules)) = self.rules.lock().expect("lock").get(&ws.uuid()) {
             if at.elapsed() < RULES_TTL {
                 return Ok(rules.clone());
             }
         }
-        let rules = Arc::new(self.store.list_rules(&p.org, ws).await?);
+        let rules = Arc::new(self.store.tenant(&ws.org()).list_rules(ws).await?);
         let mut map = self.rules.lock().expect("lock");
         if map.len() > 10_000 {
             map.clear();
         }
-        map.insert(ws, (Instant::now(), rules.clone()));
+        map.insert(ws.uuid(), (Instant::now(), rules.clone()));
         Ok(rules)
     }
 
-    fn forget_rules(&self, ws: Uuid) {
-        self.rules.lock().expect("lock").remove(&ws);
+    fn forget_rules(&self, ws: &WorkspaceId) {
+        self.rules.lock().expect("lock").remove(&ws.uuid());
     }
 
     // ------------------------------------------------------------ playbooks
 
-    pub async fn list_playbooks(&self, p: &Principal) -> Result<Vec<PlaybookDefinition>> {
+    pub async fn list_playbooks(&self, ctx: &OrgCtx) -> Result<Vec<PlaybookDefinition>> {
         Ok(self
             .store
-            .list_playbooks(&p.org)
+            .tenant(&ctx.org)
+            .list_playbooks()
             .await?
             .iter()
             .map(playbook_to_wire)
             .collect())
     }
 
-    async fn playbook_row(&self, p: &Principal, id: Uuid) -> Result<PlaybookRow> {
+    async fn playbook_row(&self, ctx: &OrgCtx, id: Uuid) -> Result<PlaybookRow> {
         self.store
-            .get_playbook(&p.org, id)
+            .tenant(&ctx.org)
+            .get_playbook(id)
             .await?
             .ok_or_else(|| Error::not_found_target("Playbook", id, "playbookId"))
     }
 
-    pub async fn get_playbook(&self, p: &Principal, id: Uuid) -> Result<PlaybookDefinition> {
-        Ok(playbook_to_wire(&self.playbook_row(p, id).await?))
+    pub async fn get_playbook(&self, ctx: &OrgCtx, id: Uuid) -> Result<PlaybookDefinition> {
+        Ok(playbook_to_wire(&self.playbook_row(ctx, id).await?))
     }
 
     fn playbook_fields(
@@ -312,36 +315,37 @@ impl GamebookService {
 
     pub async fn create_playbook(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: PlaybookRequest,
     ) -> Result<PlaybookDefinition> {
-        may_manage_catalogue(p)?;
+        may_manage_catalogue(&ctx.principal)?;
         let f = Self::playbook_fields(&req, None)?;
         Ok(playbook_to_wire(
-            &self.store.create_playbook(&p.org, &f).await?,
+            &self.store.tenant(&ctx.org).create_playbook(&f).await?,
         ))
     }
 
     pub async fn update_playbook(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         req: PlaybookRequest,
     ) -> Result<PlaybookDefinition> {
-        may_manage_catalogue(p)?;
-        let base = self.playbook_row(p, id).await?;
+        may_manage_catalogue(&ctx.principal)?;
+        let base = self.playbook_row(ctx, id).await?;
         let f = Self::playbook_fields(&req, Some(&base))?;
         let row = self
             .store
-            .update_playbook(&p.org, id, &f)
+            .tenant(&ctx.org)
+            .update_playbook(id, &f)
             .await?
             .ok_or_else(|| Error::not_found_target("Playbook", id, "playbookId"))?;
         Ok(playbook_to_wire(&row))
     }
 
-    pub async fn delete_playbook(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        may_manage_catalogue(p)?;
-        if !self.store.delete_playbook(&p.org, id).await? {
+    pub async fn delete_playbook(&self, ctx: &OrgCtx, id: Uuid) -> Result<bool> {
+        may_manage_catalogue(&ctx.principal)?;
+        if !self.store.tenant(&ctx.org).delete_playbook(id).await? {
             return Err(Error::not_found_target("Playbook", id, "playbookId"));
         }
         Ok(true)
@@ -349,30 +353,32 @@ impl GamebookService {
 
     // ------------------------------------------------------------ rules
 
-    pub async fn list_rules(&self, p: &Principal, ws: Uuid) -> Result<Vec<GamebookRule>> {
+    pub async fn list_rules(&self, ctx: &WorkspaceCtx) -> Result<Vec<GamebookRule>> {
         Ok(self
             .store
-            .list_rules(&p.org, ws)
+            .tenant(&ctx.org)
+            .list_rules(&ctx.workspace)
             .await?
             .iter()
             .map(rule_to_wire)
             .collect())
     }
 
-    async fn rule_row(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<RuleRow> {
+    async fn rule_row(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<RuleRow> {
         self.store
-            .get_rule(&p.org, ws, id)
+            .tenant(&ctx.org)
+            .get_rule(&ctx.workspace, id)
             .await?
             .ok_or_else(|| Error::not_found_target("Gamebook rule", id, "ruleId"))
     }
 
-    pub async fn get_rule(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<GamebookRule> {
-        Ok(rule_to_wire(&self.rule_row(p, ws, id).await?))
+    pub async fn get_rule(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<GamebookRule> {
+        Ok(rule_to_wire(&self.rule_row(ctx, id).await?))
     }
 
     async fn rule_fields(
         &self,
-        p: &Principal,
+        org: &OrgId,
         req: &GamebookRuleRequest,
         base: Option<&RuleRow>,
     ) -> Result<RuleFields> {
@@ -455,7 +461,8 @@ impl GamebookService {
                 }
                 let known = self
                     .store
-                    .playbooks_by_id(&p.org, &ids.iter().map(|(_, u)| *u).collect::<Vec<_>>())
+                    .tenant(org)
+                    .playbooks_by_id(&ids.iter().map(|(_, u)| *u).collect::<Vec<_>>())
                     .await?;
                 for (i, u) in &ids {
                     if !known.contains_key(u) {
@@ -487,54 +494,58 @@ impl GamebookService {
 
     pub async fn create_rule(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: GamebookRuleRequest,
     ) -> Result<GamebookRule> {
-        let f = self.rule_fields(p, &req, None).await?;
-        let row = self.store.create_rule(&p.org, ws, &f).await?;
-        self.forget_rules(ws);
+        let f = self.rule_fields(&ctx.org, &req, None).await?;
+        let row = self
+            .store
+            .tenant(&ctx.org)
+            .create_rule(&ctx.workspace, &f)
+            .await?;
+        self.forget_rules(&ctx.workspace);
         Ok(rule_to_wire(&row))
     }
 
     pub async fn update_rule(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         id: Uuid,
         req: GamebookRuleRequest,
     ) -> Result<GamebookRule> {
-        let base = self.rule_row(p, ws, id).await?;
-        let f = self.rule_fields(p, &req, Some(&base)).await?;
+        let base = self.rule_row(ctx, id).await?;
+        let f = self.rule_fields(&ctx.org, &req, Some(&base)).await?;
         let row = self
             .store
-            .update_rule(&p.org, ws, id, &f)
+            .tenant(&ctx.org)
+            .update_rule(&ctx.workspace, id, &f)
             .await?
             .ok_or_else(|| Error::not_found_target("Gamebook rule", id, "ruleId"))?;
-        self.forget_rules(ws);
+        self.forget_rules(&ctx.workspace);
         Ok(rule_to_wire(&row))
     }
 
-    pub async fn delete_rule(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<bool> {
-        if !self.store.delete_rule(&p.org, ws, id).await? {
+    pub async fn delete_rule(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<bool> {
+        if !self
+            .store
+            .tenant(&ctx.org)
+            .delete_rule(&ctx.workspace, id)
+            .await?
+        {
             return Err(Error::not_found_target("Gamebook rule", id, "ruleId"));
         }
-        self.forget_rules(ws);
+        self.forget_rules(&ctx.workspace);
         Ok(true)
     }
 
     /// `GET …/gamebooks/rules/{incidentTitle}`: enabled rules whose pattern matches the title
     /// (whatever their severity and source filters), and their playbooks.
-    pub async fn rules_by_title(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        title: &str,
-    ) -> Result<RulesByTitle> {
-        let rules = self.store.list_rules(&p.org, ws).await?;
+    pub async fn rules_by_title(&self, ctx: &WorkspaceCtx, title: &str) -> Result<RulesByTitle> {
+        let tenant = self.store.tenant(&ctx.org);
+        let rules = tenant.list_rules(&ctx.workspace).await?;
         let matched = applicable(&rules, title, None, None);
         let ids = dedup_playbooks(&matched);
-        let books = self.store.playbooks_by_id(&p.org, &ids).await?;
+        let books = tenant.playbooks_by_id(&ids).await?;
         Ok(RulesByTitle {
             incident_title: title.to_string(),
             rules: matched.iter().map(|r| rule_to_wire(r)).collect(),
@@ -548,8 +559,8 @@ impl GamebookService {
 
     /// The incident detail's `gamebookCatalog`: playbooks of the enabled rules that apply to
     /// the incident (title, severity, source), each once.
-    pub async fn catalog(&self, p: &Principal, row: &IncidentRow) -> Result<GamebookCatalog> {
-        let rules = self.cached_rules(p, row.workspace_id).await?;
+    pub async fn catalog(&self, ctx: &WorkspaceCtx, row: &IncidentRow) -> Result<GamebookCatalog> {
+        let rules = self.cached_rules(&ctx.workspace).await?;
         let matched = applicable(
             &rules,
             &row.doc.title,
@@ -560,7 +571,7 @@ impl GamebookService {
             return Ok(GamebookCatalog::default());
         }
         let ids = dedup_playbooks(&matched);
-        let books = self.store.playbooks_by_id(&p.org, &ids).await?;
+        let books = self.store.tenant(&ctx.org).playbooks_by_id(&ids).await?;
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for r in matched {
@@ -586,12 +597,7 @@ impl GamebookService {
 
     // ------------------------------------------------------------ runs
 
-    pub async fn start(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        req: StartGamebookRequest,
-    ) -> Result<Gamebook> {
+    pub async fn start(&self, ctx: &WorkspaceCtx, req: StartGamebookRequest) -> Result<Gamebook> {
         let mut v = Validator::new();
         let source = match req.source.as_deref() {
             None => {
@@ -625,19 +631,12 @@ impl GamebookService {
         v.finish()?;
         let (source, incident_id) = (source.expect("valid"), incident_id.expect("valid"));
         let rule = match rule_id.flatten() {
-            Some(id) => Some(self.rule_row(p, ws, id).await?),
+            Some(id) => Some(self.rule_row(ctx, id).await?),
             None => None,
         };
-        let workspace = self
-            .store
-            .tenant(&p.org)
-            .workspace(ws)
-            .await?
-            .ok_or_else(|| Error::not_found_target("Workspace", ws, "workspaceId"))?;
-        let incident = self
-            .store
-            .tenant(&p.org)
-            .get_incident(&IncidentKey::new(workspace.id, source, incident_id.clone()))
+        let tenant = self.store.tenant(&ctx.org);
+        let incident = tenant
+            .get_incident(&ctx.incident(source, &incident_id))
             .await?
             .ok_or_else(|| Error::NotFound {
                 detail: format!("Incident '{incident_id}' not found."),
@@ -647,7 +646,7 @@ impl GamebookService {
             Some(r) => r.fields.playbook_ids.clone(),
             None => playbook_ids,
         };
-        let books = self.store.playbooks_by_id(&p.org, &ids).await?;
+        let books = tenant.playbooks_by_id(&ids).await?;
         if rule.is_none() {
             let mut v = Validator::new();
             for (i, id) in ids.iter().enumerate() {
@@ -667,8 +666,6 @@ impl GamebookService {
             ));
         }
         let run = NewRun {
-            org: p.org.uuid(),
-            workspace_id: ws,
             source,
             incident_id: incident_id.clone(),
             incident_number: incident.number,
@@ -678,34 +675,30 @@ impl GamebookService {
                 .or(rule.as_ref().map(|r| r.fields.title.clone()))
                 .unwrap_or_else(|| "Manual gamebook".into()),
             is_auto_run: false,
-            triggered_by: Some(p.service_account_id.to_string()),
+            triggered_by: Some(ctx.principal.service_account_id.to_string()),
             trigger_event_id: None,
             steps,
         };
-        let id = self.store.create_run(&run).await?;
+        let id = tenant.create_run(&ctx.workspace, &run).await?;
         self.engine.runs_queued();
-        self.get_run(p, ws, id).await
+        self.get_run(ctx, id).await
     }
 
-    async fn run(&self, p: &Principal, ws: Option<Uuid>, id: Uuid) -> Result<Gamebook> {
+    pub async fn get_run(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<Gamebook> {
         let (run, steps) = self
             .store
-            .get_run(&p.org, ws, id)
+            .tenant(&ctx.org)
+            .get_run(Some(&ctx.workspace), id)
             .await?
             .ok_or_else(|| run_not_found(id))?;
         Ok(run_to_wire(&run, &steps))
-    }
-
-    pub async fn get_run(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<Gamebook> {
-        self.run(p, Some(ws), id).await
     }
 
     /// `GET …/gamebooks/history/{gamebookId}/playbooks`. `year`, documented as the storage
     /// partition, is checked for form and otherwise not needed.
     pub async fn run_playbooks(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         id: Uuid,
         year: Option<&str>,
     ) -> Result<Vec<Playbook>> {
@@ -718,12 +711,12 @@ impl GamebookService {
                 return Err(Error::field("year", "'year' must be a year such as 2026."));
             }
         }
-        Ok(self.get_run(p, ws, id).await?.playbooks)
+        Ok(self.get_run(ctx, id).await?.playbooks)
     }
 
-    async fn with_steps(&self, runs: Vec<RunRow>) -> Result<Vec<Gamebook>> {
+    async fn with_steps(&self, org: &OrgId, runs: Vec<RunRow>) -> Result<Vec<Gamebook>> {
         let ids: Vec<Uuid> = runs.iter().map(|r| r.id).collect();
-        let mut steps = self.store.steps_for(&ids).await?;
+        let mut steps = self.store.tenant(org).steps_for(&ids).await?;
         Ok(runs
             .iter()
             .map(|r| run_to_wire(r, &steps.remove(&r.id).unwrap_or_default()))
@@ -733,42 +726,39 @@ impl GamebookService {
     /// `GET …/gamebooks/by-incident/{incidentId}`: newest first, at most 100 (any source).
     pub async fn by_incident(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         incident_id: &str,
     ) -> Result<Vec<Gamebook>> {
         let f = RunFilter {
-            workspaces: Some(vec![ws]),
+            workspaces: Some(vec![ctx.workspace]),
             incident_id: Some(incident_id.to_string()),
             ..Default::default()
         };
-        let (runs, _) = self.store.list_runs(&p.org, &f, None, 0, 100).await?;
-        self.with_steps(runs).await
+        let (runs, _) = self
+            .store
+            .tenant(&ctx.org)
+            .list_runs(&f, None, 0, 100)
+            .await?;
+        self.with_steps(&ctx.org, runs).await
     }
 
     /// The newest run of an incident, or `None`.
-    pub async fn last(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        incident_id: &str,
-    ) -> Result<Option<Gamebook>> {
+    pub async fn last(&self, incident: &IncidentKey) -> Result<Option<Gamebook>> {
+        let org = incident.workspace.org();
         let f = RunFilter {
-            workspaces: Some(vec![ws]),
-            incident_id: Some(incident_id.to_string()),
-            source: Some(source),
+            workspaces: Some(vec![incident.workspace]),
+            incident_id: Some(incident.id.clone()),
+            source: Some(incident.source),
             ..Default::default()
         };
-        let (runs, _) = self.store.list_runs(&p.org, &f, None, 0, 1).await?;
-        Ok(self.with_steps(runs).await?.pop())
+        let (runs, _) = self.store.tenant(&org).list_runs(&f, None, 0, 1).await?;
+        Ok(self.with_steps(&org, runs).await?.pop())
     }
 
     /// `GET …/gamebooks/history?query=&pageToken=`: newest first, 50 per page.
     pub async fn history(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         query: Option<&str>,
         page_token: Option<&str>,
     ) -> Result<GamebookHistoryPage> {
@@ -781,8 +771,8 @@ impl GamebookService {
                 "'query' must be at most 200 characters.",
             ));
         }
-        let mut aad = p.org.uuid().as_bytes().to_vec();
-        aad.extend_from_slice(ws.as_bytes());
+        let mut aad = ctx.org.uuid().as_bytes().to_vec();
+        aad.extend_from_slice(ctx.workspace.uuid().as_bytes());
         aad.extend_from_slice(query.as_deref().unwrap_or("").as_bytes());
         let after = match page_token.filter(|t| !t.is_empty()) {
             None => None,
@@ -794,13 +784,14 @@ impl GamebookService {
             }
         };
         let f = RunFilter {
-            workspaces: Some(vec![ws]),
+            workspaces: Some(vec![ctx.workspace]),
             query,
             ..Default::default()
         };
         let (runs, total) = self
             .store
-            .list_runs(&p.org, &f, after, 0, HISTORY_PAGE + 1)
+            .tenant(&ctx.org)
+            .list_runs(&f, after, 0, HISTORY_PAGE + 1)
             .await?;
         let more = runs.len() as i64 > HISTORY_PAGE;
         let runs: Vec<RunRow> = runs.into_iter().take(HISTORY_PAGE as usize).collect();
@@ -812,7 +803,7 @@ impl GamebookService {
             _ => None,
         };
         Ok(GamebookHistoryPage {
-            gamebooks: self.with_steps(runs).await?,
+            gamebooks: self.with_steps(&ctx.org, runs).await?,
             page_token: token,
             total_count: total,
         })
@@ -822,7 +813,7 @@ impl GamebookService {
     /// caller holds a role on (or the requested subset of them).
     pub async fn across(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         params: &[(String, String)],
     ) -> Result<GamebookPageList> {
         let mut v = Validator::new();
@@ -881,19 +872,21 @@ impl GamebookService {
             v.add("query", "'query' must be at most 200 characters.");
         }
         v.finish()?;
-        let visible: Vec<Uuid> = self
-            .store
-            .tenant(&p.org)
+        let tenant = self.store.tenant(&ctx.org);
+        let visible: HashMap<Uuid, WorkspaceId> = tenant
             .workspace_names()
             .await?
             .into_keys()
-            .filter(|id| p.workspace_role(id).is_some())
+            .filter_map(|id| Some((id, ctx.principal.workspace(&id)?.0)))
             .collect();
         // Workspaces the caller cannot see are silently left out.
         let workspaces = if wanted.is_empty() {
-            visible
+            visible.into_values().collect()
         } else {
-            wanted.into_iter().filter(|w| visible.contains(w)).collect()
+            wanted
+                .into_iter()
+                .filter_map(|w| visible.get(&w).copied())
+                .collect()
         };
         let f = RunFilter {
             workspaces: Some(workspaces),
@@ -902,13 +895,10 @@ impl GamebookService {
             ..Default::default()
         };
         let offset = (current_page - 1) * page_size;
-        let (runs, total) = self
-            .store
-            .list_runs(&p.org, &f, None, offset, page_size)
-            .await?;
+        let (runs, total) = tenant.list_runs(&f, None, offset, page_size).await?;
         let total_pages = (total + page_size - 1) / page_size;
         Ok(GamebookPageList {
-            items: self.with_steps(runs).await?,
+            items: self.with_steps(&ctx.org, runs).await?,
             current_page,
             total_pages,
             page_size,
@@ -918,31 +908,50 @@ impl GamebookService {
         })
     }
 
-    pub async fn approve(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<Gamebook> {
+    pub async fn approve(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<Gamebook> {
+        let by = ctx.principal.service_account_id.to_string();
         self.store
-            .approve_run(&p.org, ws, id, &p.service_account_id.to_string())
+            .tenant(&ctx.org)
+            .approve_run(&ctx.workspace, id, &by)
             .await?
             .ok_or_else(|| run_not_found(id))?;
         self.engine.runs_queued();
-        self.get_run(p, ws, id).await
+        self.get_run(ctx, id).await
     }
 
-    pub async fn reject(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<Gamebook> {
-        let reason = format!("Rejected by {}.", p.name);
-        self.store
-            .cancel_run(&p.org, ws, id, &reason, true)
-            .await?
-            .ok_or_else(|| run_not_found(id))?;
-        self.get_run(p, ws, id).await
+    pub async fn reject(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<Gamebook> {
+        self.stop(
+            ctx,
+            id,
+            format!("Rejected by {}.", ctx.principal.name),
+            true,
+        )
+        .await
     }
 
-    pub async fn cancel(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<Gamebook> {
-        let reason = format!("Cancelled by {}.", p.name);
+    pub async fn cancel(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<Gamebook> {
+        self.stop(
+            ctx,
+            id,
+            format!("Cancelled by {}.", ctx.principal.name),
+            false,
+        )
+        .await
+    }
+
+    async fn stop(
+        &self,
+        ctx: &WorkspaceCtx,
+        id: Uuid,
+        reason: String,
+        only_awaiting: bool,
+    ) -> Result<Gamebook> {
         self.store
-            .cancel_run(&p.org, ws, id, &reason, false)
+            .tenant(&ctx.org)
+            .cancel_run(&ctx.workspace, id, &reason, only_awaiting)
             .await?
             .ok_or_else(|| run_not_found(id))?;
-        self.get_run(p, ws, id).await
+        self.get_run(ctx, id).await
     }
 }
 

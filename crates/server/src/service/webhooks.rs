@@ -5,13 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use palisade_domain::time::{from_micros, to_micros};
 use palisade_domain::{Error, Result, Validator};
-use palisade_store::OrgId;
-use palisade_store::{LogRow, Store, WebhookFields, WebhookRow, WebhookSecrets};
+use palisade_store::{LogRow, OrgId, Store, WebhookFields, WebhookRow, WebhookSecrets};
 use palisade_types::webhooks::*;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::access::OrgCtx;
 use crate::paging::Sealer;
 use crate::webhooks::engine::Engine;
 use crate::webhooks::{
@@ -306,10 +305,11 @@ impl WebhookService {
             .collect()
     }
 
-    pub async fn list(&self, p: &Principal) -> Result<Vec<Webhook>> {
+    pub async fn list(&self, ctx: &OrgCtx) -> Result<Vec<Webhook>> {
         Ok(self
             .store
-            .list_webhooks(&p.org)
+            .tenant(&ctx.org)
+            .list_webhooks()
             .await?
             .iter()
             .map(to_wire)
@@ -318,19 +318,20 @@ impl WebhookService {
 
     async fn row(&self, org: &OrgId, id: Uuid) -> Result<WebhookRow> {
         self.store
-            .get_webhook(org, id)
+            .tenant(org)
+            .get_webhook(id)
             .await?
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn get(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        Ok(to_wire(&self.row(&p.org, id).await?))
+    pub async fn get(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        Ok(to_wire(&self.row(&ctx.org, id).await?))
     }
 
     /// Validates the editable fields, starting from `base` on update.
     async fn fields(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         v: &mut Validator,
         req: &WebhookRequest,
         base: Option<&WebhookRow>,
@@ -394,7 +395,7 @@ impl WebhookService {
                 Some(out)
             }
         };
-        let accounts = self.store.tenant(&p.org).list_accounts().await?;
+        let accounts = self.store.tenant(&ctx.org).list_accounts().await?;
         let monitored = match (&req.monitored_account_ids, base) {
             (None, Some(b)) => Some(b.monitored_account_ids.clone()),
             (None, None) => Some(Vec::new()),
@@ -420,7 +421,7 @@ impl WebhookService {
         };
         let target = match (&req.target_account_id, base) {
             (None, Some(b)) => Some(b.target_account_id),
-            (None, None) => Some(self.store.tenant(&p.org).own_account_id().await?),
+            (None, None) => Some(self.store.tenant(&ctx.org).own_account_id().await?),
             (Some(raw), _) => match v.uuid("targetAccountId", Some(raw)) {
                 Some(id) if accounts.iter().any(|a| a.id == id) => Some(id),
                 Some(id) => {
@@ -434,24 +435,41 @@ impl WebhookService {
             },
         };
         let workspace = match (&req.workspace_id, base) {
-            (None, Some(b)) => Some(b.workspace_id),
+            // Unchanged: the webhook's workspace, if it still exists.
+            (None, Some(b)) => {
+                match b.workspace_id {
+                    None => Some(None),
+                    Some(id) => match self.store.tenant(&ctx.org).workspace(id).await? {
+                        Some(w) => Some(Some(w.id)),
+                        None => {
+                            v.add(
+                            "workspaceId",
+                            format!("The webhook's workspace {id} no longer exists; give workspaceId."),
+                        );
+                            None
+                        }
+                    },
+                }
+            }
             (None, None) | (Some(None), _) => Some(None),
             (Some(Some(raw)), _) => match v.uuid("workspaceId", Some(raw)) {
-                Some(id) if p.workspace_role(&id).is_some() => Some(Some(id)),
-                Some(id) => {
-                    v.add(
-                        "workspaceId",
-                        format!("Workspace {id} is not a workspace you hold a role on."),
-                    );
-                    None
-                }
+                Some(id) => match ctx.principal.workspace(&id) {
+                    Some((ws, _)) => Some(Some(ws)),
+                    None => {
+                        v.add(
+                            "workspaceId",
+                            format!("Workspace {id} is not a workspace you hold a role on."),
+                        );
+                        None
+                    }
+                },
                 None => None,
             },
         };
         // A webhook without a workspace receives every workspace's incidents: only a caller
         // whose organizational role covers every workspace may set one up.
         if let Some(None) = workspace {
-            if p.org_role.implied_workspace_role().is_none() {
+            if ctx.principal.org_role.implied_workspace_role().is_none() {
                 v.add(
                     "workspaceId",
                     "workspaceId is required: an organization-wide webhook needs the Admin or WorkspaceAdmin role.",
@@ -482,9 +500,9 @@ impl WebhookService {
         }
     }
 
-    pub async fn create(&self, p: &Principal, req: WebhookRequest) -> Result<WebhookCreated> {
+    pub async fn create(&self, ctx: &OrgCtx, req: WebhookRequest) -> Result<WebhookCreated> {
         let mut v = Validator::new();
-        let fields = self.fields(p, &mut v, &req, None).await?;
+        let fields = self.fields(ctx, &mut v, &req, None).await?;
         let auth = validate_auth(
             &mut v,
             req.authentication_type.as_deref(),
@@ -500,11 +518,8 @@ impl WebhookService {
         let secret = own_secret.unwrap_or_else(signing::generate_secret);
         let row = self
             .store
-            .create_webhook(
-                &p.org,
-                &fields,
-                &self.sealed(&p.org, &auth, Some(secret.clone())),
-            )
+            .tenant(&ctx.org)
+            .create_webhook(&fields, &self.sealed(&ctx.org, &auth, Some(secret.clone())))
             .await?;
         Ok(WebhookCreated {
             webhook: to_wire(&row),
@@ -512,10 +527,10 @@ impl WebhookService {
         })
     }
 
-    pub async fn update(&self, p: &Principal, id: Uuid, req: WebhookRequest) -> Result<Webhook> {
-        let base = self.row(&p.org, id).await?;
+    pub async fn update(&self, ctx: &OrgCtx, id: Uuid, req: WebhookRequest) -> Result<Webhook> {
+        let base = self.row(&ctx.org, id).await?;
         let mut v = Validator::new();
-        let fields = self.fields(p, &mut v, &req, Some(&base)).await?;
+        let fields = self.fields(ctx, &mut v, &req, Some(&base)).await?;
         let auth = if req.authentication_type.is_some() {
             validate_auth(
                 &mut v,
@@ -546,12 +561,13 @@ impl WebhookService {
         v.finish()?;
         let row = self
             .store
-            .update_webhook(&p.org, id, &fields.expect("validated"))
+            .tenant(&ctx.org)
+            .update_webhook(id, &fields.expect("validated"))
             .await?
             .ok_or_else(|| not_found(id))?;
         if auth.is_some() || signing.is_some() {
             return self
-                .apply_credentials(p, &row, auth, signing)
+                .apply_credentials(ctx, &row, auth, signing)
                 .await
                 .map(|r| to_wire(&r));
         }
@@ -560,7 +576,7 @@ impl WebhookService {
 
     async fn apply_credentials(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         row: &WebhookRow,
         auth: Option<AuthInput>,
         signing: Option<String>,
@@ -575,18 +591,19 @@ impl WebhookService {
         });
         let signing = signing.or(current.signing_secret);
         self.store
-            .set_webhook_secrets(&p.org, row.id, &self.sealed(&p.org, &auth, signing))
+            .tenant(&ctx.org)
+            .set_webhook_secrets(row.id, &self.sealed(&ctx.org, &auth, signing))
             .await?
             .ok_or_else(|| not_found(row.id))
     }
 
     pub async fn credentials(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         req: WebhookCredentialsRequest,
     ) -> Result<WebhookCredentialsResult> {
-        let row = self.row(&p.org, id).await?;
+        let row = self.row(&ctx.org, id).await?;
         let mut v = Validator::new();
         let auth = validate_auth(
             &mut v,
@@ -599,7 +616,7 @@ impl WebhookService {
         );
         let signing = validate_signing(&mut v, req.signing_token.as_deref());
         v.finish()?;
-        let row = self.apply_credentials(p, &row, auth, signing).await?;
+        let row = self.apply_credentials(ctx, &row, auth, signing).await?;
         let w = to_wire(&row);
         Ok(WebhookCredentialsResult {
             id: w.id,
@@ -608,8 +625,8 @@ impl WebhookService {
         })
     }
 
-    pub async fn delete(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        if !self.store.delete_webhook(&p.org, id).await? {
+    pub async fn delete(&self, ctx: &OrgCtx, id: Uuid) -> Result<bool> {
+        if !self.store.tenant(&ctx.org).delete_webhook(id).await? {
             return Err(not_found(id));
         }
         Ok(true)
@@ -617,14 +634,15 @@ impl WebhookService {
 
     async fn transition(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         from: WebhookStatus,
         to: WebhookStatus,
     ) -> Result<Webhook> {
         match self
             .store
-            .transition_webhook(&p.org, id, from.as_str(), to.as_str(), None)
+            .tenant(&ctx.org)
+            .transition_webhook(id, from.as_str(), to.as_str(), None)
             .await?
         {
             None => Err(not_found(id)),
@@ -632,10 +650,10 @@ impl WebhookService {
                 if to == WebhookStatus::Active {
                     self.engine.jobs_queued();
                 }
-                self.get(p, id).await
+                self.get(ctx, id).await
             }
             Some(false) => {
-                let now = self.row(&p.org, id).await?;
+                let now = self.row(&ctx.org, id).await?;
                 Err(Error::Conflict(format!(
                     "The webhook is {}; this operation applies to a {} webhook.",
                     now.status,
@@ -645,25 +663,25 @@ impl WebhookService {
         }
     }
 
-    pub async fn pause(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        self.transition(p, id, WebhookStatus::Active, WebhookStatus::Paused)
+    pub async fn pause(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        self.transition(ctx, id, WebhookStatus::Active, WebhookStatus::Paused)
             .await
     }
 
-    pub async fn resume(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        self.transition(p, id, WebhookStatus::Paused, WebhookStatus::Active)
+    pub async fn resume(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        self.transition(ctx, id, WebhookStatus::Paused, WebhookStatus::Active)
             .await
     }
 
-    pub async fn enable(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        self.transition(p, id, WebhookStatus::Disabled, WebhookStatus::Active)
+    pub async fn enable(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        self.transition(ctx, id, WebhookStatus::Disabled, WebhookStatus::Active)
             .await
     }
 
     /// Sends a test `incident.created.v1` event now, whatever the webhook's status, and
     /// returns its delivery log. Test deliveries never count toward auto-disable.
-    pub async fn test(&self, p: &Principal, id: Uuid) -> Result<DeliveryLog> {
-        let row = self.row(&p.org, id).await?;
+    pub async fn test(&self, ctx: &OrgCtx, id: Uuid) -> Result<DeliveryLog> {
+        let row = self.row(&ctx.org, id).await?;
         let target = Target::open(&row, &self.secrets);
         let now = palisade_domain::time::now();
         let event_id = Uuid::new_v4();
@@ -694,7 +712,7 @@ impl WebhookService {
             .await;
         let job = palisade_store::ClaimedJob {
             id: Uuid::new_v4(),
-            org: p.org.uuid(),
+            org: ctx.org.uuid(),
             webhook_id: row.id,
             event_id,
             event_type: event_type.into(),
@@ -712,13 +730,13 @@ impl WebhookService {
             pending_log_id: None,
         };
         let mut log = crate::webhooks::engine::log_row(&job, &row, &attempt, 1, true);
-        self.store.insert_log(&log).await?;
+        self.store.tenant(&ctx.org).insert_test_log(&log).await?;
         log.account_name = Some(row.target_account_name.clone());
         Ok(log_to_wire(&log))
     }
 
-    pub async fn logs(&self, p: &Principal, id: Uuid, q: LogQuery) -> Result<DeliveryLogPage> {
-        self.row(&p.org, id).await?;
+    pub async fn logs(&self, ctx: &OrgCtx, id: Uuid, q: LogQuery) -> Result<DeliveryLogPage> {
+        self.row(&ctx.org, id).await?;
         let mut v = Validator::new();
         let from = parse_instant(&mut v, "from", q.from.as_deref());
         let to = parse_instant(&mut v, "to", q.to.as_deref());
@@ -746,7 +764,7 @@ impl WebhookService {
         }
         v.finish()?;
         let page_size = page_size.expect("validated");
-        let aad = self.token_aad(&p.org, id, from, to);
+        let aad = self.token_aad(&ctx.org, id, from, to);
         let after = match q.continuation_token.as_deref().filter(|t| !t.is_empty()) {
             None => None,
             Some(token) => Some(self.open_token(&aad, token).ok_or_else(|| {
@@ -758,7 +776,8 @@ impl WebhookService {
         };
         let mut rows = self
             .store
-            .list_logs(&p.org, id, from, to, after, page_size + 1)
+            .tenant(&ctx.org)
+            .list_logs(id, from, to, after, page_size + 1)
             .await?;
         let has_more = rows.len() as i64 > page_size;
         rows.truncate(page_size as usize);
@@ -800,16 +819,17 @@ impl WebhookService {
 
     async fn log_row(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         log_id: Uuid,
         created_at: Option<&str>,
     ) -> Result<LogRow> {
         let created_at = parse_created_at(created_at)?;
-        self.row(&p.org, id).await?;
+        self.row(&ctx.org, id).await?;
         let log = self
             .store
-            .get_log(&p.org, id, log_id)
+            .tenant(&ctx.org)
+            .get_log(id, log_id)
             .await?
             .filter(|l| from_micros(l.created_at).date_naive() == created_at.date_naive())
             .ok_or_else(|| Error::not_found_target("Delivery log", log_id, "logId"))?;
@@ -819,30 +839,37 @@ impl WebhookService {
     /// One delivery log; `createdAt` must fall on the same UTC day as the log's.
     pub async fn log(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         log_id: Uuid,
         created_at: Option<&str>,
     ) -> Result<DeliveryLog> {
-        Ok(log_to_wire(&self.log_row(p, id, log_id, created_at).await?))
+        Ok(log_to_wire(
+            &self.log_row(ctx, id, log_id, created_at).await?,
+        ))
     }
 
     /// Queues the logged event for delivery again; answers the new `Pending` log, linked by
     /// `originalDeliveryId`, which the delivery completes.
     pub async fn redeliver(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         log_id: Uuid,
         created_at: Option<&str>,
     ) -> Result<DeliveryLog> {
-        let original = self.log_row(p, id, log_id, created_at).await?;
+        let original = self.log_row(ctx, id, log_id, created_at).await?;
         if original.status == "Pending" {
             return Err(Error::Conflict(
                 "This delivery is still pending; redeliver it once it has been attempted.".into(),
             ));
         }
-        let pending = self.store.redeliver(&p.org, &original).await?;
+        let pending = self
+            .store
+            .tenant(&ctx.org)
+            .redeliver(id, original.id)
+            .await?
+            .ok_or_else(|| Error::not_found_target("Delivery log", log_id, "logId"))?;
         self.engine.jobs_queued();
         Ok(log_to_wire(&pending))
     }

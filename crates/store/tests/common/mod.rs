@@ -3,10 +3,15 @@
 
 #![allow(dead_code)]
 
-use palisade_domain::vocab::OrgRole;
+use palisade_domain::incident::{IncidentDoc, NormalizedIncident};
+use palisade_domain::vocab::{
+    Entity, EntityKind, Evidence, IncidentSource, IncidentStatus, OrgRole, Severity,
+};
 use palisade_domain::Scope;
 use palisade_store::testing::TestDb;
-use palisade_store::{NewCredential, NewServiceAccount, OrgId, Store, Tenant, WorkspaceId};
+use palisade_store::{
+    IngestIncident, NewCredential, NewServiceAccount, OrgId, Store, Tenant, WorkspaceId,
+};
 use uuid::Uuid;
 
 /// A migrated store on a database of its own (dropped with the value).
@@ -86,5 +91,67 @@ pub fn assert_not_found<T: std::fmt::Debug>(r: palisade_domain::Result<T>) {
     match r {
         Err(palisade_domain::Error::NotFound { .. }) => {}
         other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// An incident document: `entity` names a host entity when given.
+pub fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc {
+    IncidentDoc {
+        title: title.into(),
+        description: None,
+        severity,
+        status: IncidentStatus::New,
+        classification: None,
+        classification_reason: None,
+        classification_comment: None,
+        owner: None,
+        labels: Vec::new(),
+        tactics: Vec::new(),
+        alert_product_names: Vec::new(),
+        first_activity_at: None,
+        last_activity_at: None,
+        provider_url: None,
+        entities: entity
+            .map(|name| Entity {
+                id: "e1".into(),
+                kind: EntityKind::Host,
+                display_name: name.into(),
+                properties: None,
+            })
+            .into_iter()
+            .collect(),
+        alerts: Vec::new(),
+        evidence: Evidence::default(),
+    }
+}
+
+/// An incident to ingest, created `minutes` after a fixed instant.
+pub fn item(id: &str, doc: IncidentDoc, minutes: i64) -> IngestIncident {
+    use chrono::TimeZone;
+    let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+        + chrono::Duration::minutes(minutes);
+    IngestIncident {
+        id: id.into(),
+        incident: NormalizedIncident {
+            doc,
+            number: None,
+            created_at: Some(at),
+            updated_at: Some(at),
+        },
+    }
+}
+
+impl Db {
+    /// Ingests one Sentinel incident into the organization's workspace.
+    pub async fn incident(&self, org: &Org, id: &str, title: &str) {
+        self.tenant(org)
+            .ingest_incidents(
+                &org.ws,
+                IncidentSource::Sentinel,
+                &[item(id, doc(title, Severity::Medium, None), 1)],
+                None,
+            )
+            .await
+            .expect("ingest");
     }
 }
