@@ -13,6 +13,8 @@
 //! through one organization aimed at another's ids and checks it sees and changes nothing.
 
 use palisade_domain::{Error, Result};
+
+use crate::db::{now_micros, sql};
 use uuid::Uuid;
 
 use crate::{OrgId, Store, WorkspaceId};
@@ -54,5 +56,23 @@ impl Tenant<'_> {
         } else {
             Err(Error::not_found_target("Workspace", ws, "workspaceId"))
         }
+    }
+}
+
+impl System<'_> {
+    /// Returns the named server key, creating it with `make` if it does not exist yet. Every
+    /// replica sharing the database sees the same value.
+    pub async fn server_key(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
+        sql(
+            "INSERT INTO palisade_keys (name, value, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING",
+            (name, make(), now_micros()),
+        )
+        .execute(self.store.writer())
+        .await?;
+        let (value,): (String,) = sql("SELECT value FROM palisade_keys WHERE name = $1", (name,))
+            .fetch_one(self.store.read())
+            .await?;
+        Ok(value)
     }
 }

@@ -253,22 +253,6 @@ impl Store {
         self.writer.close().await;
         self.pool.close().await
     }
-
-    /// Returns the named server key, creating it with `make` if it does not exist yet. Every
-    /// replica sharing the database sees the same value.
-    pub async fn server_key(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
-        sql(
-            "INSERT INTO palisade_keys (name, value, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-            (name, make(), now_micros()),
-        )
-        .execute(self.writer())
-        .await?;
-        let (value,): (String,) = sql("SELECT value FROM palisade_keys WHERE name = $1", (name,))
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(value)
-    }
 }
 
 /// Strips anything that looks like a password out of a database error message.
