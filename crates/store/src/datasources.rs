@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use palisade_domain::{Error, Result};
 use uuid::Uuid;
 
-use crate::db::{now_micros, placeholders, sql, Tx, MAX_PARAMS};
+use crate::db::{now_micros, placeholders, sql, Params, Tx, MAX_PARAMS};
 use crate::{OrgId, Tenant, WorkspaceId};
 
 /// A stored data connector.
@@ -46,6 +46,22 @@ pub struct ConnectorFields {
     pub icon: Option<String>,
     pub connected: bool,
     pub parameters: String,
+}
+
+impl ConnectorFields {
+    /// The fields as bound by `create_connector` and `update_connector` (`$4`…`$11`).
+    fn params(&self) -> impl Params<'_> {
+        (
+            &self.connector_type,
+            &self.ingest_kind,
+            &self.name,
+            &self.provider,
+            &self.description,
+            &self.icon,
+            self.connected,
+            &self.parameters,
+        )
+    }
 }
 
 /// Data an ingest counts toward a connector: `events` items of `bytes` in the hour starting
@@ -150,21 +166,10 @@ impl Tenant<'_> {
             "INSERT INTO datasources (id, organization_id, workspace_id, connector_type, ingest_kind, \
              name, provider, description, icon, connected, parameters, auto_created, created_at, modified_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $12)",
-            (
-                id,
-                self.org,
-                self.own(ws)?,
-                &f.connector_type,
-                &f.ingest_kind,
-                &f.name,
-                &f.provider,
-                &f.description,
-                &f.icon,
-                f.connected,
-                &f.parameters,
-                now_micros(),
-            ),
+            (id, self.org, self.own(ws)?),
         )
+        .params(f.params())
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         self.get_connector(ws, id)
@@ -182,21 +187,10 @@ impl Tenant<'_> {
             "UPDATE datasources SET connector_type = $4, ingest_kind = $5, name = $6, provider = $7, \
              description = $8, icon = $9, connected = $10, parameters = $11, modified_at = $12 \
              WHERE organization_id = $1 AND workspace_id = $2 AND id = $3",
-            (
-                self.org,
-                self.own(ws)?,
-                id,
-                &f.connector_type,
-                &f.ingest_kind,
-                &f.name,
-                &f.provider,
-                &f.description,
-                &f.icon,
-                f.connected,
-                &f.parameters,
-                now_micros(),
-            ),
+            (self.org, self.own(ws)?, id),
         )
+        .params(f.params())
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         if updated == 0 {

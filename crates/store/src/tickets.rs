@@ -7,7 +7,7 @@ use palisade_domain::{Error, Result};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::db::{now_micros, placeholders, sql, Backend, Tx};
+use crate::db::{now_micros, placeholders, sql, Backend, Params, Tx};
 use crate::outbox::{insert_event, workspace_account};
 use crate::{IncidentKey, NewComment, Tenant, WorkspaceId};
 
@@ -36,6 +36,19 @@ pub struct TicketFields {
     pub grouping_id: Option<String>,
     pub priority: Option<String>,
     pub doc: String,
+}
+
+impl TicketFields {
+    /// The fields as an upsert's insert and update bind them.
+    fn params(&self) -> impl Params<'_> {
+        (
+            &self.psa,
+            &self.number,
+            &self.grouping_id,
+            &self.priority,
+            &self.doc,
+        )
+    }
 }
 
 /// An incident a ticket is linked to.
@@ -101,19 +114,10 @@ impl Tenant<'_> {
             "INSERT INTO tickets (workspace_id, ticket_id, id, organization_id, psa, number, grouping_id, \
              priority, doc, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
              ON CONFLICT (workspace_id, ticket_id) DO NOTHING",
-            (
-                ws_id,
-                ticket_id,
-                Uuid::new_v4(),
-                self.org,
-                &f.psa,
-                &f.number,
-                &f.grouping_id,
-                &f.priority,
-                &f.doc,
-                now,
-            ),
+            (ws_id, ticket_id, Uuid::new_v4(), self.org),
         )
+        .params(f.params())
+        .bind(now)
         .execute(&mut *tx)
         .await?
             == 1;
@@ -121,18 +125,10 @@ impl Tenant<'_> {
             let updated = sql(
                 "UPDATE tickets SET psa = $4, number = $5, grouping_id = $6, priority = $7, doc = $8, \
                  modified_at = $9 WHERE organization_id = $1 AND workspace_id = $2 AND ticket_id = $3",
-                (
-                    self.org,
-                    ws_id,
-                    ticket_id,
-                    &f.psa,
-                    &f.number,
-                    &f.grouping_id,
-                    &f.priority,
-                    &f.doc,
-                    now,
-                ),
+                (self.org, ws_id, ticket_id),
             )
+            .params(f.params())
+            .bind(now)
             .execute(&mut *tx)
             .await?;
             if updated == 0 {

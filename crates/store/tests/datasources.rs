@@ -2,23 +2,10 @@
 
 mod common;
 
-use common::{assert_not_found, db};
+use common::{assert_not_found, connector, db};
 use palisade_domain::Error;
-use palisade_store::{ConnectorFields, IngestVolume};
+use palisade_store::IngestVolume;
 use uuid::Uuid;
-
-fn fields(kind: &str, ingest_fed: bool) -> ConnectorFields {
-    ConnectorFields {
-        connector_type: kind.into(),
-        ingest_kind: ingest_fed.then(|| kind.into()),
-        name: format!("{kind} connector"),
-        provider: "Test".into(),
-        description: None,
-        icon: None,
-        connected: true,
-        parameters: "[]".into(),
-    }
-}
 
 const HOUR: i64 = 3_600_000_000;
 
@@ -28,21 +15,21 @@ async fn one_ingest_fed_connector_per_kind_and_workspace() {
     let (a, b) = (db.org("A").await, db.org("B").await);
     let (ta, tb) = (db.tenant(&a), db.tenant(&b));
     let first = ta
-        .create_connector(&a.ws, &fields("Splunk", true))
+        .create_connector(&a.ws, &connector("Splunk", true))
         .await
         .unwrap();
     assert!(matches!(
-        ta.create_connector(&a.ws, &fields("Splunk", true)).await,
+        ta.create_connector(&a.ws, &connector("Splunk", true)).await,
         Err(Error::Conflict(_))
     ));
     // Not ingest-fed: any number; other organizations have their own.
-    ta.create_connector(&a.ws, &fields("Custom", false))
+    ta.create_connector(&a.ws, &connector("Custom", false))
         .await
         .unwrap();
-    ta.create_connector(&a.ws, &fields("Custom", false))
+    ta.create_connector(&a.ws, &connector("Custom", false))
         .await
         .unwrap();
-    tb.create_connector(&b.ws, &fields("Splunk", true))
+    tb.create_connector(&b.ws, &connector("Splunk", true))
         .await
         .unwrap();
     let list = ta.list_connectors(&a.ws).await.unwrap();
@@ -51,7 +38,7 @@ async fn one_ingest_fed_connector_per_kind_and_workspace() {
     assert_not_found(tb.list_connectors(&a.ws).await);
     assert!(tb.get_connector(&b.ws, first.id).await.unwrap().is_none());
     assert!(tb
-        .update_connector(&b.ws, first.id, &fields("QRadar", true))
+        .update_connector(&b.ws, first.id, &connector("QRadar", true))
         .await
         .unwrap()
         .is_none());
@@ -72,7 +59,7 @@ async fn volume_adds_up_per_hour_and_stays_with_its_connector() {
     let (a, b) = (db.org("A").await, db.org("B").await);
     let (ta, tb) = (db.tenant(&a), db.tenant(&b));
     let c = ta
-        .create_connector(&a.ws, &fields("Splunk", true))
+        .create_connector(&a.ws, &connector("Splunk", true))
         .await
         .unwrap();
     // Entries of one hour are summed, also across calls.
@@ -131,7 +118,7 @@ async fn counted_ingest_creates_the_connector_once() {
     let a = db.org("A").await;
     let ta = db.tenant(&a);
     let v = IngestVolume {
-        defaults: fields("Sentinel", true),
+        defaults: connector("Sentinel", true),
         hour_start: HOUR,
         events: 3,
         bytes: 30,

@@ -2,72 +2,15 @@
 
 mod common;
 
-use common::{assert_not_found, db, Db, Org};
-use palisade_domain::vocab::IncidentSource;
+use common::{assert_not_found, db, new_run, playbook, rule, Db, Org};
 use palisade_domain::Error;
-use palisade_store::{
-    NewRun, NewStep, PlaybookFields, RuleFields, RunFilter, StepRecorded, StepResult,
-};
+use palisade_store::{RunFilter, StepRecorded, StepResult};
 use uuid::Uuid;
-
-fn playbook(name: &str, admin: bool) -> PlaybookFields {
-    PlaybookFields {
-        name: name.into(),
-        description: None,
-        entity_type: "Incident".into(),
-        is_admin_required: admin,
-        parameters: "{}".into(),
-        action: r#"{"type":"AddLabel","label":"x"}"#.into(),
-    }
-}
-
-fn rule(title: &str, playbooks: Vec<Uuid>) -> RuleFields {
-    RuleFields {
-        title: title.into(),
-        match_type: "Contains".into(),
-        pattern: "phish".into(),
-        severities: Vec::new(),
-        sources: Vec::new(),
-        playbook_ids: playbooks,
-        is_auto_run: true,
-        is_enabled: true,
-    }
-}
-
-fn run(incident: &str, steps: Vec<(Uuid, bool)>) -> NewRun {
-    NewRun {
-        source: IncidentSource::Sentinel,
-        incident_id: incident.into(),
-        incident_number: 1,
-        incident_title: "Phishing".into(),
-        rule_id: None,
-        title: "Manual".into(),
-        is_auto_run: false,
-        triggered_by: None,
-        trigger_event_id: None,
-        steps: steps
-            .into_iter()
-            .map(|(playbook_id, admin)| NewStep {
-                playbook_id,
-                name: "Step".into(),
-                description: None,
-                entity_type: "Incident".into(),
-                entity_id: None,
-                affected_entity: None,
-                is_admin_required: admin,
-                parameters: "{}".into(),
-                action: "{}".into(),
-                status: "Pending",
-                error_message: None,
-            })
-            .collect(),
-    }
-}
 
 async fn manual_run(db: &Db, org: &Org, admin: bool) -> Uuid {
     db.incident(org, "I-1", "Phishing").await;
     db.tenant(org)
-        .create_run(&org.ws, &run("I-1", vec![(Uuid::new_v4(), admin)]))
+        .create_run(&org.ws, &new_run("I-1", vec![(Uuid::new_v4(), admin)]))
         .await
         .unwrap()
 }
@@ -108,10 +51,10 @@ async fn the_catalogue_and_rules_belong_to_their_organization() {
     assert!(!tb.delete_playbook(zeta.id).await.unwrap());
     // Rules: oldest first, per workspace.
     let r1 = ta
-        .create_rule(&a.ws, &rule("first", vec![zeta.id]))
+        .create_rule(&a.ws, &rule("first", vec![zeta.id], true))
         .await
         .unwrap();
-    ta.create_rule(&a.ws, &rule("second", vec![alpha.id]))
+    ta.create_rule(&a.ws, &rule("second", vec![alpha.id], true))
         .await
         .unwrap();
     let titles: Vec<String> = ta
@@ -143,7 +86,7 @@ async fn the_trigger_starts_auto_runs_once_per_event() {
     let (a, b) = (db.org("A").await, db.org("B").await);
     let ta = db.tenant(&a);
     let book = ta.create_playbook(&playbook("Label", false)).await.unwrap();
-    ta.create_rule(&a.ws, &rule("Phish", vec![book.id]))
+    ta.create_rule(&a.ws, &rule("Phish", vec![book.id], true))
         .await
         .unwrap();
     db.incident(&a, "I-1", "Phishing mail").await;
@@ -155,7 +98,7 @@ async fn the_trigger_starts_auto_runs_once_per_event() {
             calls += 1;
             assert_eq!(incident.id, "I-1");
             assert!(books.contains_key(&rules[0].fields.playbook_ids[0]));
-            let mut r = run(&incident.id, vec![(book.id, false)]);
+            let mut r = new_run(&incident.id, vec![(book.id, false)]);
             r.trigger_event_id = Some(e.id);
             vec![r]
         })
@@ -283,7 +226,7 @@ async fn runs_are_listed_and_cancelled_within_their_workspace() {
     let id = manual_run(&db, &a, false).await;
     assert_not_found(
         db.tenant(&b)
-            .create_run(&a.ws, &run("I-1", Vec::new()))
+            .create_run(&a.ws, &new_run("I-1", Vec::new()))
             .await,
     );
     assert!(db.tenant(&b).get_run(None, id).await.unwrap().is_none());

@@ -4,12 +4,10 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{assert_not_found, db, doc, item, Org};
+use common::{assert_not_found, comment, db, doc, item, Org};
 use palisade_domain::vocab::{IncidentSource, IncidentStatus, Severity};
 use palisade_domain::Error;
-use palisade_store::{
-    AcrossFilter, Applied, Cursor, IncidentKey, IngestIncident, NewComment, Tenant,
-};
+use palisade_store::{AcrossFilter, Applied, Cursor, IncidentKey, IngestIncident, Tenant};
 
 const SRC: IncidentSource = IncidentSource::Sentinel;
 
@@ -289,19 +287,11 @@ async fn modifications_write_one_event_and_keep_comment_order() {
     let t = db.tenant(&a);
     ingest(&t, &a, &[item("I-1", doc("one", Severity::Low, None), 1)]).await;
     let key = IncidentKey::new(a.ws, SRC, "I-1");
-    let note = |m: &str, activity: bool| NewComment {
-        message: m.into(),
-        author_name: Some("Analyst".into()),
-        author_email: None,
-        is_activity: activity,
-        is_closing: false,
-        ticket_id: None,
-    };
     let (row, changes, added) = t
         .modify_incident(&key, |r| {
             let mut d = r.doc.clone();
             d.status = IncidentStatus::Active;
-            Ok((d, vec![note("first", true), note("second", false)]))
+            Ok((d, vec![comment("first", true), comment("second", false)]))
         })
         .await
         .unwrap()
@@ -310,7 +300,7 @@ async fn modifications_write_one_event_and_keep_comment_order() {
     assert_eq!(changes.len(), 1);
     assert_eq!(added.len(), 2);
     // Comments only: no event.
-    t.add_comment(&key, &note("third", false))
+    t.add_comment(&key, &comment("third", false))
         .await
         .unwrap()
         .unwrap();
@@ -339,7 +329,7 @@ async fn modifications_write_one_event_and_keep_comment_order() {
         .is_none());
     let missing = IncidentKey::new(a.ws, SRC, "I-404");
     assert!(t
-        .add_comment(&missing, &note("x", false))
+        .add_comment(&missing, &comment("x", false))
         .await
         .unwrap()
         .is_none());

@@ -2,9 +2,8 @@
 
 mod common;
 
-use common::{assert_not_found, db};
-use palisade_store::{AuditRow, LogKind, NewLogRow, UserMatch};
-use uuid::Uuid;
+use common::{assert_not_found, audit_row, db};
+use palisade_store::{LogKind, NewLogRow, UserMatch};
 
 fn log(id: &str, user: &str, at: i64) -> NewLogRow {
     NewLogRow {
@@ -102,23 +101,7 @@ async fn the_audit_trail_pages_newest_first_within_the_workspace() {
     let db = db().await;
     let (a, b) = (db.org("A").await, db.org("B").await);
     let (ta, tb) = (db.tenant(&a), db.tenant(&b));
-    let entry = |at: i64| AuditRow {
-        id: Uuid::new_v4(),
-        workspace_id: a.ws.uuid(),
-        service_account_id: Uuid::new_v4(),
-        credential_id: Uuid::new_v4(),
-        log_kind: "SignInLogs".into(),
-        user_id: "u".into(),
-        time_filtering_type: "ThreeHours".into(),
-        start_at: 0,
-        end_at: at,
-        continuation: false,
-        entity_name: None,
-        resource_id: None,
-        resource_name: None,
-        result_count: 1,
-        created_at: at,
-    };
+    let entry = |at: i64| audit_row(a.ws.uuid(), at);
     let (e1, e2, e3) = (entry(1), entry(2), entry(3));
     for e in [&e1, &e2, &e3] {
         ta.insert_investigation_audit(&a.ws, e).await.unwrap();

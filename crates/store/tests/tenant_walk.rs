@@ -12,16 +12,23 @@ mod common;
 use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
-use common::{db, doc, item, Db, Org};
+use common::{
+    audit_row, comment, connector, credential, db, doc, item, new_run, playbook, rule,
+    webhook_fields, webhook_secrets, Db, Org,
+};
+
 use palisade_domain::vocab::{IncidentSource, OrgRole, Severity, WorkspaceRole};
-use palisade_domain::{Error, Result, Scope};
+use palisade_domain::{Error, Result};
 use palisade_store::{
-    AcrossFilter, AuditRow, ConnectorFields, IncidentKey, IngestVolume, LogKind, NewComment,
-    NewCredential, NewLogRow, NewRun, NewServiceAccount, NewStep, NewUser, PlaybookFields,
-    PrincipalKind, RuleFields, RunFilter, ServiceAccountChanges, Tenant, TicketFields, UserChanges,
-    UserMatch, WebhookFields, WebhookSecrets,
+    AcrossFilter, IncidentKey, IngestVolume, LogKind, NewComment, NewLogRow, NewServiceAccount,
+    NewUser, PrincipalKind, RunFilter, ServiceAccountChanges, Tenant, TicketFields, UserChanges,
+    UserMatch,
 };
 use uuid::Uuid;
+
+fn comment_of(message: &str) -> NewComment {
+    comment(message, false)
+}
 
 const SRC: IncidentSource = IncidentSource::Sentinel;
 const FOREVER: i64 = i64::MAX;
@@ -42,130 +49,6 @@ struct Seed {
     rule: Uuid,
     run: Uuid,
     audit: Uuid,
-}
-
-fn connector(kind: &str) -> ConnectorFields {
-    ConnectorFields {
-        connector_type: kind.into(),
-        ingest_kind: Some(kind.into()),
-        name: format!("{kind} feed"),
-        provider: "Test".into(),
-        description: None,
-        icon: None,
-        connected: true,
-        parameters: "[]".into(),
-    }
-}
-
-fn credential(hash: &str) -> NewCredential {
-    NewCredential {
-        id: Uuid::new_v4(),
-        secret_hash: hash.into(),
-        scopes: vec![Scope::IncidentsRead],
-        expires_at: Utc::now() + Duration::days(30),
-    }
-}
-
-fn note(message: &str) -> NewComment {
-    NewComment {
-        message: message.into(),
-        author_name: Some("Analyst".into()),
-        author_email: None,
-        is_activity: false,
-        is_closing: false,
-        ticket_id: None,
-    }
-}
-
-fn playbook(name: &str) -> PlaybookFields {
-    PlaybookFields {
-        name: name.into(),
-        description: None,
-        entity_type: "Incident".into(),
-        is_admin_required: true,
-        parameters: "{}".into(),
-        action: "{}".into(),
-    }
-}
-
-fn rule(playbook: Uuid) -> RuleFields {
-    RuleFields {
-        title: "Phish".into(),
-        match_type: "Contains".into(),
-        pattern: "phish".into(),
-        severities: Vec::new(),
-        sources: Vec::new(),
-        playbook_ids: vec![playbook],
-        is_auto_run: false,
-        is_enabled: true,
-    }
-}
-
-fn new_run(incident: &str, playbook: Uuid) -> NewRun {
-    NewRun {
-        source: SRC,
-        incident_id: incident.into(),
-        incident_number: 1,
-        incident_title: "Phishing".into(),
-        rule_id: None,
-        title: "Manual".into(),
-        is_auto_run: false,
-        triggered_by: None,
-        trigger_event_id: None,
-        steps: vec![NewStep {
-            playbook_id: playbook,
-            name: "Step".into(),
-            description: None,
-            entity_type: "Incident".into(),
-            entity_id: None,
-            affected_entity: None,
-            is_admin_required: true,
-            parameters: "{}".into(),
-            action: "{}".into(),
-            status: "Pending",
-            error_message: None,
-        }],
-    }
-}
-
-fn webhook_fields(org: &Org) -> WebhookFields {
-    WebhookFields {
-        target_account_id: org.account,
-        workspace_id: Some(org.ws),
-        name: "hook".into(),
-        url: "https://hooks.example/in".into(),
-        event_types: vec!["incident.created".into()],
-        monitored_account_ids: Vec::new(),
-    }
-}
-
-fn secrets() -> WebhookSecrets {
-    WebhookSecrets {
-        authentication_type: "None".into(),
-        api_key_header: None,
-        sealed_credentials: None,
-        sealed_signing_secret: None,
-    }
-}
-
-fn audit(ws: Uuid, at: i64) -> AuditRow {
-    AuditRow {
-        id: Uuid::new_v4(),
-        workspace_id: ws,
-        service_account_id: Uuid::new_v4(),
-        credential_id: Uuid::new_v4(),
-        log_kind: "SignInLogs".into(),
-        user_id: "user".into(),
-        time_filtering_type: "ThreeHours".into(),
-        start_at: 0,
-        end_at: at,
-        continuation: false,
-        entity_name: None,
-        resource_id: None,
-        resource_name: None,
-        result_count: 1,
-        created_at: at,
-    }
 }
 
 /// The same shape of data in one organization.
@@ -216,7 +99,7 @@ async fn seed(db: &Db, name: &str) -> Seed {
     .unwrap();
     let incident = IncidentKey::new(org.ws, SRC, "I-1");
     let comment = t
-        .add_comment(&incident, &note("first look"))
+        .add_comment(&incident, &comment_of("first look"))
         .await
         .unwrap()
         .unwrap()
@@ -236,7 +119,7 @@ async fn seed(db: &Db, name: &str) -> Seed {
     .unwrap();
     t.link_ticket(&incident, "T-1", "Ann").await.unwrap();
     let conn = t
-        .create_connector(&org.ws, &connector("Splunk"))
+        .create_connector(&org.ws, &connector("Splunk", true))
         .await
         .unwrap()
         .id;
@@ -257,11 +140,11 @@ async fn seed(db: &Db, name: &str) -> Seed {
     )
     .await
     .unwrap();
-    let entry = audit(org.ws.uuid(), 20);
+    let entry = audit_row(org.ws.uuid(), 20);
     let audit_id = entry.id;
     t.insert_investigation_audit(&org.ws, &entry).await.unwrap();
     let hook = t
-        .create_webhook(&webhook_fields(&org), &secrets())
+        .create_webhook(&webhook_fields(&org, "hook"), &webhook_secrets())
         .await
         .unwrap();
     // A logged attempt (a test event's).
@@ -294,9 +177,20 @@ async fn seed(db: &Db, name: &str) -> Seed {
         created_at: 1,
     };
     assert!(t.insert_test_log(&log).await.unwrap());
-    let book = t.create_playbook(&playbook("Label")).await.unwrap().id;
-    let rule = t.create_rule(&org.ws, &rule(book)).await.unwrap().id;
-    let run = t.create_run(&org.ws, &new_run("I-1", book)).await.unwrap();
+    let book = t
+        .create_playbook(&playbook("Label", true))
+        .await
+        .unwrap()
+        .id;
+    let rule = t
+        .create_rule(&org.ws, &rule("Phish", vec![book], false))
+        .await
+        .unwrap()
+        .id;
+    let run = t
+        .create_run(&org.ws, &new_run("I-1", vec![(book, true)]))
+        .await
+        .unwrap();
     Seed {
         org,
         customer,
@@ -809,7 +703,7 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("modify_incident", {
         not_found(
             "modify_incident",
-            tb.modify_incident(a_key, |r| Ok((r.doc.clone(), vec![note("mine")])))
+            tb.modify_incident(a_key, |r| Ok((r.doc.clone(), vec![comment_of("mine")])))
                 .await,
         );
         nothing(
@@ -820,7 +714,7 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     });
     walk!(
         "add_comment",
-        not_found("add_comment", tb.add_comment(a_key, &note("x")).await)
+        not_found("add_comment", tb.add_comment(a_key, &comment_of("x")).await)
     );
     walk!("update_comment", {
         not_found(
@@ -884,18 +778,18 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("create_connector", {
         not_found(
             "create_connector",
-            tb.create_connector(aws, &connector("QRadar")).await,
+            tb.create_connector(aws, &connector("QRadar", true)).await,
         );
     });
     walk!("update_connector", {
         nothing(
             "update_connector",
-            tb.update_connector(aws, a.connector, &connector("QRadar"))
+            tb.update_connector(aws, a.connector, &connector("QRadar", true))
                 .await,
         );
         nothing(
             "update_connector",
-            tb.update_connector(bws, a.connector, &connector("QRadar"))
+            tb.update_connector(bws, a.connector, &connector("QRadar", true))
                 .await,
         );
     });
@@ -923,7 +817,7 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     });
     walk!("count_ingest", {
         let v = IngestVolume {
-            defaults: connector("Splunk"),
+            defaults: connector("Splunk", true),
             hour_start: 3_600_000_000,
             events: 1,
             bytes: 1,
@@ -973,7 +867,7 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("insert_investigation_audit", {
         not_found(
             "insert_investigation_audit",
-            tb.insert_investigation_audit(aws, &audit(aws.uuid(), 30))
+            tb.insert_investigation_audit(aws, &audit_row(aws.uuid(), 30))
                 .await,
         );
     });
@@ -988,13 +882,15 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("create_webhook", {
         refused(
             "create_webhook",
-            tb.create_webhook(&webhook_fields(&a.org), &secrets()).await,
+            tb.create_webhook(&webhook_fields(&a.org, "hook"), &webhook_secrets())
+                .await,
         );
-        let mut foreign_account = webhook_fields(&b.org);
+        let mut foreign_account = webhook_fields(&b.org, "hook");
         foreign_account.target_account_id = a.customer;
         refused(
             "create_webhook",
-            tb.create_webhook(&foreign_account, &secrets()).await,
+            tb.create_webhook(&foreign_account, &webhook_secrets())
+                .await,
         );
     });
     walk!(
@@ -1008,13 +904,14 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("update_webhook", {
         nothing(
             "update_webhook",
-            tb.update_webhook(a.webhook, &webhook_fields(&b.org)).await,
+            tb.update_webhook(a.webhook, &webhook_fields(&b.org, "hook"))
+                .await,
         );
     });
     walk!("set_webhook_secrets", {
         nothing(
             "set_webhook_secrets",
-            tb.set_webhook_secrets(a.webhook, &secrets()).await,
+            tb.set_webhook_secrets(a.webhook, &webhook_secrets()).await,
         );
     });
     walk!("transition_webhook", {
@@ -1058,7 +955,11 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
 
     // ---- gamebooks
     walk!("create_playbook", {
-        let id = tb.create_playbook(&playbook("Mine")).await.unwrap().id;
+        let id = tb
+            .create_playbook(&playbook("Mine", true))
+            .await
+            .unwrap()
+            .id;
         assert!(ta.get_playbook(id).await.unwrap().is_none());
     });
     walk!(
@@ -1072,7 +973,8 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("update_playbook", {
         nothing(
             "update_playbook",
-            tb.update_playbook(a.playbook, &playbook("Mine")).await,
+            tb.update_playbook(a.playbook, &playbook("Mine", true))
+                .await,
         );
     });
     walk!(
@@ -1084,7 +986,11 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     });
     walk!(
         "create_rule",
-        not_found("create_rule", tb.create_rule(aws, &rule(b.playbook)).await)
+        not_found(
+            "create_rule",
+            tb.create_rule(aws, &rule("Phish", vec![b.playbook], false))
+                .await
+        )
     );
     walk!(
         "list_rules",
@@ -1097,11 +1003,13 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("update_rule", {
         nothing(
             "update_rule",
-            tb.update_rule(aws, a.rule, &rule(b.playbook)).await,
+            tb.update_rule(aws, a.rule, &rule("Phish", vec![b.playbook], false))
+                .await,
         );
         nothing(
             "update_rule",
-            tb.update_rule(bws, a.rule, &rule(b.playbook)).await,
+            tb.update_rule(bws, a.rule, &rule("Phish", vec![b.playbook], false))
+                .await,
         );
     });
     walk!("delete_rule", {
@@ -1112,7 +1020,8 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
         "create_run",
         not_found(
             "create_run",
-            tb.create_run(aws, &new_run("I-1", b.playbook)).await
+            tb.create_run(aws, &new_run("I-1", vec![(b.playbook, true)]))
+                .await
         )
     );
     walk!("get_run", {

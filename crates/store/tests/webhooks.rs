@@ -2,36 +2,14 @@
 
 mod common;
 
-use common::{assert_not_found, db, Db, Org};
+use common::{assert_not_found, db, webhook_fields, webhook_secrets, Db, Org};
 use palisade_domain::Error;
-use palisade_store::{
-    Completion, JobFate, LogRow, NewJob, PendingEvent, WebhookFields, WebhookRow, WebhookSecrets,
-};
+use palisade_store::{Completion, JobFate, LogRow, NewJob, PendingEvent, WebhookRow};
 use uuid::Uuid;
-
-fn fields(org: &Org, name: &str) -> WebhookFields {
-    WebhookFields {
-        target_account_id: org.account,
-        workspace_id: Some(org.ws),
-        name: name.into(),
-        url: "https://hooks.example/in".into(),
-        event_types: vec!["incident.created".into()],
-        monitored_account_ids: Vec::new(),
-    }
-}
-
-fn secrets() -> WebhookSecrets {
-    WebhookSecrets {
-        authentication_type: "None".into(),
-        api_key_header: None,
-        sealed_credentials: None,
-        sealed_signing_secret: Some("sealed".into()),
-    }
-}
 
 async fn webhook(db: &Db, org: &Org, name: &str) -> WebhookRow {
     db.tenant(org)
-        .create_webhook(&fields(org, name), &secrets())
+        .create_webhook(&webhook_fields(org, name), &webhook_secrets())
         .await
         .unwrap()
 }
@@ -106,19 +84,19 @@ async fn configurations_name_only_the_organizations_accounts_and_workspaces() {
     assert_eq!(names, ["first", "second"]);
     assert_eq!(first.target_account_name, "A");
     // Another organization's account or workspace is refused, nothing written.
-    let mut foreign = fields(&b, "stray");
+    let mut foreign = webhook_fields(&b, "stray");
     foreign.target_account_id = a.account;
     assert!(matches!(
-        tb.create_webhook(&foreign, &secrets()).await,
+        tb.create_webhook(&foreign, &webhook_secrets()).await,
         Err(Error::Validation(_))
     ));
-    let mut foreign_ws = fields(&b, "stray");
+    let mut foreign_ws = webhook_fields(&b, "stray");
     foreign_ws.workspace_id = Some(a.ws);
-    assert_not_found(tb.create_webhook(&foreign_ws, &secrets()).await);
+    assert_not_found(tb.create_webhook(&foreign_ws, &webhook_secrets()).await);
     assert!(tb.list_webhooks().await.unwrap().is_empty());
     assert!(tb.get_webhook(first.id).await.unwrap().is_none());
     assert!(tb
-        .update_webhook(first.id, &fields(&b, "x"))
+        .update_webhook(first.id, &webhook_fields(&b, "x"))
         .await
         .unwrap()
         .is_none());

@@ -66,6 +66,12 @@ impl<'q> Sql<'q> {
         self
     }
 
+    /// Appends several parameters (the fields a create and an update of a row both bind).
+    pub(crate) fn params(mut self, values: impl Params<'q>) -> Self {
+        values.add_to(&mut self.args);
+        self
+    }
+
     /// Runs the statement; returns the number of rows it changed.
     pub(crate) async fn execute<'c, E>(self, ex: E) -> Result<u64>
     where

@@ -6,8 +6,22 @@ use palisade_domain::{Error, Result};
 use uuid::Uuid;
 
 use super::{PlaybookFields, PlaybookRow, PLAYBOOK_COLS};
-use crate::db::{now_micros, placeholders, sql, MAX_PARAMS};
+use crate::db::{now_micros, placeholders, sql, Params, MAX_PARAMS};
 use crate::Tenant;
+
+impl PlaybookFields {
+    /// The fields as `create_playbook` and `update_playbook` bind them (`$3`…`$8`).
+    fn params(&self) -> impl Params<'_> {
+        (
+            &self.name,
+            &self.description,
+            &self.entity_type,
+            self.is_admin_required,
+            &self.parameters,
+            &self.action,
+        )
+    }
+}
 
 impl Tenant<'_> {
     pub async fn create_playbook(&self, f: &PlaybookFields) -> Result<PlaybookRow> {
@@ -16,18 +30,10 @@ impl Tenant<'_> {
             "INSERT INTO playbooks (id, organization_id, name, description, entity_type, \
              is_admin_required, parameters, action, created_at, modified_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-            (
-                id,
-                self.org,
-                &f.name,
-                &f.description,
-                &f.entity_type,
-                f.is_admin_required,
-                &f.parameters,
-                &f.action,
-                now_micros(),
-            ),
+            (id, self.org),
         )
+        .params(f.params())
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         self.get_playbook(id)
@@ -66,18 +72,10 @@ impl Tenant<'_> {
         let updated = sql(
             "UPDATE playbooks SET name = $3, description = $4, entity_type = $5, is_admin_required = $6, \
              parameters = $7, action = $8, modified_at = $9 WHERE organization_id = $1 AND id = $2",
-            (
-                self.org,
-                id,
-                &f.name,
-                &f.description,
-                &f.entity_type,
-                f.is_admin_required,
-                &f.parameters,
-                &f.action,
-                now_micros(),
-            ),
+            (self.org, id),
         )
+        .params(f.params())
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         if updated == 0 {

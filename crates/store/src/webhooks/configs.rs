@@ -4,7 +4,7 @@ use palisade_domain::{Error, Result};
 use uuid::Uuid;
 
 use super::{WebhookFields, WebhookRow, WebhookSecrets, WEBHOOK_COLUMNS, WEBHOOK_FROM};
-use crate::db::{now_micros, sql};
+use crate::db::{now_micros, sql, Params};
 use crate::Tenant;
 
 fn strings_json(list: &[String]) -> String {
@@ -14,6 +14,33 @@ fn strings_json(list: &[String]) -> String {
 fn ids_json(ids: &[Uuid]) -> String {
     serde_json::to_string(&ids.iter().map(|u| u.to_string()).collect::<Vec<_>>())
         .expect("a list of strings serializes")
+}
+
+impl WebhookFields {
+    /// The fields as `create_webhook` and `update_webhook` bind them (`$3`…`$8`), with the
+    /// workspace checked to be the organization's.
+    fn params(&self, workspace: Option<Uuid>) -> impl Params<'_> {
+        (
+            self.target_account_id,
+            workspace,
+            &self.name,
+            &self.url,
+            strings_json(&self.event_types),
+            ids_json(&self.monitored_account_ids),
+        )
+    }
+}
+
+impl WebhookSecrets {
+    /// The secrets as `create_webhook` and `set_webhook_secrets` bind them.
+    fn params(&self) -> impl Params<'_> {
+        (
+            &self.authentication_type,
+            &self.api_key_header,
+            &self.sealed_credentials,
+            &self.sealed_signing_secret,
+        )
+    }
 }
 
 impl Tenant<'_> {
@@ -47,22 +74,11 @@ impl Tenant<'_> {
              status, event_types, monitored_account_ids, authentication_type, api_key_header, \
              sealed_credentials, sealed_signing_secret, consecutive_failures, created_at, \
              last_modified_at) VALUES ($1, $2, $3, $4, $5, $6, 'Active', $7, $8, $9, $10, $11, $12, 0, $13, $13)",
-            (
-                id,
-                self.org,
-                fields.target_account_id,
-                workspace,
-                &fields.name,
-                &fields.url,
-                strings_json(&fields.event_types),
-                ids_json(&fields.monitored_account_ids),
-                &secrets.authentication_type,
-                &secrets.api_key_header,
-                &secrets.sealed_credentials,
-                &secrets.sealed_signing_secret,
-                now_micros(),
-            ),
+            (id, self.org),
         )
+        .params(fields.params(workspace))
+        .params(secrets.params())
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         self.get_webhook(id)
@@ -103,18 +119,10 @@ impl Tenant<'_> {
             "UPDATE webhooks SET target_account_id = $3, workspace_id = $4, name = $5, url = $6, \
              event_types = $7, monitored_account_ids = $8, last_modified_at = $9 \
              WHERE organization_id = $1 AND id = $2",
-            (
-                self.org,
-                id,
-                fields.target_account_id,
-                workspace,
-                &fields.name,
-                &fields.url,
-                strings_json(&fields.event_types),
-                ids_json(&fields.monitored_account_ids),
-                now_micros(),
-            ),
+            (self.org, id),
         )
+        .params(fields.params(workspace))
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         if updated == 0 {
@@ -131,16 +139,10 @@ impl Tenant<'_> {
         let updated = sql(
             "UPDATE webhooks SET authentication_type = $3, api_key_header = $4, sealed_credentials = $5, \
              sealed_signing_secret = $6, last_modified_at = $7 WHERE organization_id = $1 AND id = $2",
-            (
-                self.org,
-                id,
-                &secrets.authentication_type,
-                &secrets.api_key_header,
-                &secrets.sealed_credentials,
-                &secrets.sealed_signing_secret,
-                now_micros(),
-            ),
+            (self.org, id),
         )
+        .params(secrets.params())
+        .bind(now_micros())
         .execute(self.store.writer())
         .await?;
         if updated == 0 {

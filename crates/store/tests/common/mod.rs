@@ -10,7 +10,9 @@ use palisade_domain::vocab::{
 use palisade_domain::Scope;
 use palisade_store::testing::TestDb;
 use palisade_store::{
-    IngestIncident, NewCredential, NewServiceAccount, OrgId, Store, Tenant, WorkspaceId,
+    AuditRow, ConnectorFields, IngestIncident, NewComment, NewCredential, NewRun,
+    NewServiceAccount, NewStep, OrgId, PlaybookFields, RuleFields, Store, Tenant, WebhookFields,
+    WebhookSecrets, WorkspaceId,
 };
 use uuid::Uuid;
 
@@ -73,12 +75,7 @@ impl Db {
                     org_role: OrgRole::Member,
                     assignments: vec![(org.ws, palisade_domain::WorkspaceRole::IncidentAnalyst)],
                 },
-                NewCredential {
-                    id: Uuid::new_v4(),
-                    secret_hash: hash.into(),
-                    scopes: vec![Scope::IncidentsRead],
-                    expires_at: chrono::Utc::now() + chrono::Duration::days(30),
-                },
+                credential(hash),
             )
             .await
             .expect("create service account");
@@ -153,5 +150,141 @@ impl Db {
             )
             .await
             .expect("ingest");
+    }
+}
+
+// ---------------------------------------------------------------- fixtures
+
+/// A credential whose secret hash is `hash`, valid for 30 days.
+pub fn credential(hash: &str) -> NewCredential {
+    NewCredential {
+        id: Uuid::new_v4(),
+        secret_hash: hash.into(),
+        scopes: vec![Scope::IncidentsRead],
+        expires_at: chrono::Utc::now() + chrono::Duration::days(30),
+    }
+}
+
+/// A comment by "Analyst"; an activity comment records history.
+pub fn comment(message: &str, activity: bool) -> NewComment {
+    NewComment {
+        message: message.into(),
+        author_name: Some("Analyst".into()),
+        author_email: None,
+        is_activity: activity,
+        is_closing: false,
+        ticket_id: None,
+    }
+}
+
+/// A connector of `kind`, fed by Palisade's ingest when `ingest_fed`.
+pub fn connector(kind: &str, ingest_fed: bool) -> ConnectorFields {
+    ConnectorFields {
+        connector_type: kind.into(),
+        ingest_kind: ingest_fed.then(|| kind.into()),
+        name: format!("{kind} connector"),
+        provider: "Test".into(),
+        description: None,
+        icon: None,
+        connected: true,
+        parameters: "[]".into(),
+    }
+}
+
+pub fn playbook(name: &str, admin: bool) -> PlaybookFields {
+    PlaybookFields {
+        name: name.into(),
+        description: None,
+        entity_type: "Incident".into(),
+        is_admin_required: admin,
+        parameters: "{}".into(),
+        action: r#"{"type":"AddLabel","label":"x"}"#.into(),
+    }
+}
+
+/// A rule matching titles containing "phish".
+pub fn rule(title: &str, playbooks: Vec<Uuid>, auto_run: bool) -> RuleFields {
+    RuleFields {
+        title: title.into(),
+        match_type: "Contains".into(),
+        pattern: "phish".into(),
+        severities: Vec::new(),
+        sources: Vec::new(),
+        playbook_ids: playbooks,
+        is_auto_run: auto_run,
+        is_enabled: true,
+    }
+}
+
+/// A manual run of a Sentinel incident with one step per `(playbook, admin required)`.
+pub fn new_run(incident: &str, steps: Vec<(Uuid, bool)>) -> NewRun {
+    NewRun {
+        source: IncidentSource::Sentinel,
+        incident_id: incident.into(),
+        incident_number: 1,
+        incident_title: "Phishing".into(),
+        rule_id: None,
+        title: "Manual".into(),
+        is_auto_run: false,
+        triggered_by: None,
+        trigger_event_id: None,
+        steps: steps
+            .into_iter()
+            .map(|(playbook_id, admin)| NewStep {
+                playbook_id,
+                name: "Step".into(),
+                description: None,
+                entity_type: "Incident".into(),
+                entity_id: None,
+                affected_entity: None,
+                is_admin_required: admin,
+                parameters: "{}".into(),
+                action: "{}".into(),
+                status: "Pending",
+                error_message: None,
+            })
+            .collect(),
+    }
+}
+
+/// A webhook of the organization's own account and workspace.
+pub fn webhook_fields(org: &Org, name: &str) -> WebhookFields {
+    WebhookFields {
+        target_account_id: org.account,
+        workspace_id: Some(org.ws),
+        name: name.into(),
+        url: "https://hooks.example/in".into(),
+        event_types: vec!["incident.created".into()],
+        monitored_account_ids: Vec::new(),
+    }
+}
+
+pub fn webhook_secrets() -> WebhookSecrets {
+    WebhookSecrets {
+        authentication_type: "None".into(),
+        api_key_header: None,
+        sealed_credentials: None,
+        sealed_signing_secret: Some("sealed".into()),
+    }
+}
+
+/// An investigation query of workspace `ws` recorded at `at`.
+pub fn audit_row(ws: Uuid, at: i64) -> AuditRow {
+    AuditRow {
+        id: Uuid::new_v4(),
+        workspace_id: ws,
+        service_account_id: Uuid::new_v4(),
+        credential_id: Uuid::new_v4(),
+        log_kind: "SignInLogs".into(),
+        user_id: "u".into(),
+        time_filtering_type: "ThreeHours".into(),
+        start_at: 0,
+        end_at: at,
+        continuation: false,
+        entity_name: None,
+        resource_id: None,
+        resource_name: None,
+        result_count: 1,
+        created_at: at,
     }
 }
