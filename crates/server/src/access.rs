@@ -39,14 +39,6 @@ pub struct WorkspaceCtx {
 }
 
 impl WorkspaceCtx {
-    /// The same caller acting for the organization.
-    pub fn org_ctx(&self) -> OrgCtx {
-        OrgCtx {
-            principal: self.principal.clone(),
-            org: self.org,
-        }
-    }
-
     /// The key of an incident of this workspace.
     pub fn incident(&self, source: IncidentSource, id: &str) -> IncidentKey {
         IncidentKey::new(self.workspace, source, id)

@@ -3,6 +3,8 @@
 //! handler, so no route can exist without them. The same table drives the router, the
 //! authorization layer, the OpenAPI document and the test that walks every route.
 
+use std::net::SocketAddr;
+
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::handler::Handler;
 use axum::http::request::Parts;
@@ -13,7 +15,6 @@ use axum::routing::{on, MethodFilter};
 use axum::Router;
 use palisade_domain::{Error, Scope, WorkspaceRole};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
-use std::net::SocketAddr;
 
 use super::context::{set_principal, set_route};
 use super::error::ApiError;
