@@ -17,6 +17,8 @@
 #   BENCH_DATABASES   "sqlite postgres" (default), or one of them
 #   BENCH_PG_URL      server URL for the PostgreSQL run (default postgres://postgres@127.0.0.1:5432)
 #   BENCH_SCANS       0 to skip the full scans (several minutes each at 1,000,000)
+#   BENCH_PROFILE     cargo profile directory (default release; "debug" for a quick smoke run)
+#   BENCH_NO_BUILD    1 = use the binaries already built
 # Everything talks only to 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,20 +30,11 @@ DATABASES="${BENCH_DATABASES:-sqlite postgres}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 SCANS="${BENCH_SCANS:-1}"
 PORT=18081
-BASE="http://127.0.0.1:${PORT}"
-WORK="$(mktemp -d /tmp/palisade-incbench.XXXXXX)"
-SERVER_PID=""
-
-cleanup() {
-  if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p palisade -p palisade-bench
-BIN=target/release/palisade
-LOAD=target/release/palisade-bench
+bench_build
 
 cat > "$WORK/detail.lua" <<'LUA'
 local paths = {}
@@ -67,30 +60,14 @@ wrk_run() { # label, then wrk args; prints "rps p99ms"
   echo "$rps $p99"
 }
 
-SUMMARY="$WORK/summary.txt"
-: > "$SUMMARY"
-
 for DB in $DATABASES; do
-  case "$DB" in
-    sqlite) URL="sqlite://$WORK/bench.db" ;;
-    postgres)
-      if ! pg_isready -h 127.0.0.1 -p 5432 -q; then echo "PostgreSQL not reachable; skipping" >&2; continue; fi
-      psql "$PG_URL/postgres" -qc 'DROP DATABASE IF EXISTS palisade_incident_bench' >/dev/null
-      psql "$PG_URL/postgres" -qc 'CREATE DATABASE palisade_incident_bench' >/dev/null
-      URL="$PG_URL/palisade_incident_bench" ;;
-    *) echo "unknown database $DB" >&2; exit 2 ;;
-  esac
+  bench_database "$DB" palisade_incident_bench || continue
   echo "==> $DB: bootstrap"
-  CRED=$("$BIN" admin bootstrap --org-name "Bench MSSP" --database "$URL")
-  ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientId"])' "$CRED")
-  SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientSecret"])' "$CRED")
-  AUTH="Authorization: Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
-  PALISADE_LOG=info PALISADE_INCIDENTS__PAGE_SIZE="$PAGE_SIZE" "$BIN" serve --database "$URL" --listen "127.0.0.1:$PORT" 2>"$WORK/server-$DB.log" &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  bench_bootstrap "Bench MSSP"
+  bench_serve "$WORK/server-$DB.log" PALISADE_LOG=info PALISADE_INCIDENTS__PAGE_SIZE="$PAGE_SIZE"
 
   echo "==> $DB: seeding $WORKSPACES workspaces × 6 sources × $PER_STREAM incidents through the ingest API"
-  "$LOAD" --base "$BASE" --client-id "$ID" --client-secret "$SECRET" seed \
+  bench_load seed \
     --workspaces "$WORKSPACES" --per-stream "$PER_STREAM" --paths "$WORK/paths.txt" | tee "$WORK/seed-$DB.txt"
   INGEST=$(awk '/^INGEST_RATE/ {print $2}' "$WORK/seed-$DB.txt")
 
@@ -123,15 +100,13 @@ for DB in $DATABASES; do
   read -r DETAIL_RPS DETAIL_P99 < <(wrk_run -H "$AUTH" -s "$WORK/detail.lua" "$BASE" -- "$WORK/paths.txt")
 
   echo "==> $DB: across-workspaces (page size $PAGE_SIZE: first pages and full scans)"
-  "$LOAD" --base "$BASE" --client-id "$ID" --client-secret "$SECRET" listing --samples 50 $([ "$SCANS" = 0 ] && echo --first-only) --label ", page size $PAGE_SIZE" | tee "$WORK/listing-$DB.txt"
+  bench_load listing --samples 50 $([ "$SCANS" = 0 ] && echo --first-only) --label ", page size $PAGE_SIZE" | tee "$WORK/listing-$DB.txt"
 
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  bench_stop
   echo "==> $DB: across-workspaces first pages at the default page size (50)"
-  PALISADE_LOG=info "$BIN" serve --database "$URL" --listen "127.0.0.1:$PORT" 2>>"$WORK/server-$DB.log" &
-  SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  "$LOAD" --base "$BASE" --client-id "$ID" --client-secret "$SECRET" listing --samples 100 --first-only --label ", page size 50" | tee -a "$WORK/listing-$DB.txt"
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  bench_serve "$WORK/server-$DB.log" PALISADE_LOG=info
+  bench_load listing --samples 100 --first-only --label ", page size 50" | tee -a "$WORK/listing-$DB.txt"
+  bench_stop
   SIZE=$(du -sh "$WORK/bench.db" 2>/dev/null | cut -f1 || true)
   {
     echo "[$DB] $((WORKSPACES * 6 * PER_STREAM)) incidents ${SIZE:+(SQLite file $SIZE)}"
@@ -143,8 +118,7 @@ for DB in $DATABASES; do
     grep -v '^LISTING' "$WORK/listing-$DB.txt" | sed 's/^/  /'
     awk '/^LISTING_FIRST_P99 no filter, page size 50 / {p=$NF; printf "  first page p99 (default page size 50, no filter) %.1f ms   target <= 50 ms: %s\n", p, (p<=50)?"MET":"MISSED"}' "$WORK/listing-$DB.txt"
   } >> "$SUMMARY"
-  [ "$DB" = postgres ] && psql "$PG_URL/postgres" -qc 'DROP DATABASE IF EXISTS palisade_incident_bench WITH (FORCE)' >/dev/null
-  rm -f "$WORK"/bench.db*
+  bench_drop "$DB" palisade_incident_bench
 done
 
 echo

@@ -71,31 +71,35 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
     },
-    Investigation {
-        /// Sign-in rows to seed in one workspace.
-        #[arg(long, default_value_t = 1_000_000)]
-        rows: usize,
-        /// Distinct users the rows belong to.
-        #[arg(long, default_value_t = 1000)]
-        users: usize,
-        /// Rows of the measured user (spread like the others over `days`).
-        #[arg(long, default_value_t = 10_000)]
-        target_rows: usize,
-        #[arg(long, default_value_t = 30)]
-        days: i64,
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
-        #[arg(long, default_value_t = 4)]
-        concurrency: usize,
-        /// Query samples.
-        #[arg(long, default_value_t = 200)]
-        samples: usize,
-    },
+    Investigation(InvestigationArgs),
     Gamebooks {
         /// Matching incidents ingested (one run each).
         #[arg(long, default_value_t = 1000)]
         runs: usize,
     },
+}
+
+/// Sign-in log seeding and query latency (bench/investigation.sh).
+#[derive(clap::Args)]
+struct InvestigationArgs {
+    /// Sign-in rows to seed in one workspace.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: usize,
+    /// Distinct users the rows belong to.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// Rows of the measured user (spread like the others over `days`).
+    #[arg(long, default_value_t = 10_000)]
+    target_rows: usize,
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Query samples.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
 }
 
 struct Client {
@@ -105,17 +109,39 @@ struct Client {
 }
 
 impl Client {
-    async fn post(&self, path: &str, body: &Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
+    /// Sends a request as the organization; the status and the JSON answer (null if none).
+    async fn send(&self, req: reqwest::RequestBuilder) -> (reqwest::StatusCode, Value) {
+        let r = req
             .header("authorization", &self.auth)
-            .json(body)
             .send()
             .await
             .expect("request");
         let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a JSON body already serialized to a full URL.
+    async fn post_bytes(&self, url: String, body: Vec<u8>) -> (reqwest::StatusCode, Value) {
+        let req = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        self.send(req).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let (status, v) = self
+            .post_bytes(url, serde_json::to_vec(body).expect("JSON"))
+            .await;
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let req = self.http.get(format!("{}{path}", self.base));
+        let (status, v) = self.send(req).await;
         assert!(status.is_success(), "{path}: {status} {v}");
         v
     }
@@ -160,44 +186,8 @@ async fn main() {
             rate,
             latency_secs,
         } => webhooks::run(client, webhooks, events, rate, latency_secs).await,
-        Command::Investigation {
-            rows,
-            users,
-            target_rows,
-            days,
-            batch,
-            concurrency,
-            samples,
-        } => {
-            investigation(
-                client,
-                rows,
-                users,
-                target_rows,
-                days,
-                batch,
-                concurrency,
-                samples,
-            )
-            .await
-        }
+        Command::Investigation(args) => investigation(client, args).await,
         Command::Gamebooks { runs } => gamebooks(&client, runs).await,
-    }
-}
-
-impl Client {
-    async fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("authorization", &self.auth)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "{path}: {status} {v}");
-        v
     }
 }
 
@@ -300,7 +290,7 @@ async fn seed(
                             .map(|n| {
                                 let created = now
                                     - chrono::Duration::seconds(rng.gen_range(60..90 * 24 * 3600));
-                                palisade_server::sample::incident(
+                                palisade_demo::incidents::incident(
                                     &mut rng,
                                     *source,
                                     &format!("INC-{n:05}"),
@@ -329,17 +319,7 @@ async fn seed(
             );
             let body = templates[w % templates.len()][s].clone();
             tasks.push(tokio::spawn(async move {
-                let r = client
-                    .http
-                    .post(url)
-                    .header("authorization", &client.auth)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("request");
-                let status = r.status();
-                let v: Value = r.json().await.unwrap_or(Value::Null);
+                let (status, v) = client.post_bytes(url, body).await;
                 assert!(
                     status.is_success() && v["data"]["rejected"] == 0,
                     "{status} {v}"
@@ -490,31 +470,16 @@ fn uuid_like(rng: &mut rand::rngs::StdRng) -> String {
     )
 }
 
-async fn get_json(client: &Client, path: &str) -> Value {
-    let r = client
-        .http
-        .get(format!("{}{path}", client.base))
-        .header("authorization", &client.auth)
-        .send()
-        .await
-        .expect("request");
-    let status = r.status();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{path}: {status} {v}");
-    v
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn investigation(
-    client: std::sync::Arc<Client>,
-    rows: usize,
-    users: usize,
-    target_rows: usize,
-    days: i64,
-    batch: usize,
-    concurrency: usize,
-    samples: usize,
-) {
+async fn investigation(client: std::sync::Arc<Client>, args: InvestigationArgs) {
+    let InvestigationArgs {
+        rows,
+        users,
+        target_rows,
+        days,
+        batch,
+        concurrency,
+        samples,
+    } = args;
     let v = client
         .post("/api/v2/workspaces", &json!({"name": "Sign-in benchmark"}))
         .await;
@@ -554,17 +519,7 @@ async fn investigation(
                     .collect();
                 serde_json::to_vec(&json!({"items": items})).unwrap()
             };
-            let r = client
-                .http
-                .post(url)
-                .header("authorization", &client.auth)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .expect("request");
-            let status = r.status();
-            let v: Value = r.json().await.unwrap_or(Value::Null);
+            let (status, v) = client.post_bytes(url, body).await;
             assert!(status.is_success(), "{status} {v}");
             drop(permit);
         }));
@@ -590,13 +545,13 @@ async fn investigation(
     );
     // Warm-up, then first pages.
     for _ in 0..5 {
-        get_json(&client, &first).await;
+        client.get(&first).await;
     }
     let mut times = Vec::with_capacity(samples);
     let mut first_items = 0;
     for _ in 0..samples {
         let t = Instant::now();
-        let v = get_json(&client, &first).await;
+        let v = client.get(&first).await;
         times.push(t.elapsed());
         first_items = v["data"]["items"].as_array().unwrap().len();
     }
@@ -621,7 +576,7 @@ async fn investigation(
         total_items = 0;
         while let Some(path) = next {
             let t = Instant::now();
-            let v = get_json(&client, &path).await;
+            let v = client.get(&path).await;
             pages_t.push(t.elapsed());
             total_items += v["data"]["items"].as_array().unwrap().len();
             next = v["data"]["nextPageLink"].as_str().map(str::to_string);
@@ -651,7 +606,7 @@ async fn investigation(
             "/api/v2/workspaces/{ws}/investigation/users/signin-logs?UserId=0b5e1f3a-7c2d-4e8f-9a6b-{k:012}&TimeFilteringType=TwentyFourHours"
         );
         let t = Instant::now();
-        get_json(&client, &path).await;
+        client.get(&path).await;
         times.push(t.elapsed());
     }
     times.sort();

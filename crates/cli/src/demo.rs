@@ -2,9 +2,10 @@
 //! account and four customer accounts, twelve customer workspaces plus the SOC's own, a few
 //! thousand incidents across all six sources, two service accounts and a few users.
 
+use palisade_demo::incidents as sample;
 use palisade_domain::{OrgRole, Scope, WorkspaceRole};
 use palisade_server::config::Config;
-use palisade_server::{admin, app, sample, Application};
+use palisade_server::{admin, app, Application};
 use palisade_store::NewUser;
 use palisade_types::incidents::IncidentSource;
 use rand::{Rng, SeedableRng};
@@ -67,7 +68,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     sample::incident(&mut rng, *source, &id, domain, created)
                 })
                 .collect();
-            total += admin::ingest(&state, &ws.id, *source, batch)
+            total += palisade_demo::ingest(store, &ws.id, *source, batch)
                 .await
                 .map_err(err)?;
         }
@@ -91,7 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         })
         .collect();
     let ws_ids: Vec<_> = workspaces.iter().map(|(w, _)| w.id).collect();
-    let logs = palisade_server::sample_datasources::seed(store, &ws_ids, &demo_users, &mut rng)
+    let logs = palisade_demo::datasources::seed(store, &ws_ids, &demo_users, &mut rng)
         .await
         .map_err(err)?;
     let (analyst_id, analyst_secret) = admin::create_service_account(

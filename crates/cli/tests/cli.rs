@@ -72,6 +72,41 @@ async fn get(url: &str, cred: &Cred) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The credential `admin bootstrap` or `demo` printed.
+fn printed_cred(out: &Value) -> Cred {
+    Cred {
+        client_id: out["clientId"].as_str().unwrap().parse().unwrap(),
+        secret: out["clientSecret"].as_str().unwrap().into(),
+    }
+}
+
+/// `palisade admin bootstrap` of an organization named `org_name`: what it printed.
+fn bootstrap(db_url: &str, org_name: &str) -> Value {
+    json_stdout(&palisade(&[
+        "admin",
+        "bootstrap",
+        "--org-name",
+        org_name,
+        "--database",
+        db_url,
+    ]))
+}
+
+/// `palisade admin workspace create`.
+fn create_workspace(db_url: &str, org: &str, name: &str) -> std::process::Output {
+    palisade(&[
+        "admin",
+        "workspace",
+        "create",
+        "--org",
+        org,
+        "--name",
+        name,
+        "--database",
+        db_url,
+    ])
+}
+
 #[tokio::test]
 async fn migrate_bootstrap_workspace_and_serve() {
     let db = TestDb::new().await;
@@ -84,69 +119,19 @@ async fn migrate_bootstrap_workspace_and_serve() {
     let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
     assert_eq!(out["applied"], serde_json::json!([]), "idempotent");
 
-    let boot = json_stdout(&palisade(&[
-        "admin",
-        "bootstrap",
-        "--org-name",
-        "Contoso MSSP",
-        "--database",
-        &db.url,
-    ]));
+    let boot = bootstrap(&db.url, "Contoso MSSP");
     for key in ["organizationId", "accountId", "clientId", "clientSecret"] {
         assert!(boot[key].is_string(), "{key} in {boot}");
     }
     let org = boot["organizationId"].as_str().unwrap();
-    let ws = json_stdout(&palisade(&[
-        "admin",
-        "workspace",
-        "create",
-        "--org",
-        org,
-        "--name",
-        "Contoso SOC",
-        "--database",
-        &db.url,
-    ]));
+    let ws = json_stdout(&create_workspace(&db.url, org, "Contoso SOC"));
     assert_eq!(ws["name"], "Contoso SOC");
     assert_eq!(ws["accountId"], boot["accountId"]);
-    let bad = palisade(&[
-        "admin",
-        "workspace",
-        "create",
-        "--org",
-        &uuid::Uuid::new_v4().to_string(),
-        "--name",
-        "x",
-        "--database",
-        &db.url,
-    ]);
+    let bad = create_workspace(&db.url, &uuid::Uuid::new_v4().to_string(), "x");
     assert!(!bad.status.success());
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0"])
-        .env("PALISADE_LOG", "info")
-        .current_dir(std::env::temp_dir())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let line = wait_line(&mut stderr, |l| l.contains("palisade listening"));
-    let addr = line
-        .split("address=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in stderr.lines() {});
-
-    let cred = Cred {
-        client_id: boot["clientId"].as_str().unwrap().parse().unwrap(),
-        secret: boot["clientSecret"].as_str().unwrap().into(),
-    };
+    let (child, addr) = serve(&db.url, None);
+    let cred = printed_cred(&boot);
     let (status, body) = get(&format!("http://{addr}/api/v2/workspaces"), &cred).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"][0]["id"], ws["id"]);
@@ -171,10 +156,7 @@ async fn demo_prints_a_working_credential() {
     let demo: Value = serde_json::from_str(&line).unwrap();
     let base = demo["baseUrl"].as_str().unwrap().to_string();
     assert!(curl.contains(&format!("{base}/users/profile")), "{curl}");
-    let cred = Cred {
-        client_id: demo["clientId"].as_str().unwrap().parse().unwrap(),
-        secret: demo["clientSecret"].as_str().unwrap().into(),
-    };
+    let cred = printed_cred(&demo);
     let (status, profile) = get(&format!("{base}/users/profile"), &cred).await;
     assert_eq!(status, 200, "{profile}");
     assert_eq!(profile["data"]["isServiceAccount"], true);
@@ -200,14 +182,7 @@ async fn demo_prints_a_working_credential() {
     assert_eq!(page["data"]["incidents"].as_array().unwrap().len(), 50);
     assert_eq!(page["data"]["moreIncidentsAvailable"], true);
     let ws = demo["workspaces"][0].as_str().unwrap();
-    for source in [
-        "Sentinel",
-        "DefenderXDR",
-        "CrowdStrike",
-        "QRadar",
-        "Splunk",
-        "SentinelOne",
-    ] {
+    for source in palisade_test_utils::SOURCES {
         let (status, detail) = get(
             &format!(
                 "{base}/workspaces/{ws}/incidents/{source}/{}-00001",
@@ -244,12 +219,15 @@ fn a_bad_configuration_value_is_named_and_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
 }
 
-/// Starts `palisade serve` and returns the child and its address.
-fn serve(db_url: &str, config: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--database", db_url, "--listen", "127.0.0.1:0"])
-        .arg("--config")
-        .arg(config)
+/// Starts `palisade serve` (with a configuration file, if given) and returns the child and
+/// its address.
+fn serve(db_url: &str, config: Option<&std::path::Path>) -> (Child, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
+    cmd.args(["serve", "--database", db_url, "--listen", "127.0.0.1:0"]);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let mut child = cmd
         .env("PALISADE_LOG", "info")
         .current_dir(std::env::temp_dir())
         .stderr(Stdio::piped())
@@ -266,6 +244,7 @@ fn serve(db_url: &str, config: &std::path::Path) -> (Child, String) {
         .next()
         .unwrap()
         .to_string();
+    // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in stderr.lines() {});
     (child, addr)
 }
@@ -276,31 +255,11 @@ async fn a_killed_server_loses_no_webhook_event() {
     use std::collections::HashSet;
 
     let db = TestDb::new().await;
-    let boot = json_stdout(&palisade(&[
-        "admin",
-        "bootstrap",
-        "--org-name",
-        "Crash",
-        "--database",
-        &db.url,
-    ]));
+    let boot = bootstrap(&db.url, "Crash");
     let org = boot["organizationId"].as_str().unwrap();
-    let ws = json_stdout(&palisade(&[
-        "admin",
-        "workspace",
-        "create",
-        "--org",
-        org,
-        "--name",
-        "w",
-        "--database",
-        &db.url,
-    ]));
+    let ws = json_stdout(&create_workspace(&db.url, org, "w"));
     let ws = ws["id"].as_str().unwrap().to_string();
-    let cred = Cred {
-        client_id: boot["clientId"].as_str().unwrap().parse().unwrap(),
-        secret: boot["clientSecret"].as_str().unwrap().into(),
-    };
+    let cred = printed_cred(&boot);
     // A slow receiver, so a backlog is queued and in flight when the server dies.
     let rx = Receiver::with_plan(|_, _| Reply::ok().after(Duration::from_millis(20))).await;
     let config = std::env::temp_dir().join(format!("palisade-crash-{}.toml", uuid::Uuid::new_v4()));
@@ -311,7 +270,7 @@ async fn a_killed_server_loses_no_webhook_event() {
     )
     .unwrap();
 
-    let (child, addr) = serve(&db.url, &config);
+    let (child, addr) = serve(&db.url, Some(&config));
     let client = reqwest::Client::new();
     let r = client
         .post(format!("http://{addr}/api/v2/webhooks"))
@@ -351,7 +310,7 @@ async fn a_killed_server_loses_no_webhook_event() {
         "the kill must leave a backlog ({before} delivered)"
     );
 
-    let (child, addr) = serve(&db.url, &config);
+    let (child, addr) = serve(&db.url, Some(&config));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ids: HashSet<String> = rx.hits().iter().map(|h| h.event_id()).collect();

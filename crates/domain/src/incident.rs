@@ -1,5 +1,6 @@
 //! Incident ingest: validating Palisade's incident model into a normalized document, and
-//! diffing two documents into the `changes` of an `incident.updated` event.
+//! diffing two documents into the `changes` of an `incident.updated` event. Incident keys
+//! are in [`ids`], status changes and assignments in [`actions`].
 
 use chrono::{DateTime, Utc};
 use palisade_types::incidents::{
@@ -10,6 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Validator;
+
+pub mod actions;
+pub mod ids;
+
+pub use ids::{body_source, incident_id, parse_source};
 
 pub const MAX_TITLE: usize = 500;
 pub const MAX_TEXT: usize = 20_000;
@@ -48,20 +54,6 @@ pub struct NormalizedIncident {
     pub number: Option<i64>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
-}
-
-fn instant(v: &mut Validator, path: &str, s: Option<&str>) -> Option<DateTime<Utc>> {
-    let s = s?;
-    match DateTime::parse_from_rfc3339(s.trim()) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
-            v.add(
-                path,
-                format!("'{path}' must be an ISO-8601 date-time with an offset."),
-            );
-            None
-        }
-    }
 }
 
 fn enum_field<T>(
@@ -177,10 +169,10 @@ pub fn normalize(
         input.alert_product_names.as_ref(),
         200,
     );
-    let created_at = instant(v, &p("createdAt"), input.created_at.as_deref());
-    let updated_at = instant(v, &p("updatedAt"), input.updated_at.as_deref());
-    let first_activity_at = instant(v, &p("firstActivityAt"), input.first_activity_at.as_deref());
-    let last_activity_at = instant(v, &p("lastActivityAt"), input.last_activity_at.as_deref());
+    let created_at = v.instant(&p("createdAt"), input.created_at.as_deref());
+    let updated_at = v.instant(&p("updatedAt"), input.updated_at.as_deref());
+    let first_activity_at = v.instant(&p("firstActivityAt"), input.first_activity_at.as_deref());
+    let last_activity_at = v.instant(&p("lastActivityAt"), input.last_activity_at.as_deref());
     let provider_url = v.optional_str(&p("providerUrl"), input.provider_url.as_deref(), 2048);
 
     let mut entities = Vec::new();
@@ -233,7 +225,7 @@ pub fn normalize(
         let product_name = v.optional_str(&ap("productName"), a.product_name.as_deref(), 200);
         let vendor_name = v.optional_str(&ap("vendorName"), a.vendor_name.as_deref(), 200);
         let status = v.optional_str(&ap("status"), a.status.as_deref(), 100);
-        let created = instant(v, &ap("createdAt"), a.created_at.as_deref());
+        let created = v.instant(&ap("createdAt"), a.created_at.as_deref());
         let entity_ids = strings(v, &ap("entityIds"), a.entity_ids.as_ref(), MAX_ID);
         for (j, eid) in entity_ids.iter().enumerate() {
             if !entities.iter().any(|e| &e.id == eid) {
@@ -351,8 +343,8 @@ pub fn entity_keys(e: &Entity) -> Vec<String> {
     keys
 }
 
-/// What an incident event carries in `data` (facts §11.7; `incident.updated.v1` adds
-/// `changes`). Source is lowercase here, as the webhook payloads document.
+/// What an incident event occurring now carries in `data`: see
+/// [`crate::events::incident_data`].
 #[allow(clippy::too_many_arguments)]
 pub fn event_data(
     account: (uuid::Uuid, &str),
@@ -364,34 +356,17 @@ pub fn event_data(
     doc: &IncidentDoc,
     changes: Option<&[FieldChange]>,
 ) -> Value {
-    let mut data = serde_json::json!({
-        "accountId": account.0,
-        "accountName": account.1,
-        "workspaceId": workspace,
-        "incidentId": id,
-        "incidentNumber": number,
-        "title": doc.title,
-        "description": doc.description,
-        "severity": doc.severity,
-        "status": doc.status,
-        "source": source.lowercase(),
-        "sourceDisplayName": source.display_name(),
-        "owner": doc.owner.as_ref().map(|o| serde_json::json!({"displayName": o.display_name, "email": o.email})),
-        "createdAt": created_at,
-        "lastActivityAt": doc.last_activity_at,
-        "occurredAt": Utc::now(),
-        "alertProductNames": doc.alert_product_names,
-        "alerts": doc.alerts.iter().map(|a| serde_json::json!({
-            "title": a.title, "severity": a.severity, "productName": a.product_name, "vendorName": a.vendor_name
-        })).collect::<Vec<_>>(),
-        "entities": doc.entities.iter().map(|e| serde_json::json!({
-            "type": e.kind, "displayName": e.display_name
-        })).collect::<Vec<_>>(),
-    });
-    if let Some(changes) = changes {
-        data["changes"] = serde_json::to_value(changes).unwrap_or(Value::Null);
-    }
-    data
+    crate::events::incident_data(
+        account,
+        Some(workspace),
+        source,
+        id,
+        number,
+        created_at,
+        doc,
+        changes,
+        Utc::now(),
+    )
 }
 
 /// Which classification reasons go with which classification when closing (Sentinel's
@@ -416,6 +391,24 @@ pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
                 R::SuspiciousButExpected
             )
     )
+}
+
+/// Incidents for other modules' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A valid document from Palisade's incident model; `title` and `severity` default.
+    pub(crate) fn doc(fields: Value) -> IncidentDoc {
+        let mut json = serde_json::json!({"title": "An incident", "severity": "Medium"});
+        json.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().expect("an object").clone());
+        let mut v = Validator::new();
+        let normalized = normalize(&mut v, "", &serde_json::from_value(json).unwrap());
+        assert!(v.is_empty(), "{v:?}");
+        normalized.unwrap().doc
+    }
 }
 
 #[cfg(test)]

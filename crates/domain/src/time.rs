@@ -1,7 +1,8 @@
 //! Timestamps are stored as microseconds since the Unix epoch (portable across SQLite and
 //! PostgreSQL, and totally ordered).
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use palisade_types::incidents::TimeFilteringType;
 
 pub fn now() -> DateTime<Utc> {
     // Truncate to microseconds so a value survives a round trip through the store unchanged.
@@ -22,9 +23,40 @@ pub fn envelope_timestamp(t: DateTime<Utc>) -> String {
     format!("{}.{:07}+00:00", t.format("%Y-%m-%dT%H:%M:%S"), frac)
 }
 
+/// The window a relative `TimeFilteringType` selects, ending at `now`; `None` for `Custom`
+/// (its bounds are given).
+pub fn relative_window(
+    filter: TimeFilteringType,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let hours = match filter {
+        TimeFilteringType::ThreeHours => 3,
+        TimeFilteringType::SixHours => 6,
+        TimeFilteringType::TwelveHours => 12,
+        TimeFilteringType::TwentyFourHours => 24,
+        TimeFilteringType::FourtyEightHours => 48,
+        TimeFilteringType::Custom => return None,
+    };
+    Some((now - Duration::hours(hours), now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_windows_end_now() {
+        let now = now();
+        assert_eq!(
+            relative_window(TimeFilteringType::SixHours, now),
+            Some((now - Duration::hours(6), now))
+        );
+        assert_eq!(
+            relative_window(TimeFilteringType::FourtyEightHours, now).map(|w| now - w.0),
+            Some(Duration::hours(48))
+        );
+        assert_eq!(relative_window(TimeFilteringType::Custom, now), None);
+    }
 
     #[test]
     fn envelope_timestamp_has_seven_fraction_digits_and_offset() {

@@ -28,6 +28,27 @@ impl Validator {
         self.errors.is_empty()
     }
 
+    /// The paths that failed, in order (for tests).
+    #[cfg(test)]
+    pub(crate) fn failed_paths(&self) -> Vec<&str> {
+        self.errors.keys().map(String::as_str).collect()
+    }
+
+    /// What a validation produced when nothing failed, else the failed paths (for tests).
+    #[cfg(test)]
+    pub(crate) fn outcome<T: std::fmt::Debug>(self, value: Option<T>) -> Result<T, Vec<String>> {
+        match (self.failed_paths(), value) {
+            (failed, Some(value)) if failed.is_empty() => Ok(value),
+            (failed, value) => {
+                assert!(
+                    !failed.is_empty(),
+                    "nothing failed, yet no value: {value:?}"
+                );
+                Err(failed.into_iter().map(String::from).collect())
+            }
+        }
+    }
+
     /// `Ok(())` when nothing failed, else a `VALIDATION_ERROR` with every failure.
     pub fn finish(self) -> Result<(), Error> {
         if self.errors.is_empty() {
@@ -159,6 +180,26 @@ impl Validator {
         ok.then_some(out)
     }
 
+    /// An optional ISO-8601 (RFC 3339) instant with an offset.
+    pub fn instant(&mut self, path: &str, v: Option<&str>) -> Option<DateTime<Utc>> {
+        match DateTime::parse_from_rfc3339(v?.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.add(
+                    path,
+                    format!("'{path}' must be an ISO-8601 date-time with an offset."),
+                );
+                None
+            }
+        }
+    }
+
+    /// [`Validator::instant`] from a query string, where an unencoded `+` of the offset
+    /// arrives as a space.
+    pub fn query_instant(&mut self, path: &str, v: Option<&str>) -> Option<DateTime<Utc>> {
+        self.instant(path, v.map(|s| s.trim().replace(' ', "+")).as_deref())
+    }
+
     /// An ISO-8601 instant strictly in the future and at most `max_days` ahead of `now`.
     pub fn future_instant(
         &mut self,
@@ -167,14 +208,7 @@ impl Validator {
         now: DateTime<Utc>,
         max_days: i64,
     ) -> Option<DateTime<Utc>> {
-        let Ok(t) = DateTime::parse_from_rfc3339(v.trim()) else {
-            self.add(
-                path,
-                format!("'{path}' must be an ISO-8601 date-time with an offset."),
-            );
-            return None;
-        };
-        let t = t.with_timezone(&Utc);
+        let t = self.instant(path, Some(v))?;
         if t <= now {
             self.add(path, format!("'{path}' must be in the future."));
             return None;
@@ -190,9 +224,61 @@ impl Validator {
     }
 }
 
+/// Parses a list of enum names (any case), collapsing duplicates; unknown names are reported
+/// at their index.
+pub fn parse_list<T: PartialEq>(
+    v: &mut Validator,
+    field: &str,
+    list: &Option<Vec<String>>,
+    parse: fn(&str) -> Option<T>,
+    allowed: String,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for (i, s) in list.iter().flatten().enumerate() {
+        match parse(s) {
+            Some(x) => {
+                if !out.contains(&x) {
+                    out.push(x)
+                }
+            }
+            None => v.add(format!("{field}[{i}]"), format!("Allowed: {allowed}.")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enum_lists_collapse_duplicates_and_report_unknown_names_at_their_index() {
+        use palisade_types::incidents::EntityKind;
+        let mut v = Validator::new();
+        let list = Some(vec![
+            "Host".into(),
+            "nope".into(),
+            "host".into(),
+            "ip".into(),
+        ]);
+        let kinds = parse_list(&mut v, "kinds", &list, EntityKind::parse, "X".into());
+        assert_eq!(kinds, [EntityKind::Host, EntityKind::Ip]);
+        assert_eq!(v.failed_paths(), ["kinds[1]"]);
+    }
+
+    #[test]
+    fn instants_need_an_offset_and_a_query_string_space_stands_for_plus() {
+        let mut v = Validator::new();
+        assert_eq!(v.instant("t", None), None);
+        assert!(v.instant("t", Some(" 2026-01-01T00:00:00Z ")).is_some());
+        assert!(v
+            .query_instant("q", Some("2026-01-01T01:00:00 01:00"))
+            .is_some());
+        assert!(v.is_empty());
+        assert_eq!(v.instant("t", Some("2026-01-01T01:00:00 01:00")), None);
+        assert_eq!(v.instant("u", Some("2026-01-01")), None);
+        assert_eq!(v.failed_paths(), ["t", "u"]);
+    }
 
     #[test]
     fn collects_every_failure_by_path() {

@@ -1,5 +1,6 @@
 //! Administrative operations used by the CLI (`admin bootstrap`, `admin workspace create`,
-//! `demo`) and the test suite: they act for an organization without an HTTP principal.
+//! `demo`) and the test suite: they act for an organization without an HTTP principal. (Demo
+//! data itself lives in the `palisade-demo` crate.)
 
 use palisade_domain::time::now;
 use palisade_domain::{Error, OrgRole, Result};
@@ -113,33 +114,4 @@ pub async fn create_workspace(
     let ws = tenant.create_workspace(account, name, None).await?;
     state.auth().invalidate();
     Ok(ws)
-}
-
-/// Ingests incidents given in Palisade's model (each with its `id`) into one workspace and
-/// source, as the ingest API would; used by `demo`. Returns how many were stored.
-pub async fn ingest(
-    state: &AppState,
-    workspace: &WorkspaceId,
-    source: palisade_types::incidents::IncidentSource,
-    incidents: Vec<serde_json::Value>,
-) -> Result<usize> {
-    let mut items = Vec::with_capacity(incidents.len());
-    for value in incidents {
-        let item: palisade_types::incidents::IncidentInput =
-            serde_json::from_value(value).map_err(|e| Error::BadRequest(e.to_string()))?;
-        let mut v = palisade_domain::Validator::new();
-        let normalized = palisade_domain::incident::normalize(&mut v, "", &item);
-        v.finish()?;
-        items.push(palisade_store::IngestIncident {
-            id: item.id.unwrap_or_default(),
-            incident: normalized.expect("validated"),
-        });
-    }
-    let n = items.len();
-    state
-        .store()
-        .tenant(&workspace.org())
-        .ingest_incidents(workspace, source, &items, None)
-        .await?;
-    Ok(n)
 }

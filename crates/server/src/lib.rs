@@ -7,13 +7,12 @@ pub mod app;
 pub mod auth;
 pub mod azure;
 pub mod config;
+pub mod crypto;
 pub mod gamebooks;
 pub mod http;
 pub mod openapi;
 pub mod paging;
 pub mod routes;
-pub mod sample;
-pub mod sample_datasources;
 pub mod service;
 pub mod telemetry;
 #[cfg(test)]
@@ -68,7 +67,7 @@ impl AppState {
         );
         let incidents = service::IncidentService::new(
             store.clone(),
-            paging::Sealer::new(server_secret),
+            paging::PageSealer::new(server_secret),
             config.incidents.page_size,
             cache.clone(),
         );

@@ -6,20 +6,19 @@
 //! associated data. Each token is that sealed record behind a 128-bit HMAC-SHA256 tag over
 //! (organization, workspace, source, digest of the record), which binds it to its stream. A
 //! token moved to another stream or organization, or altered in any bit, fails to open. Both
-//! keys derive from the server secret every replica shares. (Sealing each token on its own
-//! cost about 1.7 µs a token: 10 ms a page at 1,000 workspaces × 6 sources; a tag costs a
-//! tenth of that.)
+//! keys derive from the server secret every replica shares ([`SealingKey`]). (Sealing each
+//! token on its own cost about 1.7 µs a token: 10 ms a page at 1,000 workspaces × 6 sources;
+//! a tag costs a tenth of that.)
 
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
 use palisade_store::Cursor;
 use palisade_store::OrgId;
 use palisade_types::incidents::IncidentSource;
-use rand::RngCore;
 use sha2::Sha256;
 use uuid::Uuid;
+
+use crate::crypto::{SealingKey, AEAD_TAG, NONCE};
 
 const VERSION: u8 = 2;
 /// Bytes of a token's stream tag.
@@ -34,15 +33,16 @@ pub struct PageState {
     pub cursor: Option<Cursor>,
 }
 
-pub struct Sealer {
-    cipher: ChaCha20Poly1305,
+/// Seals and opens the page tokens of the cross-workspace incident listing.
+pub struct PageSealer {
+    key: SealingKey,
     /// Keyed for the stream tags of page tokens.
     binder: Hmac<Sha256>,
 }
 
-impl std::fmt::Debug for Sealer {
+impl std::fmt::Debug for PageSealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Sealer(<key redacted>)")
+        f.write_str("PageSealer(<key redacted>)")
     }
 }
 
@@ -63,53 +63,13 @@ fn aad(org: &OrgId) -> Vec<u8> {
     v
 }
 
-impl Sealer {
+impl PageSealer {
     pub fn new(server_secret: &str) -> Self {
-        Sealer::labeled(server_secret, "palisade pagination token v1")
-    }
-
-    /// A sealer whose key derives from the server secret and a purpose label, so keys of
-    /// different purposes never coincide.
-    pub fn labeled(server_secret: &str, label: &str) -> Self {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(server_secret.as_bytes())
-            .expect("any key length");
-        mac.update(label.as_bytes());
-        let key = mac.finalize().into_bytes();
-        let binder = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-            .expect("any key length")
-            .chain_update(b"stream binding");
-        let binding_key = binder.finalize().into_bytes();
-        Sealer {
-            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
-            binder: <Hmac<Sha256> as Mac>::new_from_slice(&binding_key).expect("any key length"),
+        let key = SealingKey::derive(server_secret, "palisade pagination token v1");
+        PageSealer {
+            binder: key.mac(b"stream binding"),
+            key,
         }
-    }
-
-    /// Seals arbitrary bytes bound to `aad`: base64url(nonce ‖ ciphertext ‖ tag).
-    pub fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> String {
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
-            .expect("sealing cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(out)
-    }
-
-    /// Opens what [`Sealer::seal_bytes`] sealed with the same `aad`; `None` otherwise.
-    pub fn open_bytes(&self, aad: &[u8], token: &str) -> Option<Vec<u8>> {
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token)
-            .ok()?;
-        if raw.len() < 12 + 16 {
-            return None;
-        }
-        let (nonce, sealed) = raw.split_at(12);
-        self.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad })
-            .ok()
     }
 
     /// Seals the state every token of one response carries; [`SealedPage::token`] then makes
@@ -137,22 +97,9 @@ impl Sealer {
                 msg.extend_from_slice(c.id.as_bytes());
             }
         }
-        let mut nonce = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut nonce);
-        let sealed = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &msg,
-                    aad: &aad(org),
-                },
-            )
-            .expect("sealing cannot fail");
         // tag ‖ nonce ‖ ciphertext ‖ AEAD tag: each token fills in its own tag.
         let mut record = vec![0u8; TAG];
-        record.extend_from_slice(&nonce);
-        record.extend_from_slice(&sealed);
+        record.extend_from_slice(&self.key.seal_raw(&aad(org), &msg));
         let digest = <Sha256 as sha2::Digest>::digest(&record[TAG..]);
         SealedPage {
             binder: self.binder.clone(),
@@ -162,7 +109,8 @@ impl Sealer {
         }
     }
 
-    /// One stream's token for `state` (a page of one stream; [`Sealer::seal_page`] for many).
+    /// One stream's token for `state` (a page of one stream; [`PageSealer::seal_page`] for
+    /// many).
     pub fn seal(&self, org: &OrgId, ws: Uuid, source: IncidentSource, state: &PageState) -> String {
         self.seal_page(org, state).token(ws, source)
     }
@@ -188,6 +136,40 @@ impl Sealer {
             last: None,
         }
     }
+}
+
+/// The continuation token of a listing ordered by `(createdAt, id)` with UUID ids (the
+/// investigation audit trail, webhook delivery logs): the last row's key, sealed with the
+/// listing's key and bound to `aad` (its organization and query).
+pub fn seal_after(key: &SealingKey, aad: &[u8], created_at: i64, id: Uuid) -> String {
+    let mut msg = created_at.to_be_bytes().to_vec();
+    msg.extend_from_slice(id.as_bytes());
+    key.seal_bytes(aad, &msg)
+}
+
+/// Trims rows read with one more than `page_size` to the page; whether more follow, and if
+/// so the continuation token `token` makes from the page's last row.
+pub fn finish_page<T>(
+    rows: &mut Vec<T>,
+    page_size: i64,
+    token: impl FnOnce(&T) -> String,
+) -> (bool, Option<String>) {
+    let more = rows.len() as i64 > page_size;
+    rows.truncate(page_size as usize);
+    (more, rows.last().filter(|_| more).map(token))
+}
+
+/// Opens what [`seal_after`] sealed with the same key and `aad`; `None` for anything else.
+pub fn open_after(key: &SealingKey, aad: &[u8], token: &str) -> Option<(i64, Uuid)> {
+    if token.len() > 512 {
+        return None;
+    }
+    let raw = key.open_bytes(aad, token)?;
+    if raw.len() != 24 {
+        return None;
+    }
+    let at = i64::from_be_bytes(raw[..8].try_into().ok()?);
+    Some((at, Uuid::from_slice(&raw[8..]).ok()?))
 }
 
 fn stream_tag(
@@ -228,7 +210,7 @@ impl SealedPage {
 
 /// Opens tokens of one organization, decrypting each distinct sealed state once.
 pub struct Opener<'a> {
-    sealer: &'a Sealer,
+    sealer: &'a PageSealer,
     org: OrgId,
     /// The last sealed state opened (its bytes and digest) and what it held.
     last: Option<(Vec<u8>, [u8; 32], PageState)>,
@@ -242,7 +224,7 @@ impl Opener<'_> {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(token)
             .ok()?;
-        if raw.len() < TAG + 12 + 16 {
+        if raw.len() < TAG + NONCE + AEAD_TAG {
             return None;
         }
         let (tag, sealed) = raw.split_at(TAG);
@@ -259,18 +241,7 @@ impl Opener<'_> {
         stream_tag(&self.sealer.binder, &org, ws, source, &digest)
             .verify_truncated_left(tag)
             .ok()?;
-        let (nonce, ciphertext) = sealed.split_at(12);
-        let msg = self
-            .sealer
-            .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: &aad(&self.org),
-                },
-            )
-            .ok()?;
+        let msg = self.sealer.key.open_raw(&aad(&self.org), sealed)?;
         let state = parse_state(&msg)?;
         self.last = Some((sealed.to_vec(), digest, state.clone()));
         Some(state)
@@ -361,7 +332,7 @@ mod tests {
     #[tokio::test]
     async fn round_trips_and_refuses_anything_else() {
         let orgs = crate::test_support::orgs(2).await;
-        let s = Sealer::new("secret-one");
+        let s = PageSealer::new("secret-one");
         let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let ws = Uuid::new_v4();
         let st = state();
@@ -378,7 +349,7 @@ mod tests {
         assert!(s
             .open(&other_org, ws, IncidentSource::Sentinel, &t)
             .is_none());
-        assert!(Sealer::new("secret-two")
+        assert!(PageSealer::new("secret-two")
             .open(&org, ws, IncidentSource::Sentinel, &t)
             .is_none());
         let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -408,7 +379,7 @@ mod tests {
     #[tokio::test]
     async fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
         let orgs = crate::test_support::orgs(2).await;
-        let s = Sealer::new("secret-one");
+        let s = PageSealer::new("secret-one");
         let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let st = state();
@@ -452,10 +423,63 @@ mod tests {
         );
     }
 
+    /// A token sealed before the AEAD moved to `crypto` still opens: same key derivation,
+    /// same binding, same wire format.
+    #[tokio::test]
+    async fn tokens_sealed_before_the_move_still_open() {
+        let s = PageSealer::new("fixture server secret, at least thirty-two bytes");
+        let orgs = crate::test_support::orgs(0).await;
+        let org = orgs
+            .with_id(Uuid::parse_str("7d2b6a40-2f0e-4c43-9d7e-0c6c1f1c9a11").unwrap())
+            .await;
+        let ws = Uuid::parse_str("3f1c2a9e-5b7d-4e21-8a6f-2c9d0e4b7a55").unwrap();
+        let token = "bstsoIE2DI417xEHzWpVyjec_Axt_CGbY1F833d6vZn2p6_DhAGmqmYwMuY9OddqQKpyur73uoG4fccFRUUoRl_ZrSgTKzOBMVZA17B4fA-zOmv8rNGPKKrCm6Lo4KIWWNmLLQfodQBEZA";
+        assert_eq!(
+            s.open(&org, ws, IncidentSource::Splunk, token),
+            Some(PageState {
+                fingerprint: [9; 16],
+                since: Some(1_700_000_000_000_000),
+                until: None,
+                cursor: Some(Cursor {
+                    created_at: 1_700_000_100_000_000,
+                    workspace_id: ws,
+                    source: IncidentSource::Splunk,
+                    id: "SPL-00042".into(),
+                }),
+            })
+        );
+        assert_eq!(s.open(&org, ws, IncidentSource::Sentinel, token), None);
+    }
+
+    #[test]
+    fn keyset_tokens_round_trip_bound_to_their_aad() {
+        let key = SealingKey::derive("secret-one", "a listing");
+        let id = Uuid::new_v4();
+        let t = seal_after(&key, b"org+query", -7, id);
+        assert_eq!(open_after(&key, b"org+query", &t), Some((-7, id)));
+        assert_eq!(open_after(&key, b"org+other query", &t), None);
+        assert_eq!(
+            open_after(
+                &SealingKey::derive("secret-one", "another"),
+                b"org+query",
+                &t
+            ),
+            None
+        );
+        assert_eq!(open_after(&key, b"org+query", &"A".repeat(513)), None);
+        // The layout the services sealed by hand before: createdAt (big-endian) ‖ id.
+        let mut msg = 42i64.to_be_bytes().to_vec();
+        msg.extend_from_slice(id.as_bytes());
+        let by_hand = key.seal_bytes(b"org+query", &msg);
+        assert_eq!(open_after(&key, b"org+query", &by_hand), Some((42, id)));
+        let short = key.seal_bytes(b"org+query", b"12345678");
+        assert_eq!(open_after(&key, b"org+query", &short), None);
+    }
+
     #[tokio::test]
     async fn every_combination_of_bounds_and_cursor_round_trips() {
         let orgs = crate::test_support::orgs(1).await;
-        let s = Sealer::new("secret-one");
+        let s = PageSealer::new("secret-one");
         let org = orgs.ids[0];
         let ws = Uuid::new_v4();
         for since in [None, Some(-5), Some(i64::MIN)] {

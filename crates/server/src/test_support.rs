@@ -9,8 +9,29 @@ pub(crate) struct Orgs {
     pub ids: Vec<OrgId>,
     /// One workspace of each organization.
     pub workspaces: Vec<WorkspaceId>,
-    _store: Store,
-    _db: TestDb,
+    store: Store,
+    db: TestDb,
+}
+
+impl Orgs {
+    /// An organization with a given id (fixtures sealed for a known organization), written to
+    /// the test database directly and read back through the store, which verifies it.
+    pub async fn with_id(&self, id: uuid::Uuid) -> OrgId {
+        self.db
+            .execute(&format!(
+                "INSERT INTO organizations (id, name, own_account_id, created_at) \
+                 VALUES ('{id}', 'Fixture', '{}', 0)",
+                uuid::Uuid::new_v4()
+            ))
+            .await;
+        self.store
+            .system()
+            .organization(id)
+            .await
+            .expect("read the organization")
+            .expect("the organization exists")
+            .id
+    }
 }
 
 /// `n` organizations in a fresh database.
@@ -35,7 +56,7 @@ pub(crate) async fn orgs(n: usize) -> Orgs {
     Orgs {
         ids,
         workspaces,
-        _store: store,
-        _db: db,
+        store,
+        db,
     }
 }

@@ -57,6 +57,45 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         matches!(self.cleanup, Cleanup::Postgres { .. })
     }
+
+    /// Runs a statement straight against the database, past the server.
+    pub async fn execute(&self, sql: &str) {
+        if self.is_postgres() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            c.execute(sql).await.unwrap();
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            c.execute(sql).await.unwrap();
+        }
+    }
+
+    /// The first column of every row a query returns, read straight from the database; the
+    /// `binds` are text parameters `$1`, `$2`, ….
+    pub async fn column<T>(&self, sql: &str, binds: &[&str]) -> Vec<T>
+    where
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: Send + Unpin,
+    {
+        use sqlx::Row;
+        if self.is_postgres() {
+            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            let rows = q.fetch_all(&mut c).await.unwrap();
+            rows.iter().map(|r| r.get::<T, _>(0)).collect()
+        } else {
+            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            let rows = q.fetch_all(&mut c).await.unwrap();
+            rows.iter().map(|r| r.get::<T, _>(0)).collect()
+        }
+    }
 }
 
 impl Drop for TestDb {

@@ -17,6 +17,17 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// The six incident sources as the API spells them (written out here, independent of the
+/// server's own list, so that tests notice when it changes).
+pub const SOURCES: [&str; 6] = [
+    "Sentinel",
+    "DefenderXDR",
+    "CrowdStrike",
+    "QRadar",
+    "Splunk",
+    "SentinelOne",
+];
+
 /// A service-account credential.
 #[derive(Debug, Clone)]
 pub struct Cred {
@@ -66,6 +77,20 @@ impl Resp {
 
     pub fn data(&self) -> &Value {
         &self.json["data"]
+    }
+
+    /// The string `field` of every item of a listing's `data`, in order.
+    pub fn items(&self, field: &str) -> Vec<&str> {
+        let Some(items) = self.data().as_array() else {
+            panic!("not a listing: {} {}", self.status, self.text)
+        };
+        items
+            .iter()
+            .map(|i| match i[field].as_str() {
+                Some(s) => s,
+                None => panic!("an item without a string {field}: {i}"),
+            })
+            .collect()
     }
 
     /// Asserts a ProblemDetails response with this status and code and every required field.
@@ -275,6 +300,15 @@ impl TestApp {
             headers,
             text,
             json,
+        }
+    }
+
+    /// How many items a listing answers (the length of its `data` array).
+    pub async fn count(&self, path: &str, cred: &Cred) -> usize {
+        let r = self.get(path, Some(cred)).await;
+        match r.data().as_array() {
+            Some(items) => items.len(),
+            None => panic!("{path}: not a listing: {} {}", r.status, r.text),
         }
     }
 

@@ -48,6 +48,19 @@ impl ProblemMarker {
         }
     }
 
+    /// 500 `INTERNAL_ERROR`, naming the request id to quote and nothing of the cause.
+    fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "Internal error",
+            format!(
+                "An unexpected error occurred. Quote request id {} when reporting it.",
+                request_id()
+            ),
+        )
+    }
+
     /// For responses the framework produced itself (no marker): classify by status.
     pub fn from_status(status: StatusCode, text: &str) -> Self {
         let text: String = text.chars().take(300).collect();
@@ -117,15 +130,7 @@ impl ProblemMarker {
                 "Service unavailable",
                 "The service is temporarily unavailable.".into(),
             ),
-            s if s >= 500 => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                "Internal error",
-                format!(
-                    "An unexpected error occurred. Quote request id {} when reporting it.",
-                    request_id()
-                ),
-            ),
+            s if s >= 500 => Self::internal(),
             _ => Self::new(
                 status,
                 "BAD_REQUEST",
@@ -229,16 +234,8 @@ impl IntoResponse for ApiError {
                 ProblemMarker::new(StatusCode::CONFLICT, "CONFLICT", "Conflict", detail),
                 None,
             ),
-            Error::RateLimited { retry_after_secs } => (
-                ProblemMarker::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMITED",
-                    "Too many requests",
-                    detail,
-                ),
-                Some((header::RETRY_AFTER, retry_after_secs.max(1).to_string())),
-            ),
-            Error::Throttled {
+            Error::RateLimited { retry_after_secs }
+            | Error::Throttled {
                 retry_after_secs, ..
             } => (
                 ProblemMarker::new(
@@ -286,18 +283,7 @@ impl IntoResponse for ApiError {
             }
             Error::Internal(cause) => {
                 tracing::error!(request_id = %request_id(), %cause, "internal error");
-                (
-                    ProblemMarker::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "INTERNAL_ERROR",
-                        "Internal error",
-                        format!(
-                            "An unexpected error occurred. Quote request id {} when reporting it.",
-                            request_id()
-                        ),
-                    ),
-                    None,
-                )
+                (ProblemMarker::internal(), None)
             }
         };
         let mut response = marker.status.into_response();

@@ -98,3 +98,48 @@ pub async fn set_analytical_rule(
     };
     Ok(Data(azure.set_rule_enabled(&rule_id, enabled).await?))
 }
+
+// ---------------------------------------------------------------- route table
+
+const AZURE: &str = "Azure Resources";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions", Org(OrgAzureRead),
+            doc("v2-list-azure-subscriptions", AZURE, "List the Azure subscriptions visible to the integration's Azure principal")
+                .describe("Every page of ARM's list (followed through `nextLink`). 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials; see docs/azure.md for how ARM failures map to problems.")
+                .returns::<Vec<AzureSubscription>>(),
+            subscriptions)
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions/is-owner", Org(OrgAzureRead),
+            doc("v2-azure-subscription-is-owner", AZURE, "Whether the integration's Azure principal is an Owner of the subscription")
+                .describe("Owner (role definition `8e3af657-a8ff-443c-a75c-2fe8c4bcb635`) assigned to the principal itself at the subscription, a management group above it, or the root. Without permission to read the subscription's role assignments the answer is `isOwner: false`.")
+                .query("subscriptionId", true, "The subscription GUID.", json!({"type": "string", "format": "uuid"}))
+                .returns::<SubscriptionOwnership>(),
+            is_owner)
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions/{subscriptionId}/network-security-groups", Org(OrgAzureRead),
+            doc("v2-list-azure-network-security-groups", AZURE, "List the network security groups of a subscription").returns::<Vec<NetworkSecurityGroup>>(),
+            network_security_groups)
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions/{subscriptionId}/resource-groups", Org(OrgAzureRead),
+            doc("v2-list-azure-resource-groups", AZURE, "List the resource groups of a subscription").returns::<Vec<AzureResourceGroup>>(),
+            resource_groups)
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions/{subscriptionId}/resource-groups/{resourceGroup}/workspaces", Org(OrgAzureRead),
+            doc("v2-list-azure-log-analytics-workspaces", AZURE, "List the Log Analytics workspaces of a resource group").returns::<Vec<LogAnalyticsWorkspace>>(),
+            workspaces)
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions/{subscriptionId}/resource-groups/{resourceGroup}/sentinels", Org(OrgAzureRead),
+            doc("v2-list-azure-sentinels", AZURE, "List the Microsoft Sentinel instances (workspaces with Sentinel onboarded) of a resource group").returns::<Vec<SentinelInstance>>(),
+            sentinels)
+        .route(Method::GET, "/api/v2/azure-resources/subscriptions/{subscriptionId}/resource-groups/{resourceGroup}/workspaces/{workspaceName}/validate", Org(OrgAzureRead),
+            doc("v2-validate-azure-sentinel-workspace", AZURE, "Validate a Sentinel-attached workspace, check by check")
+                .describe("Checks, in order: `WorkspaceExists`, `SentinelOnboarded`, `ReadAccess` (required) and `AnalyticsRulesWriteAccess` (informational). A failed check is a result (`valid: false`), not an error.")
+                .returns::<WorkspaceValidation>(),
+            validate_workspace)
+        .route(Method::PUT, "/api/v2/azure-resources/analytical-rules/{ruleId}", Org(OrgAzureManage),
+            doc("v2-set-azure-analytical-rule-enabled", AZURE, "Enable or disable a Microsoft Sentinel analytics rule")
+                .describe("`{ruleId}` is the rule's full ARM resource id, URL-encoded into one path segment (`%2Fsubscriptions%2F…%2FalertRules%2F{ruleName}`). The rule is read, `properties.enabled` set, and written back with its etag; a rule already in the requested state is not written (`changed: false`). A concurrent change answers 409 `CONFLICT`.")
+                .query("enabled", true, "true to enable, false to disable.", json!({"type": "boolean"}))
+                .returns::<AnalyticsRule>(),
+            set_analytical_rule)
+}

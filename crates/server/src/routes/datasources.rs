@@ -112,3 +112,58 @@ pub async fn anomalies(
 ) -> ApiResult<Data<DataConnectorAnomalies>> {
     Ok(Data(s.datasources().anomalies(&ctx, req).await?))
 }
+
+// ---------------------------------------------------------------- route table
+
+const DATASOURCES: &str = "Data Sources";
+const CONNECTOR: &str = "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-list-datasources", DATASOURCES, "List the data connectors of the workspace")
+                .describe("Oldest first. Connectors of the six incident sources, `AzureActiveDirectory` (sign-in logs) and `AzureActiveDirectoryAudit` (directory logs) are created automatically (`autoCreated: true`) on the first ingest of their kind. See docs/datasources.md.")
+                .returns::<Vec<DataSource>>(),
+            list)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-create-datasource", DATASOURCES, "Create a data connector")
+                .describe("`connectorType` is required. A workspace has at most one connector of each ingest-fed type (the six sources, `AzureActiveDirectory`, `AzureActiveDirectoryAudit`): a second is 409 `CONFLICT`. `MicrosoftOffice`, `Syslog` and `Custom` connectors may repeat.")
+                .extension().body::<DataSourceRequest>().created::<DataSource>(),
+            create)
+        .route(Method::GET, CONNECTOR, Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-get-datasource", DATASOURCES, "Get a data connector").extension().returns::<DataSource>(),
+            get)
+        .route(Method::PUT, CONNECTOR, Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-update-datasource", DATASOURCES, "Update a data connector")
+                .describe("Absent fields are left unchanged; `parametersHelper`, when present, replaces the list. A disconnected connector (`connected: false`) is not examined for anomalies.")
+                .extension().body::<DataSourceRequest>().returns::<DataSource>(),
+            update)
+        .route(Method::DELETE, CONNECTOR, Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-delete-datasource", DATASOURCES, "Delete a data connector and its volume history").extension().returns::<bool>(),
+            delete)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/volume", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-record-datasource-volume", DATASOURCES, "Record ingestion volume that arrived outside Palisade")
+                .describe("Up to 1,000 `{hourStart, events, bytes}` entries; each is added to its UTC hour (any instant in the hour), up to 90 days back and never for a future hour. Palisade's own ingest counts automatically.")
+                .extension().body::<RecordVolumeRequest>().returns::<RecordVolumeResult>(),
+            record_volume)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/volume", Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-get-datasource-volume", DATASOURCES, "A connector's hourly volume, oldest first")
+                .query("from", false, "Start (default: 24 hours before the current hour)", json!({"type": "string", "format": "date-time"}))
+                .query("to", false, "End, exclusive (default: the end of the current hour); at most 31 days after from", json!({"type": "string", "format": "date-time"}))
+                .extension().returns::<Vec<VolumeHour>>(),
+            volume)
+        .route(Method::GET, "/api/v2/datasources/across-workspaces", Org(DatasourcesRead),
+            doc("v2-list-datasources-across-workspaces", DATASOURCES, "Group connected data sources by workspace")
+                .describe("Repeat `?workspaceIds=` for each workspace (a comma-separated list works too); without it, every workspace the caller holds a role on. Workspaces the caller holds no role on are left out silently.")
+                .query("workspaceIds", false, "A workspace GUID; repeatable", json!({"type": "array", "items": {"type": "string", "format": "uuid"}}))
+                .returns::<Vec<WorkspaceDataSources>>(),
+            across)
+        .route(Method::POST, "/api/v2/datasources/across-workspaces/anomalies", Org(DatasourcesRead),
+            doc("v2-list-datasource-anomalies-across-workspaces", DATASOURCES, "List data connector anomalies across visible workspaces")
+                .describe("Examines whole UTC hours before the current one (`timeFilterSelection.type`, default `TwentyFourHours`) of each connected connector. The baseline of an hour is the same hour on the previous 7 days (median and MAD; at least 3 days of history). Silence: nothing where the median expects ≥ 5 events. Drop: ≤ 50% of the median, ≥ 5 events short, robust z ≤ −3. Spike: ≥ 200%, ≥ 10 events over, z ≥ 3. Consecutive hours of one type merge. Severity and details: docs/datasources.md.")
+                .body::<AnomaliesRequest>().returns::<DataConnectorAnomalies>(),
+            anomalies)
+}

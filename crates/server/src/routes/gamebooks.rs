@@ -198,3 +198,107 @@ pub async fn cancel(
     let id = path_id("Gamebook", &id)?;
     Ok(Data(s.gamebooks().cancel(&ctx, id).await?))
 }
+
+// ---------------------------------------------------------------- route table
+
+const GAMEBOOKS: &str = "Gamebooks";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebooks/rules/{incidentTitle}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-gamebook-rules-by-title", GAMEBOOKS, "Get playbooks matching an incident title")
+                .describe("The workspace's enabled rules whose title pattern (Exact, Contains or Regex, case-insensitive) matches `{incidentTitle}` (URL-encoded), whatever their severity and source filters, and the playbooks they call for, each once in rule order.")
+                .returns::<RulesByTitle>(),
+            rules_by_title)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebooks/history", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-list-gamebooks-history", GAMEBOOKS, "List gamebook execution history")
+                .describe("Newest first, 50 per page. `pageToken` is the previous page's token (sealed; bound to the workspace and the query); null on the last page. `totalCount` counts every match.")
+                .query("query", false, "Text matched in the gamebook title and incident title, or an exact incident id.", serde_json::json!({"type": "string"}))
+                .query("pageToken", false, "The previous page's pageToken.", serde_json::json!({"type": "string"}))
+                .returns::<GamebookHistoryPage>(),
+            history)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebooks/history/{gamebookId}/playbooks", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-playbooks-by-gamebook-id", GAMEBOOKS, "Get the playbooks recorded against a specific gamebook run")
+                .describe("In sequence order, one per playbook and affected entity. `year` (the vendor's storage partition) is accepted and checked for form but not needed; `tenantId` is ignored.")
+                .query("year", false, "The run's creation year.", serde_json::json!({"type": "integer"}))
+                .query("tenantId", false, "Ignored.", serde_json::json!({"type": "string"}))
+                .returns::<Vec<Playbook>>(),
+            run_playbooks)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebooks/by-incident/{incidentId}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-list-incident-gamebooks", GAMEBOOKS, "List all gamebooks that have run for an incident")
+                .describe("Newest first, at most 100, for the incident id in any source.")
+                .returns::<Vec<Gamebook>>(),
+            by_incident)
+        .route(Method::GET, "/api/v2/gamebooks/across-workspaces/history", Org(GamebooksRead),
+            doc("v2-list-gamebooks-history-across-workspaces", GAMEBOOKS, "List gamebook history across visible workspaces")
+                .describe("Newest first, paged by number. `workspaces` and `statuses` take comma-separated values and may be repeated; workspaces the caller holds no role on are left out silently.")
+                .query("currentPage", true, "1-based page number.", serde_json::json!({"type": "integer", "minimum": 1}))
+                .query("pageSize", false, "1 to 100 (default 20).", serde_json::json!({"type": "integer", "minimum": 1, "maximum": 100}))
+                .query("workspaces", false, "Workspace GUIDs, comma-separated.", serde_json::json!({"type": "string"}))
+                .query("statuses", false, "Gamebook statuses, comma-separated.", serde_json::json!({"type": "string"}))
+                .query("query", false, "Text matched in the gamebook title and incident title, or an exact incident id.", serde_json::json!({"type": "string"}))
+                .returns::<GamebookPageList>(),
+            across)
+        .route(Method::GET, "/api/v2/gamebooks/playbooks", Org(GamebooksRead),
+            doc("v2-list-playbooks", GAMEBOOKS, "List the organization's playbook catalogue").extension()
+                .returns::<Vec<PlaybookDefinition>>(),
+            list_playbooks)
+        .route(Method::POST, "/api/v2/gamebooks/playbooks", Org(GamebooksManage),
+            doc("v2-create-playbook", GAMEBOOKS, "Add a playbook to the catalogue")
+                .describe("Needs the ContentAdmin role (or higher) on at least one workspace, or an organizational role implying it. See docs/gamebooks.md for the actions and their templates.")
+                .extension().body::<PlaybookRequest>().created::<PlaybookDefinition>(),
+            create_playbook)
+        .route(Method::GET, "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksRead),
+            doc("v2-get-playbook", GAMEBOOKS, "Get a playbook").extension().returns::<PlaybookDefinition>(),
+            get_playbook)
+        .route(Method::PUT, "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksManage),
+            doc("v2-update-playbook", GAMEBOOKS, "Update a playbook (absent fields unchanged; runs already planned keep their copy)")
+                .extension().body::<PlaybookRequest>().returns::<PlaybookDefinition>(),
+            update_playbook)
+        .route(Method::DELETE, "/api/v2/gamebooks/playbooks/{playbookId}", Org(GamebooksManage),
+            doc("v2-delete-playbook", GAMEBOOKS, "Delete a playbook (rules naming it skip it)").extension().returns::<bool>(),
+            delete_playbook)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebook-rules", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-list-gamebook-rules", GAMEBOOKS, "List the workspace's gamebook rules").extension().returns::<Vec<GamebookRule>>(),
+            list_rules)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/gamebook-rules", Access::Workspace(GamebooksManage, ContentAdmin),
+            doc("v2-create-gamebook-rule", GAMEBOOKS, "Create a gamebook rule")
+                .describe("`matchType` Exact, Contains (default) or Regex, matched case-insensitively against incident titles; optional `severities` and `sources`; `playbookIds` run in order; `isAutoRun` starts a run when a matching incident is created.")
+                .extension().body::<GamebookRuleRequest>().created::<GamebookRule>(),
+            create_rule)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-gamebook-rule", GAMEBOOKS, "Get a gamebook rule").extension().returns::<GamebookRule>(),
+            get_rule)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksManage, ContentAdmin),
+            doc("v2-update-gamebook-rule", GAMEBOOKS, "Update a gamebook rule (absent fields unchanged)")
+                .extension().body::<GamebookRuleRequest>().returns::<GamebookRule>(),
+            update_rule)
+        .route(Method::DELETE, "/api/v2/workspaces/{workspaceId}/gamebook-rules/{ruleId}", Access::Workspace(GamebooksManage, ContentAdmin),
+            doc("v2-delete-gamebook-rule", GAMEBOOKS, "Delete a gamebook rule").extension().returns::<bool>(),
+            delete_rule)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/gamebooks/runs", Access::Workspace(GamebooksManage, IncidentResponder),
+            doc("v2-start-gamebook", GAMEBOOKS, "Run a rule's playbooks, or chosen playbooks, against an incident")
+                .describe("Answers the new `Pending` run; a worker runs it. Playbooks run in sequence, once per affected entity of their `entityType`; admin-required playbooks wait for an Owner's approval.")
+                .extension().body::<StartGamebookRequest>().created::<Gamebook>(),
+            start)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}", Access::Workspace(GamebooksRead, WorkspaceReader),
+            doc("v2-get-gamebook", GAMEBOOKS, "Get a gamebook run with its playbooks").extension().returns::<Gamebook>(),
+            get_run)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/approve", Access::Workspace(GamebooksManage, Owner),
+            doc("v2-approve-gamebook", GAMEBOOKS, "Approve a gamebook awaiting approval (Owner)")
+                .describe("Approves every admin-required playbook of the run not yet run; the run continues. 409 unless `AwaitingApproval`.")
+                .extension().returns::<Gamebook>(),
+            approve)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/reject", Access::Workspace(GamebooksManage, Owner),
+            doc("v2-reject-gamebook", GAMEBOOKS, "Reject a gamebook awaiting approval (Owner): it is cancelled")
+                .extension().returns::<Gamebook>(),
+            reject)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/cancel", Access::Workspace(GamebooksManage, IncidentResponder),
+            doc("v2-cancel-gamebook", GAMEBOOKS, "Cancel an unfinished gamebook")
+                .describe("Playbooks not finished become `Cancelled`; a step in flight is not recorded. 409 once finished.")
+                .extension().returns::<Gamebook>(),
+            cancel)
+}

@@ -259,3 +259,110 @@ pub async fn legacy_comment(
         s.incidents().add_comment(&ctx, source, &id, &req).await?,
     ))
 }
+
+// ---------------------------------------------------------------- route table
+
+const INCIDENTS: &str = "Incidents";
+const INCIDENT: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    use palisade_types::incidents::{IncidentDetail, IngestBatchRequest};
+    const COMMENT_SCOPES: &[palisade_domain::Scope] = &[IncidentsComments, IncidentsWrite];
+    api
+        // ---------------------------------------------------------------- incidents
+        .route(Method::PUT, INCIDENT, Access::Workspace(IncidentsIngest, ContentAdmin),
+            doc("v2-ingest-incident", INCIDENTS, "Create or update one incident in Palisade's model")
+                .describe("Creation emits `incident.created`; a real change emits `incident.updated` with its changes; an identical re-send emits nothing. `{source}` is accepted in any letter case.")
+                .extension().body::<IncidentInput>().returns::<IngestOneResult>(),
+            ingest_one)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/incidents/{source}/ingest", Access::Workspace(IncidentsIngest, ContentAdmin),
+            doc("v2-ingest-incidents", INCIDENTS, "Ingest a batch of up to 1,000 incidents")
+                .describe("Body `{incidents: [{id, …incident}]}`, up to 32 MiB. Valid items are stored in one transaction; invalid ones are reported per item with their errors.")
+                .extension().batch_body().body::<IngestBatchRequest>().returns::<IngestBatchResult>(),
+            ingest_batch)
+        .route(Method::GET, INCIDENT, Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-by-id", INCIDENTS, "Get the full incident detail")
+                .describe("`?withDetails=true` adds entity `properties` and alert `entityIds`.")
+                .query("withDetails", false, "Include the extended payload.", json!({"type": "boolean"}))
+                .returns::<IncidentDetail>(),
+            detail)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/evidence", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-evidence", INCIDENTS, "Get the evidence table of an incident").returns::<Evidence>(),
+            evidence)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/last-gamebook", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-last-gamebook", INCIDENTS, "Get the last gamebook run of an incident (404 while none has run)").returns::<Gamebook>(),
+            last_gamebook)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-comments", INCIDENTS, "List the comments of an incident").returns::<Vec<IncidentComment>>(),
+            comments)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/by-entity", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incidents-by-entity", INCIDENTS, "Incidents of this source related to an entity")
+                .describe("Matches `EntityKind` + `EntityFilter` (or `EntityName`) against entity identifiers (UPN/email/object id, host name/device id, IP, hash, URL), newest first, at most 100.")
+                .query("EntityKind", true, "Entity kind, e.g. Account, Host, Ip, FileHash.", json!({"type": "string"}))
+                .query("EntityFilter", true, "The entity's identifier.", json!({"type": "string"}))
+                .query("EntityName", false, "Alternative to EntityFilter.", json!({"type": "string"}))
+                .query("TimeFilteringType", false, "ThreeHours, SixHours, TwelveHours, TwentyFourHours (default), FourtyEightHours, Custom.", json!({"type": "string"}))
+                .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
+                .query("EndDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
+                .query("IncidentId", false, "Leave this incident out.", json!({"type": "string"}))
+                .returns::<RelatedIncidents>(),
+            by_entity)
+        .route(Method::POST, "/api/v2/incidents/across-workspaces", Org(IncidentsRead),
+            doc("v2-list-incidents-across-workspaces", INCIDENTS, "List incidents across every workspace the caller holds a role on")
+                .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` and no tokens; every later call echoes the previous `sourcePageTokens` verbatim as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Page size is server-controlled.")
+                .body_limit(PAGE_TOKENS_BODY_BYTES)
+                .body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
+            across_workspaces)
+        // ---------------------------------------------------------------- restored incident actions
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/summary", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-summary", INCIDENTS, "A synopsis of an incident").returns::<IncidentSummary>(),
+            summary)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/entities", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-entities", INCIDENTS, "The entities of an incident, with their properties").returns::<Vec<Entity>>(),
+            entities)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/alert-rules", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-incident-alert-rules", INCIDENTS, "The detection rules behind an incident's alerts").returns::<Vec<AlertRule>>(),
+            alert_rules)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/incidents/{source}/high", Access::Workspace(IncidentsRead, WorkspaceReader),
+            doc("v2-get-high-incidents", INCIDENTS, "Active High-severity incidents of the workspace, newest first").returns::<Vec<IncidentListItem>>(),
+            high)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/status", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-update-incident-status", INCIDENTS, "Change an incident's status")
+                .describe("Closing requires `classification` and a matching `classificationReason`. The change is recorded as an activity comment and emits `incident.updated`.")
+                .body::<StatusUpdateRequest>().returns::<Incident>(),
+            status)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/assign", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-assign-incident", INCIDENTS, "Assign (or, with no userId and email, unassign) an incident")
+                .body::<AssignRequest>().returns::<Incident>(),
+            assign)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/bulk", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-bulk-update-incidents", INCIDENTS, "Apply a status, assignee and/or comment to up to 100 incidents")
+                .body::<BulkUpdateRequest>().returns::<BulkUpdateResult>(),
+            bulk)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
+            doc("v2-create-incident-comment", INCIDENTS, "Comment on an incident").body::<CommentRequest>().created::<IncidentComment>(),
+            create_comment)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/comments/{commentId}", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
+            doc("v2-update-incident-comment", INCIDENTS, "Edit a comment (activity comments cannot be edited)")
+                .body::<CommentRequest>().returns::<IncidentComment>(),
+            update_comment)
+        // ---------------------------------------------------------------- legacy routes, `source` in the body
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/status", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-update-incident-status-legacy", INCIDENTS, "Change an incident's status (legacy route; `source` in the body)")
+                .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/status")
+                .body::<StatusUpdateRequest>().returns::<Incident>(),
+            legacy_status)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/incidents/{source}/assign", Access::Workspace(IncidentsWrite, IncidentResponder),
+            doc("v2-assign-incident-legacy", INCIDENTS, "Assign an incident (legacy route; `source` in the body)")
+                .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/assign")
+                .body::<AssignRequest>().returns::<Incident>(),
+            legacy_assign)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/incidents/{source}/comments", Access::WorkspaceAny(COMMENT_SCOPES, IncidentAnalyst),
+            doc("v2-create-incident-comment-legacy", INCIDENTS, "Comment on an incident (legacy route; `source` in the body)")
+                .documented_as("/api/v2/workspaces/{workspaceId}/incidents/{incidentId}/comments")
+                .body::<CommentRequest>().created::<IncidentComment>(),
+            legacy_comment)
+}

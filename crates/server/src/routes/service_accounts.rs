@@ -95,3 +95,47 @@ pub async fn revoke_credential(
     let credential = path_id("Credential", &credential)?;
     Ok(Data(s.org().revoke_credential(&ctx, id, credential).await?))
 }
+
+// ---------------------------------------------------------------- route table
+
+const SA: &str = "Service Accounts";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/api/v2/service-accounts", Org(OrgServiceAccountsRead),
+            doc("v2-list-service-accounts", SA, "List service accounts").returns::<Vec<ServiceAccount>>(),
+            list)
+        .route(Method::GET, "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsRead),
+            doc("v2-get-service-account", SA, "Get a service account").returns::<ServiceAccount>(),
+            get)
+        .route(Method::POST, "/api/v2/service-accounts", Org(OrgServiceAccountsManage),
+            doc("v2-create-service-account", SA, "Create a service account with its first credential")
+                .describe("The `clientSecret` is returned only in this response. A caller can grant only scopes, organization-wide roles and workspace roles it holds itself.")
+                .body::<CreateServiceAccountRequest>().created::<CreatedServiceAccount>(),
+            create)
+        .route(Method::PUT, "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsManage),
+            doc("v2-update-service-account", SA, "Update a service account")
+                .describe("Absent fields are left unchanged; `workspaceAssignments`, when present, replaces every assignment.")
+                .body::<UpdateServiceAccountRequest>().returns::<ServiceAccount>(),
+            update)
+        .route(Method::DELETE, "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsManage),
+            doc("v2-delete-service-account", SA, "Delete a service account and its credentials").returns::<bool>(),
+            delete)
+        .route(Method::POST, "/api/v2/service-accounts/{id}/disable", Org(OrgServiceAccountsManage),
+            doc("v2-disable-service-account", SA, "Disable a service account (all its credentials are rejected)").returns::<ServiceAccount>(),
+            disable)
+        .route(Method::POST, "/api/v2/service-accounts/{id}/enable", Org(OrgServiceAccountsManage),
+            doc("v2-enable-service-account", SA, "Re-enable a disabled service account").returns::<ServiceAccount>(),
+            enable)
+        .route(Method::POST, "/api/v2/service-accounts/{id}/credentials", Org(OrgServiceAccountsManage),
+            doc("v2-create-service-account-credential", SA, "Issue a new credential")
+                .describe("The `clientSecret` is returned only in this response. Without `scopes`, the newest active credential's scopes are copied (rotation).")
+                .optional_body::<CreateCredentialRequest>().created::<IssuedCredential>(),
+            issue_credential)
+        .route(Method::POST, "/api/v2/service-accounts/{id}/credentials/{credentialId}/revoke", Org(OrgServiceAccountsManage),
+            doc("v2-revoke-service-account-credential", SA, "Revoke a credential (idempotent, irreversible)").returns::<Credential>(),
+            revoke_credential)
+}

@@ -97,3 +97,35 @@ pub async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
         target: None,
     })
 }
+
+// ---------------------------------------------------------------- route table
+
+const SYSTEM: &str = "System";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/healthz", Public,
+            doc("healthz", SYSTEM, "Liveness").extension().raw("application/json"),
+            healthz)
+        .route(Method::GET, "/readyz", Public,
+            doc("readyz", SYSTEM, "Readiness: the database is reachable").extension().raw("application/json"),
+            readyz)
+        .route(Method::GET, "/metrics", Public,
+            doc("metrics", SYSTEM, "Prometheus metrics").extension().raw("text/plain"),
+            metrics)
+        .route(Method::GET, "/api/v2/openapi.json", Public,
+            doc("openapi", SYSTEM, "This OpenAPI document").extension().raw("application/json"),
+            openapi)
+        .route(Method::GET, "/docs", Public,
+            doc("docs", SYSTEM, "Rendered API reference").extension().raw("text/html"),
+            docs_page)
+        .route(Method::GET, "/docs/redoc.standalone.js", Public,
+            doc("docs-asset", SYSTEM, "Renderer script of the API reference (embedded)").extension().raw("application/javascript"),
+            docs_script)
+        .route(Method::GET, "/api/v2/ping", Public,
+            doc("v2-ping", SYSTEM, "Unauthenticated hello-world").extension().returns::<Pong>(),
+            ping)
+}

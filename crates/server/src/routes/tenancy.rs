@@ -75,3 +75,40 @@ pub async fn delete_workspace(
     let id = path_id("Workspace", &id)?;
     Ok(Data(s.org().delete_workspace(&ctx, id).await?))
 }
+
+// ---------------------------------------------------------------- route table
+
+const TENANCY: &str = "Accounts & Workspaces";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/api/v2/accounts", Org(OrgWorkspacesRead),
+            doc("v2-list-accounts", TENANCY, "List the organization's accounts (its own and its customers')").extension().returns::<Vec<Account>>(),
+            list_accounts)
+        .route(Method::POST, "/api/v2/accounts", Org(OrgWorkspacesManage),
+            doc("v2-create-account", TENANCY, "Create a customer account").extension().body::<CreateAccountRequest>().created::<Account>(),
+            create_account)
+        .route(Method::GET, "/api/v2/accounts/{accountId}", Org(OrgWorkspacesRead),
+            doc("v2-get-account", TENANCY, "Get an account").extension().returns::<Account>(),
+            get_account)
+        .route(Method::GET, "/api/v2/workspaces", Org(OrgWorkspacesRead),
+            doc("v2-list-workspaces", TENANCY, "List the workspaces the caller holds a role on").extension().returns::<Vec<Workspace>>(),
+            list_workspaces)
+        .route(Method::POST, "/api/v2/workspaces", Org(OrgWorkspacesManage),
+            doc("v2-create-workspace", TENANCY, "Create a workspace; the caller becomes its Owner")
+                .extension().body::<WorkspaceRequest>().created::<Workspace>(),
+            create_workspace)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesRead, WorkspaceReader),
+            doc("v2-get-workspace", TENANCY, "Get a workspace").extension().returns::<Workspace>(),
+            get_workspace)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesManage, Owner),
+            doc("v2-update-workspace", TENANCY, "Rename a workspace or move it to another account")
+                .extension().body::<WorkspaceRequest>().returns::<Workspace>(),
+            update_workspace)
+        .route(Method::DELETE, "/api/v2/workspaces/{workspaceId}", Access::Workspace(OrgWorkspacesManage, Owner),
+            doc("v2-delete-workspace", TENANCY, "Delete a workspace").extension().returns::<bool>(),
+            delete_workspace)
+}

@@ -65,3 +65,41 @@ pub async fn search(
             .await?,
     ))
 }
+
+// ---------------------------------------------------------------- route table
+
+const TICKETS: &str = "Service Tickets";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/tickets", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-upsert-ticket", TICKETS, "Create or replace a service ticket")
+                .describe("Keyed by `ticketId` within the workspace; exactly one PSA sub-object. 201 when created, 200 when replaced. `number` and `priority` default to the PSA ticket's own.")
+                .extension().body::<ServiceTicketInput>().created::<ServiceTicket>(),
+            upsert)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/tickets/link", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-link-ticket", TICKETS, "Link a service ticket to an incident")
+                .describe("Idempotent. A new link adds an activity comment carrying `ticketId` to the incident and emits `ticket.linked`.")
+                .body::<LinkServiceTicketRequest>().returns::<ServiceTicket>(),
+            link)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/tickets/unlink", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-unlink-ticket", TICKETS, "Unlink a service ticket from an incident")
+                .describe("Idempotent (`true` whether or not a link existed); the ticket and the incident must exist. Same body as link.")
+                .body::<LinkServiceTicketRequest>().returns::<bool>(),
+            unlink)
+        .route(Method::PUT, "/api/v2/workspaces/{workspaceId}/tickets/priority", Access::Workspace(TicketsManage, IncidentResponder),
+            doc("v2-update-ticket-priority", TICKETS, "Update ticket priority")
+                .describe("`priority` Critical, High, Medium or Low; also written into the PSA ticket's own priority field.")
+                .body::<TicketPriorityRequest>().returns::<ServiceTicket>(),
+            priority)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/tickets/search", Access::Workspace(TicketsRead, WorkspaceReader),
+            doc("v2-search-tickets", TICKETS, "Search service tickets")
+                .describe("By `groupingId` and/or `ticketNumber` (exact); newest first, at most 100.")
+                .query("groupingId", false, "The ticket's grouping id.", serde_json::json!({"type": "string"}))
+                .query("ticketNumber", false, "The ticket's number.", serde_json::json!({"type": "string"}))
+                .returns::<Vec<ServiceTicket>>(),
+            search)
+}

@@ -85,3 +85,48 @@ pub async fn set_org_role(
 ) -> ApiResult<Data<bool>> {
     Ok(Data(s.org().set_user_org_role(&ctx, req).await?))
 }
+
+// ---------------------------------------------------------------- route table
+
+const USERS: &str = "Users";
+
+/// This resource's routes, in the order of the table `super::api()` assembles.
+#[rustfmt::skip]
+pub(super) fn routes(api: super::Api) -> super::Api {
+    use super::table::*;
+    api
+        .route(Method::GET, "/api/v2/users", Org(OrgUsersRead),
+            doc("v2-list-users", USERS, "List organization users").returns::<Vec<User>>(),
+            list)
+        .route(Method::GET, "/api/v2/users/profile", Org(OrgUsersRead),
+            doc("v2-get-profile", USERS, "The calling principal's profile")
+                .describe("A service account gets its own identity in the user shape, with `isServiceAccount: true`.")
+                .returns::<User>(),
+            profile)
+        .route(Method::PUT, "/api/v2/users/profile", Org(OrgUsersManage),
+            doc("v2-update-profile", USERS, "Update the calling principal's profile").body::<UpdateProfileRequest>().returns::<User>(),
+            update_profile)
+        .route(Method::GET, "/api/v2/users/{userId}", Org(OrgUsersRead),
+            doc("v2-get-user", USERS, "Get a user").returns::<User>(),
+            get)
+        .route(Method::POST, "/api/v2/users/workspace/users", Org(OrgUsersRead),
+            doc("v2-get-workspace-users", USERS, "Users holding a role on a workspace or on an account's workspaces")
+                .body::<WorkspaceUsersRequest>().returns::<Vec<WorkspaceUser>>(),
+            workspace_users)
+        .route(Method::POST, "/api/v2/users", Org(OrgUsersManage),
+            doc("v2-add-user", USERS, "Add users to the organization").body::<AddUsersRequest>().created::<bool>(),
+            add)
+        .route(Method::PUT, "/api/v2/users", Org(OrgUsersManage),
+            doc("v2-update-user", USERS, "Update a user").body::<UserInput>().returns::<bool>(),
+            update)
+        .route(Method::DELETE, "/api/v2/users/{userId}", Org(OrgUsersManage),
+            doc("v2-delete-user", USERS, "Remove a user from the organization").returns::<bool>(),
+            delete)
+        .route(Method::POST, "/api/v2/users/workspace", Org(OrgUsersManage),
+            doc("v2-assign-users-to-workspace", USERS, "Assign users to a workspace with a role")
+                .body::<AssignUsersToWorkspaceRequest>().returns::<bool>(),
+            assign_to_workspace)
+        .route(Method::PUT, "/api/v2/users/organization/role", Org(OrgUsersRoles),
+            doc("v2-update-org-role", USERS, "Change a user's organizational role").body::<UpdateOrgRoleRequest>().returns::<bool>(),
+            set_org_role)
+}

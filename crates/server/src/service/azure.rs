@@ -525,39 +525,39 @@ impl AzureService {
         &self,
         subscription_id: &str,
     ) -> Result<Vec<NetworkSecurityGroup>> {
-        let sub = subscription_in_path(subscription_id)?;
-        let url = self.client.url(
-            &[
-                "subscriptions",
-                &sub,
-                "providers",
-                "Microsoft.Network",
-                "networkSecurityGroups",
-            ],
-            API_NETWORK,
-            &[],
-        );
         let items = self
-            .client
-            .list(url)
-            .await
-            .map_err(|e| targeted(e, "subscriptionId"))?;
+            .list_in_subscription(
+                subscription_id,
+                &["providers", "Microsoft.Network", "networkSecurityGroups"],
+                API_NETWORK,
+            )
+            .await?;
         Ok(items.iter().map(network_security_group).collect())
     }
 
     pub async fn resource_groups(&self, subscription_id: &str) -> Result<Vec<AzureResourceGroup>> {
-        let sub = subscription_in_path(subscription_id)?;
-        let url = self.client.url(
-            &["subscriptions", &sub, "resourcegroups"],
-            API_RESOURCE_GROUPS,
-            &[],
-        );
         let items = self
-            .client
+            .list_in_subscription(subscription_id, &["resourcegroups"], API_RESOURCE_GROUPS)
+            .await?;
+        Ok(items.iter().map(resource_group).collect())
+    }
+
+    /// Every page of an ARM list under a subscription given in the path; ARM's failures name
+    /// `subscriptionId`.
+    async fn list_in_subscription(
+        &self,
+        subscription_id: &str,
+        under: &[&str],
+        api_version: &str,
+    ) -> Result<Vec<serde_json::Value>> {
+        let sub = subscription_in_path(subscription_id)?;
+        let mut segments = vec!["subscriptions", sub.as_str()];
+        segments.extend_from_slice(under);
+        let url = self.client.url(&segments, api_version, &[]);
+        self.client
             .list(url)
             .await
-            .map_err(|e| targeted(e, "subscriptionId"))?;
-        Ok(items.iter().map(resource_group).collect())
+            .map_err(|e| targeted(e, "subscriptionId"))
     }
 
     fn workspaces_url(&self, sub: &str, rg: &str) -> reqwest::Url {

@@ -3,12 +3,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
+use palisade_domain::anomaly::{detect, examined_window, hour_floor, BASELINE_DAYS, HOUR_US};
 use palisade_domain::time::{from_micros, to_micros};
 use palisade_domain::{Error, Result, Validator};
 use palisade_store::{ConnectorFields, ConnectorRow, IngestVolume, Store, WorkspaceId};
 use palisade_types::datasources::*;
-use palisade_types::incidents::Severity;
 use uuid::Uuid;
 
 use crate::access::{OrgCtx, WorkspaceCtx};
@@ -20,27 +20,8 @@ const MAX_PARAMETERS: usize = 50;
 const MAX_VOLUME_ENTRIES: usize = 1000;
 /// How far back volume may be recorded.
 const MAX_VOLUME_AGE_DAYS: i64 = 90;
-/// The longest range `GET …/volume` and a `Custom` anomaly window may span.
-const MAX_RANGE_DAYS: i64 = 31;
-
-// ---------------------------------------------------------------- anomaly thresholds
-/// The baseline of hour H: the same hour on each of the previous 7 days.
-pub const BASELINE_DAYS: i64 = 7;
-/// Hours with fewer baseline days (the connector is newer) are not judged.
-pub const MIN_BASELINE_DAYS: usize = 3;
-/// Robust z-score a deviation must reach (median and MAD, sigma = 1.4826·MAD, floored at
-/// 10% of the median and at 1 event).
-pub const MIN_Z: f64 = 3.0;
-/// Silence: nothing observed where the median expects at least this many events.
-pub const SILENCE_MIN_EXPECTED: f64 = 5.0;
-/// Drop: at most half the median, and at least 5 events short.
-pub const DROP_MAX_RATIO: f64 = 0.5;
-pub const DROP_MIN_DEFICIT: f64 = 5.0;
-/// Spike: at least twice the median, and at least 10 events above it.
-pub const SPIKE_MIN_RATIO: f64 = 2.0;
-pub const SPIKE_MIN_EXCESS: f64 = 10.0;
-
-const HOUR_US: i64 = 3_600_000_000;
+/// The longest range `GET …/volume` may span (as a `Custom` anomaly window).
+const MAX_RANGE_DAYS: i64 = palisade_domain::anomaly::MAX_RANGE_DAYS;
 
 #[derive(Clone)]
 pub struct DataSourceService {
@@ -68,22 +49,8 @@ fn to_wire(r: &ConnectorRow) -> DataSource {
     }
 }
 
-fn hour_floor(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(Duration::hours(1)).unwrap_or(t)
-}
-
 fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<DateTime<Utc>> {
-    let raw = raw?;
-    match DateTime::parse_from_rfc3339(&raw.trim().replace(' ', "+")) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
-            v.add(
-                path,
-                format!("'{path}' must be an ISO-8601 date-time with an offset."),
-            );
-            None
-        }
-    }
+    v.query_instant(path, raw)
 }
 
 /// The connector Palisade's ingest of `kind` creates when the workspace has none yet: the
@@ -133,203 +100,6 @@ pub async fn count_ingest(
     {
         tracing::warn!(error = %e, workspace = %ws, kind = kind.as_str(), "could not count ingest volume");
     }
-}
-
-/// One examined hour's verdict.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Finding {
-    pub kind: AnomalyType,
-    pub severity: Severity,
-    pub expected: f64,
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
-
-/// Judges one hour's observed events against its baseline (the same hour on previous days).
-/// `None`: normal, or too little baseline to judge.
-pub fn classify(observed: i64, baseline: &[i64]) -> Option<Finding> {
-    if baseline.len() < MIN_BASELINE_DAYS {
-        return None;
-    }
-    let mut xs: Vec<f64> = baseline.iter().map(|&x| x as f64).collect();
-    xs.sort_by(|a, b| a.total_cmp(b));
-    let m = median(&xs);
-    let mut dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
-    dev.sort_by(|a, b| a.total_cmp(b));
-    let sigma = (1.4826 * median(&dev)).max(0.1 * m).max(1.0);
-    let o = observed as f64;
-    let z = (o - m) / sigma;
-    if observed == 0 && m >= SILENCE_MIN_EXPECTED {
-        return Some(Finding {
-            kind: AnomalyType::Silence,
-            severity: Severity::High,
-            expected: m,
-        });
-    }
-    if o < m && -z >= MIN_Z && o <= DROP_MAX_RATIO * m && m - o >= DROP_MIN_DEFICIT {
-        let ratio = o / m;
-        let severity = if ratio <= 0.1 {
-            Severity::High
-        } else if ratio <= 0.25 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        };
-        return Some(Finding {
-            kind: AnomalyType::Drop,
-            severity,
-            expected: m,
-        });
-    }
-    if o > m && z >= MIN_Z && o >= SPIKE_MIN_RATIO * m && o - m >= SPIKE_MIN_EXCESS {
-        let ratio = o / m.max(1.0);
-        let severity = if ratio >= 10.0 {
-            Severity::High
-        } else if ratio >= 5.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        };
-        return Some(Finding {
-            kind: AnomalyType::Spike,
-            severity,
-            expected: m,
-        });
-    }
-    None
-}
-
-/// A run of anomalous hours of one connector.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Run {
-    pub kind: AnomalyType,
-    pub severity: Severity,
-    pub start: i64,
-    pub hours: u32,
-    pub expected: f64,
-    pub observed: i64,
-    pub baseline_days: u32,
-}
-
-/// Examines the hours `[from, until)` (microseconds, on the hour) of one connector's series
-/// (hour → events; absent hours are 0), whose first recorded hour is `first`. Consecutive
-/// hours of the same anomaly type merge into one run.
-pub fn detect(series: &HashMap<i64, i64>, first: i64, from: i64, until: i64) -> Vec<Run> {
-    let mut runs: Vec<Run> = Vec::new();
-    let mut h = from;
-    while h < until {
-        let baseline: Vec<i64> = (1..=BASELINE_DAYS)
-            .map(|d| h - d * 24 * HOUR_US)
-            .filter(|&b| b >= first)
-            .map(|b| series.get(&b).copied().unwrap_or(0))
-            .collect();
-        let observed = series.get(&h).copied().unwrap_or(0);
-        if let Some(f) = classify(observed, &baseline) {
-            match runs.last_mut() {
-                Some(r) if r.kind == f.kind && r.start + r.hours as i64 * HOUR_US == h => {
-                    r.hours += 1;
-                    r.expected += f.expected;
-                    r.observed += observed;
-                    r.severity = r.severity.max(f.severity);
-                    r.baseline_days = r.baseline_days.min(baseline.len() as u32);
-                }
-                _ => runs.push(Run {
-                    kind: f.kind,
-                    severity: f.severity,
-                    start: h,
-                    hours: 1,
-                    expected: f.expected,
-                    observed,
-                    baseline_days: baseline.len() as u32,
-                }),
-            }
-        }
-        h += HOUR_US;
-    }
-    runs
-}
-
-/// The examined hours of an anomaly request: whole UTC hours before the current one.
-fn examined_window(
-    v: &mut Validator,
-    sel: Option<&palisade_types::incidents::TimeFilterSelection>,
-    now: DateTime<Utc>,
-) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let current = hour_floor(now);
-    let kind = sel.and_then(|s| s.type_.as_deref()).map(str::trim);
-    let hours = match kind {
-        None | Some("TwentyFourHours") => 24,
-        Some("OneHour") => 1,
-        Some("ThreeHours") => 3,
-        Some("SixHours") => 6,
-        Some("TwelveHours") => 12,
-        Some("FourtyEightHours") => 48,
-        Some("SevenDays") => 24 * 7,
-        Some("ThirtyDays") => 24 * 30,
-        Some("Custom") => {
-            let s = sel.expect("type given");
-            let start = parse_instant(
-                v,
-                "timeFilterSelection.customStartUtc",
-                s.custom_start_utc.as_deref(),
-            );
-            let end = parse_instant(
-                v,
-                "timeFilterSelection.customEndUtc",
-                s.custom_end_utc.as_deref(),
-            );
-            for (path, given) in [
-                ("timeFilterSelection.customStartUtc", &s.custom_start_utc),
-                ("timeFilterSelection.customEndUtc", &s.custom_end_utc),
-            ] {
-                if given.is_none() {
-                    v.add(
-                        path,
-                        format!("'{path}' is required when the type is Custom."),
-                    );
-                }
-            }
-            let (start, end) = (start?, end?);
-            let from = hour_floor(start);
-            // Partial hours at the end are examined whole; the current hour never is.
-            let mut until = hour_floor(end);
-            if until < end {
-                until += Duration::hours(1);
-            }
-            let until = until.min(current);
-            if until <= from {
-                v.add(
-                    "timeFilterSelection.customEndUtc",
-                    "The window must end after it starts and contain a completed hour.",
-                );
-                return None;
-            }
-            if until - from > Duration::days(MAX_RANGE_DAYS) {
-                v.add(
-                    "timeFilterSelection.customEndUtc",
-                    format!("A Custom window may span at most {MAX_RANGE_DAYS} days."),
-                );
-                return None;
-            }
-            return Some((from, until));
-        }
-        Some(other) => {
-            let shown: String = other.chars().take(64).collect();
-            v.add(
-                "timeFilterSelection.type",
-                format!("'{shown}' is not allowed. Allowed: OneHour, ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, SevenDays, ThirtyDays, Custom."),
-            );
-            return None;
-        }
-    };
-    Some((current - Duration::hours(hours), current))
 }
 
 /// Parses `workspaceIds`; `None` means every visible workspace. Workspaces the caller holds
@@ -755,15 +525,11 @@ impl DataSourceService {
                         anomaly_type: run.kind,
                         severity: run.severity,
                         start_time: from_micros(run.start),
-                        end_time: from_micros(run.start + run.hours as i64 * HOUR_US),
+                        end_time: from_micros(run.end()),
                         hours: run.hours,
                         expected_events: (run.expected * 100.0).round() / 100.0,
                         observed_events: run.observed,
-                        ratio: if run.expected > 0.0 {
-                            ((run.observed as f64 / run.expected) * 1000.0).round() / 1000.0
-                        } else {
-                            0.0
-                        },
+                        ratio: run.ratio(),
                         baseline_days: run.baseline_days,
                     });
                 }
@@ -782,55 +548,5 @@ impl DataSourceService {
             workspaces_examined: selected.len(),
             connectors_examined,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steady_baseline_is_normal_and_deviations_are_classified() {
-        let base = [98, 102, 100, 97, 103, 101, 99];
-        for o in [90, 100, 110, 120] {
-            assert_eq!(classify(o, &base), None, "{o}");
-        }
-        let silence = classify(0, &base).unwrap();
-        assert_eq!(
-            (silence.kind, silence.severity),
-            (AnomalyType::Silence, Severity::High)
-        );
-        let drop = classify(30, &base).unwrap();
-        assert_eq!(
-            (drop.kind, drop.severity),
-            (AnomalyType::Drop, Severity::Low)
-        );
-        assert_eq!(classify(5, &base).unwrap().severity, Severity::High);
-        let spike = classify(600, &base).unwrap();
-        assert_eq!(
-            (spike.kind, spike.severity),
-            (AnomalyType::Spike, Severity::Medium)
-        );
-        // Too little baseline, or too little volume to matter.
-        assert_eq!(classify(0, &[100, 100]), None);
-        assert_eq!(classify(0, &[2, 3, 2, 3]), None);
-        assert_eq!(classify(8, &[0, 0, 0, 0, 0, 0, 0]), None);
-    }
-
-    #[test]
-    fn consecutive_hours_merge_into_one_run() {
-        let first = 0;
-        let mut s = HashMap::new();
-        for h in 0..(8 * 24) {
-            s.insert(h * HOUR_US, 100);
-        }
-        let from = 7 * 24 * HOUR_US;
-        s.remove(&(from + 3 * HOUR_US));
-        s.remove(&(from + 4 * HOUR_US));
-        let runs = detect(&s, first, from, from + 24 * HOUR_US);
-        assert_eq!(runs.len(), 1);
-        assert_eq!(runs[0].kind, AnomalyType::Silence);
-        assert_eq!((runs[0].start, runs[0].hours), (from + 3 * HOUR_US, 2));
-        assert_eq!(runs[0].expected, 200.0);
     }
 }

@@ -18,11 +18,11 @@ use uuid::Uuid;
 
 use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::auth::Principal;
+use crate::crypto::SealingKey;
 use crate::gamebooks::engine::Engine;
 use crate::gamebooks::{
     applicable, canonical_entity_type, plan_steps, validate_action, validate_pattern,
 };
-use crate::paging::Sealer;
 use crate::service::incidents::parse_source;
 
 const HISTORY_PAGE: i64 = 50;
@@ -41,7 +41,7 @@ type RulesCache = Mutex<HashMap<Uuid, (Instant, Arc<Vec<RuleRow>>)>>;
 pub struct GamebookService {
     store: Store,
     engine: Engine,
-    sealer: Arc<Sealer>,
+    sealer: Arc<SealingKey>,
     rules: Arc<RulesCache>,
 }
 
@@ -205,7 +205,7 @@ impl GamebookService {
         GamebookService {
             store,
             engine,
-            sealer: Arc::new(Sealer::labeled(
+            sealer: Arc::new(SealingKey::derive(
                 server_secret,
                 "palisade gamebook history token v1",
             )),

@@ -4,165 +4,41 @@
 
 use std::collections::BTreeMap;
 
-use palisade_domain::incident::{valid_pair, IncidentDoc};
+use palisade_domain::incident::actions::{
+    assign, parse_owner, parse_status_change, StatusChange, MAX_COMMENT,
+};
+use palisade_domain::incident::IncidentDoc;
 use palisade_domain::{Error, Result, Validator};
 use palisade_store::{AcrossFilter, IncidentRow, NewComment};
 use palisade_types::incidents::{
-    AlertRule, AssignRequest, BulkItemResult, BulkUpdateRequest, BulkUpdateResult, Classification,
-    ClassificationReason, CommentRequest, Entity, Incident, IncidentComment, IncidentListItem,
-    IncidentSource, IncidentStatus, IncidentSummary, ItemError, Owner, Severity,
-    StatusUpdateRequest,
+    AlertRule, AssignRequest, BulkItemResult, BulkUpdateRequest, BulkUpdateResult, CommentRequest,
+    Entity, Incident, IncidentComment, IncidentListItem, IncidentSource, IncidentStatus,
+    IncidentSummary, ItemError, Owner, Severity, StatusUpdateRequest,
 };
 
 use super::incident_wire as wire;
-use super::incidents::{parse_source, IncidentService};
+use super::incidents::IncidentService;
 use crate::access::WorkspaceCtx;
 use crate::auth::Principal;
 
-const MAX_COMMENT: usize = 10_000;
 const MAX_BULK: usize = 100;
 
-/// A validated status change.
-#[derive(Debug, Clone)]
-struct StatusChange {
-    status: IncidentStatus,
-    classification: Option<Classification>,
-    reason: Option<ClassificationReason>,
-    classification_comment: Option<String>,
-    comment: Option<String>,
-}
-
-fn parse_status_change(
-    v: &mut Validator,
-    status: Option<&str>,
-    classification: Option<&str>,
-    reason: Option<&str>,
-    classification_comment: Option<&str>,
-    comment: Option<&str>,
-) -> Option<StatusChange> {
-    let status = match status.map(IncidentStatus::parse) {
-        None => {
-            v.add(
-                "status",
-                format!(
-                    "'status' is required. Allowed: {}.",
-                    IncidentStatus::allowed()
-                ),
-            );
-            None
-        }
-        Some(None) => {
-            v.add("status", format!("Allowed: {}.", IncidentStatus::allowed()));
-            None
-        }
-        Some(s) => s,
-    };
-    let classification = classification.map(|c| {
-        let r = Classification::parse(c);
-        if r.is_none() {
-            v.add(
-                "classification",
-                format!("Allowed: {}.", Classification::allowed()),
-            );
-        }
-        r
-    });
-    let reason = reason.map(|c| {
-        let r = ClassificationReason::parse(c);
-        if r.is_none() {
-            v.add(
-                "classificationReason",
-                format!("Allowed: {}.", ClassificationReason::allowed()),
-            );
-        }
-        r
-    });
-    let classification_comment =
-        v.optional_str("classificationComment", classification_comment, MAX_COMMENT);
-    let comment = v.optional_str("comment", comment, MAX_COMMENT);
-    let status = status?;
-    let (classification, reason) = (classification.flatten(), reason.flatten());
-    if status == IncidentStatus::Closed {
-        if classification.is_none() {
-            v.add(
-                "classification",
-                "Closing an incident requires a classification.",
-            );
-        }
-        if reason.is_none() {
-            v.add(
-                "classificationReason",
-                "Closing an incident requires a classification reason.",
-            );
-        }
-        if let (Some(c), Some(r)) = (classification, reason) {
-            if !valid_pair(c, r) {
-                v.add(
-                    "classificationReason",
-                    format!("'{}' is not a reason for '{}'.", r.as_str(), c.as_str()),
-                );
-            }
-        }
-    } else if classification.is_some() || reason.is_some() {
-        v.add(
-            "classification",
-            "A classification is given only when closing an incident.",
-        );
-    }
-    Some(StatusChange {
-        status,
-        classification,
-        reason,
-        classification_comment,
-        comment,
-    })
-}
-
+/// A status change applied to an incident row: the new document and its comments (the
+/// activity recording the change, and the caller's comment).
 fn apply_status(
     p: &Principal,
     row: &IncidentRow,
     c: &StatusChange,
 ) -> (IncidentDoc, Vec<NewComment>) {
-    let mut doc = row.doc.clone();
-    let old = doc.status;
-    doc.status = c.status;
-    if c.status == IncidentStatus::Closed {
-        doc.classification = c.classification;
-        doc.classification_reason = c.reason;
-        if c.classification_comment.is_some() {
-            doc.classification_comment = c.classification_comment.clone();
-        }
-    } else if old == IncidentStatus::Closed {
-        // Reopening clears the verdict.
-        doc.classification = None;
-        doc.classification_reason = None;
-        doc.classification_comment = None;
-    }
-    let mut comments = Vec::new();
-    let closing = c.status == IncidentStatus::Closed;
-    if doc != row.doc {
-        let mut msg = format!(
-            "Status changed from {} to {}.",
-            old.as_str(),
-            c.status.as_str()
-        );
-        if let (true, Some(cl), Some(r)) = (closing, c.classification, c.reason) {
-            msg.push_str(&format!(
-                " Classification: {} ({}).",
-                cl.as_str(),
-                r.as_str()
-            ));
-        }
-        comments.push(activity(p, msg, closing));
-    }
+    let (doc, activity_message) = c.apply(&row.doc);
+    let mut comments: Vec<NewComment> = activity_message
+        .map(|m| activity(p, m, c.closes()))
+        .into_iter()
+        .collect();
     if let Some(text) = &c.comment {
         comments.push(NewComment {
-            message: text.clone(),
-            author_name: Some(p.name.clone()),
-            author_email: None,
             is_activity: false,
-            is_closing: closing,
-            ticket_id: None,
+            ..activity(p, text.clone(), c.closes())
         });
     }
     (doc, comments)
@@ -179,47 +55,17 @@ fn activity(p: &Principal, message: String, closing: bool) -> NewComment {
     }
 }
 
-fn parse_owner(v: &mut Validator, a: &AssignRequest) -> Option<Option<Owner>> {
-    let user_id = v.optional_str("userId", a.user_id.as_deref(), 200);
-    let email = v.optional_str("email", a.email.as_deref(), 320);
-    if let Some(e) = &email {
-        if !e.contains('@') {
-            v.add("email", "'email' must be an email address.");
-        }
-    }
-    let display_name = v.optional_str("displayName", a.display_name.as_deref(), 200);
-    if user_id.is_none() && email.is_none() {
-        return Some(None);
-    }
-    Some(Some(Owner {
-        user_id,
-        email,
-        display_name,
-    }))
-}
-
+/// An assignment applied to an incident row: the new document and the activity comment.
 fn apply_owner(
     p: &Principal,
     row: &IncidentRow,
     owner: &Option<Owner>,
 ) -> (IncidentDoc, Vec<NewComment>) {
-    let mut doc = row.doc.clone();
-    doc.owner = owner.clone();
-    let mut comments = Vec::new();
-    if doc != row.doc {
-        let msg = match owner {
-            None => "Unassigned.".to_string(),
-            Some(o) => format!(
-                "Assigned to {}.",
-                o.display_name
-                    .as_deref()
-                    .or(o.email.as_deref())
-                    .or(o.user_id.as_deref())
-                    .unwrap_or("unknown")
-            ),
-        };
-        comments.push(activity(p, msg, false));
-    }
+    let (doc, activity_message) = assign(&row.doc, owner);
+    let comments = activity_message
+        .map(|m| activity(p, m, false))
+        .into_iter()
+        .collect();
     (doc, comments)
 }
 
@@ -243,19 +89,7 @@ fn item_error(e: Error) -> ItemError {
     }
 }
 
-/// The `source` of a legacy route's body: required, never defaulted.
-pub fn body_source(source: Option<&str>) -> Result<IncidentSource> {
-    match source {
-        None => Err(Error::field(
-            "source",
-            format!(
-                "'source' is required on this route. Allowed: {}.",
-                IncidentSource::allowed()
-            ),
-        )),
-        Some(s) => parse_source(s),
-    }
-}
+pub use palisade_domain::incident::body_source;
 
 impl IncidentService {
     fn not_found(id: &str) -> Error {

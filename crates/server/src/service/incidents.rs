@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use palisade_domain::incident::normalize;
+use palisade_domain::incident::{incident_id, normalize};
+use palisade_domain::validate::parse_list;
 use palisade_domain::{Error, Result, Validator};
 use palisade_store::{
     AcrossFilter, Applied, Cursor, IncidentKey, IncidentRow, IngestIncident, Store, WorkspaceId,
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use super::incident_wire as wire;
 use crate::access::{OrgCtx, WorkspaceCtx};
-use crate::paging::{PageState, Sealer};
+use crate::paging::{PageSealer, PageState};
 use crate::service::cache::{Cached, IncidentCache};
 use crate::service::datasources::ingest_volume;
 use palisade_types::datasources::ConnectorType;
@@ -34,81 +35,16 @@ pub const MAX_BATCH: usize = 1000;
 pub struct RawBatch {
     pub incidents: Option<Vec<Box<RawValue>>>,
 }
-const MAX_INCIDENT_ID: usize = 200;
 const BY_ENTITY_LIMIT: i64 = 100;
-/// Incident ids that would collide with route segments.
-const RESERVED_IDS: [&str; 7] = [
-    "status",
-    "assign",
-    "bulk",
-    "ingest",
-    "high",
-    "by-entity",
-    "comments",
-];
 
 pub struct IncidentService {
     store: Store,
-    sealer: Sealer,
+    sealer: PageSealer,
     page_size: usize,
     cache: Arc<IncidentCache>,
 }
 
-/// Parses a `{source}` path segment in any letter case.
-pub fn parse_source(raw: &str) -> Result<IncidentSource> {
-    IncidentSource::parse(raw).ok_or_else(|| {
-        let shown: String = raw.chars().take(64).collect();
-        Error::field(
-            "source",
-            format!(
-                "'{shown}' is not an incident source. Allowed: {}.",
-                IncidentSource::allowed()
-            ),
-        )
-    })
-}
-
-fn incident_id(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<String> {
-    let id = v.required_str(path, raw, MAX_INCIDENT_ID)?;
-    if id.contains('/') {
-        v.add(path, format!("'{path}' must not contain '/'."));
-        return None;
-    }
-    if RESERVED_IDS.iter().any(|r| r.eq_ignore_ascii_case(&id)) {
-        v.add(
-            path,
-            format!(
-                "'{id}' is reserved (it names a route): {}.",
-                RESERVED_IDS.join(", ")
-            ),
-        );
-        return None;
-    }
-    Some(id)
-}
-
-/// Parses a list of enum names (any case), collapsing duplicates; unknown names are reported
-/// at their index.
-fn parse_list<T: PartialEq>(
-    v: &mut Validator,
-    field: &str,
-    list: &Option<Vec<String>>,
-    parse: fn(&str) -> Option<T>,
-    allowed: String,
-) -> Vec<T> {
-    let mut out = Vec::new();
-    for (i, s) in list.iter().flatten().enumerate() {
-        match parse(s) {
-            Some(x) => {
-                if !out.contains(&x) {
-                    out.push(x)
-                }
-            }
-            None => v.add(format!("{field}[{i}]"), format!("Allowed: {allowed}.")),
-        }
-    }
-    out
-}
+pub use palisade_domain::incident::parse_source;
 
 fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
     let mut entities = row.doc.entities.clone();
@@ -127,7 +63,12 @@ fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
 }
 
 impl IncidentService {
-    pub fn new(store: Store, sealer: Sealer, page_size: usize, cache: Arc<IncidentCache>) -> Self {
+    pub fn new(
+        store: Store,
+        sealer: PageSealer,
+        page_size: usize,
+        cache: Arc<IncidentCache>,
+    ) -> Self {
         IncidentService {
             store,
             sealer,
@@ -453,16 +394,7 @@ impl IncidentService {
                     None
                 }
             },
-            Some(w) => {
-                let hours = match w {
-                    TimeFilteringType::ThreeHours => 3,
-                    TimeFilteringType::SixHours => 6,
-                    TimeFilteringType::TwelveHours => 12,
-                    TimeFilteringType::TwentyFourHours => 24,
-                    _ => 48,
-                };
-                Some((now - Duration::hours(hours), now))
-            }
+            Some(w) => palisade_domain::time::relative_window(w, now),
             None => None,
         };
         v.finish()?;

@@ -14,7 +14,8 @@ use palisade_types::investigation::*;
 use uuid::Uuid;
 
 use crate::access::WorkspaceCtx;
-use crate::paging::Sealer;
+use crate::crypto::SealingKey;
+use crate::paging::{finish_page, open_after, seal_after};
 use crate::service::datasources::count_ingest;
 
 pub const MAX_INGEST: usize = 1000;
@@ -124,7 +125,8 @@ fn log_id(v: &mut Validator, path: &str, raw: &Option<String>) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
-pub(crate) fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogRow> {
+/// Validates item `i` of a sign-in log ingest into the row stored for it.
+pub fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Option<NewLogRow> {
     let prefix = format!("items[{i}].");
     let id = log_id(v, &format!("{prefix}id"), &x.id);
     let at = parse_time(
@@ -205,11 +207,8 @@ pub(crate) fn signin_row(v: &mut Validator, i: usize, x: &SignInLogInput) -> Opt
     })
 }
 
-pub(crate) fn directory_row(
-    v: &mut Validator,
-    i: usize,
-    x: &DirectoryLogInput,
-) -> Option<NewLogRow> {
+/// Validates item `i` of a directory log ingest into the row stored for it.
+pub fn directory_row(v: &mut Validator, i: usize, x: &DirectoryLogInput) -> Option<NewLogRow> {
     let prefix = format!("items[{i}].");
     let id = log_id(v, &format!("{prefix}id"), &x.id);
     let at = parse_time(v, &format!("{prefix}date"), x.date.as_deref());
@@ -291,9 +290,19 @@ struct PageOut {
     can_retrieve_data: bool,
 }
 
+impl PageOut {
+    /// The page's stored documents, parsed into the listing's item type.
+    fn items<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
+        self.docs
+            .iter()
+            .map(|d| serde_json::from_str(d).map_err(Error::internal))
+            .collect()
+    }
+}
+
 pub struct InvestigationService {
     store: Store,
-    sealer: Sealer,
+    sealer: SealingKey,
     page_size: i64,
 }
 
@@ -301,7 +310,7 @@ impl InvestigationService {
     pub fn new(store: Store, server_secret: &str, page_size: i64) -> Self {
         InvestigationService {
             store,
-            sealer: Sealer::labeled(server_secret, "palisade investigation page v1"),
+            sealer: SealingKey::derive(server_secret, "palisade investigation page v1"),
             page_size: page_size.max(1),
         }
     }
@@ -336,14 +345,26 @@ impl InvestigationService {
         })
     }
 
-    fn check_count(n: usize) -> Result<()> {
-        if n == 0 || n > MAX_INGEST {
+    /// The rows of an ingest's 1 to 1,000 items, each validated by `row`; all or nothing.
+    fn log_rows<T>(
+        items: Option<Vec<T>>,
+        row: fn(&mut Validator, usize, &T) -> Option<NewLogRow>,
+    ) -> Result<Vec<NewLogRow>> {
+        let items = items.unwrap_or_default();
+        if items.is_empty() || items.len() > MAX_INGEST {
             return Err(Error::field(
                 "items",
                 format!("Give between 1 and {MAX_INGEST} items."),
             ));
         }
-        Ok(())
+        let mut v = Validator::new();
+        let rows = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| row(&mut v, i, x))
+            .collect();
+        v.finish()?;
+        Ok(rows)
     }
 
     pub async fn ingest_signins(
@@ -351,15 +372,7 @@ impl InvestigationService {
         ctx: &WorkspaceCtx,
         req: SignInLogIngestRequest,
     ) -> Result<LogIngestResult> {
-        let items = req.items.unwrap_or_default();
-        Self::check_count(items.len())?;
-        let mut v = Validator::new();
-        let rows: Vec<NewLogRow> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| signin_row(&mut v, i, x))
-            .collect();
-        v.finish()?;
+        let rows = Self::log_rows(req.items, signin_row)?;
         self.ingest(ctx, LogKind::SignIn, rows).await
     }
 
@@ -368,15 +381,7 @@ impl InvestigationService {
         ctx: &WorkspaceCtx,
         req: DirectoryLogIngestRequest,
     ) -> Result<LogIngestResult> {
-        let items = req.items.unwrap_or_default();
-        Self::check_count(items.len())?;
-        let mut v = Validator::new();
-        let rows: Vec<NewLogRow> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| directory_row(&mut v, i, x))
-            .collect();
-        v.finish()?;
+        let rows = Self::log_rows(req.items, directory_row)?;
         self.ingest(ctx, LogKind::Directory, rows).await
     }
 
@@ -471,16 +476,7 @@ impl InvestigationService {
                     None
                 }
             },
-            Some(f) => {
-                let hours = match f {
-                    TimeFilteringType::ThreeHours => 3,
-                    TimeFilteringType::SixHours => 6,
-                    TimeFilteringType::TwelveHours => 12,
-                    TimeFilteringType::TwentyFourHours => 24,
-                    _ => 48,
-                };
-                Some((now - Duration::hours(hours), now))
-            }
+            Some(f) => palisade_domain::time::relative_window(f, now),
             None => None,
         };
         let audit = |v: &mut Validator, name: &str| v.optional_str(name, param(q, name), MAX_TEXT);
@@ -647,11 +643,7 @@ impl InvestigationService {
     pub async fn signin_logs(&self, ctx: &WorkspaceCtx, q: &Params) -> Result<SignInLogPage> {
         let page = self.page(ctx, LogKind::SignIn, q).await?;
         Ok(SignInLogPage {
-            items: page
-                .docs
-                .iter()
-                .map(|d| serde_json::from_str(d).map_err(Error::internal))
-                .collect::<Result<_>>()?,
+            items: page.items()?,
             next_page_link: page.next_page_link,
             message: page.message,
             can_retrieve_data: page.can_retrieve_data,
@@ -661,11 +653,7 @@ impl InvestigationService {
     pub async fn directory_logs(&self, ctx: &WorkspaceCtx, q: &Params) -> Result<DirectoryLogPage> {
         let page = self.page(ctx, LogKind::Directory, q).await?;
         Ok(DirectoryLogPage {
-            items: page
-                .docs
-                .iter()
-                .map(|d| serde_json::from_str(d).map_err(Error::internal))
-                .collect::<Result<_>>()?,
+            items: page.items()?,
             next_page_link: page.next_page_link,
             message: page.message,
             can_retrieve_data: page.can_retrieve_data,
@@ -692,37 +680,21 @@ impl InvestigationService {
         aad.extend_from_slice(ctx.workspace.uuid().as_bytes());
         let after = match param(q, "continuationToken").filter(|t| !t.is_empty()) {
             None => None,
-            Some(t) => {
-                let raw = self
-                    .sealer
-                    .open_bytes(&aad, t)
-                    .filter(|r| r.len() == 24)
-                    .ok_or_else(|| {
-                        Error::field(
-                            "continuationToken",
-                            "The continuationToken is invalid. Use the token of the previous response unmodified.",
-                        )
-                    })?;
-                let at = i64::from_be_bytes(raw[..8].try_into().unwrap());
-                let id = Uuid::from_slice(&raw[8..]).map_err(Error::internal)?;
-                Some((at, id))
-            }
+            Some(t) => Some(open_after(&self.sealer, &aad, t).ok_or_else(|| {
+                Error::field(
+                    "continuationToken",
+                    "The continuationToken is invalid. Use the token of the previous response unmodified.",
+                )
+            })?),
         };
         let mut rows = self
             .store
             .tenant(&ctx.org)
             .list_investigation_audit(&ctx.workspace, after, page_size + 1)
             .await?;
-        let has_more = rows.len() as i64 > page_size;
-        rows.truncate(page_size as usize);
-        let continuation_token = match (has_more, rows.last()) {
-            (true, Some(last)) => {
-                let mut msg = last.created_at.to_be_bytes().to_vec();
-                msg.extend_from_slice(last.id.as_bytes());
-                Some(self.sealer.seal_bytes(&aad, &msg))
-            }
-            _ => None,
-        };
+        let (has_more, continuation_token) = finish_page(&mut rows, page_size, |last| {
+            seal_after(&self.sealer, &aad, last.created_at, last.id)
+        });
         Ok(InvestigationAuditPage {
             items: rows
                 .into_iter()

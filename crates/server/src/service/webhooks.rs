@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::access::OrgCtx;
-use crate::paging::Sealer;
+use crate::crypto::SealingKey;
+use crate::paging::{finish_page, open_after, seal_after};
 use crate::webhooks::engine::Engine;
 use crate::webhooks::{
     event_body, normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox,
@@ -30,7 +31,7 @@ pub struct WebhookService {
     secrets: Arc<SecretBox>,
     deliverer: Deliverer,
     engine: Engine,
-    sealer: Arc<Sealer>,
+    sealer: Arc<SealingKey>,
 }
 
 fn not_found(id: Uuid) -> Error {
@@ -287,7 +288,7 @@ impl WebhookService {
             secrets,
             deliverer,
             engine,
-            sealer: Arc::new(Sealer::labeled(
+            sealer: Arc::new(SealingKey::derive(
                 server_secret,
                 "palisade delivery-log token v1",
             )),
@@ -686,24 +687,12 @@ impl WebhookService {
         let now = palisade_domain::time::now();
         let event_id = Uuid::new_v4();
         let incident_id = format!("TEST-{}", &event_id.simple().to_string()[..8]);
-        let data = json!({
-            "accountId": row.target_account_id,
-            "accountName": row.target_account_name,
-            "incidentId": incident_id,
-            "incidentNumber": 0,
-            "title": "Palisade test event",
-            "description": "A test delivery sent from POST /webhooks/{id}/test.",
-            "severity": "Informational",
-            "source": "sentinel",
-            "sourceDisplayName": "Microsoft Sentinel",
-            "owner": null,
-            "createdAt": now,
-            "lastActivityAt": now,
-            "occurredAt": now,
-            "alertProductNames": [],
-            "alerts": [],
-            "entities": [],
-        });
+        let data = palisade_domain::events::test_incident_data(
+            (row.target_account_id, &row.target_account_name),
+            row.workspace_id,
+            &incident_id,
+            now,
+        );
         let event_type = "incident.created";
         let body = event_body(event_type, now, now, true, &data.to_string());
         let attempt = self
@@ -779,16 +768,9 @@ impl WebhookService {
             .tenant(&ctx.org)
             .list_logs(id, from, to, after, page_size + 1)
             .await?;
-        let has_more = rows.len() as i64 > page_size;
-        rows.truncate(page_size as usize);
-        let continuation_token = match (has_more, rows.last()) {
-            (true, Some(last)) => {
-                let mut msg = last.created_at.to_be_bytes().to_vec();
-                msg.extend_from_slice(last.id.as_bytes());
-                Some(self.sealer.seal_bytes(&aad, &msg))
-            }
-            _ => None,
-        };
+        let (has_more, continuation_token) = finish_page(&mut rows, page_size, |last| {
+            seal_after(&self.sealer, &aad, last.created_at, last.id)
+        });
         Ok(DeliveryLogPage {
             items: rows.iter().map(log_to_wire).collect(),
             continuation_token,
@@ -805,16 +787,7 @@ impl WebhookService {
     }
 
     fn open_token(&self, aad: &[u8], token: &str) -> Option<(i64, Uuid)> {
-        if token.len() > 512 {
-            return None;
-        }
-        let raw = self.sealer.open_bytes(aad, token)?;
-        if raw.len() != 24 {
-            return None;
-        }
-        let at = i64::from_be_bytes(raw[..8].try_into().ok()?);
-        let id = Uuid::from_slice(&raw[8..]).ok()?;
-        Some((at, id))
+        open_after(&self.sealer, aad, token)
     }
 
     async fn log_row(

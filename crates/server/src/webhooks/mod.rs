@@ -1,6 +1,7 @@
-//! Webhook delivery: the event catalogue, sealed delivery credentials, one delivery attempt
-//! ([`Deliverer`]) and the background engine ([`engine::Engine`]) that fans outbox events
-//! out to webhooks and works the delivery queue. See `docs/webhooks.md`.
+//! Webhook delivery: sealed delivery credentials, one delivery attempt ([`Deliverer`]) and
+//! the background engine ([`engine::Engine`]) that fans outbox events out to webhooks and
+//! works the delivery queue, over the event catalogue of [`palisade_domain::events`]. See
+//! `docs/webhooks.md`.
 
 pub mod engine;
 pub mod signing;
@@ -18,44 +19,9 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::config::WebhooksConfig;
-use crate::paging::Sealer;
+use crate::crypto::SealingKey;
 
-/// `(subscription name, description)` of every event Palisade emits. The schema name sent
-/// on the wire is the name with `.v1`.
-pub const EVENT_TYPES: &[(&str, &str)] = &[
-    (
-        "incident.created",
-        "An incident was ingested for the first time.",
-    ),
-    (
-        "incident.updated",
-        "An incident changed (ingest with different content, status, assignment, classification, comments); `data.changes` lists the changed fields.",
-    ),
-    (
-        "gamebook.completed",
-        "A gamebook run finished (Succeeded, PartiallySucceeded, Failed or Cancelled); `data` carries the run and each playbook's outcome.",
-    ),
-    (
-        "ticket.linked",
-        "A service ticket was linked to an incident.",
-    ),
-];
-
-/// The versioned schema name of an event type.
-pub fn schema_name(event_type: &str) -> String {
-    format!("{event_type}.v1")
-}
-
-/// The catalogue name for a subscription entry (`incident.created.v1` → `incident.created`),
-/// or `None` when unknown.
-pub fn normalize_event_type(raw: &str) -> Option<&'static str> {
-    let lower = raw.trim().to_ascii_lowercase();
-    let base = lower.strip_suffix(".v1").unwrap_or(&lower);
-    EVENT_TYPES
-        .iter()
-        .map(|(name, _)| *name)
-        .find(|name| *name == base)
-}
+pub use palisade_domain::events::{event_body, normalize_event_type, schema_name, EVENT_TYPES};
 
 /// Delivery credentials, sealed at rest. `Debug` never shows them.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -75,11 +41,11 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// Seals and opens webhook secrets with a key derived from the server secret.
-pub struct SecretBox(Sealer);
+pub struct SecretBox(SealingKey);
 
 impl SecretBox {
     pub fn new(server_secret: &str) -> Self {
-        SecretBox(Sealer::labeled(
+        SecretBox(SealingKey::derive(
             server_secret,
             "palisade webhook secrets v1",
         ))
@@ -387,26 +353,6 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs as u64))
 }
 
-/// The delivered body: `{type, timestamp, isTest, occurredAt, data}`, with `data` copied
-/// verbatim from the outbox.
-pub fn event_body(
-    event_type: &str,
-    timestamp: DateTime<Utc>,
-    occurred_at: DateTime<Utc>,
-    is_test: bool,
-    data: &str,
-) -> String {
-    let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    format!(
-        r#"{{"type":"{}","timestamp":"{}","isTest":{},"occurredAt":"{}","data":{}}}"#,
-        schema_name(event_type),
-        ts(timestamp),
-        is_test,
-        ts(occurred_at),
-        data
-    )
-}
-
 /// Does a webhook receive this event?
 pub fn matches(hook: &WebhookRow, e: &PendingEvent) -> bool {
     hook.status != "Disabled"
@@ -470,18 +416,22 @@ pub fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
 mod tests {
     use super::*;
 
+    /// Secrets sealed before the AEAD moved to `crypto` still open.
     #[test]
-    fn event_types_accept_versioned_names() {
+    fn secrets_sealed_before_the_move_still_open() {
+        let b = SecretBox::new("fixture server secret, at least thirty-two bytes");
+        let org = Uuid::parse_str("7d2b6a40-2f0e-4c43-9d7e-0c6c1f1c9a11").unwrap();
+        let creds = "gytjh5Y2zDh39fOWQ6V3S7LXpLV1K9fGA1FiI0A5Yy5IQq3WhESLZOWmluILIYU";
         assert_eq!(
-            normalize_event_type("incident.created.v1"),
-            Some("incident.created")
+            b.open_credentials(org, Some(creds)).token.as_deref(),
+            Some("tok-123")
         );
+        let signing = "PCUWUqt_ZrSSGPzgJyKe6Ebpt2Yht6xAbWV5dZumhcf_baQ2d4iJN2o";
         assert_eq!(
-            normalize_event_type("Incident.Updated"),
-            Some("incident.updated")
+            b.open_signing(org, Some(signing)).as_deref(),
+            Some("whsec_fixture")
         );
-        assert_eq!(normalize_event_type("incident.deleted"), None);
-        assert_eq!(normalize_event_type("incident.created.v2"), None);
+        assert_eq!(b.open_signing(Uuid::new_v4(), Some(signing)), None);
     }
 
     #[tokio::test]
@@ -549,15 +499,5 @@ mod tests {
             Some(Duration::from_secs(0))
         );
         assert_eq!(parse_retry_after("soon"), None);
-    }
-
-    #[test]
-    fn body_is_valid_json_with_the_versioned_type() {
-        let t = Utc::now();
-        let b = event_body("incident.created", t, t, true, r#"{"a":1}"#);
-        let v: Value = serde_json::from_str(&b).unwrap();
-        assert_eq!(v["type"], "incident.created.v1");
-        assert_eq!(v["isTest"], true);
-        assert_eq!(v["data"]["a"], 1);
     }
 }

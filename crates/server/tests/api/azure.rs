@@ -778,13 +778,7 @@ async fn every_route_through_the_client_against_local_arm() {
     let rg = format!("{base}/{SUB1}/resource-groups/rg-sec");
     let r = seen.add(app.get(&format!("{rg}/workspaces"), Some(cred)).await);
     assert_eq!(r.status, 200, "{}", r.text);
-    let names: Vec<&str> = r
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = r.items("name");
     assert_eq!(names, ["ws-sentinel", "ws-plain"]);
     let w = &r.data()[0];
     assert_eq!(w["customerId"], "a7d2c4e1-0000-4000-8000-000000000001");

@@ -4,29 +4,11 @@
 
 use palisade_test_utils::{Cred, TestApp};
 use serde_json::json;
-use sqlx::{Connection, Row};
 
 async fn stored_hashes(app: &TestApp) -> Vec<String> {
-    let sql = "SELECT secret_hash FROM credentials";
-    if app.db.is_postgres() {
-        let mut c = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query(sql)
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(0))
-            .collect()
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query(sql)
-            .fetch_all(&mut c)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<String, _>(0))
-            .collect()
-    }
+    app.db
+        .column("SELECT secret_hash FROM credentials", &[])
+        .await
 }
 
 #[tokio::test]
@@ -272,25 +254,21 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     assert!(r.data()["lastUsedAt"].is_string(), "{}", r.text);
     assert!(r.data()["credentials"][0]["lastUsedAt"].is_string());
     // Not yet in the database…
-    let in_db = app
-        .state
-        .store()
-        .tenant(&app.org_id(&org).await)
-        .get_service_account(cred.client_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let org_id = app.org_id(&org).await;
+    let stored = || async {
+        app.state
+            .store()
+            .tenant(&org_id)
+            .get_service_account(cred.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let in_db = stored().await;
     assert!(in_db.last_used_at.is_none());
     // …until the batch is written.
     app.state.auth().flush_last_used().await.unwrap();
-    let in_db = app
-        .state
-        .store()
-        .tenant(&app.org_id(&org).await)
-        .get_service_account(cred.client_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let in_db = stored().await;
     assert!(in_db.last_used_at.is_some());
     assert!(in_db.credentials[0].last_used_at.is_some());
 }

@@ -3,7 +3,7 @@
 //! hourly series with a known silence, drop and spike (and a steady series that yields none).
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use palisade_test_utils::{Cred, TestApp};
+use palisade_test_utils::{Cred, Resp, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -15,6 +15,16 @@ async fn create(app: &TestApp, cred: &Cred, ws: Uuid, body: Value) -> Value {
     let r = app.post(&base(ws), Some(cred), &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.data().clone()
+}
+
+/// `POST /datasources/across-workspaces/anomalies`.
+async fn anomalies(app: &TestApp, cred: &Cred, body: &Value) -> Resp {
+    app.post(
+        "/api/v2/datasources/across-workspaces/anomalies",
+        Some(cred),
+        body,
+    )
+    .await
 }
 
 fn current_hour() -> DateTime<Utc> {
@@ -357,13 +367,7 @@ async fn datasources_across_workspaces_groups_visible_workspaces() {
             Some(&org.admin),
         )
         .await;
-    let ids: Vec<&str> = r
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["workspaceId"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = r.items("workspaceId");
     assert_eq!(ids, vec![ws2.to_string(), ws1.to_string()]);
     let r = app
         .get(
@@ -382,13 +386,9 @@ async fn datasources_across_workspaces_groups_visible_workspaces() {
     app.get("/api/v2/datasources/across-workspaces", Some(&no_scope))
         .await
         .assert_problem(403, "INSUFFICIENT_SCOPE");
-    app.post(
-        "/api/v2/datasources/across-workspaces/anomalies",
-        Some(&no_scope),
-        &json!({}),
-    )
-    .await
-    .assert_problem(403, "INSUFFICIENT_SCOPE");
+    anomalies(&app, &no_scope, &json!({}))
+        .await
+        .assert_problem(403, "INSUFFICIENT_SCOPE");
 }
 
 /// Records `events(hours_back)` for the 8 days of whole hours before `now` (an hour start).
@@ -511,13 +511,7 @@ async fn datasources_anomalies_find_silence_drop_and_spike_but_not_steady() {
     let body = json!({"workspaceIds": [ws, ws_b], "timeFilterSelection": {
         "type": "Custom", "customStartUtc": (now - Duration::hours(24)).to_rfc3339(),
         "customEndUtc": now.to_rfc3339()}});
-    let r = app
-        .post(
-            "/api/v2/datasources/across-workspaces/anomalies",
-            Some(&org.admin),
-            &body,
-        )
-        .await;
+    let r = anomalies(&app, &org.admin, &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let d = r.data();
     assert_eq!(d["workspacesExamined"], 2);
@@ -590,13 +584,7 @@ async fn datasources_anomalies_find_silence_drop_and_spike_but_not_steady() {
                     "workspaceAssignments": [{"workspaceId": ws_b, "role": "WorkspaceReader"}]}),
         )
         .await;
-    let r = app
-        .post(
-            "/api/v2/datasources/across-workspaces/anomalies",
-            Some(&only_b),
-            &json!({"workspaceIds": [ws, ws_b]}),
-        )
-        .await;
+    let r = anomalies(&app, &only_b, &json!({"workspaceIds": [ws, ws_b]})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.data()["workspacesExamined"], 1);
     // (Should the clock have crossed an hour since `now`, that unrecorded hour may show.)
@@ -628,13 +616,7 @@ async fn datasources_anomalies_find_silence_drop_and_spike_but_not_steady() {
         (json!({"workspaceIds": ["x"]}), "workspaceIds[0]"),
         (json!({"workspaceIds": "x"}), "workspaceIds"),
     ] {
-        let r = app
-            .post(
-                "/api/v2/datasources/across-workspaces/anomalies",
-                Some(&org.admin),
-                &body,
-            )
-            .await;
+        let r = anomalies(&app, &org.admin, &body).await;
         r.assert_problem(400, "VALIDATION_ERROR");
         assert!(r.json["errors"][path].is_array(), "{path}: {}", r.text);
     }

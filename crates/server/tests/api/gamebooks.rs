@@ -86,6 +86,24 @@ async fn wait_status(
     }
 }
 
+/// Waits (30 s at most) until the organization's history counts `n` succeeded runs.
+async fn wait_succeeded(app: &TestApp, cred: &Cred, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = app
+            .get(
+                "/api/v2/gamebooks/across-workspaces/history?currentPage=1&statuses=Succeeded",
+                Some(cred),
+            )
+            .await;
+        if r.data()["totalCount"] == n {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn detail(app: &TestApp, cred: &Cred, ws: Uuid, id: &str) -> Value {
     let r = app
         .get(
@@ -934,15 +952,7 @@ async fn catalogue_and_rule_routes_validate_and_hide_other_organizations() {
         .await;
     assert_eq!(r.data()["isAdminRequired"], true);
     assert_eq!(r.data()["name"], "Note");
-    assert_eq!(
-        app.get("/api/v2/gamebooks/playbooks", Some(a))
-            .await
-            .data()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.count("/api/v2/gamebooks/playbooks", a).await, 1);
     // Another organization sees none of it.
     let o = &other.admin;
     app.get(&format!("/api/v2/gamebooks/playbooks/{p}"), Some(o))
@@ -1011,15 +1021,7 @@ async fn catalogue_and_rule_routes_validate_and_hide_other_organizations() {
     assert_eq!(r.data()["isEnabled"], false);
     assert_eq!(r.data()["matchType"], "Exact");
     assert_eq!(r.data()["titlePattern"], "x");
-    assert_eq!(
-        app.get(&rules, Some(a))
-            .await
-            .data()
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(app.count(&rules, a).await, 1);
     // A content admin can change rules; a responder cannot (the route walk covers the rest).
     let r = app
         .put(
@@ -1188,20 +1190,7 @@ async fn history_pages_with_tokens_and_page_numbers() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = app
-            .get(
-                "/api/v2/gamebooks/across-workspaces/history?currentPage=1&statuses=Succeeded",
-                Some(a),
-            )
-            .await;
-        if r.data()["totalCount"] == n {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", r.text);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_succeeded(&app, a, n).await;
     // Page tokens: every run exactly once.
     let mut seen = std::collections::HashSet::new();
     let mut token: Option<String> = None;
@@ -1300,20 +1289,7 @@ async fn two_replicas_start_and_work_each_run_once() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let r = app
-            .get(
-                "/api/v2/gamebooks/across-workspaces/history?currentPage=1&statuses=Succeeded",
-                Some(a),
-            )
-            .await;
-        if r.data()["totalCount"] == n {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{}", r.text);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_succeeded(&app, a, n).await;
     replica.stop().await;
     let r = app
         .get(

@@ -1,6 +1,6 @@
 //! The restored incident actions (explicit source) and the legacy no-source routes.
 
-use palisade_test_utils::{TestApp, TestOrg};
+use palisade_test_utils::{Cred, Resp, TestApp, TestOrg};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -46,6 +46,16 @@ fn comments(r: &Value) -> Vec<(String, bool, bool)> {
         .collect()
 }
 
+/// `PUT {base}/status`.
+async fn set_status(app: &TestApp, cred: &Cred, base: &str, body: &Value) -> Resp {
+    app.put(&format!("{base}/status"), Some(cred), body).await
+}
+
+/// The comments of the incident at `base`, as in [`comments`].
+async fn timeline(app: &TestApp, cred: &Cred, base: &str) -> Vec<(String, bool, bool)> {
+    comments(&app.get(&format!("{base}/comments"), Some(cred)).await.json)
+}
+
 #[tokio::test]
 async fn status_changes_validate_classification_and_leave_a_timeline() {
     let (app, org, ws) = setup().await;
@@ -55,40 +65,29 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
         app.get(&base, Some(&org.admin)).await.data()["incident"]["status"],
         "New"
     );
-    let r = app
-        .put(
-            &format!("{base}/status"),
-            Some(&org.admin),
-            &json!({"status": "Closed"}),
-        )
-        .await;
+    let r = set_status(&app, &org.admin, &base, &json!({"status": "Closed"})).await;
     r.assert_problem(400, "VALIDATION_ERROR");
     assert!(
         r.json["errors"]["classification"].is_array()
             && r.json["errors"]["classificationReason"].is_array()
     );
-    let r = app
-        .put(&format!("{base}/status"), Some(&org.admin),
-             &json!({"status": "Closed", "classification": "FalsePositive", "classificationReason": "ConfirmedActivity"}))
-        .await;
+    let wrong_reason = json!({"status": "Closed", "classification": "FalsePositive",
+                              "classificationReason": "ConfirmedActivity"});
+    let r = set_status(&app, &org.admin, &base, &wrong_reason).await;
     r.assert_problem(400, "VALIDATION_ERROR");
-    let r = app
-        .put(
-            &format!("{base}/status"),
-            Some(&org.admin),
-            &json!({"status": "Active", "classification": "TruePositive"}),
-        )
-        .await;
+    let r = set_status(
+        &app,
+        &org.admin,
+        &base,
+        &json!({"status": "Active", "classification": "TruePositive"}),
+    )
+    .await;
     r.assert_problem(400, "VALIDATION_ERROR");
 
-    let r = app
-        .put(
-            &format!("{base}/status"),
-            Some(&org.admin),
-            &json!({"status": "Closed", "classification": "FalsePositive", "classificationReason": "InaccurateData",
-                    "comment": "Confirmed benign. User was traveling."}),
-        )
-        .await;
+    let close = json!({"status": "Closed", "classification": "FalsePositive",
+                       "classificationReason": "InaccurateData",
+                       "comment": "Confirmed benign. User was traveling."});
+    let r = set_status(&app, &org.admin, &base, &close).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.data()["status"], "Closed");
     assert_eq!(r.data()["classification"], "FalsePositive");
@@ -97,11 +96,7 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
         app.get(&base, Some(&org.admin)).await.data()["incident"]["status"],
         "Closed"
     );
-    let c = comments(
-        &app.get(&format!("{base}/comments"), Some(&org.admin))
-            .await
-            .json,
-    );
+    let c = timeline(&app, &org.admin, &base).await;
     assert_eq!(c.len(), 2);
     assert!(
         c[0].0.starts_with(
@@ -117,26 +112,11 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
 
     // The same status again changes nothing and adds nothing.
     let again = json!({"status": "Closed", "classification": "FalsePositive", "classificationReason": "InaccurateData"});
-    app.put(&format!("{base}/status"), Some(&org.admin), &again)
-        .await;
-    assert_eq!(
-        comments(
-            &app.get(&format!("{base}/comments"), Some(&org.admin))
-                .await
-                .json
-        )
-        .len(),
-        2
-    );
+    set_status(&app, &org.admin, &base, &again).await;
+    assert_eq!(timeline(&app, &org.admin, &base).await.len(), 2);
 
     // Reopening clears the verdict.
-    let r = app
-        .put(
-            &format!("{base}/status"),
-            Some(&org.admin),
-            &json!({"status": "Active"}),
-        )
-        .await;
+    let r = set_status(&app, &org.admin, &base, &json!({"status": "Active"})).await;
     assert_eq!(r.data()["status"], "Active");
     assert!(r.data()["classification"].is_null());
 
@@ -251,11 +231,7 @@ async fn assign_and_unassign() {
         .put(&format!("{base}/assign"), Some(&org.admin), &json!({}))
         .await;
     assert!(r.data()["owner"].is_null());
-    let c = comments(
-        &app.get(&format!("{base}/comments"), Some(&org.admin))
-            .await
-            .json,
-    );
+    let c = timeline(&app, &org.admin, &base).await;
     assert_eq!(
         c.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
         vec!["Assigned to Jane Doe.", "Unassigned."]
@@ -431,22 +407,14 @@ async fn summary_entities_alert_rules_and_high() {
     assert_eq!(rules[0]["severity"], "High");
 
     // INC-1 and INC-2 are High; closing one leaves one.
-    app.put(&format!("{base}/status"), Some(&org.admin),
-            &json!({"status": "Closed", "classification": "TruePositive", "classificationReason": "Malware"}))
-        .await;
+    set_status(&app, &org.admin, &base, &json!({"status": "Closed", "classification": "TruePositive", "classificationReason": "Malware"})).await;
     let r = app
         .get(
             &format!("/api/v2/workspaces/{ws}/incidents/sentinel/high"),
             Some(&org.admin),
         )
         .await;
-    let ids: Vec<&str> = r
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = r.items("id");
     assert_eq!(ids, vec!["INC-2"]);
     for suffix in ["summary", "entities", "alert-rules"] {
         app.get(

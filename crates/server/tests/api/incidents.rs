@@ -121,14 +121,7 @@ async fn sources_in_any_case_and_unknown_sources() {
         .await;
     r.assert_problem(400, "VALIDATION_ERROR");
     let msg = r.json["errors"]["source"][0].as_str().unwrap();
-    for s in [
-        "Sentinel",
-        "DefenderXDR",
-        "CrowdStrike",
-        "QRadar",
-        "Splunk",
-        "SentinelOne",
-    ] {
+    for s in palisade_test_utils::SOURCES {
         assert!(msg.contains(s), "{msg}");
     }
 }
@@ -442,24 +435,17 @@ async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
     );
 
     // A later batch replaces the entity index of an existing incident.
-    let by = |kind: &str, filter: &str| {
-        format!("/api/v2/workspaces/{ws}/incidents/Splunk/by-entity?EntityKind={kind}&EntityFilter={filter}")
+    let related = |kind: &str, filter: &str| {
+        let path = format!("/api/v2/workspaces/{ws}/incidents/Splunk/by-entity?EntityKind={kind}&EntityFilter={filter}");
+        let app = &app;
+        let cred = &org.admin;
+        async move {
+            let r = app.get(&path, Some(cred)).await;
+            r.data()["incidents"].as_array().expect("a list").len()
+        }
     };
-    assert_eq!(
-        app.get(&by("Host", "vpn-01"), Some(&org.admin))
-            .await
-            .data()["incidents"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        app.get(&by("Account", "Jane%20Doe"), Some(&org.admin))
-            .await
-            .data()["incidents"],
-        json!([])
-    );
+    assert_eq!(related("Host", "vpn-01").await, 1);
+    assert_eq!(related("Account", "Jane%20Doe").await, 0);
     let mut third = incident("Excessive failed logins");
     third["id"] = json!("SP-1");
     third["status"] = json!("Active");
@@ -467,21 +453,8 @@ async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
         .post(&path, Some(&org.admin), &json!({"incidents": [third]}))
         .await;
     assert_eq!(r.data()["updated"], 1, "{}", r.text);
-    assert_eq!(
-        app.get(&by("Host", "vpn-01"), Some(&org.admin))
-            .await
-            .data()["incidents"],
-        json!([])
-    );
-    assert_eq!(
-        app.get(&by("Account", "Jane%20Doe"), Some(&org.admin))
-            .await
-            .data()["incidents"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(related("Host", "vpn-01").await, 0);
+    assert_eq!(related("Account", "Jane%20Doe").await, 1);
 }
 
 /// On PostgreSQL every replica caches incidents read by id; a change made through another
@@ -542,7 +515,7 @@ async fn a_batch_of_1000_realistic_incidents_fits_its_own_body_limit() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let incidents: Vec<Value> = (0..1000)
         .map(|n| {
-            palisade_server::sample::incident(
+            palisade_demo::incidents::incident(
                 &mut rng,
                 palisade_types::incidents::IncidentSource::DefenderXDR,
                 &format!("BIG-{n:04}"),
@@ -585,25 +558,8 @@ async fn a_batch_of_1000_realistic_incidents_fits_its_own_body_limit() {
 
 /// Rows of `table` that belong to workspace `ws`, read straight from the database.
 async fn rows_of(app: &TestApp, table: &str, ws: Uuid) -> i64 {
-    use sqlx::{Connection, Row};
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1");
-    if app.db.is_postgres() {
-        let mut c = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query(&sql)
-            .bind(ws.to_string())
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-            .get::<i64, _>(0)
-    } else {
-        let mut c = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
-        sqlx::query(&sql)
-            .bind(ws.to_string())
-            .fetch_one(&mut c)
-            .await
-            .unwrap()
-            .get::<i64, _>(0)
-    }
+    app.db.column(&sql, &[&ws.to_string()]).await[0]
 }
 
 #[tokio::test]

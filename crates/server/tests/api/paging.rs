@@ -5,20 +5,12 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use palisade_test_utils::{Cred, TestApp};
+use palisade_test_utils::{Cred, TestApp, SOURCES};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-const SOURCES: [&str; 6] = [
-    "Sentinel",
-    "DefenderXDR",
-    "CrowdStrike",
-    "QRadar",
-    "Splunk",
-    "SentinelOne",
-];
 const SEVERITIES: [&str; 4] = ["Informational", "Low", "Medium", "High"];
 const STATUSES: [&str; 3] = ["New", "Active", "Closed"];
 const OWNERS: [Option<&str>; 4] = [

@@ -34,6 +34,16 @@ async fn create(app: &TestApp, cred: &Cred, body: Value) -> Value {
     r.data().clone()
 }
 
+/// A webhook named "r" sending `incident.created` to the receiver.
+async fn subscribe(app: &TestApp, cred: &Cred, rx: &Receiver) -> Value {
+    create(
+        app,
+        cred,
+        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
+    )
+    .await
+}
+
 async fn ingest(app: &TestApp, cred: &Cred, ws: Uuid, id: &str, title: &str) {
     let r = app
         .put(
@@ -109,13 +119,7 @@ async fn configuration_routes_shapes_and_validation() {
 
     let r = app.get("/api/v2/webhooks/event-types", Some(a)).await;
     assert_eq!(r.status, 200);
-    let names: Vec<&str> = r
-        .data()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = r.items("name");
     assert_eq!(
         names,
         [
@@ -395,14 +399,16 @@ async fn deliveries_are_signed_shaped_and_logged() {
     assert!(b["data"]["incidentNumber"].as_i64().is_some());
 
     // A real change: incident.updated with its changes; an identical re-send: nothing.
-    ingest(
-        &app,
-        &org.admin,
-        ws,
-        "INC-1",
-        "Suspicious sign-in (confirmed)",
-    )
-    .await;
+    let confirmed = || {
+        ingest(
+            &app,
+            &org.admin,
+            ws,
+            "INC-1",
+            "Suspicious sign-in (confirmed)",
+        )
+    };
+    confirmed().await;
     let hits = rx.wait_for(2, Duration::from_secs(10)).await;
     let u = hits[1].json();
     assert_eq!(hits[1].header("x-cf-schema"), Some("incident.updated.v1"));
@@ -413,14 +419,7 @@ async fn deliveries_are_signed_shaped_and_logged() {
         .iter()
         .any(|c| c["field"] == "title"));
     assert_ne!(hits[1].event_id(), hits[0].event_id());
-    ingest(
-        &app,
-        &org.admin,
-        ws,
-        "INC-1",
-        "Suspicious sign-in (confirmed)",
-    )
-    .await;
+    confirmed().await;
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(rx.hits().len(), 2, "an identical re-send emits nothing");
 
@@ -511,12 +510,7 @@ async fn retries_reuse_the_event_id_and_follow_the_schedule() {
     .await;
     let org = app.org("Retry").await;
     let ws = app.workspace(&org, "w").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     ingest(&app, &org.admin, ws, "R-1", "retry me").await;
     let hits = rx.wait_for(3, Duration::from_secs(15)).await;
     assert_eq!(hits.len(), 3);
@@ -572,12 +566,7 @@ async fn retry_after_is_honoured() {
     .await;
     let org = app.org("Later").await;
     let ws = app.workspace(&org, "w").await;
-    create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    subscribe(&app, &org.admin, &rx).await;
     ingest(&app, &org.admin, ws, "L-1", "later").await;
     let hits = rx.wait_for(2, Duration::from_secs(15)).await;
     let gap = hits[1].at - hits[0].at;
@@ -598,12 +587,7 @@ async fn repeated_failures_disable_and_enable_restores() {
     let rx = Receiver::with_plan(|_, _| Reply::status(503)).await;
     let org = app.org("Flaky").await;
     let ws = app.workspace(&org, "w").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     let id = hook["id"].as_str().unwrap().to_string();
     ingest(&app, &org.admin, ws, "F-1", "one").await;
     ingest(&app, &org.admin, ws, "F-2", "two").await;
@@ -651,12 +635,7 @@ async fn gone_disables_at_once() {
     let rx = Receiver::with_plan(|_, _| Reply::status(410)).await;
     let org = app.org("Gone").await;
     let ws = app.workspace(&org, "w").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     let id = hook["id"].as_str().unwrap().to_string();
     ingest(&app, &org.admin, ws, "G-1", "gone").await;
     wait_until("disabled by 410", || async {
@@ -679,12 +658,7 @@ async fn pause_holds_deliveries_and_resume_sends_them() {
     let rx = Receiver::start().await;
     let org = app.org("Paused").await;
     let ws = app.workspace(&org, "w").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     let id = hook["id"].as_str().unwrap().to_string();
     let p = app
         .post(
@@ -855,12 +829,7 @@ async fn delivery_logs_page_with_sealed_tokens() {
     let app = app().await;
     let rx = Receiver::start().await;
     let org = app.org("Pages").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     let id = hook["id"].as_str().unwrap().to_string();
     for _ in 0..23 {
         assert_eq!(
@@ -969,12 +938,7 @@ async fn two_replicas_deliver_each_event_exactly_once() {
     let rx = Receiver::start().await;
     let org = app.org("Replicas").await;
     let ws = app.workspace(&org, "w").await;
-    create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    subscribe(&app, &org.admin, &rx).await;
     // 1,000 events, written through both replicas.
     for batch in 0..10 {
         let incidents: Vec<Value> = (0..100)
@@ -1145,12 +1109,7 @@ async fn retention_purges_old_logs_only() {
     let app = app().await;
     let rx = Receiver::start().await;
     let org = app.org("Retention").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     let id = hook["id"].as_str().unwrap().to_string();
     app.post(
         &format!("/api/v2/webhooks/{id}/test"),
@@ -1201,12 +1160,7 @@ async fn timeouts_fail_and_redirects_are_not_followed() {
     .await;
     let org = app.org("Slow").await;
     let ws = app.workspace(&org, "w").await;
-    let hook = create(
-        &app,
-        &org.admin,
-        json!({"name": "r", "url": rx.url("/"), "eventTypes": ["incident.created"]}),
-    )
-    .await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
     ingest(&app, &org.admin, ws, "T-1", "slow").await;
     rx.wait_for(3, Duration::from_secs(15)).await;
     let id = hook["id"].as_str().unwrap();

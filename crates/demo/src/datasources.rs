@@ -12,8 +12,8 @@ use palisade_types::incidents::IncidentSource;
 use palisade_types::investigation::{DirectoryLogInput, SignInLogInput};
 use rand::Rng;
 
-use crate::service::datasources::ingest_connector as fields;
-use crate::service::investigation::{directory_row, signin_row};
+use palisade_server::service::datasources::ingest_connector as fields;
+use palisade_server::service::investigation::{directory_row, signin_row};
 
 /// Seeds connectors and volume for `workspaces`, and logs for `users` (`(object id, UPN,
 /// display name)`) of the first workspace. Returns the number of log rows.
