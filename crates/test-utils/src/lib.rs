@@ -233,6 +233,16 @@ impl TestApp {
             .id
     }
 
+    /// The organization's outbox events, oldest first, read from the store.
+    pub async fn events(&self, org: &TestOrg) -> Vec<palisade_store::StoredEvent> {
+        self.state
+            .store()
+            .tenant(&self.org_id(org).await)
+            .events()
+            .await
+            .expect("read the outbox")
+    }
+
     pub async fn workspace(&self, org: &TestOrg, name: &str) -> Uuid {
         admin::create_workspace(&self.state, org.id, name, None)
             .await

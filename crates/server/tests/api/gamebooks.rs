@@ -593,13 +593,7 @@ async fn admin_required_playbooks_wait_for_an_owner() {
         .await
         .assert_problem(409, "CONFLICT");
     // gamebook.completed was written for each finished run, in the outbox.
-    let events = app
-        .state
-        .store()
-        .tenant(&app.org_id(&org).await)
-        .events()
-        .await
-        .unwrap();
+    let events = app.events(&org).await;
     let completed: Vec<&str> = events
         .iter()
         .filter(|e| e.event_type == "gamebook.completed")

@@ -120,13 +120,7 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
     assert_eq!(r.data()["status"], "Active");
     assert!(r.data()["classification"].is_null());
 
-    let events = app
-        .state
-        .store()
-        .tenant(&app.org_id(&org).await)
-        .events()
-        .await
-        .unwrap();
+    let events = app.events(&org).await;
     let updates: Vec<&Value> = events
         .iter()
         .filter(|e| e.event_type == "incident.updated")

@@ -81,13 +81,7 @@ async fn tickets_link_unlink_priority_and_search() {
         with_ticket[0]["message"],
         "Service ticket SEC-1 (Jira) linked."
     );
-    let events = app
-        .state
-        .store()
-        .tenant(&app.org_id(&org).await)
-        .events()
-        .await
-        .unwrap();
+    let events = app.events(&org).await;
     let linked: Vec<_> = events
         .iter()
         .filter(|e| e.event_type == "ticket.linked")
