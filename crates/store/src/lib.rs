@@ -3,8 +3,14 @@
 //!
 //! The SQL here is written once and runs on both engines through sqlx's `Any` driver: ids are
 //! TEXT, instants BIGINT microseconds, booleans BIGINT 0/1, placeholders `$n` (which SQLite
-//! accepts too). Every tenant-owned query takes an [`OrgId`] and filters on it, so a row of
-//! another organization is unreachable by construction.
+//! accepts too); rows map through `sqlx::FromRow` (`db/row.rs`), parameters bind through
+//! `db/exec.rs`.
+//!
+//! An organization's data is reached only through [`Tenant`] (`store.tenant(&org)`), whose
+//! every query filters on that organization; what belongs to no single organization (the
+//! credential lookup, the delivery queue and run workers, retention, migrations) through
+//! [`System`] (`store.system()`). [`OrgId`] and [`WorkspaceId`] are made only here, from rows
+//! the store read. The store returns row and domain types, never wire types.
 
 mod datasources;
 mod db;

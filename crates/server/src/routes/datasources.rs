@@ -33,16 +33,12 @@ pub async fn create(
     Ok(Created(s.datasources().create(&ctx, req).await?))
 }
 
-fn connector_id(id: &str) -> ApiResult<uuid::Uuid> {
-    Ok(path_id("Data connector", id)?)
-}
-
 pub async fn get(
     State(s): State<AppState>,
     ctx: WorkspaceCtx,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Data<DataSource>> {
-    let id = connector_id(&id)?;
+    let id = path_id("Data connector", &id)?;
     Ok(Data(s.datasources().get(&ctx, id).await?))
 }
 
@@ -52,7 +48,7 @@ pub async fn update(
     Path((_, id)): Path<(String, String)>,
     Json(req): Json<DataSourceRequest>,
 ) -> ApiResult<Data<DataSource>> {
-    let id = connector_id(&id)?;
+    let id = path_id("Data connector", &id)?;
     Ok(Data(s.datasources().update(&ctx, id, req).await?))
 }
 
@@ -61,7 +57,7 @@ pub async fn delete(
     ctx: WorkspaceCtx,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Data<bool>> {
-    let id = connector_id(&id)?;
+    let id = path_id("Data connector", &id)?;
     Ok(Data(s.datasources().delete(&ctx, id).await?))
 }
 
@@ -71,7 +67,7 @@ pub async fn record_volume(
     Path((_, id)): Path<(String, String)>,
     Json(req): Json<RecordVolumeRequest>,
 ) -> ApiResult<Data<RecordVolumeResult>> {
-    let id = connector_id(&id)?;
+    let id = path_id("Data connector", &id)?;
     Ok(Data(s.datasources().record_volume(&ctx, id, req).await?))
 }
 
@@ -81,7 +77,7 @@ pub async fn volume(
     Path((_, id)): Path<(String, String)>,
     Query(q): Params,
 ) -> ApiResult<Data<Vec<VolumeHour>>> {
-    let id = connector_id(&id)?;
+    let id = path_id("Data connector", &id)?;
     Ok(Data(
         s.datasources()
             .volume(&ctx, id, param(&q, "from"), param(&q, "to"))
