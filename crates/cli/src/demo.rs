@@ -3,7 +3,7 @@
 //! thousand incidents across all six sources, two service accounts and a few users.
 
 use palisade_demo::incidents as sample;
-use palisade_domain::{OrgId, OrgRole, Scope, WorkspaceRole};
+use palisade_domain::{OrgRole, Scope, WorkspaceRole};
 use palisade_server::config::Config;
 use palisade_server::{admin, app, Application};
 use palisade_store::NewUser;
@@ -25,14 +25,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let boot = admin::bootstrap(&state, "Contoso MSSP")
         .await
         .map_err(err)?;
-    let org = OrgId::new(boot.organization_id);
     let store = state.store();
+    let org = store
+        .system()
+        .organization(boot.organization_id)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| anyhow::anyhow!("the bootstrapped organization vanished"))?
+        .id;
+    let tenant = store.tenant(&org);
     let soc = admin::create_workspace(&state, boot.organization_id, "Contoso SOC", None)
         .await
         .map_err(err)?;
     let mut workspaces = Vec::new();
     for (name, domain) in CUSTOMERS {
-        let account = store.create_account(&org, name).await.map_err(err)?;
+        let account = tenant.create_account(name).await.map_err(err)?;
         for env in ["Production", "Corporate IT", "Cloud"] {
             let ws = admin::create_workspace(
                 &state,
@@ -61,7 +68,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     sample::incident(&mut rng, *source, &id, domain, created)
                 })
                 .collect();
-            total += palisade_demo::ingest(store, &org, ws.id, *source, batch)
+            total += palisade_demo::ingest(store, &ws.id, *source, batch)
                 .await
                 .map_err(err)?;
         }
@@ -84,8 +91,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             )
         })
         .collect();
-    let ws_ids: Vec<uuid::Uuid> = workspaces.iter().map(|(w, _)| w.id).collect();
-    let logs = palisade_demo::datasources::seed(store, &org, &ws_ids, &demo_users, &mut rng)
+    let ws_ids: Vec<_> = workspaces.iter().map(|(w, _)| w.id).collect();
+    let logs = palisade_demo::datasources::seed(store, &ws_ids, &demo_users, &mut rng)
         .await
         .map_err(err)?;
     let (analyst_id, analyst_secret) = admin::create_service_account(
@@ -125,19 +132,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             is_owner: *role == OrgRole::Admin,
         })
         .collect();
-    store
+    tenant
         .add_users(
-            &org,
             &new_users[..2],
-            Some((soc.id, WorkspaceRole::IncidentResponder)),
+            Some((&soc.id, WorkspaceRole::IncidentResponder)),
         )
         .await
         .map_err(err)?;
-    store
+    tenant
         .add_users(
-            &org,
             &new_users[2..],
-            Some((prod, WorkspaceRole::IncidentAnalyst)),
+            Some((&prod, WorkspaceRole::IncidentAnalyst)),
         )
         .await
         .map_err(err)?;
@@ -152,7 +157,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "clientId": boot.client_id,
             "clientSecret": boot.client_secret,
             "baseUrl": base,
-            "workspaces": workspaces.iter().map(|(w, _)| w.id).chain([soc.id]).collect::<Vec<_>>(),
+            "workspaces": workspaces.iter().map(|(w, _)| w.id).chain([soc.id]).map(|w| w.uuid()).collect::<Vec<_>>(),
             "incidents": total,
             "investigationLogs": logs,
             "investigationUsers": demo_users.iter().map(|u| &u.1).collect::<Vec<_>>(),

@@ -168,7 +168,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = palisade_store::Store::connect(&config.database_url.0, 2)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let applied = store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let applied = store
+                .system()
+                .migrate()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "{}",
                 serde_json::json!({"applied": applied, "status": "up to date"})
@@ -198,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .context("cannot create the workspace")?;
+                let ws = palisade_server::service::org_wire::workspace(ws);
                 println!("{}", serde_json::to_string(&ws)?);
                 Ok(())
             }

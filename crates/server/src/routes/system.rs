@@ -39,9 +39,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ));
     // Delivery backlog gauges, read from the shared database (every replica reports the same).
     if let (Ok(jobs), Ok(events), Ok(gamebook_events)) = (
-        state.store().queued_jobs(None).await,
-        state.store().undispatched_events().await,
-        state.store().gamebook_pending_events().await,
+        state.store().system().queued_jobs(None).await,
+        state.store().system().undispatched_events().await,
+        state.store().system().gamebook_pending_events().await,
     ) {
         text.push_str(&format!(
             "# HELP palisade_webhook_jobs_queued Webhook deliveries queued (due, retrying or held).\n\

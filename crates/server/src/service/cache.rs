@@ -11,8 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use palisade_domain::OrgId;
-use palisade_store::IncidentRow;
+use palisade_store::{IncidentKey, IncidentRow, OrgId};
 use palisade_types::incidents::IncidentSource;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -153,22 +152,17 @@ impl IncidentCache {
         }
     }
 
-    fn key(org: &OrgId, ws: Uuid, source: IncidentSource, id: &str) -> Key {
-        (org.uuid(), ws, source, id.to_string())
+    fn key(key: &IncidentKey) -> Key {
+        let ws = key.workspace;
+        (ws.org().uuid(), ws.uuid(), key.source, key.id.clone())
     }
 
-    pub fn get(
-        &self,
-        org: &OrgId,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Option<Arc<Cached>> {
+    pub fn get(&self, key: &IncidentKey) -> Option<Arc<Cached>> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries.lock().unwrap();
-        let (at, row) = entries.get(&Self::key(org, ws, source, id))?;
+        let (at, row) = entries.get(&Self::key(key))?;
         (at.elapsed() < self.ttl).then(|| row.clone())
     }
 
@@ -186,13 +180,13 @@ impl IncidentCache {
         }
         let row = &entry.row;
         entries.insert(
-            Self::key(org, row.workspace_id, row.source, &row.id),
+            (org.uuid(), row.workspace_id, row.source, row.id.clone()),
             (Instant::now(), entry.clone()),
         );
     }
 
-    pub fn forget(&self, org: &OrgId, ws: Uuid, source: IncidentSource, id: &str) {
-        let key = Self::key(org, ws, source, id);
+    pub fn forget(&self, key: &IncidentKey) {
+        let key = Self::key(key);
         self.entries.lock().unwrap().remove(&key);
         self.broadcast(encode(&key));
     }
@@ -206,8 +200,9 @@ impl IncidentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_store::WorkspaceId;
 
-    fn row(id: &str) -> Arc<Cached> {
+    fn row(ws: &WorkspaceId, id: &str) -> Arc<Cached> {
         let input: palisade_types::incidents::IncidentInput =
             serde_json::from_value(serde_json::json!({"title": "t", "severity": "Low"})).unwrap();
         let mut v = palisade_domain::Validator::new();
@@ -215,7 +210,7 @@ mod tests {
             .unwrap()
             .doc;
         Cached::new(IncidentRow {
-            workspace_id: Uuid::nil(),
+            workspace_id: ws.uuid(),
             source: IncidentSource::Splunk,
             id: id.into(),
             number: 1,
@@ -225,8 +220,8 @@ mod tests {
         })
     }
 
-    #[test]
-    fn invalidation_lines_round_trip() {
+    #[tokio::test]
+    async fn invalidation_lines_round_trip() {
         let key: Key = (
             Uuid::new_v4(),
             Uuid::new_v4(),
@@ -235,51 +230,39 @@ mod tests {
         );
         assert_eq!(decode(&encode(&key)), Some(key));
         assert_eq!(decode("garbage"), None);
-        let org = OrgId::new(Uuid::new_v4());
+        let orgs = crate::test_support::orgs(1).await;
+        let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
         let c = IncidentCache::new(Duration::from_secs(60), 10);
-        let mut r = row("a");
-        Arc::get_mut(&mut r).unwrap().row.workspace_id = Uuid::new_v4();
-        let ws = r.row.workspace_id;
-        c.put(&org, r);
+        c.put(&org, row(&ws, "a"));
+        let key = IncidentKey::new(ws, IncidentSource::Splunk, "a");
+        assert!(c.get(&key).is_some());
         c.apply(&format!(
             "nonsense\n{}",
-            encode(&(org.uuid(), ws, IncidentSource::Splunk, "a".into()))
+            encode(&(org.uuid(), ws.uuid(), IncidentSource::Splunk, "a".into()))
         ));
-        assert!(c.get(&org, ws, IncidentSource::Splunk, "a").is_none());
+        assert!(c.get(&key).is_none());
     }
 
-    #[test]
-    fn expires_forgets_and_stays_bounded() {
-        let org = OrgId::new(Uuid::new_v4());
+    #[tokio::test]
+    async fn expires_forgets_and_stays_bounded() {
+        let orgs = crate::test_support::orgs(2).await;
+        let (org, ws, other_ws) = (orgs.ids[0], orgs.workspaces[0], orgs.workspaces[1]);
+        let key = |ws: WorkspaceId, id: &str| IncidentKey::new(ws, IncidentSource::Splunk, id);
         let c = IncidentCache::new(Duration::from_millis(50), 2);
-        c.put(&org, row("a"));
-        assert!(c
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
-            .is_some());
-        assert!(c
-            .get(
-                &OrgId::new(Uuid::new_v4()),
-                Uuid::nil(),
-                IncidentSource::Splunk,
-                "a"
-            )
-            .is_none());
-        c.forget(&org, Uuid::nil(), IncidentSource::Splunk, "a");
-        assert!(c
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
-            .is_none());
-        c.put(&org, row("a"));
-        c.put(&org, row("b"));
-        c.put(&org, row("c"));
+        c.put(&org, row(&ws, "a"));
+        assert!(c.get(&key(ws, "a")).is_some());
+        // Another organization's key with the same incident id.
+        assert!(c.get(&key(other_ws, "a")).is_none());
+        c.forget(&key(ws, "a"));
+        assert!(c.get(&key(ws, "a")).is_none());
+        c.put(&org, row(&ws, "a"));
+        c.put(&org, row(&ws, "b"));
+        c.put(&org, row(&ws, "c"));
         assert!(c.entries.lock().unwrap().len() <= 2);
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(c
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "c")
-            .is_none());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(c.get(&key(ws, "c")).is_none());
         let off = IncidentCache::new(Duration::ZERO, 10);
-        off.put(&org, row("a"));
-        assert!(off
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
-            .is_none());
+        off.put(&org, row(&ws, "a"));
+        assert!(off.get(&key(ws, "a")).is_none());
     }
 }

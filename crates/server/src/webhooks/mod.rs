@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use palisade_domain::OrgId;
+use palisade_store::OrgId;
 use palisade_store::{NewJob, PendingEvent, WebhookRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -412,10 +412,11 @@ mod tests {
         assert_eq!(b.open_signing(Uuid::new_v4(), Some(signing)), None);
     }
 
-    #[test]
-    fn secrets_round_trip_and_stay_bound_to_their_organization() {
+    #[tokio::test]
+    async fn secrets_round_trip_and_stay_bound_to_their_organization() {
+        let orgs = crate::test_support::orgs(1).await;
         let b = SecretBox::new("a server secret of some length........");
-        let org = OrgId::new(Uuid::new_v4());
+        let org = orgs.ids[0];
         let c = Credentials {
             token: Some("tok".into()),
             ..Default::default()
