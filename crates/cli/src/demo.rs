@@ -11,7 +11,7 @@
 mod api;
 
 use palisade_demo::incidents as sample;
-use palisade_domain::{OrgId, OrgRole, Scope, WorkspaceRole};
+use palisade_domain::{OrgRole, Scope, WorkspaceRole};
 use palisade_server::config::{redact_url, Config};
 use palisade_server::{admin, app, Application};
 use palisade_store::NewUser;
@@ -69,8 +69,9 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
     let application = Application::build(config).await?;
     let store = application.state().store().clone();
     let err = |e: palisade_domain::Error| anyhow::anyhow!("{e}");
-    let organizations = store.organization_ids().await.map_err(err)?;
+    let organizations = store.system().organization_ids().await.map_err(err)?;
     let kept: Option<Seeded> = store
+        .system()
         .find_server_key(MARKER)
         .await
         .map_err(err)?
@@ -97,7 +98,11 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         _ => {
             let (seeded, secrets) = seed(&application).await?;
             let marker = serde_json::to_string(&seeded)?;
-            store.server_key(MARKER, || marker).await.map_err(err)?;
+            store
+                .system()
+                .server_key(MARKER, || marker)
+                .await
+                .map_err(err)?;
             print_seeded(&seeded, &secrets, &base);
         }
     }
@@ -118,14 +123,21 @@ async fn seed(application: &Application) -> anyhow::Result<(Seeded, Secrets)> {
     let boot = admin::bootstrap(&state, "Contoso MSSP")
         .await
         .map_err(err)?;
-    let org = OrgId::new(boot.organization_id);
     let store = state.store();
+    let org = store
+        .system()
+        .organization(boot.organization_id)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| anyhow::anyhow!("the bootstrapped organization vanished"))?
+        .id;
+    let tenant = store.tenant(&org);
     let soc = admin::create_workspace(&state, boot.organization_id, "Contoso SOC", None)
         .await
         .map_err(err)?;
     let mut workspaces = Vec::new();
     for (name, domain) in CUSTOMERS {
-        let account = store.create_account(&org, name).await.map_err(err)?;
+        let account = tenant.create_account(name).await.map_err(err)?;
         for env in ["Production", "Corporate IT", "Cloud"] {
             let ws = admin::create_workspace(
                 &state,
@@ -154,7 +166,7 @@ async fn seed(application: &Application) -> anyhow::Result<(Seeded, Secrets)> {
                     sample::incident(&mut rng, *source, &id, domain, created)
                 })
                 .collect();
-            incidents += palisade_demo::ingest(store, &org, ws.id, *source, batch)
+            incidents += palisade_demo::ingest(store, &ws.id, *source, batch)
                 .await
                 .map_err(err)?;
         }
@@ -177,8 +189,8 @@ async fn seed(application: &Application) -> anyhow::Result<(Seeded, Secrets)> {
             )
         })
         .collect();
-    let ws_ids: Vec<Uuid> = workspaces.iter().map(|(w, _)| w.id).collect();
-    let logs = palisade_demo::datasources::seed(store, &org, &ws_ids, &demo_users, &mut rng)
+    let ws_ids: Vec<_> = workspaces.iter().map(|(w, _)| w.id).collect();
+    let logs = palisade_demo::datasources::seed(store, &ws_ids, &demo_users, &mut rng)
         .await
         .map_err(err)?;
     // A read-only integration: it reads incidents (and comments on them) in two workspaces,
@@ -221,19 +233,17 @@ async fn seed(application: &Application) -> anyhow::Result<(Seeded, Secrets)> {
             is_owner: *role == OrgRole::Admin,
         })
         .collect();
-    store
+    tenant
         .add_users(
-            &org,
             &new_users[..2],
-            Some((soc.id, WorkspaceRole::IncidentResponder)),
+            Some((&soc.id, WorkspaceRole::IncidentResponder)),
         )
         .await
         .map_err(err)?;
-    store
+    tenant
         .add_users(
-            &org,
             &new_users[2..],
-            Some((prod, WorkspaceRole::IncidentAnalyst)),
+            Some((&prod, WorkspaceRole::IncidentAnalyst)),
         )
         .await
         .map_err(err)?;
@@ -244,15 +254,23 @@ async fn seed(application: &Application) -> anyhow::Result<(Seeded, Secrets)> {
         boot.client_id,
         &boot.client_secret,
     );
-    let content = api::seed(&api, &[prod, soc.id], prod, workspaces[0].1, "SE-00001").await?;
+    let (prod_id, soc_id) = (prod.uuid(), soc.id.uuid());
+    let content = api::seed(
+        &api,
+        &[prod_id, soc_id],
+        prod_id,
+        workspaces[0].1,
+        "SE-00001",
+    )
+    .await?;
 
     let seeded = Seeded {
         organization_id: boot.organization_id,
         account_id: boot.account_id,
         client_id: boot.client_id,
         read_only_client_id: read_only_id,
-        workspaces: ws_ids.iter().copied().chain([soc.id]).collect(),
-        sign_in_logs_workspace_id: prod,
+        workspaces: ws_ids.iter().chain([&soc.id]).map(|w| w.uuid()).collect(),
+        sign_in_logs_workspace_id: prod_id,
         investigation_users: demo_users.iter().map(|u| u.1.clone()).collect(),
         incidents,
         investigation_logs: logs,

@@ -196,7 +196,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let application = Application::build(config)
                 .await?
                 .roles(!workers_only, !api_only);
-            let organizations = application.state().store().organization_ids().await;
+            let organizations = application
+                .state()
+                .store()
+                .system()
+                .organization_ids()
+                .await;
             if organizations.is_ok_and(|ids| ids.is_empty()) {
                 eprintln!("{}", bootstrap_hint(&common));
             }
@@ -246,7 +251,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = palisade_store::Store::connect(&config.database_url.0, 2)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let applied = store.migrate().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let applied = store
+                .system()
+                .migrate()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "{}",
                 serde_json::json!({"applied": applied, "status": "up to date"})
@@ -276,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))
                     .context("cannot create the workspace")?;
+                let ws = palisade_server::service::org_wire::workspace(ws);
                 println!("{}", serde_json::to_string(&ws)?);
                 Ok(())
             }

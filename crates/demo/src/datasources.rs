@@ -5,13 +5,12 @@
 
 use chrono::{Duration, DurationRound, Utc};
 use palisade_domain::time::to_micros;
-use palisade_domain::{OrgId, Result, Validator};
-use palisade_store::{LogKind, Store};
+use palisade_domain::{Result, Validator};
+use palisade_store::{LogKind, Store, WorkspaceId};
 use palisade_types::datasources::ConnectorType;
 use palisade_types::incidents::IncidentSource;
 use palisade_types::investigation::{DirectoryLogInput, SignInLogInput};
 use rand::Rng;
-use uuid::Uuid;
 
 use palisade_server::service::datasources::ingest_connector as fields;
 use palisade_server::service::investigation::{directory_row, signin_row};
@@ -20,8 +19,7 @@ use palisade_server::service::investigation::{directory_row, signin_row};
 /// display name)`) of the first workspace. Returns the number of log rows.
 pub async fn seed(
     store: &Store,
-    org: &OrgId,
-    workspaces: &[Uuid],
+    workspaces: &[WorkspaceId],
     users: &[(String, String, String)],
     rng: &mut impl Rng,
 ) -> Result<usize> {
@@ -37,7 +35,8 @@ pub async fn seed(
             kinds.push(ConnectorType::AzureActiveDirectoryAudit);
         }
         for (k, kind) in kinds.into_iter().enumerate() {
-            let row = store.create_connector(org, *ws, &fields(kind)).await?;
+            let tenant = store.tenant(&ws.org());
+            let row = tenant.create_connector(ws, &fields(kind)).await?;
             let rate = rng.gen_range(20.0..400.0);
             let mut entries = Vec::new();
             for back in 1..=(8 * 24) {
@@ -55,7 +54,7 @@ pub async fn seed(
                     entries.push((to_micros(hour), events, events * rng.gen_range(600..2400)));
                 }
             }
-            store.record_volume(org, *ws, row.id, &entries).await?;
+            tenant.record_volume(ws, row.id, &entries).await?;
         }
     }
     let Some(ws) = workspaces.first() else {
@@ -130,11 +129,12 @@ pub async fn seed(
     }
     v.finish()?;
     let at = to_micros(now);
-    store
-        .insert_logs(org, *ws, LogKind::SignIn, &signins, at)
+    let tenant = store.tenant(&ws.org());
+    tenant
+        .insert_logs(ws, LogKind::SignIn, &signins, at)
         .await?;
-    store
-        .insert_logs(org, *ws, LogKind::Directory, &audits, at)
+    tenant
+        .insert_logs(ws, LogKind::Directory, &audits, at)
         .await?;
     Ok(signins.len() + audits.len())
 }

@@ -7,17 +7,15 @@ pub mod datasources;
 pub mod gamebooks;
 pub mod incidents;
 
-use palisade_domain::{Error, OrgId, Result};
-use palisade_store::{IngestIncident, Store};
+use palisade_domain::{Error, Result};
+use palisade_store::{IngestIncident, Store, WorkspaceId};
 use palisade_types::incidents::{IncidentInput, IncidentSource};
-use uuid::Uuid;
 
 /// Ingests incidents given in Palisade's model (each with its `id`) into one workspace and
 /// source, validated and normalized as the ingest API would. Returns how many were stored.
 pub async fn ingest(
     store: &Store,
-    org: &OrgId,
-    workspace: Uuid,
+    workspace: &WorkspaceId,
     source: IncidentSource,
     incidents: Vec<serde_json::Value>,
 ) -> Result<usize> {
@@ -35,7 +33,8 @@ pub async fn ingest(
     }
     let n = items.len();
     store
-        .ingest_incidents(org, workspace, source, &items, None)
+        .tenant(&workspace.org())
+        .ingest_incidents(workspace, source, &items, None)
         .await?;
     Ok(n)
 }

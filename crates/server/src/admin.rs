@@ -3,9 +3,8 @@
 //! data itself lives in the `palisade-demo` crate.)
 
 use palisade_domain::time::now;
-use palisade_domain::{Error, OrgId, OrgRole, Result};
-use palisade_store::{NewCredential, NewServiceAccount, PrincipalKind};
-use palisade_types::org::Workspace;
+use palisade_domain::{Error, OrgRole, Result};
+use palisade_store::{NewCredential, NewServiceAccount, OrgId, WorkspaceId, WorkspaceRow};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -39,11 +38,10 @@ pub async fn bootstrap(state: &AppState, org_name: &str) -> Result<Bootstrapped>
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::field("orgName", "must be 1 to 200 characters"));
     }
-    let store = state.store();
-    let (org, account) = store.create_organization(name).await?;
+    let org = state.store().system().create_organization(name).await?;
     let (client_id, client_secret) = create_service_account(
         state,
-        &org,
+        &org.id,
         "Bootstrap administrator",
         OrgRole::Admin,
         &OrgService::all_scopes(),
@@ -51,8 +49,8 @@ pub async fn bootstrap(state: &AppState, org_name: &str) -> Result<Bootstrapped>
     )
     .await?;
     Ok(Bootstrapped {
-        organization_id: org.uuid(),
-        account_id: account,
+        organization_id: org.id.uuid(),
+        account_id: org.own_account_id,
         client_id,
         client_secret,
     })
@@ -65,17 +63,16 @@ pub async fn create_service_account(
     name: &str,
     role: OrgRole,
     scopes: &[palisade_domain::Scope],
-    assignments: &[(Uuid, palisade_domain::WorkspaceRole)],
+    assignments: &[(WorkspaceId, palisade_domain::WorkspaceRole)],
 ) -> Result<(Uuid, String)> {
-    let store = state.store();
     let id = Uuid::new_v4();
     let secret = state.auth().new_secret();
-    store
+    state
+        .store()
+        .tenant(org)
         .create_service_account(
-            org,
             NewServiceAccount {
                 id,
-                account_id: store.own_account_id(org).await?,
                 name: name.into(),
                 description: None,
                 org_role: role,
@@ -100,22 +97,21 @@ pub async fn create_workspace(
     org_id: Uuid,
     name: &str,
     account: Option<Uuid>,
-) -> Result<Workspace> {
+) -> Result<WorkspaceRow> {
     let store = state.store();
-    let Some((org, _, own)) = store.organization(org_id).await? else {
+    let Some(org) = store.system().organization(org_id).await? else {
         return Err(Error::not_found("Organization", org_id));
     };
+    let tenant = store.tenant(&org.id);
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::field("name", "must be 1 to 200 characters"));
     }
-    let account = account.unwrap_or(own);
-    if store.get_account(&org, account).await?.is_none() {
+    let account = account.unwrap_or(org.own_account_id);
+    if tenant.get_account(account).await?.is_none() {
         return Err(Error::not_found("Account", account));
     }
-    let ws = store
-        .create_workspace(&org, account, name, None::<(PrincipalKind, Uuid)>)
-        .await?;
+    let ws = tenant.create_workspace(account, name, None).await?;
     state.auth().invalidate();
     Ok(ws)
 }

@@ -23,6 +23,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store
+        .system()
         .migrate()
         .await
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
@@ -35,6 +36,7 @@ pub async fn server_secret(config: &Config, store: &Store) -> anyhow::Result<Str
         return Ok(config.secret_key.expose().to_string());
     }
     store
+        .system()
         .server_key("secret_key", || {
             let mut bytes = [0u8; 32];
             rand::thread_rng().fill_bytes(&mut bytes);

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use palisade_domain::{Error, OrgId, OrgRole, Result, ScopeSet, WorkspaceRole};
-use palisade_store::{AuthRecord, Store};
+use palisade_domain::{Error, OrgRole, Result, ScopeSet, WorkspaceRole};
+use palisade_store::{AuthRecord, OrgId, Store, WorkspaceId};
 use rand::RngCore;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -42,16 +42,17 @@ pub struct Principal {
     pub credential_id: Uuid,
     pub scopes: ScopeSet,
     pub org_role: OrgRole,
-    pub workspace_roles: HashMap<Uuid, WorkspaceRole>,
+    /// Direct workspace roles, by workspace.
+    workspace_roles: HashMap<Uuid, (WorkspaceId, WorkspaceRole)>,
     /// The account's name, description, customer account and creation time, and its direct
     /// roles with workspace names, as of verification (for `GET /users/profile`).
     pub name: String,
     pub description: Option<String>,
     pub account_id: Uuid,
     pub created_at: DateTime<Utc>,
-    pub named_roles: Vec<(Uuid, String, WorkspaceRole)>,
+    pub named_roles: Vec<(WorkspaceId, String, WorkspaceRole)>,
     /// The organization's workspaces, when the organizational role implies a role on each.
-    org_workspaces: std::collections::HashSet<Uuid>,
+    org_workspaces: HashMap<Uuid, WorkspaceId>,
     expires_at: DateTime<Utc>,
     revoked: bool,
     active: bool,
@@ -62,16 +63,21 @@ impl Principal {
     /// organizational role implies on every workspace of its organization, whichever is
     /// higher. `None` for another organization's (or no) workspace.
     pub fn workspace_role(&self, workspace: &Uuid) -> Option<WorkspaceRole> {
+        self.workspace(workspace).map(|(_, role)| role)
+    }
+
+    /// The verified id of a workspace the caller holds a role on, with that role (see
+    /// [`Principal::workspace_role`]).
+    pub fn workspace(&self, workspace: &Uuid) -> Option<(WorkspaceId, WorkspaceRole)> {
+        let direct = self.workspace_roles.get(workspace).copied();
         let implied = self
             .org_role
             .implied_workspace_role()
-            .filter(|_| self.org_workspaces.contains(workspace));
-        self.workspace_roles
-            .get(workspace)
-            .copied()
+            .and_then(|role| Some((*self.org_workspaces.get(workspace)?, role)));
+        direct
             .into_iter()
             .chain(implied)
-            .max()
+            .max_by_key(|(_, role)| *role)
     }
 }
 
@@ -223,7 +229,7 @@ impl Authenticator {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         self.lookups
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match self.store.find_credential(hash).await? {
+        match self.store.system().find_credential(hash).await? {
             Some(record) if bool::from(record.secret_hash.as_bytes().ct_eq(hash.as_bytes())) => {
                 let p = Arc::new(principal_from(record));
                 let mut cache = self.cache.lock().unwrap();
@@ -329,7 +335,7 @@ impl Authenticator {
         if batch.is_empty() {
             return Ok(());
         }
-        self.store.record_last_used(&batch).await?;
+        self.store.system().record_last_used(&batch).await?;
         let mut pending = self.last_used.lock().unwrap();
         for (_, _, cred, at) in &batch {
             if pending.get(cred).is_some_and(|e| e.2 <= *at) {
@@ -350,14 +356,18 @@ fn principal_from(r: AuthRecord) -> Principal {
         workspace_roles: r
             .workspace_roles
             .iter()
-            .map(|(ws, _, role)| (*ws, *role))
+            .map(|(ws, _, role)| (ws.uuid(), (*ws, *role)))
             .collect(),
         name: r.name,
         description: r.description,
         account_id: r.account_id,
         created_at: r.created_at,
         named_roles: r.workspace_roles,
-        org_workspaces: r.org_workspaces.into_iter().collect(),
+        org_workspaces: r
+            .org_workspaces
+            .into_iter()
+            .map(|w| (w.uuid(), w))
+            .collect(),
         expires_at: r.expires_at,
         revoked: r.revoked,
         active: r.active,

@@ -11,25 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// A string that never shows up in `Debug` or logs.
-#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str("\"\"")
-        } else {
-            f.write_str("\"<redacted>\"")
-        }
-    }
-}
+pub use palisade_net::Secret;
 
 /// The database URL. Its password (if any) is redacted in `Debug`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! The Palisade HTTP server: a ContraForce v2 compatible, multi-tenant security-operations
 //! API. See `docs/ARCHITECTURE.md` for the map.
 
+pub mod access;
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -14,6 +15,8 @@ pub mod paging;
 pub mod routes;
 pub mod service;
 pub mod telemetry;
+#[cfg(test)]
+mod test_support;
 pub mod webhooks;
 
 use std::sync::Arc;

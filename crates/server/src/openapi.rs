@@ -74,6 +74,9 @@ fn error_responses(route: &RouteInfo) -> Vec<(&'static str, String)> {
     if has_body {
         bad_request.push("the body is not the JSON object described (`BAD_REQUEST`)");
     }
+    if has_params {
+        bad_request.push("a path parameter is not valid percent-encoded UTF-8 (`BAD_REQUEST`)");
+    }
     if has_body || !d.query.is_empty() || path.contains("{source}") {
         bad_request.push(
             "a field, parameter or the source is missing, malformed or out of range; the errors map names each by its JSON path (`VALIDATION_ERROR`)",

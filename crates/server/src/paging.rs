@@ -12,8 +12,8 @@
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use palisade_domain::OrgId;
 use palisade_store::Cursor;
+use palisade_store::OrgId;
 use palisade_types::incidents::IncidentSource;
 use sha2::Sha256;
 use uuid::Uuid;
@@ -329,10 +329,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trips_and_refuses_anything_else() {
+    #[tokio::test]
+    async fn round_trips_and_refuses_anything_else() {
+        let orgs = crate::test_support::orgs(2).await;
         let s = PageSealer::new("secret-one");
-        let org = OrgId::new(Uuid::new_v4());
+        let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let ws = Uuid::new_v4();
         let st = state();
         let t = s.seal(&org, ws, IncidentSource::Sentinel, &st);
@@ -346,12 +347,7 @@ mod tests {
             .open(&org, Uuid::new_v4(), IncidentSource::Sentinel, &t)
             .is_none());
         assert!(s
-            .open(
-                &OrgId::new(Uuid::new_v4()),
-                ws,
-                IncidentSource::Sentinel,
-                &t
-            )
+            .open(&other_org, ws, IncidentSource::Sentinel, &t)
             .is_none());
         assert!(PageSealer::new("secret-two")
             .open(&org, ws, IncidentSource::Sentinel, &t)
@@ -380,10 +376,11 @@ mod tests {
         assert!(s.open(&org, ws, IncidentSource::Sentinel, "").is_none());
     }
 
-    #[test]
-    fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
+    #[tokio::test]
+    async fn a_pages_tokens_share_one_sealed_state_and_each_opens_only_for_its_stream() {
+        let orgs = crate::test_support::orgs(2).await;
         let s = PageSealer::new("secret-one");
-        let org = OrgId::new(Uuid::new_v4());
+        let (org, other_org) = (orgs.ids[0], orgs.ids[1]);
         let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
         let st = state();
         let page = s.seal_page(&org, &st);
@@ -421,18 +418,20 @@ mod tests {
         );
         // Another organization's opener.
         assert_eq!(
-            s.opener(&OrgId::new(Uuid::new_v4()))
-                .open(a, IncidentSource::Sentinel, &ta),
+            s.opener(&other_org).open(a, IncidentSource::Sentinel, &ta),
             None
         );
     }
 
     /// A token sealed before the AEAD moved to `crypto` still opens: same key derivation,
     /// same binding, same wire format.
-    #[test]
-    fn tokens_sealed_before_the_move_still_open() {
+    #[tokio::test]
+    async fn tokens_sealed_before_the_move_still_open() {
         let s = PageSealer::new("fixture server secret, at least thirty-two bytes");
-        let org = OrgId::new(Uuid::parse_str("7d2b6a40-2f0e-4c43-9d7e-0c6c1f1c9a11").unwrap());
+        let orgs = crate::test_support::orgs(0).await;
+        let org = orgs
+            .with_id(Uuid::parse_str("7d2b6a40-2f0e-4c43-9d7e-0c6c1f1c9a11").unwrap())
+            .await;
         let ws = Uuid::parse_str("3f1c2a9e-5b7d-4e21-8a6f-2c9d0e4b7a55").unwrap();
         let token = "bstsoIE2DI417xEHzWpVyjec_Axt_CGbY1F833d6vZn2p6_DhAGmqmYwMuY9OddqQKpyur73uoG4fccFRUUoRl_ZrSgTKzOBMVZA17B4fA-zOmv8rNGPKKrCm6Lo4KIWWNmLLQfodQBEZA";
         assert_eq!(
@@ -477,10 +476,11 @@ mod tests {
         assert_eq!(open_after(&key, b"org+query", &short), None);
     }
 
-    #[test]
-    fn every_combination_of_bounds_and_cursor_round_trips() {
+    #[tokio::test]
+    async fn every_combination_of_bounds_and_cursor_round_trips() {
+        let orgs = crate::test_support::orgs(1).await;
         let s = PageSealer::new("secret-one");
-        let org = OrgId::new(Uuid::new_v4());
+        let org = orgs.ids[0];
         let ws = Uuid::new_v4();
         for since in [None, Some(-5), Some(i64::MIN)] {
             for until in [None, Some(i64::MAX)] {

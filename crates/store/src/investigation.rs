@@ -3,12 +3,11 @@
 //! Each log row keeps its item as JSON (`doc`) and the query keys as columns; reads walk the
 //! index `(organization_id, workspace_id, user_key|upn_key, created_at DESC, id DESC)`.
 
-use palisade_domain::{OrgId, Result};
-use sqlx::any::AnyRow;
+use palisade_domain::Result;
 use uuid::Uuid;
 
-use crate::db::{db_err, get_bool, get_i64, get_opt_str, get_str, get_uuid, MAX_PARAMS};
-use crate::Store;
+use crate::db::{placeholders, sql, MAX_PARAMS};
+use crate::{Tenant, WorkspaceId};
 
 /// Which log a call reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +45,7 @@ pub struct NewLogRow {
 }
 
 /// A stored log item.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LogItemRow {
     pub id: String,
     pub created_at: i64,
@@ -61,17 +60,22 @@ pub enum UserMatch {
 }
 
 /// One recorded investigation query.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {
+    #[sqlx(try_from = "String")]
     pub id: Uuid,
+    #[sqlx(try_from = "String")]
     pub workspace_id: Uuid,
+    #[sqlx(try_from = "String")]
     pub service_account_id: Uuid,
+    #[sqlx(try_from = "String")]
     pub credential_id: Uuid,
     pub log_kind: String,
     pub user_id: String,
     pub time_filtering_type: String,
     pub start_at: i64,
     pub end_at: i64,
+    #[sqlx(try_from = "crate::db::row::Flag")]
     pub continuation: bool,
     pub entity_name: Option<String>,
     pub resource_id: Option<String>,
@@ -80,69 +84,45 @@ pub struct AuditRow {
     pub created_at: i64,
 }
 
-fn audit_from(r: &AnyRow) -> Result<AuditRow> {
-    Ok(AuditRow {
-        id: get_uuid(r, "id")?,
-        workspace_id: get_uuid(r, "workspace_id")?,
-        service_account_id: get_uuid(r, "service_account_id")?,
-        credential_id: get_uuid(r, "credential_id")?,
-        log_kind: get_str(r, "log_kind")?,
-        user_id: get_str(r, "user_id")?,
-        time_filtering_type: get_str(r, "time_filtering_type")?,
-        start_at: get_i64(r, "start_at")?,
-        end_at: get_i64(r, "end_at")?,
-        continuation: get_bool(r, "continuation")?,
-        entity_name: get_opt_str(r, "entity_name")?,
-        resource_id: get_opt_str(r, "resource_id")?,
-        resource_name: get_opt_str(r, "resource_name")?,
-        result_count: get_i64(r, "result_count")?,
-        created_at: get_i64(r, "created_at")?,
-    })
-}
-
-impl Store {
+impl Tenant<'_> {
     /// Stores log items in one transaction; an item whose id the workspace already holds is
     /// skipped. Returns how many were new.
     pub async fn insert_logs(
         &self,
-        org: &OrgId,
-        ws: Uuid,
+        ws: &WorkspaceId,
         kind: LogKind,
         rows: &[NewLogRow],
         ingested_at: i64,
     ) -> Result<u64> {
         const COLS: usize = 8;
-        let mut tx = self.begin_write().await?;
+        let ws = self.own(ws)?;
+        let mut tx = self.store.begin_write().await?;
         let mut inserted = 0;
         for chunk in rows.chunks(MAX_PARAMS / COLS) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * COLS;
-                    let p: Vec<String> = (1..=COLS).map(|k| format!("${}", b + k)).collect();
-                    format!("({})", p.join(", "))
-                })
+                .map(|i| format!("({})", placeholders(1 + i * COLS, COLS)))
                 .collect();
-            let sql = format!(
+            let text = format!(
                 "INSERT INTO {} (workspace_id, id, organization_id, user_key, upn_key, created_at, doc, ingested_at) \
                  VALUES {} ON CONFLICT (workspace_id, id) DO NOTHING",
                 kind.table(),
                 values.join(", ")
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = sql(&text, ());
             for r in chunk {
                 q = q
-                    .bind(ws.to_string())
+                    .bind(ws)
                     .bind(&r.id)
-                    .bind(org.to_string())
+                    .bind(self.org)
                     .bind(&r.user_key)
                     .bind(&r.upn_key)
                     .bind(r.created_at)
                     .bind(&r.doc)
                     .bind(ingested_at);
             }
-            inserted += q.execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            inserted += q.execute(&mut *tx).await?;
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(inserted)
     }
 
@@ -151,8 +131,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn query_logs(
         &self,
-        org: &OrgId,
-        ws: Uuid,
+        ws: &WorkspaceId,
         kind: LogKind,
         by: UserMatch,
         key: &str,
@@ -166,92 +145,81 @@ impl Store {
             UserMatch::PrincipalName => "upn_key",
         };
         let (c_at, c_id) = after.unwrap_or((i64::MAX, ""));
-        let rows = sqlx::query(&format!(
-            "SELECT id, created_at, doc FROM {} \
-             WHERE organization_id = $1 AND workspace_id = $2 AND {column} = $3 \
-             AND created_at >= $4 AND created_at <= $5 \
-             AND (created_at < $6 OR (created_at = $6 AND id < $7 AND $7 <> '')) \
-             ORDER BY created_at DESC, id DESC LIMIT $8",
-            kind.table()
-        ))
-        .bind(org.to_string())
-        .bind(ws.to_string())
-        .bind(key)
-        .bind(since)
-        .bind(until)
-        .bind(c_at)
-        .bind(c_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        sql(
+            &format!(
+                "SELECT id, created_at, doc FROM {} \
+                 WHERE organization_id = $1 AND workspace_id = $2 AND {column} = $3 \
+                 AND created_at >= $4 AND created_at <= $5 \
+                 AND (created_at < $6 OR (created_at = $6 AND id < $7 AND $7 <> '')) \
+                 ORDER BY created_at DESC, id DESC LIMIT $8",
+                kind.table()
+            ),
+            (
+                self.org,
+                self.own(ws)?,
+                key,
+                since,
+                until,
+                c_at,
+                c_id,
+                limit,
+            ),
+        )
+        .fetch_all(self.store.read())
         .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(LogItemRow {
-                    id: get_str(r, "id")?,
-                    created_at: get_i64(r, "created_at")?,
-                    doc: get_str(r, "doc")?,
-                })
-            })
-            .collect()
     }
 
-    pub async fn insert_investigation_audit(&self, org: &OrgId, a: &AuditRow) -> Result<()> {
-        sqlx::query(
+    /// Records one investigation query in the trail of the workspace `a.workspace_id` names.
+    pub async fn insert_investigation_audit(&self, ws: &WorkspaceId, a: &AuditRow) -> Result<()> {
+        sql(
             "INSERT INTO investigation_audit (id, organization_id, workspace_id, service_account_id, \
              credential_id, log_kind, user_id, time_filtering_type, start_at, end_at, continuation, \
              entity_name, resource_id, resource_name, result_count, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            (
+                a.id,
+                self.org,
+                self.own(ws)?,
+                a.service_account_id,
+                a.credential_id,
+                &a.log_kind,
+                &a.user_id,
+                &a.time_filtering_type,
+                a.start_at,
+                a.end_at,
+                a.continuation,
+                &a.entity_name,
+                &a.resource_id,
+                &a.resource_name,
+                a.result_count,
+                a.created_at,
+            ),
         )
-        .bind(a.id.to_string())
-        .bind(org.to_string())
-        .bind(a.workspace_id.to_string())
-        .bind(a.service_account_id.to_string())
-        .bind(a.credential_id.to_string())
-        .bind(&a.log_kind)
-        .bind(&a.user_id)
-        .bind(&a.time_filtering_type)
-        .bind(a.start_at)
-        .bind(a.end_at)
-        .bind(a.continuation as i64)
-        .bind(a.entity_name.clone())
-        .bind(a.resource_id.clone())
-        .bind(a.resource_name.clone())
-        .bind(a.result_count)
-        .bind(a.created_at)
-        .execute(self.writer())
-        .await
-        .map_err(db_err)?;
+        .execute(self.store.writer())
+        .await?;
         Ok(())
     }
 
     /// A workspace's audit trail, newest first by `(created_at, id)`, after the cursor.
     pub async fn list_investigation_audit(
         &self,
-        org: &OrgId,
-        ws: Uuid,
+        ws: &WorkspaceId,
         after: Option<(i64, Uuid)>,
         limit: i64,
     ) -> Result<Vec<AuditRow>> {
         let (c_at, c_id) = after
             .map(|(t, id)| (t, id.to_string()))
             .unwrap_or((i64::MAX, String::new()));
-        let rows = sqlx::query(
+        sql(
             "SELECT id, workspace_id, service_account_id, credential_id, log_kind, user_id, \
              time_filtering_type, start_at, end_at, continuation, entity_name, resource_id, \
              resource_name, result_count, created_at FROM investigation_audit \
              WHERE organization_id = $1 AND workspace_id = $2 \
              AND (created_at < $3 OR (created_at = $3 AND id < $4 AND $4 <> '')) \
              ORDER BY created_at DESC, id DESC LIMIT $5",
+            (self.org, self.own(ws)?, c_at, c_id, limit),
         )
-        .bind(org.to_string())
-        .bind(ws.to_string())
-        .bind(c_at)
-        .bind(c_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(self.store.read())
         .await
-        .map_err(db_err)?;
-        rows.iter().map(audit_from).collect()
     }
 }

@@ -3,16 +3,27 @@
 //!
 //! The SQL here is written once and runs on both engines through sqlx's `Any` driver: ids are
 //! TEXT, instants BIGINT microseconds, booleans BIGINT 0/1, placeholders `$n` (which SQLite
-//! accepts too). Every tenant-owned query takes an [`OrgId`] and filters on it, so a row of
-//! another organization is unreachable by construction.
+//! accepts too); rows map through `sqlx::FromRow` (`db/row.rs`), parameters bind through
+//! `db/exec.rs`.
+//!
+//! An organization's data is reached only through [`Tenant`] (`store.tenant(&org)`), whose
+//! every query filters on that organization; what belongs to no single organization (the
+//! credential lookup, the delivery queue and run workers, retention, migrations) through
+//! [`System`] (`store.system()`). [`OrgId`] and [`WorkspaceId`] are made only here, from rows
+//! the store read. The store returns row and domain types, never wire types.
 
 mod datasources;
 mod db;
 mod gamebooks;
+mod handles;
+mod ids;
 mod incidents;
 mod investigation;
 mod migrate;
 mod org;
+mod outbox;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tickets;
 mod webhooks;
 
@@ -20,16 +31,21 @@ pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRecorded, StepResult, StepRow, TriggerEvent,
+    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem,
 };
+pub use handles::{System, Tenant};
+pub use ids::{IncidentKey, OrgId, WorkspaceId};
 pub use incidents::{
-    AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, NewComment, StoredEvent,
+    AcrossFilter, Applied, CommentRow, Cursor, IncidentListRow, IncidentRow, IngestIncident,
+    ListSummary, NewComment,
 };
 pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
 pub use org::{
-    AuthRecord, NewCredential, NewServiceAccount, NewUser, PrincipalKind, ServiceAccountChanges,
-    UserChanges,
+    AccountRow, AuthRecord, CredentialRow, NewCredential, NewServiceAccount, NewUser,
+    OrganizationRow, PrincipalKind, RoleGrant, ServiceAccountChanges, ServiceAccountRow,
+    UserChanges, UserRow, WorkspaceRow, WorkspaceUserRow,
 };
+pub use outbox::StoredEvent;
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
     ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,

@@ -3,10 +3,10 @@
 //! racing; on SQLite the write lock does the same.
 
 use palisade_domain::{Error, Result};
-use sqlx::{Acquire, Executor, Row};
+use sqlx::{Acquire, Executor};
 
-use crate::db::{db_err, Backend};
-use crate::Store;
+use crate::db::{now_micros, sql, Backend, DbResult};
+use crate::System;
 
 struct Migration {
     version: i64,
@@ -88,14 +88,15 @@ fn statements(sql: &str) -> impl Iterator<Item = String> {
         .into_iter()
 }
 
-impl Store {
+impl System<'_> {
     /// Applies every migration not applied yet. Returns the versions applied by this call.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
-        let mut conn = self.pool.acquire().await.map_err(db_err)?;
-        if self.backend() == Backend::Postgres {
+        let backend = self.store.backend();
+        let mut conn = self.store.read().acquire().await.db()?;
+        if backend == Backend::Postgres {
             conn.execute("SELECT pg_advisory_lock(7318201)")
                 .await
-                .map_err(db_err)?;
+                .db()?;
         }
         let result = async {
             conn.execute(
@@ -103,15 +104,13 @@ impl Store {
                  version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
             )
             .await
-            .map_err(db_err)?;
-            let applied: Vec<i64> = sqlx::query("SELECT version FROM palisade_migrations")
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .iter()
-                .map(|r| r.try_get::<i64, _>(0))
-                .collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?;
+            .db()?;
+            let applied: Vec<i64> = sql("SELECT version FROM palisade_migrations", ())
+                .fetch_all::<(i64,), _>(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(v,)| v)
+                .collect();
             if let Some(newest) = applied.iter().max() {
                 let known = MIGRATIONS.last().map(|m| m.version).unwrap_or(0);
                 if *newest > known {
@@ -122,29 +121,26 @@ impl Store {
             }
             let mut done = Vec::new();
             for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
-                let mut tx = conn.begin().await.map_err(db_err)?;
-                for stmt in statements(m.sql).filter_map(|s| for_backend(&s, self.backend())) {
+                let mut tx = conn.begin().await.db()?;
+                for stmt in statements(m.sql).filter_map(|s| for_backend(&s, backend)) {
                     tx.execute(stmt.as_str()).await.map_err(|e| {
                         Error::Internal(format!("migration {} ({}) failed: {e}", m.version, m.name))
                     })?;
                 }
-                sqlx::query(
+                sql(
                     "INSERT INTO palisade_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    (m.version, m.name, now_micros()),
                 )
-                .bind(m.version)
-                .bind(m.name)
-                .bind(palisade_domain::time::to_micros(chrono::Utc::now()))
                 .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
-                tx.commit().await.map_err(db_err)?;
+                .await?;
+                tx.commit().await.db()?;
                 tracing::info!(version = m.version, name = m.name, "applied migration");
                 done.push(m.version);
             }
             Ok(done)
         }
         .await;
-        if self.backend() == Backend::Postgres {
+        if backend == Backend::Postgres {
             let _ = conn.execute("SELECT pg_advisory_unlock(7318201)").await;
         }
         result

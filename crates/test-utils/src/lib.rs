@@ -6,14 +6,15 @@
 
 use std::net::SocketAddr;
 
+pub mod fakes;
 pub mod receiver;
+pub use palisade_store::testing::TestDb;
 pub use receiver::{Hit, Receiver, Reply};
 
 use base64::Engine;
 use palisade_server::config::{Config, DatabaseUrl, Secret};
 use palisade_server::{admin, AppState, Application};
 use serde_json::Value;
-use sqlx::{Connection, Executor};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -27,126 +28,6 @@ pub const SOURCES: [&str; 6] = [
     "Splunk",
     "SentinelOne",
 ];
-
-/// A database that exists for one test.
-pub struct TestDb {
-    pub url: String,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl TestDb {
-    pub async fn new() -> TestDb {
-        let choice = std::env::var("PALISADE_TEST_DATABASE").unwrap_or_default();
-        if choice.starts_with("postgres://") || choice.starts_with("postgresql://") {
-            let name = format!("palisade_t_{}", Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&choice)
-                .await
-                .expect("connect to PALISADE_TEST_DATABASE");
-            conn.execute(format!("CREATE DATABASE \"{name}\"").as_str())
-                .await
-                .expect("create test database");
-            conn.close().await.ok();
-            let (base, query) = match choice.split_once('?') {
-                Some((b, q)) => (b.to_string(), format!("?{q}")),
-                None => (choice.clone(), String::new()),
-            };
-            let (server, _) = base.rsplit_once('/').expect("database url has a path");
-            TestDb {
-                url: format!("{server}/{name}{query}"),
-                cleanup: Cleanup::Postgres {
-                    admin_url: choice,
-                    name,
-                },
-            }
-        } else {
-            let path = std::env::temp_dir().join(format!("palisade-test-{}.db", Uuid::new_v4()));
-            TestDb {
-                url: format!("sqlite://{}", path.display()),
-                cleanup: Cleanup::File(path),
-            }
-        }
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.cleanup, Cleanup::Postgres { .. })
-    }
-
-    /// Runs a statement straight against the database, past the server.
-    pub async fn execute(&self, sql: &str) {
-        if self.is_postgres() {
-            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            c.execute(sql).await.unwrap();
-        } else {
-            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-            c.execute(sql).await.unwrap();
-        }
-    }
-
-    /// The first column of every row a query returns, read straight from the database; the
-    /// `binds` are text parameters `$1`, `$2`, ….
-    pub async fn column<T>(&self, sql: &str, binds: &[&str]) -> Vec<T>
-    where
-        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-        T: Send + Unpin,
-    {
-        use sqlx::Row;
-        if self.is_postgres() {
-            let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-            let mut q = sqlx::query(sql);
-            for b in binds {
-                q = q.bind(*b);
-            }
-            let rows = q.fetch_all(&mut c).await.unwrap();
-            rows.iter().map(|r| r.get::<T, _>(0)).collect()
-        } else {
-            let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
-            let mut q = sqlx::query(sql);
-            for b in binds {
-                q = q.bind(*b);
-            }
-            let rows = q.fetch_all(&mut c).await.unwrap();
-            rows.iter().map(|r| r.get::<T, _>(0)).collect()
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Cleanup::Postgres { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("runtime");
-                    rt.block_on(async {
-                        if let Ok(mut c) = sqlx::PgConnection::connect(&admin_url).await {
-                            let _ = c
-                                .execute(
-                                    format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
-                                        .as_str(),
-                                )
-                                .await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
 
 /// A service-account credential.
 #[derive(Debug, Clone)]
@@ -341,11 +222,34 @@ impl TestApp {
         }
     }
 
+    /// The organization's verified id, as the store hands it out (for direct store calls).
+    pub async fn org_id(&self, org: &TestOrg) -> palisade_store::OrgId {
+        self.state
+            .store()
+            .system()
+            .organization(org.id)
+            .await
+            .expect("read organization")
+            .expect("the organization exists")
+            .id
+    }
+
+    /// The organization's outbox events, oldest first, read from the store.
+    pub async fn events(&self, org: &TestOrg) -> Vec<palisade_store::StoredEvent> {
+        self.state
+            .store()
+            .tenant(&self.org_id(org).await)
+            .events()
+            .await
+            .expect("read the outbox")
+    }
+
     pub async fn workspace(&self, org: &TestOrg, name: &str) -> Uuid {
         admin::create_workspace(&self.state, org.id, name, None)
             .await
             .expect("workspace")
             .id
+            .uuid()
     }
 
     /// Creates a service account through the API; returns its credential and the response.

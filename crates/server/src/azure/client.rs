@@ -1,19 +1,19 @@
-//! A small Azure client: OAuth2 client credentials against Microsoft Entra ID and Azure
-//! Resource Manager REST calls (`api-version`, `nextLink` paging, `429`/`Retry-After`, ARM
-//! error bodies). Neither the client secret nor an access token is ever logged, shown in
-//! `Debug`, or put into an error.
+//! A small Azure client: OAuth2 client credentials against Microsoft Entra ID (the token cache
+//! of [`palisade_net::entra`], shared with the Microsoft connectors) and Azure Resource Manager
+//! REST calls (`api-version`, `nextLink` paging, `429`/`Retry-After`, ARM error bodies). Neither
+//! the client secret nor an access token is ever logged, shown in `Debug`, or put into an error.
 
 use std::fmt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use palisade_domain::Error;
-use reqwest::header::{HeaderMap, ACCEPT, RETRY_AFTER};
+use palisade_net::entra::{self, AccessToken, Throttling, TokenError, TokenSource};
+use palisade_net::upstream::{clip, retry_after, transport_kind};
+use reqwest::header::ACCEPT;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
-use tokio::sync::Mutex;
 
-use crate::config::{AzureConfig, Secret};
+use crate::config::AzureConfig;
 
 const ARM: &str = "Azure Resource Manager";
 const ENTRA: &str = "Microsoft Entra ID";
@@ -21,25 +21,6 @@ const ENTRA: &str = "Microsoft Entra ID";
 const DEFAULT_RETRY_AFTER: u64 = 2;
 /// Retry-After given to callers when Azure is unreachable.
 const UNAVAILABLE_RETRY_AFTER: u64 = 5;
-
-/// An access token and when to stop using it.
-#[derive(Clone)]
-struct CachedToken {
-    value: Arc<str>,
-    refresh_at: Instant,
-    /// `oid` claim: the object id of the principal the token was issued to.
-    object_id: Option<String>,
-}
-
-impl fmt::Debug for CachedToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CachedToken")
-            .field("value", &"<redacted>")
-            .field("refresh_at", &self.refresh_at)
-            .field("object_id", &self.object_id)
-            .finish()
-    }
-}
 
 /// A failed call, before it becomes a ProblemDetails (see [`AzureError::into_domain`]).
 #[derive(Debug, Clone)]
@@ -152,66 +133,53 @@ impl From<AzureError> for Error {
     }
 }
 
+impl From<TokenError> for AzureError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Refused {
+                status,
+                code,
+                description,
+                retry_after,
+            } => AzureError::Token {
+                status,
+                code,
+                description,
+                retry_after: retry_after.map(|d| d.as_secs()),
+            },
+            TokenError::Transport { message } | TokenError::Blocked { message } => {
+                AzureError::Transport {
+                    service: ENTRA,
+                    message,
+                }
+            }
+        }
+    }
+}
+
 /// The client. One per process; the token is shared by every request.
 pub struct AzureClient {
     http: reqwest::Client,
-    client_id: String,
-    client_secret: Secret,
-    token_url: Url,
+    tokens: TokenSource,
     arm: Url,
-    scope: String,
-    max_retries: u32,
-    max_retry_after: u64,
+    throttling: Throttling,
     max_pages: u32,
-    token: Mutex<Option<CachedToken>>,
 }
 
 impl fmt::Debug for AzureClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AzureClient")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("token_url", &self.token_url.as_str())
+            .field("tokens", &self.tokens)
             .field("arm", &self.arm.as_str())
             .finish_non_exhaustive()
     }
 }
 
 fn transport(service: &'static str, e: &reqwest::Error) -> AzureError {
-    let message = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_decode() || e.is_body() {
-        "unreadable response"
-    } else {
-        "request failed"
-    };
     AzureError::Transport {
         service,
-        message: message.into(),
+        message: transport_kind(e).into(),
     }
-}
-
-/// `Retry-After` as seconds (delta-seconds or an HTTP date).
-fn retry_after(headers: &HeaderMap) -> Option<u64> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(secs);
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let secs = (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds();
-    Some(secs.max(0) as u64)
-}
-
-/// Short, single-line text from an upstream message.
-fn clip(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("").trim();
-    let mut out: String = line.chars().take(400).collect();
-    if line.chars().count() > 400 {
-        out.push('…');
-    }
-    out
 }
 
 /// `{"error": {"code", "message"}}` (or the bare `{"code", "message"}` some providers send).
@@ -225,18 +193,6 @@ fn arm_error(text: &str) -> (String, String) {
     let code = e["code"].as_str().unwrap_or("").to_string();
     let message = e["message"].as_str().unwrap_or("").to_string();
     (code, message)
-}
-
-/// The `oid` claim of a JWT access token (its signature is not checked: the token came straight
-/// from the token endpoint over TLS).
-fn object_id_of(token: &str) -> Option<String> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims["oid"].as_str().map(str::to_string)
 }
 
 fn parse_endpoint(raw: &str) -> Result<Url, String> {
@@ -259,12 +215,8 @@ impl AzureClient {
         };
         let authority = parse_endpoint(&c.authority_host)?;
         let arm = parse_endpoint(&c.resource_manager_endpoint)?;
-        let mut token_url = authority;
-        token_url
-            .path_segments_mut()
-            .map_err(|_| "authority_host is not a base URL".to_string())?
-            .extend([tenant, "oauth2", "v2.0", "token"]);
-        let scope = format!("{}/.default", arm.as_str().trim_end_matches('/'));
+        let token_url = entra::token_url(&authority, tenant)?;
+        let scope = entra::default_scope(&arm);
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(c.timeout_secs))
             .connect_timeout(Duration::from_secs(c.timeout_secs.min(10)))
@@ -272,141 +224,36 @@ impl AzureClient {
             .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;
+        let throttling = Throttling {
+            max_retries: c.max_retries,
+            max_retry_after: Duration::from_secs(c.max_retry_after_secs),
+        };
+        let tokens = TokenSource::new(
+            http.clone(),
+            token_url,
+            client_id,
+            secret.clone(),
+            scope,
+            throttling,
+        );
         Ok(Some(AzureClient {
             http,
-            client_id: client_id.to_string(),
-            client_secret: secret.clone(),
-            token_url,
+            tokens,
             arm,
-            scope,
-            max_retries: c.max_retries,
-            max_retry_after: c.max_retry_after_secs,
+            throttling,
             max_pages: c.max_pages,
-            token: Mutex::new(None),
         }))
     }
 
     /// Removes the client secret from upstream text before it goes anywhere.
     fn scrub(&self, text: &str) -> String {
-        let secret = self.client_secret.expose();
-        if secret.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(secret, "<redacted>")
-        }
-    }
-
-    /// How long to wait before retrying a throttled call, or `None` to give up.
-    fn throttle_wait(&self, attempt: u32, retry_after: Option<u64>) -> Option<Duration> {
-        if attempt >= self.max_retries {
-            return None;
-        }
-        let secs = retry_after.unwrap_or(DEFAULT_RETRY_AFTER << attempt);
-        (secs <= self.max_retry_after).then(|| Duration::from_secs(secs))
-    }
-
-    /// A usable access token: the cached one, or a new one. The lock is held while fetching,
-    /// so concurrent requests wait for one token request instead of each making their own.
-    async fn token(&self) -> Result<CachedToken, AzureError> {
-        let mut slot = self.token.lock().await;
-        if let Some(t) = slot.as_ref() {
-            if Instant::now() < t.refresh_at {
-                return Ok(t.clone());
-            }
-        }
-        let fresh = self.fetch_token().await?;
-        *slot = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    /// Drops the cached token if it is still the one that failed.
-    async fn invalidate(&self, failed: &CachedToken) {
-        let mut slot = self.token.lock().await;
-        if slot
-            .as_ref()
-            .is_some_and(|t| Arc::ptr_eq(&t.value, &failed.value))
-        {
-            *slot = None;
-        }
-    }
-
-    async fn fetch_token(&self) -> Result<CachedToken, AzureError> {
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose()),
-            ("scope", self.scope.as_str()),
-        ];
-        let mut attempt = 0;
-        loop {
-            let started = Instant::now();
-            let resp = self
-                .http
-                .post(self.token_url.clone())
-                .header(ACCEPT, "application/json")
-                .form(&form)
-                .send()
-                .await
-                .map_err(|e| transport(ENTRA, &e))?;
-            let status = resp.status();
-            let wait = retry_after(resp.headers());
-            let text = resp.text().await.map_err(|e| transport(ENTRA, &e))?;
-            tracing::debug!(status = status.as_u16(), "azure token request");
-            if status.is_success() {
-                let v: Value = serde_json::from_str(&text).map_err(|_| AzureError::Transport {
-                    service: ENTRA,
-                    message: "the token response is not JSON".into(),
-                })?;
-                let Some(access) = v["access_token"].as_str().filter(|s| !s.is_empty()) else {
-                    return Err(AzureError::Transport {
-                        service: ENTRA,
-                        message: "the token response has no access_token".into(),
-                    });
-                };
-                // `expires_in` is a number (v2.0 endpoint) or a numeric string (v1.0).
-                let lifetime = v["expires_in"]
-                    .as_u64()
-                    .or_else(|| v["expires_in"].as_str().and_then(|s| s.parse().ok()))
-                    .unwrap_or(300);
-                // Refresh 5 minutes before expiry, or halfway through a shorter lifetime.
-                let margin = (lifetime / 2).min(300);
-                return Ok(CachedToken {
-                    object_id: object_id_of(access),
-                    value: Arc::from(access),
-                    refresh_at: started + Duration::from_secs(lifetime - margin),
-                });
-            }
-            if status == StatusCode::TOO_MANY_REQUESTS
-                || (status == StatusCode::SERVICE_UNAVAILABLE && wait.is_some())
-            {
-                if let Some(d) = self.throttle_wait(attempt, wait) {
-                    attempt += 1;
-                    tracing::info!(wait_secs = d.as_secs(), "azure token request throttled");
-                    tokio::time::sleep(d).await;
-                    continue;
-                }
-            }
-            let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            let code = v["error"].as_str().unwrap_or("").to_string();
-            let description = clip(&self.scrub(v["error_description"].as_str().unwrap_or("")));
-            tracing::warn!(status = status.as_u16(), error = %code, "azure token request refused");
-            return Err(AzureError::Token {
-                status: status.as_u16(),
-                code: if code.is_empty() {
-                    format!("HTTP {}", status.as_u16())
-                } else {
-                    code
-                },
-                description,
-                retry_after: wait,
-            });
-        }
+        self.tokens.scrub(text)
     }
 
     /// Object id of the principal Palisade signs in as (the access token's `oid` claim).
     pub async fn principal_object_id(&self) -> Result<String, Error> {
-        let token = self.token().await?;
-        token.object_id.ok_or_else(|| {
+        let token = self.tokens.token().await.map_err(AzureError::from)?;
+        token.object_id().map(str::to_string).ok_or_else(|| {
             Error::IntegrationNotConfigured(
                 "The Azure access token carries no object id ('oid' claim); cannot identify Palisade's Azure principal.".into(),
             )
@@ -440,11 +287,11 @@ impl AzureClient {
         let mut refreshed = false;
         let mut attempt = 0;
         loop {
-            let token = self.token().await?;
+            let token: AccessToken = self.tokens.token().await?;
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
-                .bearer_auth(&*token.value)
+                .bearer_auth(token.secret())
                 .header(ACCEPT, "application/json");
             if let Some(b) = body {
                 req = req.json(b);
@@ -466,13 +313,13 @@ impl AzureClient {
             if status == StatusCode::UNAUTHORIZED && !refreshed {
                 // Expired or revoked token: get a new one and try once more.
                 refreshed = true;
-                self.invalidate(&token).await;
+                self.tokens.invalidate(&token).await;
                 continue;
             }
             if status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::SERVICE_UNAVAILABLE && wait.is_some())
             {
-                if let Some(d) = self.throttle_wait(attempt, wait) {
+                if let Some(d) = self.throttling.wait(attempt, wait) {
                     attempt += 1;
                     tracing::info!(
                         path = url.path(),
@@ -492,7 +339,7 @@ impl AzureClient {
                     clip(&self.scrub(&code))
                 },
                 message: clip(&self.scrub(&message)),
-                retry_after: wait,
+                retry_after: wait.map(|d| d.as_secs()),
             });
         }
     }
@@ -545,22 +392,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn object_id_comes_from_the_token_payload() {
-        use base64::Engine;
-        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        let token = format!(
-            "{}.{}.sig",
-            enc(r#"{"alg":"RS256"}"#),
-            enc(r#"{"oid":"0f0e0d0c-0000-4000-8000-000000000001","tid":"t"}"#)
-        );
-        assert_eq!(
-            object_id_of(&token).as_deref(),
-            Some("0f0e0d0c-0000-4000-8000-000000000001")
-        );
-        assert_eq!(object_id_of("opaque"), None);
-    }
-
-    #[test]
     fn arm_errors_map_to_problems() {
         let arm = |status, code: &str| AzureError::Arm {
             status,
@@ -599,17 +430,5 @@ mod tests {
         assert_eq!((code.as_str(), message.as_str()), ("X", "Y"));
         let (code, _) = arm_error(r#"{"code":"Bare","message":"Y"}"#);
         assert_eq!(code, "Bare");
-    }
-
-    #[test]
-    fn retry_after_accepts_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(3));
-        h.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(0));
     }
 }

@@ -3,19 +3,18 @@
 //! steps in sequence, committing each. Every replica runs one; they coordinate only through
 //! the database.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade_domain::incident::IncidentDoc;
 use palisade_domain::time::to_micros;
-use palisade_domain::{Error, OrgId, Result};
+use palisade_domain::{Error, Result};
 use palisade_store::{
-    IncidentRow, NewComment, NewRun, RunRow, StepRecorded, StepResult, StepRow, Store,
+    IncidentRow, NewComment, NewRun, StepRecorded, StepResult, StepRow, Store, WorkItem,
 };
 use palisade_types::gamebooks::{ActionType, PlaybookAction};
 use palisade_types::incidents::{
-    Classification, ClassificationReason, IncidentSource, IncidentStatus, Owner, Severity,
+    Classification, ClassificationReason, IncidentStatus, Owner, Severity,
 };
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -130,10 +129,11 @@ impl Engine {
             match self
                 .inner
                 .store
+                .system()
                 .trigger_gamebooks(TRIGGER_BATCH, |e, incident, rules, playbooks| {
-                    let Some(ws) = e.workspace_id else {
+                    if e.workspace_id.is_none() {
                         return Vec::new();
-                    };
+                    }
                     let doc = &incident.doc;
                     applicable(rules, &doc.title, Some(doc.severity), Some(incident.source))
                         .into_iter()
@@ -141,8 +141,6 @@ impl Engine {
                         .filter_map(|r| {
                             let steps = plan_steps(doc, &r.fields.playbook_ids, playbooks);
                             (!steps.is_empty()).then(|| NewRun {
-                                org: e.org,
-                                workspace_id: ws,
                                 source: incident.source,
                                 incident_id: incident.id.clone(),
                                 incident_number: incident.number,
@@ -196,6 +194,7 @@ impl Engine {
                 match self
                     .inner
                     .store
+                    .system()
                     .claim_runs(&self.inner.owner, now, self.lease_until(), free)
                     .await
                 {
@@ -233,9 +232,10 @@ impl Engine {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         loop {
-            let Some((run, steps)) = store.run_for_work(id).await? else {
+            let Some(item) = store.system().run_for_work(id).await? else {
                 return Ok(Worked::Lost);
             };
+            let (run, steps) = (&item.run, &item.steps);
             if run.status != "Running" {
                 return Ok(Worked::Lost);
             }
@@ -245,15 +245,24 @@ impl Engine {
                     "Pending" | "Running" | "AwaitingApproval"
                 )
             }) else {
-                let (status, summary) = outcome(&steps);
-                return Ok(if store.finish_run(&run, owner, status, &summary).await? {
-                    Worked::Finished
-                } else {
-                    Worked::Lost
-                });
+                let (status, summary) = outcome(steps);
+                return Ok(
+                    if store
+                        .system()
+                        .finish_run(&item, owner, status, &summary)
+                        .await?
+                    {
+                        Worked::Finished
+                    } else {
+                        Worked::Lost
+                    },
+                );
             };
             if step.is_admin_required && step.approved_by.is_none() {
-                store.await_approval(run.id, step.id, owner).await?;
+                store
+                    .system()
+                    .await_approval(run.id, step.id, owner)
+                    .await?;
                 return Ok(Worked::Waiting);
             }
             // A step that leaves the database (an HTTP request) is marked Running first, so
@@ -265,23 +274,23 @@ impl Engine {
                 .is_some_and(|k| k.eq_ignore_ascii_case("HttpRequest"));
             if leaves_database
                 && !store
+                    .system()
                     .start_step(run.id, step.id, owner, self.lease_until())
                     .await?
             {
                 return Ok(Worked::Lost);
             }
-            if self.execute(&run, step).await? == StepRecorded::Lost {
+            if self.execute(&item, step).await? == StepRecorded::Lost {
                 return Ok(Worked::Lost);
             }
         }
     }
 
-    async fn execute(&self, run: &RunRow, step: &StepRow) -> Result<StepRecorded> {
+    async fn execute(&self, item: &WorkItem, step: &StepRow) -> Result<StepRecorded> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
-        let org = OrgId::new(run.org);
-        let source = IncidentSource::parse(&run.source)
-            .ok_or_else(|| Error::Internal(format!("bad source {}", run.source)))?;
+        let (run, key) = (&item.run, &item.incident);
+        let (org, source) = (key.workspace.org(), key.source);
         let action: PlaybookAction = serde_json::from_str(&step.action).unwrap_or_default();
         let params: Map<String, Value> = serde_json::from_str(&step.parameters).unwrap_or_default();
         let kind = action.kind.as_deref().and_then(ActionType::parse);
@@ -308,6 +317,7 @@ impl Engine {
         let recorded = match kind {
             None => {
                 store
+                    .system()
                     .finish_step(
                         run.id,
                         step.id,
@@ -319,14 +329,12 @@ impl Engine {
                     .await?
             }
             Some(ActionType::HttpRequest) => {
-                let result = match store
-                    .get_incident(&org, run.workspace_id, source, &run.incident_id)
-                    .await?
-                {
+                let result = match store.tenant(&org).get_incident(key).await? {
                     None => fail(format!("Incident '{}' no longer exists.", run.incident_id)),
                     Some(row) => self.http(&action, &ctx(&row)).await,
                 };
                 store
+                    .system()
                     .finish_step(
                         run.id,
                         step.id,
@@ -339,16 +347,14 @@ impl Engine {
             }
             Some(ActionType::LinkTicket) => {
                 let ticket = action.ticket_id.clone().unwrap_or_default();
-                let rendered = match store
-                    .get_incident(&org, run.workspace_id, source, &run.incident_id)
-                    .await?
-                {
+                let rendered = match store.tenant(&org).get_incident(key).await? {
                     Some(row) => ctx(&row).render(&ticket, Escape::None),
                     None => ticket,
                 };
                 store
+                    .system()
                     .finish_step_link_ticket(
-                        run,
+                        item,
                         step.id,
                         owner,
                         self.lease_until(),
@@ -360,8 +366,9 @@ impl Engine {
             }
             Some(kind) => {
                 let (recorded, _, _) = store
+                    .system()
                     .finish_step_with_change(
-                        run,
+                        item,
                         step.id,
                         owner,
                         self.lease_until(),
@@ -374,9 +381,7 @@ impl Engine {
         };
         tracing::debug!(run = %run.id, step = %step.id, ms = started.elapsed().as_millis() as u64, "playbook step done");
         if matches!(recorded, StepRecorded::Done { .. }) {
-            self.inner
-                .cache
-                .forget(&org, run.workspace_id, source, &run.incident_id);
+            self.inner.cache.forget(key);
         }
         Ok(recorded)
     }
@@ -393,15 +398,8 @@ impl Engine {
             Ok(u) => u,
             Err(e) => return fail(format!("The URL {e}.")),
         };
-        let literal: Option<IpAddr> = match parsed.host() {
-            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        if let Some(ip) = literal {
-            if let Err(e) = self.inner.guard.check_ip(ip) {
-                return fail(format!("Refused by the SSRF guard: {e}."));
-            }
+        if let Err(e) = self.inner.guard.check_literal_host(&parsed) {
+            return fail(format!("Refused by the SSRF guard: {e}."));
         }
         let method =
             reqwest::Method::from_bytes(action.method.as_deref().unwrap_or("POST").as_bytes())

@@ -4,7 +4,6 @@
 //! authorization layer, the OpenAPI document and the test that walks every route.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams, Request, State};
 use axum::handler::Handler;
@@ -19,7 +18,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use super::context::{set_principal, set_route};
 use super::error::ApiError;
-use crate::auth::Principal;
+use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::AppState;
 
 /// Who may call a route.
@@ -279,7 +278,8 @@ struct Guard {
 
 /// Authentication and authorization for one route: 401, then 403 `INSUFFICIENT_SCOPE`, then
 /// (workspace routes) 404 for a workspace of another organization or 403
-/// `INSUFFICIENT_WORKSPACE_ROLE`.
+/// `INSUFFICIENT_WORKSPACE_ROLE`. What passes is handed to the handler as typed contexts:
+/// [`OrgCtx`] on every non-public route, [`WorkspaceCtx`] on workspace routes.
 async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Response {
     set_route(guard.route);
     if guard.access == Access::Public {
@@ -289,19 +289,35 @@ async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Resp
         return ApiError(Error::internal("application state missing from request")).into_response();
     };
     let (mut parts, body) = req.into_parts();
-    let principal = match check(&state, &guard, &mut parts).await {
-        Ok(p) => p,
+    let org = match authenticate(&state, &guard, &parts).await {
+        Ok(org) => org,
         Err(e) => return ApiError(e).into_response(),
     };
-    parts.extensions.insert(principal);
+    if let Some(required) = guard.access.role() {
+        // A path segment that is not valid UTF-8 is the client's error, answered as on every
+        // other route (400).
+        let params = match RawPathParams::from_request_parts(&mut parts, &()).await {
+            Ok(params) => params,
+            Err(rejection) => return rejection.into_response(),
+        };
+        let raw = params
+            .iter()
+            .find(|(k, _)| *k == "workspaceId")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        match workspace_ctx(&state, &org, &raw, required).await {
+            Ok(ctx) => {
+                parts.extensions.insert(ctx);
+            }
+            Err(e) => return ApiError(e).into_response(),
+        }
+    }
+    parts.extensions.insert(org);
     next.run(Request::from_parts(parts, body)).await
 }
 
-async fn check(
-    state: &AppState,
-    guard: &Guard,
-    parts: &mut Parts,
-) -> Result<Arc<Principal>, Error> {
+/// Authenticates the caller and checks the route's scope.
+async fn authenticate(state: &AppState, guard: &Guard, parts: &Parts) -> Result<OrgCtx, Error> {
     let header = match parts.headers.get(header::AUTHORIZATION) {
         Some(v) => Some(
             v.to_str()
@@ -319,63 +335,74 @@ async fn check(
     if !scopes.is_empty() && !scopes.iter().any(|s| principal.scopes.allows(*s)) {
         return Err(Error::InsufficientScope(scopes));
     }
-    if let Some(required) = guard.access.role() {
-        let params = RawPathParams::from_request_parts(parts, &())
-            .await
-            .map_err(|_| Error::internal("workspace route without path parameters"))?;
-        let raw = params
-            .iter()
-            .find(|(k, _)| *k == "workspaceId")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default();
-        let ws = super::extract::path_id("Workspace", &raw)?;
-        match principal.workspace_role(&ws) {
-            Some(role) if role >= required => {}
-            held => {
-                // Another organization's workspace (or none at all) is not found, never
-                // forbidden.
-                let exists = state
-                    .store()
-                    .get_workspace(&principal.org, ws)
-                    .await?
-                    .is_some();
-                if !exists {
-                    return Err(Error::not_found_target("Workspace", ws, "workspaceId"));
-                }
-                // The workspace is the organization's: an organization-wide role applies even
-                // if the workspace is newer than the cached principal.
-                let effective = held
-                    .into_iter()
-                    .chain(principal.org_role.implied_workspace_role())
-                    .max();
-                if effective.is_none_or(|r| r < required) {
+    Ok(OrgCtx::new(principal))
+}
+
+/// The caller's context on the `{workspaceId}` of the path, when it holds `required` there.
+async fn workspace_ctx(
+    state: &AppState,
+    org: &OrgCtx,
+    raw: &str,
+    required: WorkspaceRole,
+) -> Result<WorkspaceCtx, Error> {
+    let ws = super::extract::path_id("Workspace", raw)?;
+    let principal = &org.principal;
+    let held = principal.workspace(&ws);
+    let (workspace, role) = match held {
+        Some((workspace, role)) if role >= required => (workspace, role),
+        _ => {
+            // Another organization's workspace (or none at all) is not found, never
+            // forbidden.
+            let Some(workspace) = state.store().tenant(&org.org).workspace(ws).await? else {
+                return Err(Error::not_found_target("Workspace", ws, "workspaceId"));
+            };
+            // The workspace is the organization's: an organization-wide role applies even if
+            // the workspace is newer than the cached principal.
+            let effective = held
+                .map(|(_, role)| role)
+                .into_iter()
+                .chain(principal.org_role.implied_workspace_role())
+                .max();
+            match effective {
+                Some(role) if role >= required => (workspace.id, role),
+                _ => {
                     return Err(Error::InsufficientWorkspaceRole {
                         workspace: ws.to_string(),
                         required,
-                    });
+                    })
                 }
             }
         }
-    }
-    Ok(principal)
+    };
+    Ok(WorkspaceCtx {
+        org: org.org,
+        workspace,
+        role,
+        principal: principal.clone(),
+    })
 }
 
-/// The authenticated caller, for handlers of non-public routes.
-pub struct Auth(pub Arc<Principal>);
+/// A context the authorization layer put in the request, for the handler.
+fn context<T: Clone + Send + Sync + 'static>(parts: &Parts, what: &str) -> Result<T, ApiError> {
+    parts.extensions.get::<T>().cloned().ok_or_else(|| {
+        ApiError(Error::internal(format!(
+            "the route's handler asked for {what} its access rule does not provide"
+        )))
+    })
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for Auth {
+impl<S: Send + Sync> FromRequestParts<S> for OrgCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Arc<Principal>>()
-            .cloned()
-            .map(Auth)
-            .ok_or_else(|| {
-                ApiError(Error::internal(
-                    "handler of a public route asked for a principal",
-                ))
-            })
+        context(parts, "an organization context")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkspaceCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        context(parts, "a workspace context")
     }
 }

@@ -10,8 +10,8 @@ use palisade_types::azure::{
     NetworkSecurityGroup, SentinelInstance, SubscriptionOwnership, WorkspaceValidation,
 };
 
+use crate::access::OrgCtx;
 use crate::http::error::ApiResult;
-use crate::http::registry::Auth;
 use crate::http::respond::Data;
 use crate::AppState;
 
@@ -25,14 +25,14 @@ fn param<'a>(q: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
 
 pub async fn subscriptions(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
 ) -> ApiResult<Data<Vec<AzureSubscription>>> {
     Ok(Data(s.azure()?.subscriptions().await?))
 }
 
 pub async fn is_owner(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Query(q): Params,
 ) -> ApiResult<Data<SubscriptionOwnership>> {
     let azure = s.azure()?;
@@ -41,7 +41,7 @@ pub async fn is_owner(
 
 pub async fn network_security_groups(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Path(sub): Path<String>,
 ) -> ApiResult<Data<Vec<NetworkSecurityGroup>>> {
     Ok(Data(s.azure()?.network_security_groups(&sub).await?))
@@ -49,7 +49,7 @@ pub async fn network_security_groups(
 
 pub async fn resource_groups(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Path(sub): Path<String>,
 ) -> ApiResult<Data<Vec<AzureResourceGroup>>> {
     Ok(Data(s.azure()?.resource_groups(&sub).await?))
@@ -57,7 +57,7 @@ pub async fn resource_groups(
 
 pub async fn workspaces(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Path((sub, rg)): Path<(String, String)>,
 ) -> ApiResult<Data<Vec<LogAnalyticsWorkspace>>> {
     Ok(Data(s.azure()?.workspaces(&sub, &rg).await?))
@@ -65,7 +65,7 @@ pub async fn workspaces(
 
 pub async fn sentinels(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Path((sub, rg)): Path<(String, String)>,
 ) -> ApiResult<Data<Vec<SentinelInstance>>> {
     Ok(Data(s.azure()?.sentinels(&sub, &rg).await?))
@@ -73,7 +73,7 @@ pub async fn sentinels(
 
 pub async fn validate_workspace(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Path((sub, rg, name)): Path<(String, String, String)>,
 ) -> ApiResult<Data<WorkspaceValidation>> {
     Ok(Data(s.azure()?.validate(&sub, &rg, &name).await?))
@@ -83,7 +83,7 @@ pub async fn validate_workspace(
 /// rule's full ARM id, URL-encoded into one path segment. A body, if any, is ignored.
 pub async fn set_analytical_rule(
     State(s): State<AppState>,
-    Auth(_): Auth,
+    _: OrgCtx,
     Path(rule_id): Path<String>,
     Query(q): Params,
 ) -> ApiResult<Data<AnalyticsRule>> {

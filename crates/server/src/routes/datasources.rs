@@ -4,9 +4,9 @@
 use axum::extract::{Path, Query, State};
 use palisade_types::datasources::*;
 
+use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::http::error::ApiResult;
 use crate::http::extract::{path_id, Json};
-use crate::http::registry::Auth;
 use crate::http::respond::{Created, Data};
 use crate::AppState;
 
@@ -20,75 +20,67 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 pub async fn list(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
 ) -> ApiResult<Data<Vec<DataSource>>> {
-    let ws = path_id("Workspace", &ws)?;
-    Ok(Data(s.datasources().list(&p, ws).await?))
+    Ok(Data(s.datasources().list(&ctx).await?))
 }
 
 pub async fn create(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
     Json(req): Json<DataSourceRequest>,
 ) -> ApiResult<Created<DataSource>> {
-    let ws = path_id("Workspace", &ws)?;
-    Ok(Created(s.datasources().create(&p, ws, req).await?))
-}
-
-fn ids(ws: &str, id: &str) -> ApiResult<(uuid::Uuid, uuid::Uuid)> {
-    Ok((path_id("Workspace", ws)?, path_id("Data connector", id)?))
+    Ok(Created(s.datasources().create(&ctx, req).await?))
 }
 
 pub async fn get(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path((ws, id)): Path<(String, String)>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Data<DataSource>> {
-    let (ws, id) = ids(&ws, &id)?;
-    Ok(Data(s.datasources().get(&p, ws, id).await?))
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().get(&ctx, id).await?))
 }
 
 pub async fn update(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path((ws, id)): Path<(String, String)>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
     Json(req): Json<DataSourceRequest>,
 ) -> ApiResult<Data<DataSource>> {
-    let (ws, id) = ids(&ws, &id)?;
-    Ok(Data(s.datasources().update(&p, ws, id, req).await?))
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().update(&ctx, id, req).await?))
 }
 
 pub async fn delete(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path((ws, id)): Path<(String, String)>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Data<bool>> {
-    let (ws, id) = ids(&ws, &id)?;
-    Ok(Data(s.datasources().delete(&p, ws, id).await?))
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().delete(&ctx, id).await?))
 }
 
 pub async fn record_volume(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path((ws, id)): Path<(String, String)>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
     Json(req): Json<RecordVolumeRequest>,
 ) -> ApiResult<Data<RecordVolumeResult>> {
-    let (ws, id) = ids(&ws, &id)?;
-    Ok(Data(s.datasources().record_volume(&p, ws, id, req).await?))
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().record_volume(&ctx, id, req).await?))
 }
 
 pub async fn volume(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path((ws, id)): Path<(String, String)>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
     Query(q): Params,
 ) -> ApiResult<Data<Vec<VolumeHour>>> {
-    let (ws, id) = ids(&ws, &id)?;
+    let id = path_id("Data connector", &id)?;
     Ok(Data(
         s.datasources()
-            .volume(&p, ws, id, param(&q, "from"), param(&q, "to"))
+            .volume(&ctx, id, param(&q, "from"), param(&q, "to"))
             .await?,
     ))
 }
@@ -96,7 +88,7 @@ pub async fn volume(
 /// `?workspaceIds=` may repeat; a comma-separated list is accepted too.
 pub async fn across(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    ctx: OrgCtx,
     Query(q): Params,
 ) -> ApiResult<Data<Vec<WorkspaceDataSources>>> {
     let ids: Vec<String> = q
@@ -106,15 +98,15 @@ pub async fn across(
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
         .collect();
-    Ok(Data(s.datasources().across(&p, ids).await?))
+    Ok(Data(s.datasources().across(&ctx, ids).await?))
 }
 
 pub async fn anomalies(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    ctx: OrgCtx,
     Json(req): Json<AnomaliesRequest>,
 ) -> ApiResult<Data<DataConnectorAnomalies>> {
-    Ok(Data(s.datasources().anomalies(&p, req).await?))
+    Ok(Data(s.datasources().anomalies(&ctx, req).await?))
 }
 
 // ---------------------------------------------------------------- route table

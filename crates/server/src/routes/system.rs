@@ -30,6 +30,10 @@ const GUIDES: &[(&str, &str)] = &[
         include_str!("../../../../docs/configuration.md"),
     ),
     (
+        "connectors.md",
+        include_str!("../../../../docs/connectors.md"),
+    ),
+    (
         "datasources.md",
         include_str!("../../../../docs/datasources.md"),
     ),
@@ -107,9 +111,9 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ));
     // Delivery backlog gauges, read from the shared database (every replica reports the same).
     if let (Ok(jobs), Ok(events), Ok(gamebook_events)) = (
-        state.store().queued_jobs(None).await,
-        state.store().undispatched_events().await,
-        state.store().gamebook_pending_events().await,
+        state.store().system().queued_jobs(None).await,
+        state.store().system().undispatched_events().await,
+        state.store().system().gamebook_pending_events().await,
     ) {
         text.push_str(&format!(
             "# HELP palisade_webhook_jobs_queued Webhook deliveries queued (due, retrying or held).\n\
@@ -241,7 +245,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             root)
         .route(Method::GET, "/docs/{guide}", Public,
             doc("docs-guide", SYSTEM, "A guide of `docs/`, e.g. [webhooks.md](/docs/webhooks.md)")
-                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `tickets.md`, `webhooks.md`.")
+                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `tickets.md`, `webhooks.md`.")
                 .extension().raw("text/plain"),
             guide)
         .route(Method::GET, "/docs/redoc.standalone.js", Public,

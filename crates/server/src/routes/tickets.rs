@@ -2,24 +2,22 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use palisade_types::tickets::*;
 
+use crate::access::WorkspaceCtx;
 use crate::http::error::ApiResult;
-use crate::http::extract::{path_id, Json};
-use crate::http::registry::Auth;
+use crate::http::extract::Json;
 use crate::http::respond::{Created, Data};
 use crate::AppState;
 
 pub async fn upsert(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
     Json(req): Json<ServiceTicketInput>,
 ) -> ApiResult<Response> {
-    let ws = path_id("Workspace", &ws)?;
-    let (ticket, created) = s.tickets().upsert(&p, ws, req).await?;
+    let (ticket, created) = s.tickets().upsert(&ctx, req).await?;
     Ok(if created {
         Created(ticket).into_response()
     } else {
@@ -29,41 +27,33 @@ pub async fn upsert(
 
 pub async fn link(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
     Json(req): Json<LinkServiceTicketRequest>,
 ) -> ApiResult<Data<ServiceTicket>> {
-    let ws = path_id("Workspace", &ws)?;
-    Ok(Data(s.tickets().link(&p, ws, req).await?))
+    Ok(Data(s.tickets().link(&ctx, req).await?))
 }
 
 pub async fn unlink(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
     Json(req): Json<LinkServiceTicketRequest>,
 ) -> ApiResult<Data<bool>> {
-    let ws = path_id("Workspace", &ws)?;
-    Ok(Data(s.tickets().unlink(&p, ws, req).await?))
+    Ok(Data(s.tickets().unlink(&ctx, req).await?))
 }
 
 pub async fn priority(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
     Json(req): Json<TicketPriorityRequest>,
 ) -> ApiResult<Data<ServiceTicket>> {
-    let ws = path_id("Workspace", &ws)?;
-    Ok(Data(s.tickets().priority(&p, ws, req).await?))
+    Ok(Data(s.tickets().priority(&ctx, req).await?))
 }
 
 pub async fn search(
     State(s): State<AppState>,
-    Auth(p): Auth,
-    Path(ws): Path<String>,
+    ctx: WorkspaceCtx,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Data<Vec<ServiceTicket>>> {
-    let ws = path_id("Workspace", &ws)?;
     let get = |n: &str| {
         q.iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(n))
@@ -71,7 +61,7 @@ pub async fn search(
     };
     Ok(Data(
         s.tickets()
-            .search(&p, ws, get("groupingId"), get("ticketNumber"))
+            .search(&ctx, get("groupingId"), get("ticketNumber"))
             .await?,
     ))
 }

@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use palisade_domain::OrgId;
-use palisade_store::IncidentRow;
+use palisade_store::{IncidentKey, IncidentRow, OrgId};
 use palisade_types::incidents::IncidentSource;
 use serde_json::value::RawValue;
 use uuid::Uuid;
@@ -262,24 +261,19 @@ impl IncidentCache {
         }
     }
 
-    fn key(org: &OrgId, ws: Uuid, source: IncidentSource, id: &str) -> Key {
-        (org.uuid(), ws, source, id.to_string())
+    fn key(key: &IncidentKey) -> Key {
+        let ws = key.workspace;
+        (ws.org().uuid(), ws.uuid(), key.source, key.id.clone())
     }
 
-    pub fn get(
-        &self,
-        org: &OrgId,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Option<Arc<Cached>> {
+    pub fn get(&self, key: &IncidentKey) -> Option<Arc<Cached>> {
         if self.ttl.is_zero() {
             return None;
         }
         let entries = self.entries.lock().unwrap();
         let found = entries
             .map
-            .get(&Self::key(org, ws, source, id))
+            .get(&Self::key(key))
             .filter(|slot| slot.at.elapsed() < self.ttl)
             .map(|slot| slot.entry.clone());
         drop(entries);
@@ -297,7 +291,7 @@ impl IncidentCache {
             return;
         }
         let row = &entry.row;
-        let key = Self::key(org, row.workspace_id, row.source, &row.id);
+        let key: Key = (org.uuid(), row.workspace_id, row.source, row.id.clone());
         let mut entries = self.entries.lock().unwrap();
         entries.remove(&key);
         let seq = entries.next_seq;
@@ -358,8 +352,8 @@ impl IncidentCache {
         }
     }
 
-    pub fn forget(&self, org: &OrgId, ws: Uuid, source: IncidentSource, id: &str) {
-        let key = Self::key(org, ws, source, id);
+    pub fn forget(&self, key: &IncidentKey) {
+        let key = Self::key(key);
         self.entries.lock().unwrap().remove(&key);
         self.broadcast(encode(&key));
     }
@@ -387,12 +381,13 @@ impl IncidentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palisade_store::WorkspaceId;
 
-    fn row(id: &str) -> Arc<Cached> {
-        row_of(id, serde_json::json!({"title": "t", "severity": "Low"}))
+    fn row(ws: &WorkspaceId, id: &str) -> Arc<Cached> {
+        row_of(ws, id, serde_json::json!({"title": "t", "severity": "Low"}))
     }
 
-    fn row_of(id: &str, input: serde_json::Value) -> Arc<Cached> {
+    fn row_of(ws: &WorkspaceId, id: &str, input: serde_json::Value) -> Arc<Cached> {
         let input: palisade_types::incidents::IncidentInput =
             serde_json::from_value(input).unwrap();
         let mut v = palisade_domain::Validator::new();
@@ -400,7 +395,7 @@ mod tests {
             .unwrap()
             .doc;
         Cached::new(IncidentRow {
-            workspace_id: Uuid::nil(),
+            workspace_id: ws.uuid(),
             source: IncidentSource::Splunk,
             id: id.into(),
             number: 1,
@@ -410,8 +405,8 @@ mod tests {
         })
     }
 
-    #[test]
-    fn invalidation_lines_round_trip() {
+    #[tokio::test]
+    async fn invalidation_lines_round_trip() {
         let key: Key = (
             Uuid::new_v4(),
             Uuid::new_v4(),
@@ -420,63 +415,52 @@ mod tests {
         );
         assert_eq!(decode(&encode(&key)), Some(key));
         assert_eq!(decode("garbage"), None);
-        let org = OrgId::new(Uuid::new_v4());
+        let orgs = crate::test_support::orgs(1).await;
+        let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
         let c = IncidentCache::new(Duration::from_secs(60), 10, 1 << 20);
-        let mut r = row("a");
-        Arc::get_mut(&mut r).unwrap().row.workspace_id = Uuid::new_v4();
-        let ws = r.row.workspace_id;
-        c.put(&org, r);
+        c.put(&org, row(&ws, "a"));
+        let key = IncidentKey::new(ws, IncidentSource::Splunk, "a");
+        assert!(c.get(&key).is_some());
         c.apply(&format!(
             "nonsense\n{}",
-            encode(&(org.uuid(), ws, IncidentSource::Splunk, "a".into()))
+            encode(&(org.uuid(), ws.uuid(), IncidentSource::Splunk, "a".into()))
         ));
-        assert!(c.get(&org, ws, IncidentSource::Splunk, "a").is_none());
+        assert!(c.get(&key).is_none());
     }
 
-    #[test]
-    fn expires_forgets_and_stays_bounded() {
-        let org = OrgId::new(Uuid::new_v4());
+    #[tokio::test]
+    async fn expires_forgets_and_stays_bounded() {
+        let orgs = crate::test_support::orgs(2).await;
+        let (org, ws, other_ws) = (orgs.ids[0], orgs.workspaces[0], orgs.workspaces[1]);
+        let key = |ws: WorkspaceId, id: &str| IncidentKey::new(ws, IncidentSource::Splunk, id);
         let c = IncidentCache::new(Duration::from_millis(50), 2, 1 << 20);
-        c.put(&org, row("a"));
-        assert!(c
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
-            .is_some());
-        assert!(c
-            .get(
-                &OrgId::new(Uuid::new_v4()),
-                Uuid::nil(),
-                IncidentSource::Splunk,
-                "a"
-            )
-            .is_none());
-        c.forget(&org, Uuid::nil(), IncidentSource::Splunk, "a");
-        assert!(c
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
-            .is_none());
-        c.put(&org, row("a"));
-        c.put(&org, row("b"));
-        c.put(&org, row("c"));
+        c.put(&org, row(&ws, "a"));
+        assert!(c.get(&key(ws, "a")).is_some());
+        // Another organization's key with the same incident id.
+        assert!(c.get(&key(other_ws, "a")).is_none());
+        c.forget(&key(ws, "a"));
+        assert!(c.get(&key(ws, "a")).is_none());
+        c.put(&org, row(&ws, "a"));
+        c.put(&org, row(&ws, "b"));
+        c.put(&org, row(&ws, "c"));
         assert!(c.entries.lock().unwrap().map.len() <= 2);
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(c
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "c")
-            .is_none());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(c.get(&key(ws, "c")).is_none());
         let off = IncidentCache::new(Duration::ZERO, 10, 1 << 20);
-        off.put(&org, row("a"));
-        assert!(off
-            .get(&org, Uuid::nil(), IncidentSource::Splunk, "a")
-            .is_none());
+        off.put(&org, row(&ws, "a"));
+        assert!(off.get(&key(ws, "a")).is_none());
     }
 
-    #[test]
-    fn bounded_by_bytes_oldest_first_counting_rendered_documents() {
-        let org = OrgId::new(Uuid::new_v4());
-        let one = row("x").bytes();
+    #[tokio::test]
+    async fn bounded_by_bytes_oldest_first_counting_rendered_documents() {
+        let orgs = crate::test_support::orgs(1).await;
+        let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
+        let one = row(&ws, "x").bytes();
         // Room for three incidents.
         let c = IncidentCache::new(Duration::from_secs(60), 1000, one * 3 + one / 2);
-        let get = |id: &str| c.get(&org, Uuid::nil(), IncidentSource::Splunk, id);
+        let get = |id: &str| c.get(&IncidentKey::new(ws, IncidentSource::Splunk, id));
         for id in ["a", "b", "c", "d"] {
-            c.put(&org, row(id));
+            c.put(&org, row(&ws, id));
         }
         assert!(get("a").is_none(), "the oldest went first");
         assert!(get("b").is_some() && get("d").is_some());
@@ -497,9 +481,9 @@ mod tests {
         assert!(stats.bytes <= stats.capacity_bytes, "{stats:?}");
         assert_eq!(stats.bytes, 2 * one);
         // Replacing, forgetting and clearing keep the count exact.
-        c.put(&org, row("c"));
+        c.put(&org, row(&ws, "c"));
         assert_eq!(c.stats().bytes, 2 * one);
-        c.forget(&org, Uuid::nil(), IncidentSource::Splunk, "c");
+        c.forget(&IncidentKey::new(ws, IncidentSource::Splunk, "c"));
         assert_eq!(c.stats().bytes, one);
         c.clear();
         assert_eq!((c.stats().entries, c.stats().bytes), (0, 0));
@@ -508,10 +492,13 @@ mod tests {
         assert_eq!((stats.hits, stats.misses), (5, 2), "{stats:?}");
     }
 
-    #[test]
-    fn an_entry_is_counted_by_the_size_of_its_incident() {
-        let small = row("s").bytes();
+    #[tokio::test]
+    async fn an_entry_is_counted_by_the_size_of_its_incident() {
+        let orgs = crate::test_support::orgs(1).await;
+        let ws = orgs.workspaces[0];
+        let small = row(&ws, "s").bytes();
         let big = row_of(
+            &ws,
             "b",
             serde_json::json!({"title": "t", "severity": "Low", "description": "x".repeat(10_000)}),
         );
@@ -522,12 +509,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn stale_queue_items_are_swept() {
-        let org = OrgId::new(Uuid::new_v4());
+    #[tokio::test]
+    async fn stale_queue_items_are_swept() {
+        let orgs = crate::test_support::orgs(1).await;
+        let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
         let c = IncidentCache::new(Duration::from_secs(60), 10, 1 << 30);
         for _ in 0..5000 {
-            c.put(&org, row("same"));
+            c.put(&org, row(&ws, "same"));
         }
         let entries = c.entries.lock().unwrap();
         assert_eq!(entries.map.len(), 1);

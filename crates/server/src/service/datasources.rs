@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use palisade_domain::anomaly::{detect, examined_window, hour_floor, BASELINE_DAYS, HOUR_US};
 use palisade_domain::time::{from_micros, to_micros};
-use palisade_domain::{Error, OrgId, Result, Validator};
-use palisade_store::{ConnectorFields, ConnectorRow, IngestVolume, Store};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::{ConnectorFields, ConnectorRow, IngestVolume, Store, WorkspaceId};
 use palisade_types::datasources::*;
 use uuid::Uuid;
 
+use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::auth::Principal;
 
 const MAX_NAME: usize = 200;
@@ -84,8 +85,7 @@ pub fn ingest_volume(kind: ConnectorType, events: usize, bytes: usize) -> Ingest
 /// the ingest that called it. (Incident ingest counts inside its own transaction instead.)
 pub async fn count_ingest(
     store: &Store,
-    org: &OrgId,
-    ws: Uuid,
+    ws: &WorkspaceId,
     kind: ConnectorType,
     events: usize,
     bytes: usize,
@@ -94,7 +94,8 @@ pub async fn count_ingest(
         return;
     }
     if let Err(e) = store
-        .count_ingest(org, ws, &ingest_volume(kind, events, bytes))
+        .tenant(&ws.org())
+        .count_ingest(ws, &ingest_volume(kind, events, bytes))
         .await
     {
         tracing::warn!(error = %e, workspace = %ws, kind = kind.as_str(), "could not count ingest volume");
@@ -108,8 +109,8 @@ fn selected_workspaces(
     p: &Principal,
     names: &HashMap<Uuid, String>,
     ids: Option<&[String]>,
-) -> Vec<(Uuid, String)> {
-    let mut out: Vec<(Uuid, String)> = Vec::new();
+) -> Vec<(WorkspaceId, String)> {
+    let mut out: Vec<(WorkspaceId, String)> = Vec::new();
     let wanted: Option<Vec<Uuid>> = ids.filter(|l| !l.is_empty()).map(|list| {
         list.iter()
             .enumerate()
@@ -120,20 +121,20 @@ fn selected_workspaces(
     match wanted {
         Some(list) => {
             for id in list {
-                if let Some(name) = names.get(&id) {
-                    if p.workspace_role(&id).is_some() && seen.insert(id) {
-                        out.push((id, name.clone()));
+                if let (Some(name), Some((ws, _))) = (names.get(&id), p.workspace(&id)) {
+                    if seen.insert(id) {
+                        out.push((ws, name.clone()));
                     }
                 }
             }
         }
         None => {
             for (id, name) in names {
-                if p.workspace_role(id).is_some() {
-                    out.push((*id, name.clone()));
+                if let Some((ws, _)) = p.workspace(id) {
+                    out.push((ws, name.clone()));
                 }
             }
-            out.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+            out.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.uuid().cmp(&b.0.uuid())));
         }
     }
     out
@@ -144,25 +145,25 @@ impl DataSourceService {
         DataSourceService { store }
     }
 
-    async fn row(&self, org: &OrgId, ws: Uuid, id: Uuid) -> Result<ConnectorRow> {
+    async fn row(&self, ws: &WorkspaceId, id: Uuid) -> Result<ConnectorRow> {
         self.store
-            .get_connector(org, ws, id)
+            .tenant(&ws.org())
+            .get_connector(ws, id)
             .await?
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn list(&self, p: &Principal, ws: Uuid) -> Result<Vec<DataSource>> {
-        Ok(self
-            .store
-            .list_connectors(&p.org, ws)
-            .await?
-            .iter()
-            .map(to_wire)
-            .collect())
+    async fn connectors(&self, ws: &WorkspaceId) -> Result<Vec<DataSource>> {
+        let rows = self.store.tenant(&ws.org()).list_connectors(ws).await?;
+        Ok(rows.iter().map(to_wire).collect())
     }
 
-    pub async fn get(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<DataSource> {
-        Ok(to_wire(&self.row(&p.org, ws, id).await?))
+    pub async fn list(&self, ctx: &WorkspaceCtx) -> Result<Vec<DataSource>> {
+        self.connectors(&ctx.workspace).await
+    }
+
+    pub async fn get(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<DataSource> {
+        Ok(to_wire(&self.row(&ctx.workspace, id).await?))
     }
 
     fn fields(
@@ -283,17 +284,13 @@ impl DataSourceService {
         ))
     }
 
-    pub async fn create(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        req: DataSourceRequest,
-    ) -> Result<DataSource> {
+    pub async fn create(&self, ctx: &WorkspaceCtx, req: DataSourceRequest) -> Result<DataSource> {
         let mut v = Validator::new();
         let fields = Self::fields(&mut v, &req, None);
         v.finish()?;
         let fields = fields.expect("validated");
-        match self.store.create_connector(&p.org, ws, &fields).await {
+        let tenant = self.store.tenant(&ctx.org);
+        match tenant.create_connector(&ctx.workspace, &fields).await {
             Ok(row) => Ok(to_wire(&row)),
             Err(Error::Conflict(_)) => Err(Self::duplicate(&fields.connector_type)),
             Err(e) => Err(e),
@@ -302,17 +299,17 @@ impl DataSourceService {
 
     pub async fn update(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         id: Uuid,
         req: DataSourceRequest,
     ) -> Result<DataSource> {
-        let base = self.row(&p.org, ws, id).await?;
+        let base = self.row(&ctx.workspace, id).await?;
         let mut v = Validator::new();
         let fields = Self::fields(&mut v, &req, Some(&base));
         v.finish()?;
         let fields = fields.expect("validated");
-        match self.store.update_connector(&p.org, ws, id, &fields).await {
+        let tenant = self.store.tenant(&ctx.org);
+        match tenant.update_connector(&ctx.workspace, id, &fields).await {
             Ok(Some(row)) => Ok(to_wire(&row)),
             Ok(None) => Err(not_found(id)),
             Err(Error::Conflict(_)) => Err(Self::duplicate(&fields.connector_type)),
@@ -320,8 +317,9 @@ impl DataSourceService {
         }
     }
 
-    pub async fn delete(&self, p: &Principal, ws: Uuid, id: Uuid) -> Result<bool> {
-        if !self.store.delete_connector(&p.org, ws, id).await? {
+    pub async fn delete(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<bool> {
+        let tenant = self.store.tenant(&ctx.org);
+        if !tenant.delete_connector(&ctx.workspace, id).await? {
             return Err(not_found(id));
         }
         Ok(true)
@@ -330,12 +328,11 @@ impl DataSourceService {
     /// Adds volume to a connector's hours (past hours allowed, up to 90 days back).
     pub async fn record_volume(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         id: Uuid,
         req: RecordVolumeRequest,
     ) -> Result<RecordVolumeResult> {
-        self.row(&p.org, ws, id).await?;
+        self.row(&ctx.workspace, id).await?;
         let entries = req.entries.unwrap_or_default();
         let mut v = Validator::new();
         if entries.is_empty() || entries.len() > MAX_VOLUME_ENTRIES {
@@ -399,7 +396,10 @@ impl DataSourceService {
             }
         }
         v.finish()?;
-        self.store.record_volume(&p.org, ws, id, &rows).await?;
+        let tenant = self.store.tenant(&ctx.org);
+        if !tenant.record_volume(&ctx.workspace, id, &rows).await? {
+            return Err(not_found(id));
+        }
         let hours: HashSet<i64> = rows.iter().map(|r| r.0).collect();
         Ok(RecordVolumeResult {
             data_connector_id: id,
@@ -413,13 +413,12 @@ impl DataSourceService {
     /// current one), oldest first; hours without data are omitted.
     pub async fn volume(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         id: Uuid,
         from: Option<&str>,
         to: Option<&str>,
     ) -> Result<Vec<VolumeHour>> {
-        self.row(&p.org, ws, id).await?;
+        self.row(&ctx.workspace, id).await?;
         let mut v = Validator::new();
         let now = Utc::now();
         let to = parse_instant(&mut v, "to", to).unwrap_or(hour_floor(now) + Duration::hours(1));
@@ -435,9 +434,9 @@ impl DataSourceService {
         v.finish()?;
         let rows = self
             .store
+            .tenant(&ctx.org)
             .volume(
-                &p.org,
-                ws,
+                &ctx.workspace,
                 Some(id),
                 to_micros(hour_floor(from)),
                 to_micros(to),
@@ -456,19 +455,19 @@ impl DataSourceService {
     /// `GET /datasources/across-workspaces`.
     pub async fn across(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         workspace_ids: Vec<String>,
     ) -> Result<Vec<WorkspaceDataSources>> {
-        let names = self.store.workspace_names(&p.org).await?;
+        let names = self.store.tenant(&ctx.org).workspace_names().await?;
         let mut v = Validator::new();
-        let selected = selected_workspaces(&mut v, p, &names, Some(&workspace_ids));
+        let selected = selected_workspaces(&mut v, &ctx.principal, &names, Some(&workspace_ids));
         v.finish()?;
         let mut out = Vec::with_capacity(selected.len());
-        for (id, name) in selected {
+        for (ws, name) in selected {
             out.push(WorkspaceDataSources {
-                workspace_id: id,
+                workspace_id: ws.uuid(),
                 workspace_name: name,
-                data_sources: self.list(p, id).await?,
+                data_sources: self.connectors(&ws).await?,
             });
         }
         Ok(out)
@@ -477,12 +476,14 @@ impl DataSourceService {
     /// `POST /datasources/across-workspaces/anomalies`.
     pub async fn anomalies(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: AnomaliesRequest,
     ) -> Result<DataConnectorAnomalies> {
-        let names = self.store.workspace_names(&p.org).await?;
+        let names = self.store.tenant(&ctx.org).workspace_names().await?;
+        let tenant = self.store.tenant(&ctx.org);
         let mut v = Validator::new();
-        let selected = selected_workspaces(&mut v, p, &names, req.workspace_ids.as_deref());
+        let selected =
+            selected_workspaces(&mut v, &ctx.principal, &names, req.workspace_ids.as_deref());
         let window = examined_window(&mut v, req.time_filter_selection.as_ref(), Utc::now());
         v.finish()?;
         let (from, until) = window.expect("validated");
@@ -491,9 +492,8 @@ impl DataSourceService {
         let mut anomalies = Vec::new();
         let mut connectors_examined = 0;
         for (ws, ws_name) in &selected {
-            let connectors: Vec<ConnectorRow> = self
-                .store
-                .list_connectors(&p.org, *ws)
+            let connectors: Vec<ConnectorRow> = tenant
+                .list_connectors(ws)
                 .await?
                 .into_iter()
                 .filter(|c| c.connected)
@@ -502,13 +502,9 @@ impl DataSourceService {
                 continue;
             }
             connectors_examined += connectors.len();
-            let firsts = self.store.first_volume_hours(&p.org, *ws).await?;
+            let firsts = tenant.first_volume_hours(ws).await?;
             let mut series: HashMap<Uuid, HashMap<i64, i64>> = HashMap::new();
-            for r in self
-                .store
-                .volume(&p.org, *ws, None, baseline_from, until_us)
-                .await?
-            {
+            for r in tenant.volume(ws, None, baseline_from, until_us).await? {
                 series
                     .entry(r.connector_id)
                     .or_default()
@@ -523,7 +519,7 @@ impl DataSourceService {
                 let s = series.get(&c.id).unwrap_or(&empty);
                 for run in detect(s, *first, from_us, until_us) {
                     anomalies.push(DataConnectorAnomaly {
-                        workspace_id: *ws,
+                        workspace_id: ws.uuid(),
                         workspace_name: ws_name.clone(),
                         data_connector_id: c.id,
                         connector_name: c.name.clone(),

@@ -15,9 +15,10 @@ use palisade_types::incidents::{
     Entity, Incident, IncidentComment, IncidentListItem, IncidentSource, IncidentStatus,
     IncidentSummary, ItemError, Owner, Severity, StatusUpdateRequest,
 };
-use uuid::Uuid;
 
+use super::incident_wire as wire;
 use super::incidents::IncidentService;
+use crate::access::WorkspaceCtx;
 use crate::auth::Principal;
 
 const MAX_BULK: usize = 100;
@@ -97,12 +98,11 @@ impl IncidentService {
 
     pub async fn summary(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
     ) -> Result<IncidentSummary> {
-        let entry = self.entry(p, ws, source, id).await?;
+        let entry = self.entry(&ctx.incident(source, id)).await?;
         let row = &entry.row;
         let d = &row.doc;
         let mut entity_counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -163,7 +163,7 @@ impl IncidentService {
             incident_id: row.id.clone(),
             number: row.number,
             source,
-            workspace_id: ws,
+            workspace_id: ctx.workspace.uuid(),
             title: d.title.clone(),
             severity: d.severity,
             status: d.status,
@@ -180,13 +180,12 @@ impl IncidentService {
 
     pub async fn entities(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
     ) -> Result<Vec<Entity>> {
         Ok(self
-            .entry(p, ws, source, id)
+            .entry(&ctx.incident(source, id))
             .await?
             .row
             .doc
@@ -196,12 +195,11 @@ impl IncidentService {
 
     pub async fn alert_rules(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
     ) -> Result<Vec<AlertRule>> {
-        let entry = self.entry(p, ws, source, id).await?;
+        let entry = self.entry(&ctx.incident(source, id)).await?;
         let row = &entry.row;
         let mut rules: Vec<AlertRule> = Vec::new();
         for a in &row.doc.alerts {
@@ -230,13 +228,13 @@ impl IncidentService {
     /// Active (not closed) High-severity incidents of a workspace and source, newest first.
     pub async fn high(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
     ) -> Result<Vec<IncidentListItem>> {
-        let name = self
-            .store()
-            .get_workspace(&p.org, ws)
+        let tenant = self.store().tenant(&ctx.org);
+        let ws = ctx.workspace;
+        let name = tenant
+            .workspace(ws.uuid())
             .await?
             .map(|w| w.name)
             .ok_or_else(|| Error::not_found_target("Workspace", ws, "workspaceId"))?;
@@ -247,20 +245,16 @@ impl IncidentService {
             statuses: vec![IncidentStatus::New, IncidentStatus::Active],
             ..Default::default()
         };
-        let rows = self.store().list_across(&p.org, &filter, None, 500).await?;
+        let rows = tenant.list_across(&filter, None, 500).await?;
         Ok(rows
             .into_iter()
-            .map(|mut r| {
-                r.workspace_name = name.clone();
-                r
-            })
+            .map(|r| wire::list_item(r, name.clone()))
             .collect())
     }
 
     pub async fn set_status(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
         req: &StatusUpdateRequest,
@@ -276,21 +270,20 @@ impl IncidentService {
         );
         v.finish()?;
         let change = change.expect("validated");
+        let key = ctx.incident(source, id);
         let (row, _, _) = self
             .store()
-            .modify_incident(&p.org, ws, source, id, |row| {
-                Ok(apply_status(p, row, &change))
-            })
+            .tenant(&ctx.org)
+            .modify_incident(&key, |row| Ok(apply_status(&ctx.principal, row, &change)))
             .await?
             .ok_or_else(|| Self::not_found(id))?;
-        self.forget(p, ws, source, id);
-        Ok(row.incident())
+        self.forget(&key);
+        Ok(wire::incident(&row))
     }
 
     pub async fn assign(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
         req: &AssignRequest,
@@ -299,21 +292,20 @@ impl IncidentService {
         let owner = parse_owner(&mut v, req);
         v.finish()?;
         let owner = owner.expect("validated");
+        let key = ctx.incident(source, id);
         let (row, _, _) = self
             .store()
-            .modify_incident(&p.org, ws, source, id, |row| {
-                Ok(apply_owner(p, row, &owner))
-            })
+            .tenant(&ctx.org)
+            .modify_incident(&key, |row| Ok(apply_owner(&ctx.principal, row, &owner)))
             .await?
             .ok_or_else(|| Self::not_found(id))?;
-        self.forget(p, ws, source, id);
-        Ok(row.incident())
+        self.forget(&key);
+        Ok(wire::incident(&row))
     }
 
     pub async fn bulk(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         req: BulkUpdateRequest,
     ) -> Result<BulkUpdateResult> {
@@ -362,11 +354,13 @@ impl IncidentService {
             v.add("", "Give a status, an assignee or a comment to apply.");
         }
         v.finish()?;
+        let p = &ctx.principal;
+        let tenant = self.store().tenant(&ctx.org);
         let mut items = Vec::with_capacity(ids.len());
         for id in ids {
-            let result = self
-                .store()
-                .modify_incident(&p.org, ws, source, &id, |row| {
+            let key = ctx.incident(source, &id);
+            let result = tenant
+                .modify_incident(&key, |row| {
                     let mut comments = Vec::new();
                     let mut current = row.clone();
                     if let Some(s) = &status {
@@ -394,7 +388,7 @@ impl IncidentService {
                     Ok((current.doc, comments))
                 })
                 .await;
-            self.forget(p, ws, source, &id);
+            self.forget(&key);
             items.push(match result {
                 Ok(Some((_, changes, _))) => BulkItemResult {
                     incident_id: id,
@@ -427,8 +421,7 @@ impl IncidentService {
 
     pub async fn add_comment(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
         req: &CommentRequest,
@@ -439,22 +432,23 @@ impl IncidentService {
         v.finish()?;
         let comment = NewComment {
             message: content.expect("validated"),
-            author_name: Some(p.name.clone()),
+            author_name: Some(ctx.principal.name.clone()),
             author_email: None,
             is_activity: false,
             is_closing: false,
             ticket_id: None,
         };
         self.store()
-            .add_comment(&p.org, ws, source, id, &comment)
+            .tenant(&ctx.org)
+            .add_comment(&ctx.incident(source, id), &comment)
             .await?
+            .map(wire::comment)
             .ok_or_else(|| Self::not_found(id))
     }
 
     pub async fn update_comment(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
         comment_id: &str,
@@ -463,17 +457,13 @@ impl IncidentService {
         let mut v = Validator::new();
         let content = v.required_text("content", req.content.as_deref(), MAX_COMMENT);
         v.finish()?;
-        self.entry(p, ws, source, id).await?;
+        let key = ctx.incident(source, id);
+        self.entry(&key).await?;
         self.store()
-            .update_comment(
-                &p.org,
-                ws,
-                source,
-                id,
-                comment_id,
-                &content.expect("validated"),
-            )
+            .tenant(&ctx.org)
+            .update_comment(&key, comment_id, &content.expect("validated"))
             .await?
+            .map(wire::comment)
             .ok_or_else(|| Error::not_found_target("Comment", comment_id, "commentId"))
     }
 }

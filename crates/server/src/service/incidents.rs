@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use palisade_domain::incident::{incident_id, normalize};
 use palisade_domain::validate::parse_list;
 use palisade_domain::{Error, Result, Validator};
-use palisade_store::{AcrossFilter, Applied, Cursor, IncidentRow, IngestIncident, Store};
+use palisade_store::{
+    AcrossFilter, Applied, Cursor, IncidentKey, IncidentRow, IngestIncident, Store, WorkspaceId,
+};
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, EntityKind, Evidence, IncidentComment,
     IncidentDetail, IncidentInput, IncidentSource, IncidentStatus, IngestBatchResult,
@@ -17,7 +19,8 @@ use palisade_types::incidents::{
 use sha2::Digest;
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use super::incident_wire as wire;
+use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::paging::{PageSealer, PageState};
 use crate::service::cache::{Cached, IncidentCache};
 use crate::service::datasources::ingest_volume;
@@ -52,7 +55,7 @@ fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
     }
     IncidentDetail {
         source: row.source,
-        incident: row.incident(),
+        incident: wire::incident(row),
         investigation_details: InvestigationDetails { entities, alerts },
         evidence: row.doc.evidence.clone(),
         gamebook_catalog: serde_json::json!({"playbooks": []}),
@@ -80,50 +83,39 @@ impl IncidentService {
     }
 
     /// Drops cached copies of incidents a write touched.
-    pub(crate) fn forget(&self, p: &Principal, ws: Uuid, source: IncidentSource, id: &str) {
-        self.cache.forget(&p.org, ws, source, id);
+    pub(crate) fn forget(&self, key: &IncidentKey) {
+        self.cache.forget(key);
     }
 
     pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
-    pub(crate) async fn row_of(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Result<IncidentRow> {
-        Ok(self.entry(p, ws, source, id).await?.row.clone())
+    pub(crate) async fn row_of(&self, key: &IncidentKey) -> Result<IncidentRow> {
+        Ok(self.entry(key).await?.row.clone())
     }
 
     /// An incident by id, from the cache when fresh (shared: reading it copies nothing).
-    pub(crate) async fn entry(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Result<Arc<Cached>> {
-        if let Some(entry) = self.cache.get(&p.org, ws, source, id) {
+    pub(crate) async fn entry(&self, key: &IncidentKey) -> Result<Arc<Cached>> {
+        if let Some(entry) = self.cache.get(key) {
             return Ok(entry);
         }
+        let org = key.workspace.org();
         let row = self
             .store
-            .get_incident(&p.org, ws, source, id)
+            .tenant(&org)
+            .get_incident(key)
             .await?
-            .ok_or_else(|| Error::not_found_target("Incident", id, "incidentId"))?;
+            .ok_or_else(|| Error::not_found_target("Incident", &key.id, "incidentId"))?;
         let entry = Cached::new(row);
-        self.cache.put(&p.org, entry.clone());
+        self.cache.put(&org, entry.clone());
         Ok(entry)
     }
 
     /// `PUT …/incidents/{source}/{incidentId}`.
     pub async fn ingest_one(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         id: &str,
         input: IncidentInput,
@@ -148,9 +140,9 @@ impl IncidentService {
         let volume = ingest_volume(ConnectorType::of_source(source), 1, bytes);
         let applied = self
             .store
+            .tenant(&ctx.org)
             .ingest_incidents(
-                &p.org,
-                ws,
+                &ctx.workspace,
                 source,
                 &[IngestIncident {
                     id: id.clone(),
@@ -159,8 +151,9 @@ impl IncidentService {
                 Some(&volume),
             )
             .await?;
-        self.forget(p, ws, source, &id);
-        let row = self.row_of(p, ws, source, &id).await?;
+        let key = ctx.incident(source, &id);
+        self.forget(&key);
+        let row = self.row_of(&key).await?;
         let (result, changes) = match applied.into_iter().next() {
             Some(Applied::Created { .. }) => (IngestOutcome::Created, Vec::new()),
             Some(Applied::Updated { changes, .. }) => (IngestOutcome::Updated, changes),
@@ -177,8 +170,7 @@ impl IncidentService {
     /// reported per item.
     pub async fn ingest_batch(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         req: RawBatch,
     ) -> Result<IngestBatchResult> {
@@ -243,10 +235,11 @@ impl IncidentService {
             let volume = ingest_volume(ConnectorType::of_source(source), items.len(), bytes);
             let applied = self
                 .store
-                .ingest_incidents(&p.org, ws, source, &items, Some(&volume))
+                .tenant(&ctx.org)
+                .ingest_incidents(&ctx.workspace, source, &items, Some(&volume))
                 .await?;
             for it in &items {
-                self.forget(p, ws, source, &it.id);
+                self.forget(&ctx.incident(source, &it.id));
             }
             applied
         };
@@ -298,39 +291,25 @@ impl IncidentService {
         Ok(raw)
     }
 
-    pub async fn evidence(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Result<Evidence> {
-        Ok(self
-            .entry(p, ws, source, id)
-            .await?
-            .row
-            .doc
-            .evidence
-            .clone())
+    pub async fn evidence(&self, key: &IncidentKey) -> Result<Evidence> {
+        Ok(self.entry(key).await?.row.doc.evidence.clone())
     }
 
-    pub async fn comments(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        source: IncidentSource,
-        id: &str,
-    ) -> Result<Vec<IncidentComment>> {
-        self.entry(p, ws, source, id).await?;
-        self.store.incident_comments(&p.org, ws, source, id).await
+    pub async fn comments(&self, key: &IncidentKey) -> Result<Vec<IncidentComment>> {
+        self.entry(key).await?;
+        let rows = self
+            .store
+            .tenant(&key.workspace.org())
+            .incident_comments(key)
+            .await?;
+        Ok(rows.into_iter().map(wire::comment).collect())
     }
 
     /// `GET …/incidents/{source}/by-entity` with the documented PascalCase parameters (any
     /// letter case accepted).
     pub async fn by_entity(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         source: IncidentSource,
         params: HashMap<String, String>,
     ) -> Result<RelatedIncidents> {
@@ -424,9 +403,9 @@ impl IncidentService {
         let (kind, filter, (since, until)) = (kind.unwrap(), filter.unwrap(), range.unwrap());
         let rows = self
             .store
+            .tenant(&ctx.org)
             .incidents_by_entity(
-                &p.org,
-                ws,
+                &ctx.workspace,
                 source,
                 kind.as_str(),
                 &filter,
@@ -460,9 +439,10 @@ impl IncidentService {
     /// caller holds a role on, each match exactly once, with sealed per-stream tokens.
     pub async fn across_workspaces(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: AcrossWorkspacesRequest,
     ) -> Result<AcrossWorkspacesPage> {
+        let tenant = self.store.tenant(&ctx.org);
         let mut v = Validator::new();
         let mut sources: Vec<IncidentSource> = parse_list(
             &mut v,
@@ -574,11 +554,11 @@ impl IncidentService {
         let mut fingerprint = [0u8; 16];
         fingerprint.copy_from_slice(&digest[..16]);
 
-        let all = self.store.workspace_names(&p.org).await?;
+        let all = tenant.workspace_names().await?;
         let org_workspaces = all.len();
-        let visible: HashMap<Uuid, String> = all
+        let visible: HashMap<Uuid, (WorkspaceId, String)> = all
             .into_iter()
-            .filter(|(id, _)| p.workspace_role(id).is_some())
+            .filter_map(|(id, name)| Some((id, (ctx.principal.workspace(&id)?.0, name))))
             .collect();
         let tokens = req.workspace_page_tokens.unwrap_or_default();
         let first = req.is_first_call.unwrap_or(tokens.is_empty());
@@ -620,7 +600,7 @@ impl IncidentService {
         } else {
             let mut state: Option<PageState> = None;
             let mut live = Vec::new();
-            let mut opener = self.sealer.opener(&p.org);
+            let mut opener = self.sealer.opener(&ctx.org);
             let mut listed = std::collections::HashSet::new();
             for entry in &tokens {
                 let ws = entry
@@ -661,7 +641,12 @@ impl IncidentService {
         workspaces.dedup();
         // When every workspace of the organization is in play, the listing needs no
         // workspace list at all (the common case for MSSP administrators).
-        let workspaces = (workspaces.len() < org_workspaces).then_some(workspaces);
+        let workspaces = (workspaces.len() < org_workspaces).then(|| {
+            workspaces
+                .iter()
+                .filter_map(|w| visible.get(w).map(|(id, _)| *id))
+                .collect()
+        });
         let filter = AcrossFilter {
             workspaces,
             sources: sources.clone(),
@@ -673,14 +658,8 @@ impl IncidentService {
             assignees,
             include_unassigned,
         };
-        let mut rows = self
-            .store
-            .list_across(
-                &p.org,
-                &filter,
-                state.cursor.as_ref(),
-                self.page_size as i64 + 1,
-            )
+        let mut rows = tenant
+            .list_across(&filter, state.cursor.as_ref(), self.page_size as i64 + 1)
             .await?;
         let more = rows.len() > self.page_size;
         rows.truncate(self.page_size);
@@ -695,9 +674,9 @@ impl IncidentService {
             .or(state.cursor.clone());
         let mut source_page_tokens = Vec::new();
         if more {
-            let floors = self.store.stream_floors(&p.org).await?;
+            let floors = tenant.stream_floors().await?;
             let next = self.sealer.seal_page(
-                &p.org,
+                &ctx.org,
                 &PageState {
                     cursor: cursor.clone(),
                     ..state
@@ -733,9 +712,12 @@ impl IncidentService {
         Ok(AcrossWorkspacesPage {
             incidents: rows
                 .into_iter()
-                .map(|mut r| {
-                    r.workspace_name = visible.get(&r.workspace_id).cloned().unwrap_or_default();
-                    r
+                .map(|r| {
+                    let name = visible
+                        .get(&r.workspace_id)
+                        .map(|(_, name)| name.clone())
+                        .unwrap_or_default();
+                    wire::list_item(r, name)
                 })
                 .collect(),
             more_incidents_available: more && !source_page_tokens.is_empty(),

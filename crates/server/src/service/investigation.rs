@@ -6,14 +6,14 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 use palisade_domain::time::{from_micros, to_micros};
-use palisade_domain::{Error, OrgId, Result, Validator};
-use palisade_store::{AuditRow, LogKind, NewLogRow, Store, UserMatch};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::{AuditRow, LogKind, NewLogRow, Store, UserMatch, WorkspaceId};
 use palisade_types::datasources::ConnectorType;
 use palisade_types::incidents::TimeFilteringType;
 use palisade_types::investigation::*;
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::access::WorkspaceCtx;
 use crate::crypto::SealingKey;
 use crate::paging::{finish_page, open_after, seal_after};
 use crate::service::datasources::count_ingest;
@@ -317,20 +317,27 @@ impl InvestigationService {
 
     async fn ingest(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         kind: LogKind,
         rows: Vec<NewLogRow>,
     ) -> Result<LogIngestResult> {
         let received = rows.len();
         let ingested = self
             .store
-            .insert_logs(&p.org, ws, kind, &rows, to_micros(Utc::now()))
+            .tenant(&ctx.org)
+            .insert_logs(&ctx.workspace, kind, &rows, to_micros(Utc::now()))
             .await?;
         // datasources (issue #5): what arrived (re-sent duplicates included) counts toward the
         // workspace's log connector; bytes are the stored JSON size of the items.
         let bytes = rows.iter().map(|r| r.doc.len()).sum();
-        count_ingest(&self.store, &p.org, ws, connector_of(kind), received, bytes).await;
+        count_ingest(
+            &self.store,
+            &ctx.workspace,
+            connector_of(kind),
+            received,
+            bytes,
+        )
+        .await;
         Ok(LogIngestResult {
             received,
             ingested,
@@ -362,28 +369,26 @@ impl InvestigationService {
 
     pub async fn ingest_signins(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: SignInLogIngestRequest,
     ) -> Result<LogIngestResult> {
         let rows = Self::log_rows(req.items, signin_row)?;
-        self.ingest(p, ws, LogKind::SignIn, rows).await
+        self.ingest(ctx, LogKind::SignIn, rows).await
     }
 
     pub async fn ingest_directory(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: DirectoryLogIngestRequest,
     ) -> Result<LogIngestResult> {
         let rows = Self::log_rows(req.items, directory_row)?;
-        self.ingest(p, ws, LogKind::Directory, rows).await
+        self.ingest(ctx, LogKind::Directory, rows).await
     }
 
-    fn aad(org: &OrgId, ws: Uuid, kind: LogKind, key: &str, filter: TimeFilteringType) -> Vec<u8> {
+    fn aad(ws: &WorkspaceId, kind: LogKind, key: &str, filter: TimeFilteringType) -> Vec<u8> {
         let mut aad = b"palisade-investigation-v1".to_vec();
-        aad.extend_from_slice(org.uuid().as_bytes());
-        aad.extend_from_slice(ws.as_bytes());
+        aad.extend_from_slice(ws.org().uuid().as_bytes());
+        aad.extend_from_slice(ws.uuid().as_bytes());
         aad.push(kind_byte(kind));
         aad.extend_from_slice(filter.as_str().as_bytes());
         aad.push(0);
@@ -413,7 +418,7 @@ impl InvestigationService {
         Some((n(0), n(1), n(2), id))
     }
 
-    fn parse_query(&self, p: &Principal, ws: Uuid, kind: LogKind, q: &Params) -> Result<LogQuery> {
+    fn parse_query(&self, ws: &WorkspaceId, kind: LogKind, q: &Params) -> Result<LogQuery> {
         let mut v = Validator::new();
         let user = v.required_str("UserId", param(q, "UserId"), MAX_USER);
         let filter = match param(q, "TimeFilteringType") {
@@ -518,7 +523,7 @@ impl InvestigationService {
                     .unwrap_or_default(),
                 None => link.trim().to_string(),
             };
-            let aad = Self::aad(&p.org, ws, kind, &out.key, filter);
+            let aad = Self::aad(ws, kind, &out.key, filter);
             let (since, until, at, id) = self.open(&aad, &token).ok_or_else(invalid)?;
             // A Custom window must be the one the token was issued for; a relative window
             // keeps the bounds resolved on the first page.
@@ -559,19 +564,13 @@ impl InvestigationService {
         )
     }
 
-    async fn page(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        kind: LogKind,
-        params: &Params,
-    ) -> Result<PageOut> {
-        let q = self.parse_query(p, ws, kind, params)?;
+    async fn page(&self, ctx: &WorkspaceCtx, kind: LogKind, params: &Params) -> Result<PageOut> {
+        let ws = &ctx.workspace;
+        let tenant = self.store.tenant(&ctx.org);
+        let q = self.parse_query(ws, kind, params)?;
         let after = q.after.as_ref().map(|(at, id)| (*at, id.as_str()));
-        let mut rows = self
-            .store
+        let mut rows = tenant
             .query_logs(
-                &p.org,
                 ws,
                 kind,
                 q.by,
@@ -586,16 +585,15 @@ impl InvestigationService {
         rows.truncate(self.page_size as usize);
         let next_page_link = match (more, rows.last()) {
             (true, Some(last)) => {
-                let aad = Self::aad(&p.org, ws, kind, &q.key, q.filter);
+                let aad = Self::aad(ws, kind, &q.key, q.filter);
                 let token = self.seal(&aad, q.since, q.until, last.created_at, &last.id);
-                Some(self.next_link(ws, kind, &q, &token))
+                Some(self.next_link(ws.uuid(), kind, &q, &token))
             }
             _ => None,
         };
         let connector = connector_of(kind);
-        let can_retrieve_data = self
-            .store
-            .list_connectors(&p.org, ws)
+        let can_retrieve_data = tenant
+            .list_connectors(ws)
             .await?
             .iter()
             .any(|c| c.connected && c.connector_type == connector.as_str());
@@ -612,14 +610,14 @@ impl InvestigationService {
             (n, _) if more => format!("{n} {what} returned; more are available at nextPageLink."),
             (n, _) => format!("{n} {what} returned."),
         };
-        self.store
+        tenant
             .insert_investigation_audit(
-                &p.org,
+                ws,
                 &AuditRow {
                     id: Uuid::new_v4(),
-                    workspace_id: ws,
-                    service_account_id: p.service_account_id,
-                    credential_id: p.credential_id,
+                    workspace_id: ws.uuid(),
+                    service_account_id: ctx.principal.service_account_id,
+                    credential_id: ctx.principal.credential_id,
                     log_kind: kind.as_str().into(),
                     user_id: q.user.clone(),
                     time_filtering_type: q.filter.as_str().into(),
@@ -642,8 +640,8 @@ impl InvestigationService {
         })
     }
 
-    pub async fn signin_logs(&self, p: &Principal, ws: Uuid, q: &Params) -> Result<SignInLogPage> {
-        let page = self.page(p, ws, LogKind::SignIn, q).await?;
+    pub async fn signin_logs(&self, ctx: &WorkspaceCtx, q: &Params) -> Result<SignInLogPage> {
+        let page = self.page(ctx, LogKind::SignIn, q).await?;
         Ok(SignInLogPage {
             items: page.items()?,
             next_page_link: page.next_page_link,
@@ -652,13 +650,8 @@ impl InvestigationService {
         })
     }
 
-    pub async fn directory_logs(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        q: &Params,
-    ) -> Result<DirectoryLogPage> {
-        let page = self.page(p, ws, LogKind::Directory, q).await?;
+    pub async fn directory_logs(&self, ctx: &WorkspaceCtx, q: &Params) -> Result<DirectoryLogPage> {
+        let page = self.page(ctx, LogKind::Directory, q).await?;
         Ok(DirectoryLogPage {
             items: page.items()?,
             next_page_link: page.next_page_link,
@@ -668,12 +661,7 @@ impl InvestigationService {
     }
 
     /// The workspace's investigation audit trail, newest first.
-    pub async fn audit(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        q: &Params,
-    ) -> Result<InvestigationAuditPage> {
+    pub async fn audit(&self, ctx: &WorkspaceCtx, q: &Params) -> Result<InvestigationAuditPage> {
         let mut v = Validator::new();
         let page_size = match param(q, "pageSize").map(str::parse::<i64>) {
             None => 50,
@@ -688,8 +676,8 @@ impl InvestigationService {
         };
         v.finish()?;
         let mut aad = b"palisade-investigation-audit-v1".to_vec();
-        aad.extend_from_slice(p.org.uuid().as_bytes());
-        aad.extend_from_slice(ws.as_bytes());
+        aad.extend_from_slice(ctx.org.uuid().as_bytes());
+        aad.extend_from_slice(ctx.workspace.uuid().as_bytes());
         let after = match param(q, "continuationToken").filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => Some(open_after(&self.sealer, &aad, t).ok_or_else(|| {
@@ -701,7 +689,8 @@ impl InvestigationService {
         };
         let mut rows = self
             .store
-            .list_investigation_audit(&p.org, ws, after, page_size + 1)
+            .tenant(&ctx.org)
+            .list_investigation_audit(&ctx.workspace, after, page_size + 1)
             .await?;
         let (has_more, continuation_token) = finish_page(&mut rows, page_size, |last| {
             seal_after(&self.sealer, &aad, last.created_at, last.id)

@@ -1,11 +1,13 @@
 //! Accounts, workspaces, service accounts and credentials.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use palisade_domain::time::now;
 use palisade_domain::{Error, OrgRole, Result, Scope, ScopeSet, Validator, WorkspaceRole};
 use palisade_store::{
-    NewCredential, NewServiceAccount, PrincipalKind, ServiceAccountChanges, Store,
+    NewCredential, NewServiceAccount, PrincipalKind, ServiceAccountChanges, ServiceAccountRow,
+    Store, WorkspaceId, WorkspaceRow,
 };
 use palisade_types::org::{
     Account, CreateAccountRequest, CreateCredentialRequest, CreateServiceAccountRequest,
@@ -14,6 +16,8 @@ use palisade_types::org::{
 };
 use uuid::Uuid;
 
+use super::org_wire as wire;
+use crate::access::OrgCtx;
 use crate::auth::{Authenticator, Principal};
 use crate::config::AuthConfig;
 
@@ -45,49 +49,61 @@ impl OrgService {
 
     // ------------------------------------------------------------ accounts
 
-    pub async fn list_accounts(&self, p: &Principal) -> Result<Vec<Account>> {
-        self.store.list_accounts(&p.org).await
+    pub async fn list_accounts(&self, ctx: &OrgCtx) -> Result<Vec<Account>> {
+        let rows = self.store.tenant(&ctx.org).list_accounts().await?;
+        Ok(rows.into_iter().map(wire::account).collect())
     }
 
-    pub async fn get_account(&self, p: &Principal, id: Uuid) -> Result<Account> {
+    pub async fn get_account(&self, ctx: &OrgCtx, id: Uuid) -> Result<Account> {
         self.store
-            .get_account(&p.org, id)
+            .tenant(&ctx.org)
+            .get_account(id)
             .await?
+            .map(wire::account)
             .ok_or_else(|| Error::not_found_target("Account", id, "accountId"))
     }
 
-    pub async fn create_account(
-        &self,
-        p: &Principal,
-        req: CreateAccountRequest,
-    ) -> Result<Account> {
+    pub async fn create_account(&self, ctx: &OrgCtx, req: CreateAccountRequest) -> Result<Account> {
         let mut v = Validator::new();
         let name = v.required_str("name", req.name.as_deref(), MAX_NAME);
         v.finish()?;
-        self.store.create_account(&p.org, &name.unwrap()).await
+        let row = self
+            .store
+            .tenant(&ctx.org)
+            .create_account(&name.unwrap())
+            .await?;
+        Ok(wire::account(row))
     }
 
     // ------------------------------------------------------------ workspaces
 
     /// The workspaces the caller holds a role on (all of them for organization-wide roles).
-    pub async fn list_workspaces(&self, p: &Principal) -> Result<Vec<Workspace>> {
-        let all = self.store.list_workspaces(&p.org).await?;
+    pub async fn list_workspaces(&self, ctx: &OrgCtx) -> Result<Vec<Workspace>> {
+        let all = self.store.tenant(&ctx.org).list_workspaces().await?;
         Ok(all
             .into_iter()
-            .filter(|w| p.workspace_role(&w.id).is_some())
+            .filter(|w| ctx.principal.workspace_role(&w.id.uuid()).is_some())
+            .map(wire::workspace)
             .collect())
     }
 
-    pub async fn get_workspace(&self, p: &Principal, id: Uuid) -> Result<Workspace> {
+    /// A workspace of the organization (`{id}` of `/workspaces/{id}`).
+    async fn workspace(&self, ctx: &OrgCtx, id: Uuid) -> Result<WorkspaceRow> {
         self.store
-            .get_workspace(&p.org, id)
+            .tenant(&ctx.org)
+            .workspace(id)
             .await?
             .ok_or_else(|| Error::not_found_target("Workspace", id, "workspaceId"))
     }
 
+    pub async fn get_workspace(&self, ctx: &OrgCtx, id: Uuid) -> Result<Workspace> {
+        Ok(wire::workspace(self.workspace(ctx, id).await?))
+    }
+
+    /// A workspace's name and account: the account given, or the organization's own.
     async fn workspace_fields(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: &WorkspaceRequest,
     ) -> Result<(String, Uuid)> {
         let mut v = Validator::new();
@@ -98,60 +114,54 @@ impl OrgService {
         };
         v.finish()?;
         let account = match account {
-            Some(a) => {
-                if self.store.get_account(&p.org, a).await?.is_none() {
-                    return Err(Error::field(
-                        "accountId",
-                        format!("Account '{a}' does not exist in this organization."),
-                    ));
-                }
-                a
-            }
-            None => self.store.own_account_id(&p.org).await?,
+            Some(a) => a,
+            None => self.store.tenant(&ctx.org).own_account_id().await?,
         };
         Ok((name.unwrap(), account))
     }
 
     /// Creates a workspace; the creating service account becomes its `Owner`.
-    pub async fn create_workspace(
-        &self,
-        p: &Principal,
-        req: WorkspaceRequest,
-    ) -> Result<Workspace> {
-        let (name, account) = self.workspace_fields(p, &req).await?;
+    pub async fn create_workspace(&self, ctx: &OrgCtx, req: WorkspaceRequest) -> Result<Workspace> {
+        let (name, account) = self.workspace_fields(ctx, &req).await?;
         let ws = self
             .store
+            .tenant(&ctx.org)
             .create_workspace(
-                &p.org,
                 account,
                 &name,
-                Some((PrincipalKind::ServiceAccount, p.service_account_id)),
+                Some((
+                    PrincipalKind::ServiceAccount,
+                    ctx.principal.service_account_id,
+                )),
             )
             .await?;
         self.auth.invalidate();
-        Ok(ws)
+        Ok(wire::workspace(ws))
     }
 
     pub async fn update_workspace(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         req: WorkspaceRequest,
     ) -> Result<Workspace> {
-        let current = self.get_workspace(p, id).await?;
+        let current = self.workspace(ctx, id).await?;
         let req = WorkspaceRequest {
             name: req.name,
             account_id: req.account_id.or(Some(current.account_id.to_string())),
         };
-        let (name, account) = self.workspace_fields(p, &req).await?;
+        let (name, account) = self.workspace_fields(ctx, &req).await?;
         self.store
-            .update_workspace(&p.org, id, &name, account)
+            .tenant(&ctx.org)
+            .update_workspace(&current.id, &name, account)
             .await?
+            .map(wire::workspace)
             .ok_or_else(|| Error::not_found_target("Workspace", id, "workspaceId"))
     }
 
-    pub async fn delete_workspace(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        if !self.store.delete_workspace(&p.org, id).await? {
+    pub async fn delete_workspace(&self, ctx: &OrgCtx, id: Uuid) -> Result<bool> {
+        let ws = self.workspace(ctx, id).await?;
+        if !self.store.tenant(&ctx.org).delete_workspace(&ws.id).await? {
             return Err(Error::not_found_target("Workspace", id, "workspaceId"));
         }
         self.auth.invalidate();
@@ -161,8 +171,9 @@ impl OrgService {
 
     // ------------------------------------------------------------ service accounts
 
-    /// Overlays `lastUsedAt` values still held in memory.
-    fn overlay(&self, mut sa: ServiceAccount) -> ServiceAccount {
+    /// As the API shows it, with `lastUsedAt` values still held in memory overlaid.
+    fn shown(&self, row: ServiceAccountRow) -> ServiceAccount {
+        let mut sa = wire::service_account(row, now());
         for c in &mut sa.credentials {
             if let Some(t) = self.auth.pending_last_used(&c.id) {
                 if c.last_used_at.is_none_or(|old| old < t) {
@@ -177,45 +188,55 @@ impl OrgService {
         sa
     }
 
-    pub async fn list_service_accounts(&self, p: &Principal) -> Result<Vec<ServiceAccount>> {
-        let list = self.store.list_service_accounts(&p.org).await?;
-        Ok(list.into_iter().map(|s| self.overlay(s)).collect())
+    pub async fn list_service_accounts(&self, ctx: &OrgCtx) -> Result<Vec<ServiceAccount>> {
+        let list = self.store.tenant(&ctx.org).list_service_accounts().await?;
+        Ok(list.into_iter().map(|s| self.shown(s)).collect())
     }
 
-    pub async fn get_service_account(&self, p: &Principal, id: Uuid) -> Result<ServiceAccount> {
+    pub async fn get_service_account(&self, ctx: &OrgCtx, id: Uuid) -> Result<ServiceAccount> {
         self.store
-            .get_service_account(&p.org, id)
+            .tenant(&ctx.org)
+            .get_service_account(id)
             .await?
-            .map(|s| self.overlay(s))
+            .map(|s| self.shown(s))
             .ok_or_else(|| Error::not_found_target("Service account", id, "id"))
     }
 
     /// Validates workspace assignments against the organization's workspaces.
     async fn assignments(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         v: &mut Validator,
         input: &[WorkspaceAssignmentInput],
-    ) -> Result<Vec<(Uuid, WorkspaceRole)>> {
-        let names = self.store.workspace_names(&p.org).await?;
-        let mut out: Vec<(Uuid, WorkspaceRole)> = Vec::new();
+    ) -> Result<Vec<(WorkspaceId, WorkspaceRole)>> {
+        let workspaces: HashMap<Uuid, WorkspaceId> = self
+            .store
+            .tenant(&ctx.org)
+            .list_workspaces()
+            .await?
+            .into_iter()
+            .map(|w| (w.id.uuid(), w.id))
+            .collect();
+        let mut out: Vec<(WorkspaceId, WorkspaceRole)> = Vec::new();
         for (i, a) in input.iter().enumerate() {
             let path = format!("workspaceAssignments[{i}]");
             let ws = v.uuid(&format!("{path}.workspaceId"), a.workspace_id.as_deref());
             let role = v.workspace_role(&format!("{path}.role"), a.role.as_deref());
             if let Some(ws) = ws {
-                if !names.contains_key(&ws) {
-                    v.add(
+                match workspaces.get(&ws) {
+                    None => v.add(
                         format!("{path}.workspaceId"),
                         format!("Workspace '{ws}' does not exist in this organization."),
-                    );
-                } else if out.iter().any(|(w, _)| *w == ws) {
-                    v.add(
+                    ),
+                    Some(_) if out.iter().any(|(w, _)| w.uuid() == ws) => v.add(
                         format!("{path}.workspaceId"),
                         "Duplicate workspace assignment.",
-                    );
-                } else if let Some(role) = role {
-                    out.push((ws, role));
+                    ),
+                    Some(id) => {
+                        if let Some(role) = role {
+                            out.push((*id, role));
+                        }
+                    }
                 }
             }
         }
@@ -228,7 +249,7 @@ impl OrgService {
         p: &Principal,
         scopes: &[Scope],
         org_role: Option<OrgRole>,
-        assignments: &[(Uuid, WorkspaceRole)],
+        assignments: &[(WorkspaceId, WorkspaceRole)],
     ) -> Result<()> {
         if let Some(missing) = scopes.iter().find(|s| !p.scopes.allows(**s)) {
             return Err(Error::InsufficientScope(vec![*missing]));
@@ -245,7 +266,7 @@ impl OrgService {
             }
         }
         for (ws, role) in assignments {
-            if p.workspace_role(ws).is_none_or(|held| held < *role) {
+            if p.workspace_role(&ws.uuid()).is_none_or(|held| held < *role) {
                 return Err(Error::InsufficientWorkspaceRole {
                     workspace: ws.to_string(),
                     required: *role,
@@ -269,7 +290,7 @@ impl OrgService {
 
     pub async fn create_service_account(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: CreateServiceAccountRequest,
     ) -> Result<CreatedServiceAccount> {
         let mut v = Validator::new();
@@ -284,7 +305,7 @@ impl OrgService {
         let expires_at = self.expiry(&mut v, req.expiration_date.as_deref());
         let assignments = self
             .assignments(
-                p,
+                ctx,
                 &mut v,
                 req.workspace_assignments.as_deref().unwrap_or_default(),
             )
@@ -296,16 +317,15 @@ impl OrgService {
             scopes.unwrap(),
             expires_at.unwrap(),
         );
-        Self::ensure_can_grant(p, &scopes, Some(org_role), &assignments)?;
+        Self::ensure_can_grant(&ctx.principal, &scopes, Some(org_role), &assignments)?;
         let id = Uuid::new_v4();
         let secret = self.auth.new_secret();
         let sa = self
             .store
+            .tenant(&ctx.org)
             .create_service_account(
-                &p.org,
                 NewServiceAccount {
                     id,
-                    account_id: self.store.own_account_id(&p.org).await?,
                     name,
                     description,
                     org_role,
@@ -320,7 +340,7 @@ impl OrgService {
             )
             .await?;
         Ok(CreatedServiceAccount {
-            service_account: sa,
+            service_account: wire::service_account(sa, now()),
             client_id: id,
             client_secret: secret.secret,
         })
@@ -328,7 +348,7 @@ impl OrgService {
 
     pub async fn update_service_account(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         req: UpdateServiceAccountRequest,
     ) -> Result<ServiceAccount> {
@@ -344,28 +364,34 @@ impl OrgService {
             changes.org_role = v.org_role("organizationalRole", Some(r));
         }
         if let Some(list) = &req.workspace_assignments {
-            changes.assignments = Some(self.assignments(p, &mut v, list).await?);
+            changes.assignments = Some(self.assignments(ctx, &mut v, list).await?);
         }
         v.finish()?;
         // Exists in this organization?
-        self.get_service_account(p, id).await?;
+        self.get_service_account(ctx, id).await?;
         Self::ensure_can_grant(
-            p,
+            &ctx.principal,
             &[],
             changes.org_role,
             changes.assignments.as_deref().unwrap_or_default(),
         )?;
         let sa = self
             .store
-            .update_service_account(&p.org, id, changes)
+            .tenant(&ctx.org)
+            .update_service_account(id, changes)
             .await?
             .ok_or_else(|| Error::not_found_target("Service account", id, "id"))?;
         self.auth.invalidate();
-        Ok(self.overlay(sa))
+        Ok(self.shown(sa))
     }
 
-    pub async fn delete_service_account(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        if !self.store.delete_service_account(&p.org, id).await? {
+    pub async fn delete_service_account(&self, ctx: &OrgCtx, id: Uuid) -> Result<bool> {
+        if !self
+            .store
+            .tenant(&ctx.org)
+            .delete_service_account(id)
+            .await?
+        {
             return Err(Error::not_found_target("Service account", id, "id"));
         }
         self.auth.invalidate();
@@ -374,26 +400,27 @@ impl OrgService {
 
     pub async fn set_service_account_active(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         active: bool,
     ) -> Result<ServiceAccount> {
         let sa = self
             .store
-            .set_service_account_active(&p.org, id, active)
+            .tenant(&ctx.org)
+            .set_service_account_active(id, active)
             .await?
             .ok_or_else(|| Error::not_found_target("Service account", id, "id"))?;
         self.auth.invalidate();
-        Ok(self.overlay(sa))
+        Ok(self.shown(sa))
     }
 
     pub async fn issue_credential(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         req: CreateCredentialRequest,
     ) -> Result<IssuedCredential> {
-        let sa = self.get_service_account(p, id).await?;
+        let sa = self.get_service_account(ctx, id).await?;
         let mut v = Validator::new();
         let expires_at = self.expiry(&mut v, req.expiration_date.as_deref());
         // Without scopes, the new credential copies the newest active one (rotation).
@@ -413,12 +440,12 @@ impl OrgService {
         };
         v.finish()?;
         let scopes: Vec<Scope> = scopes.unwrap();
-        Self::ensure_can_grant(p, &scopes, None, &[])?;
+        Self::ensure_can_grant(&ctx.principal, &scopes, None, &[])?;
         let secret = self.auth.new_secret();
         let credential = self
             .store
+            .tenant(&ctx.org)
             .create_credential(
-                &p.org,
                 id,
                 NewCredential {
                     id: Uuid::new_v4(),
@@ -432,24 +459,25 @@ impl OrgService {
         Ok(IssuedCredential {
             client_id: id,
             client_secret: secret.secret,
-            credential,
+            credential: wire::credential(credential, now()),
         })
     }
 
     pub async fn revoke_credential(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         credential: Uuid,
     ) -> Result<Credential> {
-        self.get_service_account(p, id).await?;
+        self.get_service_account(ctx, id).await?;
         let c = self
             .store
-            .revoke_credential(&p.org, id, credential)
+            .tenant(&ctx.org)
+            .revoke_credential(id, credential)
             .await?
             .ok_or_else(|| Error::not_found_target("Credential", credential, "credentialId"))?;
         self.auth.invalidate();
-        Ok(c)
+        Ok(wire::credential(c, now()))
     }
 
     /// For the admin CLI and `demo`: the full scope set as a list.

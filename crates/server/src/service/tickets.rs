@@ -2,13 +2,13 @@
 
 use palisade_domain::time::from_micros;
 use palisade_domain::{Error, Result, Validator};
-use palisade_store::{Store, TicketFields, TicketRow};
+use palisade_store::{IncidentKey, Store, TicketFields, TicketRow, WorkspaceId};
 use palisade_types::incidents::IncidentSource;
 use palisade_types::tickets::*;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::access::WorkspaceCtx;
 
 const MAX_TICKET_ID: usize = 200;
 const SEARCH_LIMIT: i64 = 100;
@@ -152,13 +152,13 @@ impl TicketService {
         TicketService { store }
     }
 
-    async fn to_wire(&self, rows: Vec<TicketRow>) -> Result<Vec<ServiceTicket>> {
-        let Some(first) = rows.first() else {
+    /// Tickets of the workspace `ws` as the API shows them, with their linked incidents.
+    async fn to_wire(&self, ws: &WorkspaceId, rows: Vec<TicketRow>) -> Result<Vec<ServiceTicket>> {
+        if rows.is_empty() {
             return Ok(Vec::new());
-        };
-        let ws = first.workspace_id;
+        }
         let ids: Vec<String> = rows.iter().map(|r| r.ticket_id.clone()).collect();
-        let mut links = self.store.ticket_links(ws, &ids).await?;
+        let mut links = self.store.tenant(&ws.org()).ticket_links(ws, &ids).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let doc: Value = serde_json::from_str(&r.doc).unwrap_or(Value::Null);
@@ -199,20 +199,20 @@ impl TicketService {
         Ok(out)
     }
 
-    async fn one(&self, p: &Principal, ws: Uuid, ticket_id: &str) -> Result<ServiceTicket> {
+    async fn one(&self, ws: &WorkspaceId, ticket_id: &str) -> Result<ServiceTicket> {
         let row = self
             .store
-            .get_ticket(&p.org, ws, ticket_id)
+            .tenant(&ws.org())
+            .get_ticket(ws, ticket_id)
             .await?
             .ok_or_else(|| not_found(ticket_id))?;
-        Ok(self.to_wire(vec![row]).await?.remove(0))
+        Ok(self.to_wire(ws, vec![row]).await?.remove(0))
     }
 
     /// Creates or replaces a ticket; `true` when created.
     pub async fn upsert(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: ServiceTicketInput,
     ) -> Result<(ServiceTicket, bool)> {
         let mut v = Validator::new();
@@ -252,16 +252,18 @@ impl TicketService {
         let ticket_id = ticket_id.expect("valid");
         let (_, created) = self
             .store
-            .upsert_ticket(&p.org, ws, &ticket_id, &fields)
+            .tenant(&ctx.org)
+            .upsert_ticket(&ctx.workspace, &ticket_id, &fields)
             .await?;
-        Ok((self.one(p, ws, &ticket_id).await?, created))
+        Ok((self.one(&ctx.workspace, &ticket_id).await?, created))
     }
 
     /// Validates a link/unlink body: `(ticketId, source, incidentId)`.
     fn link_target(
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: &LinkServiceTicketRequest,
-    ) -> Result<(String, IncidentSource, String)> {
+    ) -> Result<(String, IncidentKey)> {
+        let ws = ctx.workspace.uuid();
         let mut v = Validator::new();
         let ticket_id = v.required_str("ticketId", req.ticket_id.as_deref(), MAX_TICKET_ID);
         let (mut source, mut id) = (None, None);
@@ -303,41 +305,35 @@ impl TicketService {
         v.finish()?;
         Ok((
             ticket_id.expect("valid"),
-            source.expect("valid"),
-            id.expect("valid"),
+            ctx.incident(source.expect("valid"), &id.expect("valid")),
         ))
     }
 
     pub async fn link(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: LinkServiceTicketRequest,
     ) -> Result<ServiceTicket> {
-        let (ticket_id, source, incident) = Self::link_target(ws, &req)?;
+        let (ticket_id, incident) = Self::link_target(ctx, &req)?;
         self.store
-            .link_ticket(&p.org, ws, &ticket_id, source, &incident, &p.name)
+            .tenant(&ctx.org)
+            .link_ticket(&incident, &ticket_id, &ctx.principal.name)
             .await?;
-        self.one(p, ws, &ticket_id).await
+        self.one(&ctx.workspace, &ticket_id).await
     }
 
-    pub async fn unlink(
-        &self,
-        p: &Principal,
-        ws: Uuid,
-        req: LinkServiceTicketRequest,
-    ) -> Result<bool> {
-        let (ticket_id, source, incident) = Self::link_target(ws, &req)?;
+    pub async fn unlink(&self, ctx: &WorkspaceCtx, req: LinkServiceTicketRequest) -> Result<bool> {
+        let (ticket_id, incident) = Self::link_target(ctx, &req)?;
         self.store
-            .unlink_ticket(&p.org, ws, &ticket_id, source, &incident, &p.name)
+            .tenant(&ctx.org)
+            .unlink_ticket(&incident, &ticket_id, &ctx.principal.name)
             .await?;
         Ok(true)
     }
 
     pub async fn priority(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         req: TicketPriorityRequest,
     ) -> Result<ServiceTicket> {
         let mut v = Validator::new();
@@ -357,26 +353,25 @@ impl TicketService {
         };
         v.finish()?;
         let (ticket_id, priority) = (ticket_id.expect("valid"), priority.expect("valid"));
-        let row = self
-            .store
-            .get_ticket(&p.org, ws, &ticket_id)
+        let tenant = self.store.tenant(&ctx.org);
+        let row = tenant
+            .get_ticket(&ctx.workspace, &ticket_id)
             .await?
             .ok_or_else(|| not_found(&ticket_id))?;
         let mut doc: Value = serde_json::from_str(&row.doc).unwrap_or(Value::Null);
         set_own_priority(&row.psa, &mut doc, &priority);
-        self.store
-            .set_ticket_priority(&p.org, ws, &ticket_id, &priority, &doc.to_string())
+        tenant
+            .set_ticket_priority(&ctx.workspace, &ticket_id, &priority, &doc.to_string())
             .await?
             .ok_or_else(|| not_found(&ticket_id))?;
-        self.one(p, ws, &ticket_id).await
+        self.one(&ctx.workspace, &ticket_id).await
     }
 
     /// `GET …/tickets/search?groupingId=&ticketNumber=` (both optional; newest first, at most
     /// 100).
     pub async fn search(
         &self,
-        p: &Principal,
-        ws: Uuid,
+        ctx: &WorkspaceCtx,
         grouping_id: Option<&str>,
         number: Option<&str>,
     ) -> Result<Vec<ServiceTicket>> {
@@ -386,14 +381,14 @@ impl TicketService {
         v.finish()?;
         let rows = self
             .store
+            .tenant(&ctx.org)
             .search_tickets(
-                &p.org,
-                ws,
+                &ctx.workspace,
                 grouping_id.as_deref(),
                 number.as_deref(),
                 SEARCH_LIMIT,
             )
             .await?;
-        self.to_wire(rows).await
+        self.to_wire(&ctx.workspace, rows).await
     }
 }

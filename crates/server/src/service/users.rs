@@ -1,14 +1,16 @@
 //! Organization users and the caller's own profile.
 
 use palisade_domain::{Error, OrgRole, Result, Validator, WorkspaceRole};
-use palisade_store::{NewUser, PrincipalKind, ServiceAccountChanges, UserChanges};
+use palisade_store::{NewUser, PrincipalKind, RoleGrant, ServiceAccountChanges, UserChanges};
 use palisade_types::org::{
-    AddUsersRequest, AssignUsersToWorkspaceRequest, RoleAssignment, UpdateOrgRoleRequest,
-    UpdateProfileRequest, User, UserInput, WorkspaceUser, WorkspaceUsersRequest,
+    AddUsersRequest, AssignUsersToWorkspaceRequest, UpdateOrgRoleRequest, UpdateProfileRequest,
+    User, UserInput, WorkspaceUser, WorkspaceUsersRequest,
 };
 use uuid::Uuid;
 
 use super::org::{OrgService, MAX_DESCRIPTION, MAX_NAME};
+use super::org_wire as wire;
+use crate::access::OrgCtx;
 use crate::auth::Principal;
 
 const MAX_EMAIL: usize = 320;
@@ -28,14 +30,17 @@ fn email(v: &mut Validator, path: &str, input: Option<&str>) -> Option<String> {
 }
 
 impl OrgService {
-    pub async fn list_users(&self, p: &Principal) -> Result<Vec<User>> {
-        self.store.list_users(&p.org).await
+    pub async fn list_users(&self, ctx: &OrgCtx) -> Result<Vec<User>> {
+        let rows = self.store.tenant(&ctx.org).list_users().await?;
+        Ok(rows.into_iter().map(wire::user).collect())
     }
 
-    pub async fn get_user(&self, p: &Principal, id: Uuid) -> Result<User> {
+    pub async fn get_user(&self, ctx: &OrgCtx, id: Uuid) -> Result<User> {
         self.store
-            .get_user(&p.org, id)
+            .tenant(&ctx.org)
+            .get_user(id)
             .await?
+            .map(wire::user)
             .ok_or_else(|| Error::not_found_target("User", id, "userId"))
     }
 
@@ -68,22 +73,23 @@ impl OrgService {
             organizational_role: p.org_role,
             workspace_role,
             groups: Vec::new(),
-            role_assignments: p
-                .named_roles
-                .iter()
-                .map(|(ws, name, role)| RoleAssignment {
-                    user_id: p.service_account_id,
-                    workspace_id: *ws,
-                    workspace_name: name.clone(),
-                    assignment_type: "Direct".into(),
-                    role: *role,
-                })
-                .collect(),
+            role_assignments: wire::role_assignments(
+                p.service_account_id,
+                p.named_roles
+                    .iter()
+                    .map(|(ws, name, role)| RoleGrant {
+                        workspace_id: ws.uuid(),
+                        workspace_name: name.clone(),
+                        role: *role,
+                    })
+                    .collect(),
+            ),
         }
     }
 
     /// Updates the caller's own display name (its service-account name) and description.
-    pub async fn update_profile(&self, p: &Principal, req: UpdateProfileRequest) -> Result<User> {
+    pub async fn update_profile(&self, ctx: &OrgCtx, req: UpdateProfileRequest) -> Result<User> {
+        let p = &ctx.principal;
         let mut v = Validator::new();
         let mut changes = ServiceAccountChanges::default();
         if req.display_name.is_some() {
@@ -95,11 +101,12 @@ impl OrgService {
         v.finish()?;
         let sa = self
             .store
-            .update_service_account(&p.org, p.service_account_id, changes)
+            .tenant(&ctx.org)
+            .update_service_account(p.service_account_id, changes)
             .await?
             .ok_or_else(|| Error::Unauthorized("The service account no longer exists.".into()))?;
         self.auth.invalidate();
-        let mut updated = p.clone();
+        let mut updated = Principal::clone(p);
         updated.name = sa.name;
         updated.description = sa.description;
         Ok(self.profile(&updated))
@@ -138,7 +145,8 @@ impl OrgService {
         (name, mail, tenant, role)
     }
 
-    pub async fn add_users(&self, p: &Principal, req: AddUsersRequest) -> Result<bool> {
+    pub async fn add_users(&self, ctx: &OrgCtx, req: AddUsersRequest) -> Result<bool> {
+        let tenant = self.store.tenant(&ctx.org);
         let mut v = Validator::new();
         let users = req.users.unwrap_or_default();
         if users.is_empty() {
@@ -181,22 +189,23 @@ impl OrgService {
                     Some(r) => v.workspace_role("role", Some(r)),
                 };
                 match (ws, role) {
-                    (Some(ws), Some(role)) => {
-                        if self.store.get_workspace(&p.org, ws).await?.is_none() {
+                    (Some(ws), Some(role)) => match tenant.workspace(ws).await? {
+                        Some(row) => Some((row.id, role)),
+                        None => {
                             v.add(
                                 "workspaceId",
                                 format!("Workspace '{ws}' does not exist in this organization."),
                             );
+                            None
                         }
-                        Some((ws, role))
-                    }
+                    },
                     _ => None,
                 }
             }
         };
         v.finish()?;
-        self.store
-            .add_users(&p.org, &new, grant)
+        tenant
+            .add_users(&new, grant.as_ref().map(|(ws, role)| (ws, *role)))
             .await
             .map_err(|e| match e {
                 Error::Conflict(_) => Error::Conflict(
@@ -207,7 +216,7 @@ impl OrgService {
         Ok(true)
     }
 
-    pub async fn update_user(&self, p: &Principal, req: UserInput) -> Result<bool> {
+    pub async fn update_user(&self, ctx: &OrgCtx, req: UserInput) -> Result<bool> {
         let mut v = Validator::new();
         let id = v.uuid("userId", req.user_id.as_deref());
         let (name, mail, tenant, role) = Self::user_fields(&mut v, "", &req, false);
@@ -220,24 +229,20 @@ impl OrgService {
             org_role: role,
             is_owner: req.is_owner,
         };
-        if !self.store.update_user(&p.org, id, changes).await? {
+        if !self.store.tenant(&ctx.org).update_user(id, changes).await? {
             return Err(Error::not_found_target("User", id, "userId"));
         }
         Ok(true)
     }
 
-    pub async fn delete_user(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        if !self.store.delete_user(&p.org, id).await? {
+    pub async fn delete_user(&self, ctx: &OrgCtx, id: Uuid) -> Result<bool> {
+        if !self.store.tenant(&ctx.org).delete_user(id).await? {
             return Err(Error::not_found_target("User", id, "userId"));
         }
         Ok(true)
     }
 
-    pub async fn set_user_org_role(
-        &self,
-        p: &Principal,
-        req: UpdateOrgRoleRequest,
-    ) -> Result<bool> {
+    pub async fn set_user_org_role(&self, ctx: &OrgCtx, req: UpdateOrgRoleRequest) -> Result<bool> {
         let mut v = Validator::new();
         let id = v.uuid("userId", req.user_id.as_deref());
         let role = v.org_role("organizationalRole", req.organizational_role.as_deref());
@@ -247,7 +252,7 @@ impl OrgService {
             org_role: Some(role),
             ..Default::default()
         };
-        if !self.store.update_user(&p.org, id, changes).await? {
+        if !self.store.tenant(&ctx.org).update_user(id, changes).await? {
             return Err(Error::not_found_target("User", id, "userId"));
         }
         Ok(true)
@@ -256,9 +261,10 @@ impl OrgService {
     /// Users with a role on a workspace, or on any workspace of an account.
     pub async fn workspace_users(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: WorkspaceUsersRequest,
     ) -> Result<Vec<WorkspaceUser>> {
+        let tenant = self.store.tenant(&ctx.org);
         let mut v = Validator::new();
         let id = v.uuid("accountId", req.account_id.as_deref());
         let role = match req.role.as_deref() {
@@ -268,29 +274,31 @@ impl OrgService {
         let query = v.optional_str("query", req.query.as_deref(), MAX_NAME);
         v.finish()?;
         let id = id.unwrap();
-        let workspaces: Vec<Uuid> = if self.store.get_account(&p.org, id).await?.is_some() {
-            self.store
-                .list_workspaces(&p.org)
+        let workspaces = if tenant.get_account(id).await?.is_some() {
+            tenant
+                .list_workspaces()
                 .await?
                 .into_iter()
                 .filter(|w| w.account_id == id)
                 .map(|w| w.id)
                 .collect()
-        } else if self.store.get_workspace(&p.org, id).await?.is_some() {
-            vec![id]
+        } else if let Some(ws) = tenant.workspace(id).await? {
+            vec![ws.id]
         } else {
             return Err(Error::not_found_target("Account", id, "accountId"));
         };
-        self.store
-            .workspace_users(&p.org, &workspaces, query.as_deref(), role)
-            .await
+        let rows = tenant
+            .workspace_users(&workspaces, query.as_deref(), role)
+            .await?;
+        Ok(rows.into_iter().map(wire::workspace_user).collect())
     }
 
     pub async fn assign_users_to_workspace(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         req: AssignUsersToWorkspaceRequest,
     ) -> Result<bool> {
+        let tenant = self.store.tenant(&ctx.org);
         let mut v = Validator::new();
         let ws = v.uuid("workspaceId", req.workspace_id.as_deref());
         let role = v.workspace_role("role", req.role.as_deref());
@@ -309,13 +317,13 @@ impl OrgService {
             .collect();
         v.finish()?;
         let (ws, role) = (ws.unwrap(), role.unwrap());
-        if self.store.get_workspace(&p.org, ws).await?.is_none() {
+        let Some(workspace) = tenant.workspace(ws).await? else {
             return Err(Error::field(
                 "workspaceId",
                 format!("Workspace '{ws}' does not exist in this organization."),
             ));
-        }
-        let existing = self.store.existing_users(&p.org, &ids).await?;
+        };
+        let existing = tenant.existing_users(&ids).await?;
         let mut v = Validator::new();
         for (i, id) in ids.iter().enumerate() {
             if !existing.contains(id) {
@@ -326,8 +334,8 @@ impl OrgService {
             }
         }
         v.finish()?;
-        self.store
-            .grant_roles(&p.org, ws, PrincipalKind::User, &ids, role)
+        tenant
+            .grant_roles(&workspace.id, PrincipalKind::User, &ids, role)
             .await?;
         Ok(true)
     }

@@ -116,7 +116,7 @@ impl Engine {
         self.inner.churn.store(0, Ordering::Relaxed);
         let store = self.inner.store.clone();
         tokio::spawn(async move {
-            if let Err(e) = store.vacuum_queues().await {
+            if let Err(e) = store.system().vacuum_queues().await {
                 tracing::debug!(error = %e, "queue vacuum failed");
             }
         });
@@ -131,7 +131,13 @@ impl Engine {
             if *stopped.borrow() {
                 return;
             }
-            match self.inner.store.dispatch_events(DISPATCH_BATCH, plan).await {
+            match self
+                .inner
+                .store
+                .system()
+                .dispatch_events(DISPATCH_BATCH, plan)
+                .await
+            {
                 Ok(n) if n > 0 => {
                     self.inner.jobs.notify_one();
                     self.churned(n);
@@ -196,7 +202,7 @@ impl Engine {
                 // The held (paused, disabled) webhooks, refreshed every poll interval at most:
                 // a job claimed for a webhook paused meanwhile is released by `work`.
                 if held_at.elapsed() >= self.poll().min(Duration::from_millis(200)) {
-                    match self.inner.store.held_webhooks().await {
+                    match self.inner.store.system().held_webhooks().await {
                         Ok(h) => {
                             held = h;
                             held_at = std::time::Instant::now();
@@ -210,6 +216,7 @@ impl Engine {
                     || match self
                         .inner
                         .store
+                        .system()
                         .any_job_due(now, &saturated, held.as_deref())
                         .await
                     {
@@ -224,6 +231,7 @@ impl Engine {
                     match self
                         .inner
                         .store
+                        .system()
                         .claim_jobs(
                             &self.inner.owner,
                             now,
@@ -260,14 +268,14 @@ impl Engine {
             let mut ids: Vec<Uuid> = claimed.iter().map(|j| j.webhook_id).collect();
             ids.sort();
             ids.dedup();
-            let hooks: HashMap<Uuid, WebhookRow> = match self.inner.store.webhooks_by_id(&ids).await
-            {
-                Ok(rows) => rows.into_iter().map(|w| (w.id, w)).collect(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "loading webhooks failed");
-                    HashMap::new()
-                }
-            };
+            let hooks: HashMap<Uuid, WebhookRow> =
+                match self.inner.store.system().webhooks_by_id(&ids).await {
+                    Ok(rows) => rows.into_iter().map(|w| (w.id, w)).collect(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "loading webhooks failed");
+                        HashMap::new()
+                    }
+                };
             for job in claimed {
                 let permit = match global.clone().try_acquire_owned() {
                     Ok(p) => p,
@@ -389,6 +397,7 @@ impl Engine {
                 match self
                     .inner
                     .store
+                    .system()
                     .complete_jobs(&batch, &self.inner.owner, disable_after)
                     .await
                 {
@@ -427,7 +436,13 @@ impl Engine {
             wait = PURGE_EVERY;
             let keep = chrono::Duration::days(self.inner.config.delivery_log_retention_days as i64);
             let before = to_micros(chrono::Utc::now() - keep);
-            match self.inner.store.purge_webhook_history(before).await {
+            match self
+                .inner
+                .store
+                .system()
+                .purge_webhook_history(before)
+                .await
+            {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "old delivery logs purged"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "delivery log purge failed"),

@@ -5,14 +5,13 @@
 
 pub mod engine;
 pub mod signing;
-pub mod ssrf;
+pub use palisade_net::ssrf;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use palisade_domain::OrgId;
+use palisade_store::OrgId;
 use palisade_store::{NewJob, PendingEvent, WebhookRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -275,27 +274,16 @@ impl Deliverer {
             .guard
             .check_form(&target.url)
             .map_err(|e| format!("The webhook URL {e}."))?;
-        let literal: Option<IpAddr> = match url.host() {
-            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
-            _ => None,
-        };
-        if let Some(ip) = literal {
-            self.guard
-                .check_ip(ip)
-                .map_err(|e| format!("Refused by the SSRF guard: {e}."))?;
-        }
+        self.guard
+            .check_literal_host(&url)
+            .map_err(|e| format!("Refused by the SSRF guard: {e}."))?;
         let mut req = self.client.post(url).body(body.to_string());
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
         let mut resp = req.send().await.map_err(describe_send_error)?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+        let retry_after = palisade_net::upstream::retry_after(resp.headers());
         let mut snippet = Vec::new();
         let mut read = 0usize;
         while read < DRAIN_BYTES {
@@ -341,16 +329,6 @@ fn describe_send_error(e: reqwest::Error) -> String {
     }
     msg.push('.');
     msg
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    if let Ok(secs) = v.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(v.trim()).ok()?;
-    let secs = (at.with_timezone(&Utc) - Utc::now()).num_seconds().max(0);
-    Some(Duration::from_secs(secs as u64))
 }
 
 /// Does a webhook receive this event?
@@ -434,10 +412,11 @@ mod tests {
         assert_eq!(b.open_signing(Uuid::new_v4(), Some(signing)), None);
     }
 
-    #[test]
-    fn secrets_round_trip_and_stay_bound_to_their_organization() {
+    #[tokio::test]
+    async fn secrets_round_trip_and_stay_bound_to_their_organization() {
+        let orgs = crate::test_support::orgs(1).await;
         let b = SecretBox::new("a server secret of some length........");
-        let org = OrgId::new(Uuid::new_v4());
+        let org = orgs.ids[0];
         let c = Credentials {
             token: Some("tok".into()),
             ..Default::default()
@@ -488,15 +467,5 @@ mod tests {
             let e = a.error.unwrap();
             assert!(e.contains("SSRF") || e.contains("loopback"), "{url}: {e}");
         }
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::from_secs(0))
-        );
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }

@@ -3,7 +3,6 @@
 //! responses with `nextLink`, `429` with `Retry-After`, ARM error bodies.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -497,27 +496,6 @@ impl Seen {
     }
 }
 
-/// Captures log output of everything running on this (current-thread) runtime.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
 // ---------------------------------------------------------------- tests
 
 #[tokio::test]
@@ -589,13 +567,8 @@ fn azure_routes() -> Vec<(reqwest::Method, String)> {
 
 #[tokio::test]
 async fn every_route_through_the_client_against_local_arm() {
-    let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-        .with_writer(capture.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let capture = palisade_test_utils::fakes::LogCapture::default();
+    let _guard = capture.install();
 
     let fake = fake().await;
     let app = app_against(&fake, SECRET).await;
@@ -958,7 +931,7 @@ async fn every_route_through_the_client_against_local_arm() {
     assert!(fake.calls.lock().unwrap().iter().all(|c| c.2 == tokens[0]));
 
     // Neither the client secret nor the access token shows up in a response or in the logs.
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(
         logs.contains("azure resource manager call"),
         "logs were captured"

@@ -254,11 +254,12 @@ async fn last_used_at_is_tracked_in_memory_and_flushed() {
     assert!(r.data()["lastUsedAt"].is_string(), "{}", r.text);
     assert!(r.data()["credentials"][0]["lastUsedAt"].is_string());
     // Not yet in the database…
-    let org_id = palisade_domain::OrgId::new(org.id);
+    let org_id = app.org_id(&org).await;
     let stored = || async {
         app.state
             .store()
-            .get_service_account(&org_id, cred.client_id)
+            .tenant(&org_id)
+            .get_service_account(cred.client_id)
             .await
             .unwrap()
             .unwrap()

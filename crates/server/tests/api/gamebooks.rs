@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use palisade_domain::OrgId;
 use palisade_server::config::Config;
 use palisade_store::{NewComment, NewRun, NewStep};
 use palisade_test_utils::{Cred, Receiver, Reply, TestApp, TestOrg};
@@ -594,7 +593,7 @@ async fn admin_required_playbooks_wait_for_an_owner() {
         .await
         .assert_problem(409, "CONFLICT");
     // gamebook.completed was written for each finished run, in the outbox.
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app.events(&org).await;
     let completed: Vec<&str> = events
         .iter()
         .filter(|e| e.event_type == "gamebook.completed")
@@ -760,43 +759,48 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
         status: "Pending",
         error_message: None,
     };
-    let id = store
-        .create_run(&NewRun {
-            org: org.id,
-            workspace_id: ws,
-            source: IncidentSource::Sentinel,
-            incident_id: "C-1".into(),
-            incident_number: 1,
-            incident_title: "Crash test".into(),
-            rule_id: None,
-            title: "Three steps".into(),
-            is_auto_run: false,
-            triggered_by: None,
-            trigger_event_id: None,
-            steps: vec![
-                step("One", json!({"type": "AddComment", "message": "step one"})),
-                step("Two", json!({"type": "AddLabel", "label": "two"})),
-                step("Three", json!({"type": "SetSeverity", "severity": "High"})),
-            ],
-        })
+    let tenant = store.tenant(&app.org_id(&org).await);
+    let workspace = tenant.workspace(ws).await.unwrap().unwrap().id;
+    let system = store.system();
+    let id = tenant
+        .create_run(
+            &workspace,
+            &NewRun {
+                source: IncidentSource::Sentinel,
+                incident_id: "C-1".into(),
+                incident_number: 1,
+                incident_title: "Crash test".into(),
+                rule_id: None,
+                title: "Three steps".into(),
+                is_auto_run: false,
+                triggered_by: None,
+                trigger_event_id: None,
+                steps: vec![
+                    step("One", json!({"type": "AddComment", "message": "step one"})),
+                    step("Two", json!({"type": "AddLabel", "label": "two"})),
+                    step("Three", json!({"type": "SetSeverity", "severity": "High"})),
+                ],
+            },
+        )
         .await
         .unwrap();
     // A worker of a replica that then dies: it claims the run, finishes step one, starts
     // step two and is gone.
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
     let lease = now + 1_000_000;
-    let claimed = store
+    let claimed = system
         .claim_runs("dead-replica", now, lease, 10)
         .await
         .unwrap();
     assert_eq!(claimed, vec![id]);
-    let (run, steps) = store.run_for_work(id).await.unwrap().unwrap();
-    assert!(store
+    let item = system.run_for_work(id).await.unwrap().unwrap();
+    let steps = item.steps.clone();
+    assert!(system
         .start_step(id, steps[0].id, "dead-replica", lease)
         .await
         .unwrap());
-    let (rec, _, _) = store
-        .finish_step_with_change(&run, steps[0].id, "dead-replica", lease, now, |row| {
+    let (rec, _, _) = system
+        .finish_step_with_change(&item, steps[0].id, "dead-replica", lease, now, |row| {
             Ok((
                 row.doc.clone(),
                 vec![NewComment {
@@ -812,7 +816,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
         .await
         .unwrap();
     assert!(matches!(rec, palisade_store::StepRecorded::Done { .. }));
-    assert!(store
+    assert!(system
         .start_step(id, steps[1].id, "dead-replica", lease)
         .await
         .unwrap());
@@ -854,7 +858,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     let c = comments(&app, a, ws, "C-1").await;
     assert_eq!(c.iter().filter(|c| c["message"] == "step one").count(), 1);
     // The dead worker can no longer record anything.
-    let late = store
+    let late = system
         .finish_step(
             id,
             steps[2].id,

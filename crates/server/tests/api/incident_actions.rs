@@ -1,6 +1,5 @@
 //! The restored incident actions (explicit source) and the legacy no-source routes.
 
-use palisade_domain::OrgId;
 use palisade_test_utils::{Cred, Resp, TestApp, TestOrg};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -121,7 +120,7 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
     assert_eq!(r.data()["status"], "Active");
     assert!(r.data()["classification"].is_null());
 
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app.events(&org).await;
     let updates: Vec<&Value> = events
         .iter()
         .filter(|e| e.event_type == "incident.updated")

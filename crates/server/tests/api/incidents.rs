@@ -1,7 +1,6 @@
 //! Incident ingest (created / updated / unchanged with outbox events), batches with bad items,
 //! numbering, and the documented reads.
 
-use palisade_domain::OrgId;
 use palisade_test_utils::{TestApp, TestOrg};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -65,7 +64,7 @@ async fn ingest_created_updated_unchanged_emit_the_right_events() {
         json!([{"field": "status", "from": "New", "to": "Active"}])
     );
 
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app.events(&org).await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, vec!["incident.created", "incident.updated"]);
     let created = &events[0].payload;
@@ -183,28 +182,14 @@ async fn batch_stores_good_items_and_reports_bad_ones() {
     assert_eq!(r.data()["incident"]["incident"]["number"], 41);
 
     // Re-sending the batch's good items changes nothing and emits nothing.
-    let before = app
-        .state
-        .store()
-        .events(&OrgId::new(org.id))
-        .await
-        .unwrap()
-        .len();
+    let before = app.events(&org).await.len();
     let mut a = incident("Malware detected");
     a["id"] = json!("CS-1");
     let r = app
         .post(&path, Some(&org.admin), &json!({"incidents": [a]}))
         .await;
     assert_eq!(r.data()["unchanged"], 1);
-    assert_eq!(
-        app.state
-            .store()
-            .events(&OrgId::new(org.id))
-            .await
-            .unwrap()
-            .len(),
-        before
-    );
+    assert_eq!(app.events(&org).await.len(), before);
 
     // Limits.
     app.post(&path, Some(&org.admin), &json!({"incidents": []}))
@@ -413,7 +398,7 @@ async fn a_batch_applies_repeated_ids_in_order_and_reindexes_entities() {
         .await;
     assert_eq!(d.data()["incident"]["status"], "Active");
     assert_eq!(d.data()["incident"]["number"], 1);
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app.events(&org).await;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

@@ -1,7 +1,6 @@
 //! Service tickets: create/replace, link and unlink (idempotent, activity comment with
 //! `ticketId`, `ticket.linked` in the outbox), priority, search, validation and 404s.
 
-use palisade_domain::OrgId;
 use palisade_test_utils::TestApp;
 use serde_json::json;
 use uuid::Uuid;
@@ -82,7 +81,7 @@ async fn tickets_link_unlink_priority_and_search() {
         with_ticket[0]["message"],
         "Service ticket SEC-1 (Jira) linked."
     );
-    let events = app.state.store().events(&OrgId::new(org.id)).await.unwrap();
+    let events = app.events(&org).await;
     let linked: Vec<_> = events
         .iter()
         .filter(|e| e.event_type == "ticket.linked")

@@ -543,7 +543,10 @@ async fn retries_reuse_the_event_id_and_follow_the_schedule() {
     let failed = items.iter().find(|l| l["attemptNumber"] == 1).unwrap();
     assert_eq!(failed["httpStatusCode"], 500);
     assert!(failed["errorMessage"].as_str().unwrap().contains("500"));
-    assert_eq!(app.state.store().queued_jobs(None).await.unwrap(), 0);
+    assert_eq!(
+        app.state.store().system().queued_jobs(None).await.unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -671,7 +674,7 @@ async fn pause_holds_deliveries_and_resume_sends_them() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(rx.hits().is_empty(), "paused: nothing sent");
     assert_eq!(
-        app.state.store().queued_jobs(None).await.unwrap(),
+        app.state.store().system().queued_jobs(None).await.unwrap(),
         3,
         "but queued"
     );
@@ -973,8 +976,19 @@ async fn two_replicas_deliver_each_event_exactly_once() {
     }
     assert_eq!(per_event.len(), 1000);
     assert!(per_event.values().all(|n| *n == 1));
-    assert_eq!(app.state.store().queued_jobs(None).await.unwrap(), 0);
-    assert_eq!(app.state.store().undispatched_events().await.unwrap(), 0);
+    assert_eq!(
+        app.state.store().system().queued_jobs(None).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        app.state
+            .store()
+            .system()
+            .undispatched_events()
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -1026,7 +1040,7 @@ async fn deleting_a_webhook_mid_delivery_loses_nothing_else() {
     let hits = fast.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(hits[1].json()["data"]["incidentId"], "Z-2");
     wait_until("the queue to drain", || async {
-        app.state.store().queued_jobs(None).await.unwrap() == 0
+        app.state.store().system().queued_jobs(None).await.unwrap() == 0
     })
     .await;
     assert_eq!(slow.hits().len(), 1, "a deleted webhook gets nothing more");
@@ -1108,6 +1122,7 @@ async fn retention_purges_old_logs_only() {
     // A cutoff a day ago keeps today's log; a cutoff after it removes it.
     assert_eq!(
         store
+            .system()
             .purge_webhook_history(now - 86_400_000_000)
             .await
             .unwrap(),
@@ -1115,7 +1130,11 @@ async fn retention_purges_old_logs_only() {
     );
     assert_eq!(logs(&app, &org.admin, &id).await.len(), 1);
     assert_eq!(
-        store.purge_webhook_history(now + 1_000_000).await.unwrap(),
+        store
+            .system()
+            .purge_webhook_history(now + 1_000_000)
+            .await
+            .unwrap(),
         1
     );
     assert!(logs(&app, &org.admin, &id).await.is_empty());

@@ -1,8 +1,11 @@
-//! The SSRF guard (DESIGN §6): webhook URLs must not reach private, loopback, link-local or
-//! metadata addresses unless `webhooks.allow_private_targets` is set. Checked when a webhook
-//! is created or changed, and again at delivery on the address actually connected to (the
-//! HTTP client resolves names through [`GuardedResolver`]), so DNS rebinding cannot slip
-//! past it. Redirects are never followed.
+//! The SSRF guard (DESIGN §6, §10): a URL that a user supplies (a webhook, a playbook's HTTP
+//! action, a connector's endpoints and the paging links its vendor returns) must not reach
+//! private, loopback, link-local or metadata addresses unless the section's
+//! `allow_private_targets` is set (`[webhooks]` for webhooks and playbooks, `[connectors]`
+//! for connectors). A URL is checked when it is configured, and again on the address actually
+//! connected to: the HTTP client resolves names through [`GuardedResolver`], and an IP-literal
+//! host is checked by [`Guard::check_target`] before each request, so DNS rebinding cannot slip
+//! past it. Redirects are never followed (clients built on the guard disable them).
 //!
 //! Some addresses are refused even with `allow_private_targets`: cloud metadata endpoints,
 //! unspecified, multicast, broadcast and reserved addresses are never legitimate receivers.
@@ -172,12 +175,15 @@ impl NameResolver for SystemResolver {
 pub struct Guard {
     pub allow_private: bool,
     pub allow_http: bool,
+    /// The configuration section whose settings the messages name (`webhooks`, `connectors`).
+    section: &'static str,
     resolver: Arc<dyn NameResolver>,
 }
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
+            .field("section", &self.section)
             .field("allow_private", &self.allow_private)
             .field("allow_http", &self.allow_http)
             .finish()
@@ -185,6 +191,7 @@ impl std::fmt::Debug for Guard {
 }
 
 impl Guard {
+    /// The guard of the `[webhooks]` settings with the system resolver.
     pub fn new(allow_private: bool, allow_http: bool) -> Guard {
         Guard::with_resolver(allow_private, allow_http, Arc::new(SystemResolver))
     }
@@ -197,8 +204,15 @@ impl Guard {
         Guard {
             allow_private,
             allow_http,
+            section: "webhooks",
             resolver,
         }
+    }
+
+    /// The same policy, its messages naming another configuration section.
+    pub fn for_section(mut self, section: &'static str) -> Guard {
+        self.section = section;
+        self
     }
 
     /// Is this address allowed as a delivery target? `Err` says why not.
@@ -217,12 +231,19 @@ impl Guard {
             "https" => {}
             "http" if self.allow_http => {}
             "http" => {
-                return Err("must use https (http is allowed only with webhooks.allow_http)".into())
+                return Err(format!(
+                    "must use https (http is allowed only with {}.allow_http)",
+                    self.section
+                ))
             }
             other => return Err(format!("must use https, not {other}")),
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err("must not embed credentials; use authenticationType instead".into());
+            return Err(if self.section == "webhooks" {
+                "must not embed credentials; use authenticationType instead".into()
+            } else {
+                "must not embed credentials".into()
+            });
         }
         if url.host().is_none() {
             return Err("must name a host".into());
@@ -231,6 +252,23 @@ impl Guard {
             return Err("must not carry a fragment".into());
         }
         Ok(url)
+    }
+
+    /// Checks a URL just before a request: its form, and its host when that is an IP literal
+    /// (a name is checked by the client's [`GuardedResolver`] on the address it connects to).
+    pub fn check_target(&self, raw: &str) -> Result<Url, String> {
+        let url = self.check_form(raw)?;
+        self.check_literal_host(&url)?;
+        Ok(url)
+    }
+
+    /// Checks a URL's host when it is an IP literal; a name passes (the resolver checks it).
+    pub fn check_literal_host(&self, url: &Url) -> Result<(), String> {
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip)),
+            _ => Ok(()),
+        }
     }
 
     /// Checks a URL completely: form, then every address its host resolves to.
@@ -249,13 +287,18 @@ impl Guard {
 
     /// Resolves a name and keeps only allowed addresses; `Err` when none is left.
     pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        self.resolve_checked(host).await.map_err(|e| e.to_string())
+    }
+
+    async fn resolve_checked(&self, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
+        let unresolved = |detail: String| ResolveError::Unresolved(detail);
         let found = self
             .resolver
             .lookup(host)
             .await
-            .map_err(|e| format!("host {host} does not resolve: {e}"))?;
+            .map_err(|e| unresolved(format!("host {host} does not resolve: {e}")))?;
         if found.is_empty() {
-            return Err(format!("host {host} does not resolve"));
+            return Err(unresolved(format!("host {host} does not resolve")));
         }
         let mut refused = None;
         let allowed: Vec<IpAddr> = found
@@ -269,14 +312,57 @@ impl Guard {
             })
             .collect();
         match (allowed.is_empty(), refused) {
-            (true, Some(e)) => Err(format!("host {host} resolves to {e}")),
-            (true, None) => Err(format!("host {host} does not resolve")),
+            (true, None) => Err(unresolved(format!("host {host} does not resolve"))),
             // A name resolving to both public and private addresses is refused outright:
             // which one a connection would use is not ours to predict.
-            (false, Some(e)) => Err(format!("host {host} resolves to {e}")),
+            (_, Some(e)) => Err(ResolveError::Refused(Refused(format!(
+                "host {host} resolves to {e}"
+            )))),
             (false, None) => Ok(allowed),
         }
     }
+}
+
+/// A name the guard refused to connect to (it resolves to a forbidden address). The HTTP
+/// client's resolver fails with it, so callers can tell a refusal from a network failure
+/// ([`refusal`]).
+#[derive(Debug, Clone)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+#[derive(Debug)]
+enum ResolveError {
+    Unresolved(String),
+    Refused(Refused),
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResolveError::Unresolved(s) => f.write_str(s),
+            ResolveError::Refused(r) => r.fmt(f),
+        }
+    }
+}
+
+/// The guard's refusal somewhere in an error's chain of causes (e.g. a `reqwest::Error` of a
+/// connection the guarded resolver refused).
+pub fn refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<Refused>() {
+            return Some(r.0.clone());
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// The HTTP client's resolver: every name is resolved through the guard.
@@ -286,10 +372,14 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let guard = self.0.clone();
         Box::pin(async move {
-            let addrs = guard
-                .resolve(name.as_str())
-                .await
-                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })?;
+            let addrs = guard.resolve_checked(name.as_str()).await.map_err(
+                |e| -> Box<dyn std::error::Error + Send + Sync> {
+                    match e {
+                        ResolveError::Refused(r) => Box::new(r),
+                        ResolveError::Unresolved(s) => s.into(),
+                    }
+                },
+            )?;
             let iter: reqwest::dns::Addrs =
                 Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(iter)
@@ -419,6 +509,28 @@ mod tests {
         assert!(g.check_url("https://169.254.169.254/").await.is_err());
     }
 
+    #[test]
+    fn targets_check_literal_addresses_and_name_their_section() {
+        let g = guard(false).for_section("connectors");
+        // A name is left to the resolver at connect time.
+        assert!(g.check_target("https://intranet.example/x").is_ok());
+        assert!(g
+            .check_target("https://10.0.0.1/x")
+            .unwrap_err()
+            .contains("private"));
+        assert!(g
+            .check_target("http://public.example/")
+            .unwrap_err()
+            .contains("connectors.allow_http"));
+        assert_eq!(
+            g.check_target("https://u:p@public.example/").unwrap_err(),
+            "must not embed credentials"
+        );
+        let g = guard(true);
+        assert!(g.check_target("https://127.0.0.1/").is_ok());
+        assert!(g.check_target("https://[fd00:ec2::254]/").is_err());
+    }
+
     #[tokio::test]
     async fn the_http_clients_resolver_filters_too() {
         use reqwest::dns::Resolve;
@@ -434,5 +546,15 @@ mod tests {
             .await
             .is_err());
         assert!(r.resolve("rebind.example".parse().unwrap()).await.is_err());
+        // A refusal is recognizable in the error chain; a name that does not resolve is not
+        // a refusal.
+        let Err(refused) = r.resolve("metadata.example".parse().unwrap()).await else {
+            panic!("refused")
+        };
+        assert!(refusal(refused.as_ref()).unwrap().contains("metadata"));
+        let Err(missing) = r.resolve("nowhere.example".parse().unwrap()).await else {
+            panic!("unresolved")
+        };
+        assert_eq!(refusal(missing.as_ref()), None);
     }
 }

@@ -1,29 +1,30 @@
-//! Webhook configurations, delivery logs, test events and redelivery.
+//! Webhook configurations; their delivery logs, test events and redelivery are in `logs.rs`.
+
+mod logs;
+
+pub use logs::LogQuery;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use palisade_domain::time::{from_micros, to_micros};
-use palisade_domain::{Error, OrgId, Result, Validator};
-use palisade_store::{LogRow, Store, WebhookFields, WebhookRow, WebhookSecrets};
+use palisade_domain::{Error, Result, Validator};
+use palisade_store::{OrgId, Store, WebhookFields, WebhookRow, WebhookSecrets};
 use palisade_types::webhooks::*;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::access::OrgCtx;
 use crate::crypto::SealingKey;
-use crate::paging::{finish_page, open_after, seal_after};
 use crate::webhooks::engine::Engine;
 use crate::webhooks::{
-    event_body, normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox,
-    Target, EVENT_TYPES,
+    normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox, Target,
+    EVENT_TYPES,
 };
 
 const MAX_NAME: usize = 200;
 const MAX_URL: usize = 2048;
 const MAX_SECRET: usize = 1024;
 const MIN_SIGNING_SECRET: usize = 16;
-const MAX_LOG_PAGE: i64 = 100;
 
 #[derive(Clone)]
 pub struct WebhookService {
@@ -62,50 +63,6 @@ fn to_wire(w: &WebhookRow) -> Webhook {
         disabled_at: w.disabled_at.map(from_micros),
         created_at: from_micros(w.created_at),
         last_modified_at: from_micros(w.last_modified_at),
-    }
-}
-
-fn log_to_wire(l: &LogRow) -> DeliveryLog {
-    let headers = serde_json::from_str::<Value>(&l.request_headers)
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    let attributes = l
-        .subject_attributes
-        .as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_else(|| json!({}));
-    let status = DeliveryStatus::parse(&l.status).unwrap_or(DeliveryStatus::Failed);
-    DeliveryLog {
-        id: l.id,
-        webhook_configuration_id: l.webhook_id,
-        event_id: l.event_id,
-        event_type: l.event_type.clone(),
-        status,
-        success: status == DeliveryStatus::Succeeded,
-        http_status_code: l.http_status_code.and_then(|c| u16::try_from(c).ok()),
-        error_message: l.error_message.clone(),
-        event_source_account_id: l.account_id,
-        event_source_account_name: l.account_name.clone(),
-        event_subject_id: l.subject_id.clone(),
-        event_subject_display_name: l.subject_display_name.clone(),
-        event_subject_attributes: attributes,
-        is_test: l.is_test,
-        original_delivery_id: l.original_delivery_id,
-        attempt_number: l.attempt_number.max(0) as u32,
-        latency_ms: l.latency_ms.map(|v| v.max(0) as u64),
-        duration_ms: l.latency_ms.map(|v| v.max(0) as u64),
-        request_url: l.request_url.clone(),
-        request_headers: headers,
-        request_body: l.request_body.clone(),
-        event_payload: l.request_body.clone(),
-        response_snippet: l.response_snippet.clone(),
-        response_body: l.response_snippet.clone(),
-        event_occurred_at: l.event_occurred_at.map(from_micros),
-        completed_at: l.completed_at.map(from_micros),
-        redelivery_requested_at: l.redelivery_requested_at.map(from_micros),
-        redelivered: l.redelivered,
-        created_at: from_micros(l.created_at),
     }
 }
 
@@ -240,21 +197,6 @@ fn validate_signing(v: &mut Validator, raw: Option<&str>) -> Option<String> {
     Some(s.to_string())
 }
 
-/// The single delivery log's `createdAt` (the documented partition key): an ISO-8601
-/// instant; a `+` decoded to a space by a careless client is forgiven.
-fn parse_created_at(raw: Option<&str>) -> Result<DateTime<Utc>> {
-    let raw = raw.ok_or_else(|| {
-        Error::field(
-            "createdAt",
-            "createdAt is required: the createdAt of the delivery log (ISO 8601).",
-        )
-    })?;
-    let fixed = raw.trim().replace(' ', "+");
-    DateTime::parse_from_rfc3339(&fixed)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| Error::field("createdAt", "createdAt must be an ISO 8601 date-time."))
-}
-
 fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<i64> {
     let raw = raw?;
     match DateTime::parse_from_rfc3339(&raw.trim().replace(' ', "+")) {
@@ -264,15 +206,6 @@ fn parse_instant(v: &mut Validator, path: &str, raw: Option<&str>) -> Option<i64
             None
         }
     }
-}
-
-/// Query of `GET /webhooks/{id}/delivery-logs`.
-#[derive(Debug, Default)]
-pub struct LogQuery {
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub page_size: Option<String>,
-    pub continuation_token: Option<String>,
 }
 
 impl WebhookService {
@@ -306,10 +239,11 @@ impl WebhookService {
             .collect()
     }
 
-    pub async fn list(&self, p: &Principal) -> Result<Vec<Webhook>> {
+    pub async fn list(&self, ctx: &OrgCtx) -> Result<Vec<Webhook>> {
         Ok(self
             .store
-            .list_webhooks(&p.org)
+            .tenant(&ctx.org)
+            .list_webhooks()
             .await?
             .iter()
             .map(to_wire)
@@ -318,19 +252,20 @@ impl WebhookService {
 
     async fn row(&self, org: &OrgId, id: Uuid) -> Result<WebhookRow> {
         self.store
-            .get_webhook(org, id)
+            .tenant(org)
+            .get_webhook(id)
             .await?
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn get(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        Ok(to_wire(&self.row(&p.org, id).await?))
+    pub async fn get(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        Ok(to_wire(&self.row(&ctx.org, id).await?))
     }
 
     /// Validates the editable fields, starting from `base` on update.
     async fn fields(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         v: &mut Validator,
         req: &WebhookRequest,
         base: Option<&WebhookRow>,
@@ -394,7 +329,7 @@ impl WebhookService {
                 Some(out)
             }
         };
-        let accounts = self.store.list_accounts(&p.org).await?;
+        let accounts = self.store.tenant(&ctx.org).list_accounts().await?;
         let monitored = match (&req.monitored_account_ids, base) {
             (None, Some(b)) => Some(b.monitored_account_ids.clone()),
             (None, None) => Some(Vec::new()),
@@ -420,7 +355,7 @@ impl WebhookService {
         };
         let target = match (&req.target_account_id, base) {
             (None, Some(b)) => Some(b.target_account_id),
-            (None, None) => Some(self.store.own_account_id(&p.org).await?),
+            (None, None) => Some(self.store.tenant(&ctx.org).own_account_id().await?),
             (Some(raw), _) => match v.uuid("targetAccountId", Some(raw)) {
                 Some(id) if accounts.iter().any(|a| a.id == id) => Some(id),
                 Some(id) => {
@@ -434,24 +369,41 @@ impl WebhookService {
             },
         };
         let workspace = match (&req.workspace_id, base) {
-            (None, Some(b)) => Some(b.workspace_id),
+            // Unchanged: the webhook's workspace, if it still exists.
+            (None, Some(b)) => {
+                match b.workspace_id {
+                    None => Some(None),
+                    Some(id) => match self.store.tenant(&ctx.org).workspace(id).await? {
+                        Some(w) => Some(Some(w.id)),
+                        None => {
+                            v.add(
+                            "workspaceId",
+                            format!("The webhook's workspace {id} no longer exists; give workspaceId."),
+                        );
+                            None
+                        }
+                    },
+                }
+            }
             (None, None) | (Some(None), _) => Some(None),
             (Some(Some(raw)), _) => match v.uuid("workspaceId", Some(raw)) {
-                Some(id) if p.workspace_role(&id).is_some() => Some(Some(id)),
-                Some(id) => {
-                    v.add(
-                        "workspaceId",
-                        format!("Workspace {id} is not a workspace you hold a role on."),
-                    );
-                    None
-                }
+                Some(id) => match ctx.principal.workspace(&id) {
+                    Some((ws, _)) => Some(Some(ws)),
+                    None => {
+                        v.add(
+                            "workspaceId",
+                            format!("Workspace {id} is not a workspace you hold a role on."),
+                        );
+                        None
+                    }
+                },
                 None => None,
             },
         };
         // A webhook without a workspace receives every workspace's incidents: only a caller
         // whose organizational role covers every workspace may set one up.
         if let Some(None) = workspace {
-            if p.org_role.implied_workspace_role().is_none() {
+            if ctx.principal.org_role.implied_workspace_role().is_none() {
                 v.add(
                     "workspaceId",
                     "workspaceId is required: an organization-wide webhook needs the Admin or WorkspaceAdmin role.",
@@ -482,9 +434,9 @@ impl WebhookService {
         }
     }
 
-    pub async fn create(&self, p: &Principal, req: WebhookRequest) -> Result<WebhookCreated> {
+    pub async fn create(&self, ctx: &OrgCtx, req: WebhookRequest) -> Result<WebhookCreated> {
         let mut v = Validator::new();
-        let fields = self.fields(p, &mut v, &req, None).await?;
+        let fields = self.fields(ctx, &mut v, &req, None).await?;
         let auth = validate_auth(
             &mut v,
             req.authentication_type.as_deref(),
@@ -500,11 +452,8 @@ impl WebhookService {
         let secret = own_secret.unwrap_or_else(signing::generate_secret);
         let row = self
             .store
-            .create_webhook(
-                &p.org,
-                &fields,
-                &self.sealed(&p.org, &auth, Some(secret.clone())),
-            )
+            .tenant(&ctx.org)
+            .create_webhook(&fields, &self.sealed(&ctx.org, &auth, Some(secret.clone())))
             .await?;
         Ok(WebhookCreated {
             webhook: to_wire(&row),
@@ -512,10 +461,10 @@ impl WebhookService {
         })
     }
 
-    pub async fn update(&self, p: &Principal, id: Uuid, req: WebhookRequest) -> Result<Webhook> {
-        let base = self.row(&p.org, id).await?;
+    pub async fn update(&self, ctx: &OrgCtx, id: Uuid, req: WebhookRequest) -> Result<Webhook> {
+        let base = self.row(&ctx.org, id).await?;
         let mut v = Validator::new();
-        let fields = self.fields(p, &mut v, &req, Some(&base)).await?;
+        let fields = self.fields(ctx, &mut v, &req, Some(&base)).await?;
         let auth = if req.authentication_type.is_some() {
             validate_auth(
                 &mut v,
@@ -546,12 +495,13 @@ impl WebhookService {
         v.finish()?;
         let row = self
             .store
-            .update_webhook(&p.org, id, &fields.expect("validated"))
+            .tenant(&ctx.org)
+            .update_webhook(id, &fields.expect("validated"))
             .await?
             .ok_or_else(|| not_found(id))?;
         if auth.is_some() || signing.is_some() {
             return self
-                .apply_credentials(p, &row, auth, signing)
+                .apply_credentials(ctx, &row, auth, signing)
                 .await
                 .map(|r| to_wire(&r));
         }
@@ -560,7 +510,7 @@ impl WebhookService {
 
     async fn apply_credentials(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         row: &WebhookRow,
         auth: Option<AuthInput>,
         signing: Option<String>,
@@ -575,18 +525,19 @@ impl WebhookService {
         });
         let signing = signing.or(current.signing_secret);
         self.store
-            .set_webhook_secrets(&p.org, row.id, &self.sealed(&p.org, &auth, signing))
+            .tenant(&ctx.org)
+            .set_webhook_secrets(row.id, &self.sealed(&ctx.org, &auth, signing))
             .await?
             .ok_or_else(|| not_found(row.id))
     }
 
     pub async fn credentials(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         req: WebhookCredentialsRequest,
     ) -> Result<WebhookCredentialsResult> {
-        let row = self.row(&p.org, id).await?;
+        let row = self.row(&ctx.org, id).await?;
         let mut v = Validator::new();
         let auth = validate_auth(
             &mut v,
@@ -599,7 +550,7 @@ impl WebhookService {
         );
         let signing = validate_signing(&mut v, req.signing_token.as_deref());
         v.finish()?;
-        let row = self.apply_credentials(p, &row, auth, signing).await?;
+        let row = self.apply_credentials(ctx, &row, auth, signing).await?;
         let w = to_wire(&row);
         Ok(WebhookCredentialsResult {
             id: w.id,
@@ -608,8 +559,8 @@ impl WebhookService {
         })
     }
 
-    pub async fn delete(&self, p: &Principal, id: Uuid) -> Result<bool> {
-        if !self.store.delete_webhook(&p.org, id).await? {
+    pub async fn delete(&self, ctx: &OrgCtx, id: Uuid) -> Result<bool> {
+        if !self.store.tenant(&ctx.org).delete_webhook(id).await? {
             return Err(not_found(id));
         }
         Ok(true)
@@ -617,14 +568,15 @@ impl WebhookService {
 
     async fn transition(
         &self,
-        p: &Principal,
+        ctx: &OrgCtx,
         id: Uuid,
         from: WebhookStatus,
         to: WebhookStatus,
     ) -> Result<Webhook> {
         match self
             .store
-            .transition_webhook(&p.org, id, from.as_str(), to.as_str(), None)
+            .tenant(&ctx.org)
+            .transition_webhook(id, from.as_str(), to.as_str(), None)
             .await?
         {
             None => Err(not_found(id)),
@@ -632,10 +584,10 @@ impl WebhookService {
                 if to == WebhookStatus::Active {
                     self.engine.jobs_queued();
                 }
-                self.get(p, id).await
+                self.get(ctx, id).await
             }
             Some(false) => {
-                let now = self.row(&p.org, id).await?;
+                let now = self.row(&ctx.org, id).await?;
                 Err(Error::Conflict(format!(
                     "The webhook is {}; this operation applies to a {} webhook.",
                     now.status,
@@ -645,177 +597,18 @@ impl WebhookService {
         }
     }
 
-    pub async fn pause(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        self.transition(p, id, WebhookStatus::Active, WebhookStatus::Paused)
+    pub async fn pause(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        self.transition(ctx, id, WebhookStatus::Active, WebhookStatus::Paused)
             .await
     }
 
-    pub async fn resume(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        self.transition(p, id, WebhookStatus::Paused, WebhookStatus::Active)
+    pub async fn resume(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        self.transition(ctx, id, WebhookStatus::Paused, WebhookStatus::Active)
             .await
     }
 
-    pub async fn enable(&self, p: &Principal, id: Uuid) -> Result<Webhook> {
-        self.transition(p, id, WebhookStatus::Disabled, WebhookStatus::Active)
+    pub async fn enable(&self, ctx: &OrgCtx, id: Uuid) -> Result<Webhook> {
+        self.transition(ctx, id, WebhookStatus::Disabled, WebhookStatus::Active)
             .await
-    }
-
-    /// Sends a test `incident.created.v1` event now, whatever the webhook's status, and
-    /// returns its delivery log. Test deliveries never count toward auto-disable.
-    pub async fn test(&self, p: &Principal, id: Uuid) -> Result<DeliveryLog> {
-        let row = self.row(&p.org, id).await?;
-        let target = Target::open(&row, &self.secrets);
-        let now = palisade_domain::time::now();
-        let event_id = Uuid::new_v4();
-        let incident_id = format!("TEST-{}", &event_id.simple().to_string()[..8]);
-        let data = palisade_domain::events::test_incident_data(
-            (row.target_account_id, &row.target_account_name),
-            row.workspace_id,
-            &incident_id,
-            now,
-        );
-        let event_type = "incident.created";
-        let body = event_body(event_type, now, now, true, &data.to_string());
-        let attempt = self
-            .deliverer
-            .attempt(&target, event_id, &schema_name(event_type), &body, true)
-            .await;
-        let job = palisade_store::ClaimedJob {
-            id: Uuid::new_v4(),
-            org: p.org.uuid(),
-            webhook_id: row.id,
-            event_id,
-            event_type: event_type.into(),
-            body,
-            account_id: Some(row.target_account_id),
-            subject_id: Some(incident_id),
-            subject_display_name: Some("Palisade test event".into()),
-            subject_attributes: Some(
-                json!({"source": "sentinel", "incidentNumber": 0}).to_string(),
-            ),
-            occurred_at: Some(to_micros(now)),
-            attempts: 0,
-            lease_until: 0,
-            original_delivery_id: None,
-            pending_log_id: None,
-        };
-        let mut log = crate::webhooks::engine::log_row(&job, &row, &attempt, 1, true);
-        self.store.insert_log(&log).await?;
-        log.account_name = Some(row.target_account_name.clone());
-        Ok(log_to_wire(&log))
-    }
-
-    pub async fn logs(&self, p: &Principal, id: Uuid, q: LogQuery) -> Result<DeliveryLogPage> {
-        self.row(&p.org, id).await?;
-        let mut v = Validator::new();
-        let from = parse_instant(&mut v, "from", q.from.as_deref());
-        let to = parse_instant(&mut v, "to", q.to.as_deref());
-        let page_size = match q.page_size.as_deref().map(str::parse::<i64>) {
-            None => {
-                v.add(
-                    "pageSize",
-                    format!("pageSize is required (1 to {MAX_LOG_PAGE})."),
-                );
-                None
-            }
-            Some(Ok(n)) if (1..=MAX_LOG_PAGE).contains(&n) => Some(n),
-            Some(_) => {
-                v.add(
-                    "pageSize",
-                    format!("pageSize must be an integer from 1 to {MAX_LOG_PAGE}."),
-                );
-                None
-            }
-        };
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                v.add("from", "from must not be after to.");
-            }
-        }
-        v.finish()?;
-        let page_size = page_size.expect("validated");
-        let aad = self.token_aad(&p.org, id, from, to);
-        let after = match q.continuation_token.as_deref().filter(|t| !t.is_empty()) {
-            None => None,
-            Some(token) => Some(self.open_token(&aad, token).ok_or_else(|| {
-                Error::field(
-                    "continuationToken",
-                    "The continuationToken is invalid. Use the token of the previous response unmodified, with the same from and to.",
-                )
-            })?),
-        };
-        let mut rows = self
-            .store
-            .list_logs(&p.org, id, from, to, after, page_size + 1)
-            .await?;
-        let (has_more, continuation_token) = finish_page(&mut rows, page_size, |last| {
-            seal_after(&self.sealer, &aad, last.created_at, last.id)
-        });
-        Ok(DeliveryLogPage {
-            items: rows.iter().map(log_to_wire).collect(),
-            continuation_token,
-            has_more,
-        })
-    }
-
-    fn token_aad(&self, org: &OrgId, webhook: Uuid, from: Option<i64>, to: Option<i64>) -> Vec<u8> {
-        let mut aad = org.uuid().as_bytes().to_vec();
-        aad.extend_from_slice(webhook.as_bytes());
-        aad.extend_from_slice(&from.unwrap_or(i64::MIN).to_be_bytes());
-        aad.extend_from_slice(&to.unwrap_or(i64::MAX).to_be_bytes());
-        aad
-    }
-
-    fn open_token(&self, aad: &[u8], token: &str) -> Option<(i64, Uuid)> {
-        open_after(&self.sealer, aad, token)
-    }
-
-    async fn log_row(
-        &self,
-        p: &Principal,
-        id: Uuid,
-        log_id: Uuid,
-        created_at: Option<&str>,
-    ) -> Result<LogRow> {
-        let created_at = parse_created_at(created_at)?;
-        self.row(&p.org, id).await?;
-        let log = self
-            .store
-            .get_log(&p.org, id, log_id)
-            .await?
-            .filter(|l| from_micros(l.created_at).date_naive() == created_at.date_naive())
-            .ok_or_else(|| Error::not_found_target("Delivery log", log_id, "logId"))?;
-        Ok(log)
-    }
-
-    /// One delivery log; `createdAt` must fall on the same UTC day as the log's.
-    pub async fn log(
-        &self,
-        p: &Principal,
-        id: Uuid,
-        log_id: Uuid,
-        created_at: Option<&str>,
-    ) -> Result<DeliveryLog> {
-        Ok(log_to_wire(&self.log_row(p, id, log_id, created_at).await?))
-    }
-
-    /// Queues the logged event for delivery again; answers the new `Pending` log, linked by
-    /// `originalDeliveryId`, which the delivery completes.
-    pub async fn redeliver(
-        &self,
-        p: &Principal,
-        id: Uuid,
-        log_id: Uuid,
-        created_at: Option<&str>,
-    ) -> Result<DeliveryLog> {
-        let original = self.log_row(p, id, log_id, created_at).await?;
-        if original.status == "Pending" {
-            return Err(Error::Conflict(
-                "This delivery is still pending; redeliver it once it has been attempted.".into(),
-            ));
-        }
-        let pending = self.store.redeliver(&p.org, &original).await?;
-        self.engine.jobs_queued();
-        Ok(log_to_wire(&pending))
     }
 }

@@ -1,44 +1,20 @@
-use std::str::FromStr;
+//! The store: its connection pools on one engine, transactions, notifications, and the
+//! plumbing every query goes through (`exec.rs`, `row.rs`, `sql.rs`).
+
+mod exec;
+pub(crate) mod row;
+mod sql;
+
 use std::time::Duration;
 
+pub(crate) use exec::{sql, DbResult, Params, Tx};
 use palisade_domain::{Error, Result};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor, Row};
-use uuid::Uuid;
+pub(crate) use sql::{json_rows, now_micros, placeholders, push_placeholders, MAX_PARAMS};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 
 /// A pooled connection idle at least this long is pinged before it is handed out.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
-
-/// A new outbox event id: a time-ordered UUID (version 7), so the events' primary-key index
-/// grows at its end instead of taking every insert at a random page.
-pub(crate) fn new_event_id() -> String {
-    Uuid::now_v7().to_string()
-}
-
-/// A `FROM` item with one row per element of the JSON array bound as parameter `$n`, in a
-/// column `value` (`value ->> 0` is an element's first item): a whole batch in one statement
-/// and one bind, where a multi-row `VALUES` list needs a bind per value and, on SQLite,
-/// several statements (its binding cost grows with the square of the parameter count). An
-/// `INSERT … SELECT … FROM` it needs a `WHERE` before `ON CONFLICT` (SQLite's grammar).
-pub(crate) fn json_rows(backend: Backend, n: usize) -> String {
-    match backend {
-        Backend::Sqlite => format!("json_each(${n})"),
-        Backend::Postgres => format!("json_array_elements(CAST(${n} AS json)) AS v(value)"),
-    }
-}
-
-/// An aggregate of the selected rows into one JSON array of arrays (`"[]"` for none), text on
-/// both engines: a listing of thousands of small rows as one row and one string, where each
-/// row costs the driver a message (on SQLite a hop between threads) and a conversion.
-/// `items` is a comma-separated list of expressions, each a column of the inner arrays.
-fn json_agg(backend: Backend, items: &str) -> String {
-    match backend {
-        Backend::Sqlite => format!("json_group_array(json_array({items}))"),
-        Backend::Postgres => {
-            format!("COALESCE(CAST(json_agg(json_build_array({items})) AS TEXT), '[]')")
-        }
-    }
-}
 
 /// Which engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +153,11 @@ impl Store {
         opts
     }
 
+    /// The pool reads go through.
+    pub(crate) fn read(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// The pool writes go through (see the `writer` field's note): statements that
     /// write outside [`Store::begin_write`] use it too.
     pub(crate) fn writer(&self) -> &AnyPool {
@@ -231,12 +212,13 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes later fails
     /// with `SQLITE_BUSY` when another connection wrote in between, where an immediate one
     /// simply waits its turn (`busy_timeout`).
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    pub(crate) async fn begin_write(&self) -> Result<Tx> {
         match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.writer.begin().await,
         }
-        .map_err(db_err)
+        .map(Tx)
+        .db()
     }
 
     /// Sends a PostgreSQL notification on `channel` (every replica listening receives it,
@@ -245,12 +227,9 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(());
         }
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(channel)
-            .bind(payload)
+        sql("SELECT pg_notify($1, $2)", (channel, payload))
             .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+            .await?;
         Ok(())
     }
 
@@ -259,60 +238,20 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(None);
         }
-        let mut listener = sqlx::postgres::PgListener::connect(&self.url)
-            .await
-            .map_err(db_err)?;
-        listener.listen(channel).await.map_err(db_err)?;
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await.db()?;
+        listener.listen(channel).await.db()?;
         Ok(Some(listener))
     }
 
     /// Is the database reachable? (`/readyz`)
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
+        sql("SELECT 1", ()).execute(&self.pool).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
         self.writer.close().await;
         self.pool.close().await
-    }
-
-    /// Returns the named server key, creating it with `make` if it does not exist yet. Every
-    /// replica sharing the database sees the same value.
-    pub async fn server_key(&self, name: &str, make: impl FnOnce() -> String) -> Result<String> {
-        let value = make();
-        sqlx::query(
-            "INSERT INTO palisade_keys (name, value, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(&value)
-        .bind(palisade_domain::time::to_micros(chrono::Utc::now()))
-        .execute(self.writer())
-        .await
-        .map_err(db_err)?;
-        let row = sqlx::query("SELECT value FROM palisade_keys WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.try_get::<String, _>(0).map_err(db_err)
-    }
-}
-
-impl Store {
-    /// The named server key, if one was ever stored (see [`Store::server_key`]).
-    pub async fn find_server_key(&self, name: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM palisade_keys WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        row.map(|r| r.try_get::<String, _>(0).map_err(db_err))
-            .transpose()
     }
 }
 
@@ -323,133 +262,4 @@ fn redact(e: &sqlx::Error) -> String {
         (Some(a), Some(b)) if b > a => format!("{}://***{}", &s[..a], &s[b..]),
         _ => s,
     }
-}
-
-/// Maps a database error to the domain error: unique violations are conflicts, connection
-/// trouble is 503, everything else is internal (logged, never shown).
-pub(crate) fn db_err(e: sqlx::Error) -> Error {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::Conflict("A resource with the same identity already exists.".into())
-        }
-        sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
-            Error::Conflict("The resource is still referenced by other resources.".into())
-        }
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::WorkerCrashed => Error::Unavailable(format!("database unavailable: {e}")),
-        _ => Error::Internal(format!("database error: {e}")),
-    }
-}
-
-// ---- shared helpers ----
-
-/// Bind parameters per multi-row statement on SQLite: binding cost grows with the square of a
-/// statement's parameter count there (measured), so statements stay small.
-pub(crate) const MAX_PARAMS: usize = 160;
-
-/// The same on PostgreSQL, which binds in linear time: statements can carry whole batches (its
-/// limit is 65,535 parameters).
-pub(crate) const MAX_PARAMS_PG: usize = 12_000;
-
-impl Store {
-    /// Every row of `table` in the organization as a tuple of the comma-separated column
-    /// expressions `items`, read as one aggregate row (see [`json_agg`]): for listings of
-    /// thousands of small rows read on hot paths.
-    pub(crate) async fn org_rows_aggregated<T: serde::de::DeserializeOwned>(
-        &self,
-        org: &palisade_domain::OrgId,
-        table: &str,
-        items: &str,
-    ) -> Result<Vec<T>> {
-        let row = sqlx::query(&format!(
-            "SELECT {} AS agg FROM {table} WHERE organization_id = $1",
-            json_agg(self.backend, items)
-        ))
-        .bind(org.to_string())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        serde_json::from_str(&get_str(&row, "agg")?).map_err(Error::internal)
-    }
-
-    /// Bind parameters per multi-row statement on this engine.
-    pub(crate) fn params(&self) -> usize {
-        match self.backend {
-            Backend::Sqlite => MAX_PARAMS,
-            Backend::Postgres => MAX_PARAMS_PG,
-        }
-    }
-}
-
-/// `$start, $start+1, …` (n placeholders).
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    let mut out = String::with_capacity(n * 6);
-    push_placeholders(&mut out, start, n);
-    out
-}
-
-/// Appends `$start, $start+1, …` (n placeholders) to `sql`, without a string per placeholder
-/// (a batch statement on PostgreSQL has thousands).
-pub(crate) fn push_placeholders(sql: &mut String, start: usize, n: usize) {
-    use std::fmt::Write;
-    for i in start..start + n {
-        if i > start {
-            sql.push_str(", ");
-        }
-        let _ = write!(sql, "${i}");
-    }
-}
-
-pub(crate) fn now_micros() -> i64 {
-    palisade_domain::time::to_micros(chrono::Utc::now())
-}
-
-/// A JSON array of strings stored as text (empty when unreadable).
-pub(crate) fn json_strings(s: &str) -> Vec<String> {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
-// ---- row helpers ----
-
-pub(crate) fn get_str(row: &AnyRow, col: &str) -> Result<String> {
-    row.try_get::<String, _>(col).map_err(db_err)
-}
-
-pub(crate) fn get_opt_str(row: &AnyRow, col: &str) -> Result<Option<String>> {
-    row.try_get::<Option<String>, _>(col).map_err(db_err)
-}
-
-pub(crate) fn get_i64(row: &AnyRow, col: &str) -> Result<i64> {
-    row.try_get::<i64, _>(col).map_err(db_err)
-}
-
-pub(crate) fn get_opt_i64(row: &AnyRow, col: &str) -> Result<Option<i64>> {
-    row.try_get::<Option<i64>, _>(col).map_err(db_err)
-}
-
-pub(crate) fn get_bool(row: &AnyRow, col: &str) -> Result<bool> {
-    Ok(get_i64(row, col)? != 0)
-}
-
-pub(crate) fn get_opt_uuid(row: &AnyRow, col: &str) -> Result<Option<Uuid>> {
-    Ok(get_opt_str(row, col)?.and_then(|s| s.parse().ok()))
-}
-
-pub(crate) fn get_uuid(row: &AnyRow, col: &str) -> Result<Uuid> {
-    let s = get_str(row, col)?;
-    Uuid::from_str(&s).map_err(|e| Error::Internal(format!("bad uuid in column {col}: {e}")))
-}
-
-pub(crate) fn get_time(row: &AnyRow, col: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    Ok(palisade_domain::time::from_micros(get_i64(row, col)?))
-}
-
-pub(crate) fn get_opt_time(
-    row: &AnyRow,
-    col: &str,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
-    Ok(get_opt_i64(row, col)?.map(palisade_domain::time::from_micros))
 }

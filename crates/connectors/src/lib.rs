@@ -1,0 +1,139 @@
+//! The vendor side of Palisade's connector engine (DESIGN §10, `docs/connectors.md`).
+//!
+//! A [`Connector`] is built from a validated [`ConnectorConfig`] (settings + credentials) and
+//! [`ConnectorOptions`] (the `[connectors]` SSRF guard, timeouts), and does three things for the
+//! jobs that run it:
+//! - [`Connector::pull`]: one page of incidents changed since a stored [`Cursor`], mapped to
+//!   Palisade's model, with the cursor to store once the page is committed and a
+//!   [`Continuation`] while the source has more;
+//! - [`Connector::write_back`]: a status/verdict, owner or comment change made in Palisade, in
+//!   the vendor's documented call;
+//! - [`Connector::check`] / [`Connector::check_targets`]: that the settings work.
+//!
+//! Failures are [`SourceError`]s: rate limited (with the vendor's `Retry-After`), unavailable
+//! (retryable), auth, bad settings (naming the field), conflicts, rejections. Nothing here
+//! touches the database or the job queue; the mapping functions ([`map_native`],
+//! [`reconcile`]) are pure.
+//!
+//! Keep one `Connector` per configured connector for as long as its settings do not change:
+//! it caches the source's access token until shortly before it expires.
+
+pub mod cursor;
+mod defender;
+pub mod error;
+mod http;
+pub mod kind;
+pub mod mapping;
+mod microsoft;
+mod sentinel;
+pub mod settings;
+pub mod writeback;
+
+pub use cursor::{Continuation, Cursor, Page, PulledIncident, RejectedItem, Unmapped, VendorState};
+pub use error::SourceError;
+pub use http::ConnectorOptions;
+pub use kind::ConnectorKind;
+pub use mapping::{map_native, reconcile, FieldErrors};
+pub use settings::{AzureCloud, ConnectorConfig, Credentials, Settings};
+pub use writeback::{Change, WriteBack, WriteBackOutcome};
+
+/// The Resource Manager api-version the Sentinel connector speaks.
+pub const SENTINEL_API_VERSION: &str = sentinel::API_VERSION;
+
+/// A configured connector, ready to pull and write back.
+pub struct Connector {
+    kind: ConnectorKind,
+    source: Source,
+}
+
+enum Source {
+    Sentinel(Box<sentinel::SentinelSource>),
+    Defender(Box<defender::DefenderSource>),
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// Builds the connector. Fails on settings the SSRF guard refuses outright (scheme, IP
+    /// literals); host names are checked by [`Connector::check_targets`] and on every
+    /// connection.
+    pub fn new(
+        config: &ConnectorConfig,
+        options: &ConnectorOptions,
+    ) -> Result<Connector, SourceError> {
+        let source = match &config.settings {
+            Settings::Sentinel(s) => Source::Sentinel(Box::new(sentinel::SentinelSource::new(
+                s,
+                &config.credentials,
+                options,
+            )?)),
+            Settings::Defender(s) => Source::Defender(Box::new(defender::DefenderSource::new(
+                s,
+                &config.credentials,
+                options,
+            )?)),
+        };
+        Ok(Connector {
+            kind: config.kind,
+            source,
+        })
+    }
+
+    pub fn kind(&self) -> ConnectorKind {
+        self.kind
+    }
+
+    fn api(&self) -> &http::Api {
+        match &self.source {
+            Source::Sentinel(s) => s.api(),
+            Source::Defender(s) => s.api(),
+        }
+    }
+
+    /// Resolves the base URL's and the authority's hosts through the SSRF guard: a refused one
+    /// is [`SourceError::Settings`] naming `settings.baseUrl` or `settings.authorityUrl`.
+    pub async fn check_targets(&self) -> Result<(), SourceError> {
+        self.api().check_targets().await
+    }
+
+    /// Signs in and reads one incident: the credentials, permissions and settings work.
+    pub async fn check(&self) -> Result<(), SourceError> {
+        match &self.source {
+            Source::Sentinel(s) => s.check().await,
+            Source::Defender(s) => s.check().await,
+        }
+    }
+
+    /// One page of incidents changed since `cursor` (or the next page of this poll, given the
+    /// previous page's continuation). Store [`Page::high_water`] once its items are committed,
+    /// and pass it as `cursor` with the continuation for the next page.
+    pub async fn pull(
+        &self,
+        cursor: &Cursor,
+        continuation: Option<&Continuation>,
+    ) -> Result<Page, SourceError> {
+        match &self.source {
+            Source::Sentinel(s) => s.pull(cursor, continuation).await,
+            Source::Defender(s) => s.pull(cursor, continuation).await,
+        }
+    }
+
+    /// Sends one change to the source.
+    pub async fn write_back(&self, write: &WriteBack) -> Result<WriteBackOutcome, SourceError> {
+        match &self.source {
+            Source::Sentinel(s) => s.write_back(write).await,
+            Source::Defender(s) => s.write_back(write).await,
+        }
+    }
+
+    /// Access tokens fetched so far (for metrics and tests).
+    pub fn token_requests(&self) -> u64 {
+        self.api().token_requests()
+    }
+}

@@ -1,0 +1,162 @@
+//! Shared setup of the connector tests: the fake vendors on loopback, connectors pointed at
+//! them, a resolver the tests control (no name query leaves the process), and a log capture.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_connectors::{
+    Connector, ConnectorConfig, ConnectorKind, ConnectorOptions, Cursor, Page, SourceError,
+};
+use palisade_fakes::{FakeEntra, FakeGraph, FakeSentinel, SentinelWorkspace};
+use palisade_net::ssrf::{Guard, NameResolver};
+use serde_json::{json, Value};
+
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub const CLIENT_ID: &str = "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
+pub const SECRET: &str = "Zq8~connector.CLIENT-secret_value-do-not-leak";
+
+/// A resolver with a fixed table.
+pub struct Fixed(pub HashMap<String, Vec<IpAddr>>);
+
+impl NameResolver for Fixed {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
+        let r = self
+            .0
+            .get(host)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such host"));
+        Box::pin(async move { r })
+    }
+}
+
+/// The guard of the tests: loopback and plain http allowed (the fakes), names from `names`.
+pub fn guard(allow_private: bool, names: &[(&str, &str)]) -> Guard {
+    let table = names
+        .iter()
+        .map(|(n, ip)| (n.to_string(), vec![ip.parse().unwrap()]))
+        .collect();
+    Guard::with_resolver(allow_private, true, Arc::new(Fixed(table))).for_section("connectors")
+}
+
+pub fn options(guard: Guard) -> ConnectorOptions {
+    let mut o = ConnectorOptions::new(guard);
+    o.timeout = Duration::from_secs(5);
+    o
+}
+
+pub struct Sentinel {
+    pub entra: FakeEntra,
+    pub fake: FakeSentinel,
+}
+
+pub async fn sentinel() -> Sentinel {
+    let entra = FakeEntra::start(TENANT, CLIENT_ID, SECRET).await;
+    let fake = FakeSentinel::start(&entra, SentinelWorkspace::default()).await;
+    Sentinel { entra, fake }
+}
+
+impl Sentinel {
+    pub fn settings(&self) -> Value {
+        let w = self.fake.workspace();
+        json!({
+            "tenantId": TENANT, "clientId": CLIENT_ID,
+            "subscriptionId": w.subscription_id, "resourceGroup": w.resource_group,
+            "workspaceName": w.workspace_name,
+            "baseUrl": self.fake.base(), "authorityUrl": self.entra.authority(),
+        })
+    }
+
+    pub fn config(&self, patch: Value) -> ConnectorConfig {
+        config(
+            ConnectorKind::MicrosoftSentinel,
+            self.settings(),
+            patch,
+            SECRET,
+        )
+    }
+
+    pub fn connector(&self, patch: Value) -> Connector {
+        Connector::new(&self.config(patch), &options(guard(true, &[]))).unwrap()
+    }
+}
+
+pub struct Graph {
+    pub entra: FakeEntra,
+    pub fake: FakeGraph,
+}
+
+pub async fn graph() -> Graph {
+    let entra = FakeEntra::start(TENANT, CLIENT_ID, SECRET).await;
+    let fake = FakeGraph::start(&entra, TENANT).await;
+    Graph { entra, fake }
+}
+
+impl Graph {
+    pub fn settings(&self) -> Value {
+        json!({"tenantId": TENANT, "clientId": CLIENT_ID,
+               "baseUrl": self.fake.base(), "authorityUrl": self.entra.authority()})
+    }
+
+    pub fn connector(&self, patch: Value) -> Connector {
+        let c = config(
+            ConnectorKind::MicrosoftDefenderXdr,
+            self.settings(),
+            patch,
+            SECRET,
+        );
+        Connector::new(&c, &options(guard(true, &[]))).unwrap()
+    }
+}
+
+/// A config from `settings` with `patch`'s keys replacing (null removes).
+pub fn config(
+    kind: ConnectorKind,
+    mut settings: Value,
+    patch: Value,
+    secret: &str,
+) -> ConnectorConfig {
+    for (k, v) in patch.as_object().cloned().unwrap_or_default() {
+        if v.is_null() {
+            settings.as_object_mut().unwrap().remove(&k);
+        } else {
+            settings[&k] = v;
+        }
+    }
+    ConnectorConfig::parse(
+        kind,
+        Some(&settings),
+        Some(&json!({"clientSecret": secret})),
+    )
+    .unwrap()
+}
+
+/// Pulls every page of one poll, as the poll job does; returns the pages.
+pub async fn poll(c: &Connector, cursor: &mut Cursor) -> Result<Vec<Page>, SourceError> {
+    let mut pages = Vec::new();
+    let mut cont = None;
+    loop {
+        let page = c.pull(cursor, cont.as_ref()).await?;
+        *cursor = page.high_water.clone();
+        cont = page.continuation.clone();
+        pages.push(page);
+        if cont.is_none() {
+            return Ok(pages);
+        }
+    }
+}
+
+pub fn ids(pages: &[Page]) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(|p| p.items.iter().map(|i| i.external_id.clone()))
+        .collect()
+}

@@ -1,0 +1,265 @@
+//! Changing an incident under a row lock, and its comments.
+
+use chrono::{DateTime, Utc};
+use palisade_domain::incident::{diff, event_data, IncidentDoc};
+use palisade_domain::vocab::FieldChange;
+use palisade_domain::{Error, Result};
+use uuid::Uuid;
+
+use super::{list_summary, owner_email, IncidentRow, INCIDENT_COLS};
+use crate::db::{now_micros, sql, Backend, Tx};
+use crate::outbox::{insert_event, workspace_account};
+use crate::{IncidentKey, Tenant};
+
+/// A comment to add to an incident.
+#[derive(Debug, Clone)]
+pub struct NewComment {
+    pub message: String,
+    pub author_name: Option<String>,
+    pub author_email: Option<String>,
+    pub is_activity: bool,
+    pub is_closing: bool,
+    pub ticket_id: Option<String>,
+}
+
+/// A stored comment.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CommentRow {
+    pub id: String,
+    pub message: String,
+    pub author_email: Option<String>,
+    pub author_name: Option<String>,
+    #[sqlx(try_from = "crate::db::row::Flag")]
+    pub is_activity: bool,
+    #[sqlx(try_from = "crate::db::row::Flag")]
+    pub is_agent: bool,
+    pub agent_name: Option<String>,
+    #[sqlx(try_from = "crate::db::row::Flag")]
+    pub is_closing: bool,
+    pub ticket_note_id: Option<String>,
+    pub ticket_id: Option<String>,
+    #[sqlx(try_from = "crate::db::row::Micros")]
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`Tenant::modify_incident`] returns: the incident after the change, the changes, and
+/// the comments added.
+pub type Modified = (IncidentRow, Vec<FieldChange>, Vec<CommentRow>);
+
+impl Tenant<'_> {
+    async fn insert_comment(
+        &self,
+        tx: &mut Tx,
+        key: &IncidentKey,
+        c: &NewComment,
+        at: i64,
+    ) -> Result<CommentRow> {
+        let id = Uuid::new_v4().to_string();
+        sql(
+            "INSERT INTO incident_comments (id, workspace_id, source, incident_id, organization_id, message, \
+             author_email, author_name, is_activity, is_agent, agent_name, is_closing, ticket_note_id, \
+             ticket_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, NULL, $10, NULL, $11, $12)",
+            (
+                id.as_str(),
+                self.own(&key.workspace)?,
+                key.source,
+                key.id.as_str(),
+                self.org,
+                &c.message,
+                &c.author_email,
+                &c.author_name,
+                c.is_activity,
+                c.is_closing,
+                &c.ticket_id,
+                at,
+            ),
+        )
+        .execute(&mut **tx)
+        .await?;
+        Ok(CommentRow {
+            id,
+            message: c.message.clone(),
+            author_email: c.author_email.clone(),
+            author_name: c.author_name.clone(),
+            is_activity: c.is_activity,
+            is_agent: false,
+            agent_name: None,
+            is_closing: c.is_closing,
+            ticket_note_id: None,
+            ticket_id: c.ticket_id.clone(),
+            created_at: palisade_domain::time::from_micros(at),
+        })
+    }
+
+    /// An incident's comments, oldest first.
+    pub async fn incident_comments(&self, key: &IncidentKey) -> Result<Vec<CommentRow>> {
+        sql(
+            "SELECT id, message, author_email, author_name, is_activity, is_agent, agent_name, \
+             is_closing, ticket_note_id, ticket_id, created_at FROM incident_comments \
+             WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND incident_id = $4 \
+             ORDER BY created_at, id",
+            (
+                self.org,
+                self.own(&key.workspace)?,
+                key.source,
+                key.id.as_str(),
+            ),
+        )
+        .fetch_all(self.store.read())
+        .await
+    }
+
+    /// Changes an incident under a row lock: `change` gets the current document and returns
+    /// the new one plus the comments to add. A real change updates the incident and emits
+    /// `incident.updated` with its changes, all in one transaction. Returns the incident after
+    /// the change and the changes (empty when nothing changed; comments are added either way).
+    pub async fn modify_incident<F>(&self, key: &IncidentKey, change: F) -> Result<Option<Modified>>
+    where
+        F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
+    {
+        let mut tx = self.store.begin_write().await?;
+        let out = self.modify_incident_in(&mut tx, key, change).await?;
+        tx.commit().await?;
+        if out
+            .as_ref()
+            .is_some_and(|(_, changes, _)| !changes.is_empty())
+        {
+            self.store.events_written();
+        }
+        Ok(out)
+    }
+
+    /// [`Tenant::modify_incident`] inside a caller's write transaction (the caller commits
+    /// and calls `events_written` when changes were made).
+    pub(crate) async fn modify_incident_in<F>(
+        &self,
+        tx: &mut Tx,
+        key: &IncidentKey,
+        change: F,
+    ) -> Result<Option<Modified>>
+    where
+        F: FnOnce(&IncidentRow) -> Result<(IncidentDoc, Vec<NewComment>)>,
+    {
+        let ws = self.own(&key.workspace)?;
+        let lock = if self.store.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let locked: Option<IncidentRow> = sql(
+            &format!(
+                "SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1 AND workspace_id = $2 \
+                 AND source = $3 AND id = $4{lock}"
+            ),
+            (self.org, ws, key.source, key.id.as_str()),
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(mut row) = locked else {
+            return Ok(None);
+        };
+        let (doc, comments) = change(&row)?;
+        let changes = diff(&row.doc, &doc);
+        let t = now_micros();
+        if !changes.is_empty() {
+            sql(
+                "UPDATE incidents SET status = $5, severity = $6, owner_email = $7, updated_at = $8, doc = $9, \
+                 summary = $10 WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
+                (
+                    self.org,
+                    ws,
+                    key.source,
+                    key.id.as_str(),
+                    doc.status,
+                    doc.severity,
+                    owner_email(&doc),
+                    t,
+                    serde_json::to_string(&doc).map_err(Error::internal)?,
+                    list_summary(&doc)?,
+                ),
+            )
+            .execute(&mut **tx)
+            .await?;
+            let account = workspace_account(tx, &self.org, ws).await?;
+            let data = event_data(
+                (account.0, &account.1),
+                ws,
+                key.source,
+                &key.id,
+                row.number,
+                row.created_at,
+                &doc,
+                Some(&changes),
+            );
+            insert_event(
+                tx,
+                &self.org,
+                ws,
+                account.0,
+                "incident.updated",
+                &format!("{}/{}", key.source.as_str(), key.id),
+                &data,
+                t,
+            )
+            .await?;
+            row.doc = doc;
+            row.updated_at = palisade_domain::time::from_micros(t);
+        }
+        let mut added = Vec::new();
+        // One microsecond apart, so comments added together keep their order.
+        for (i, c) in comments.iter().enumerate() {
+            added.push(self.insert_comment(tx, key, c, t + i as i64).await?);
+        }
+        Ok(Some((row, changes, added)))
+    }
+
+    /// Adds a comment to an existing incident; `None` when there is no such incident.
+    pub async fn add_comment(
+        &self,
+        key: &IncidentKey,
+        comment: &NewComment,
+    ) -> Result<Option<CommentRow>> {
+        Ok(self
+            .modify_incident(key, |row| Ok((row.doc.clone(), vec![comment.clone()])))
+            .await?
+            .and_then(|(_, _, mut added)| added.pop()))
+    }
+
+    /// Edits a comment's text. Activity comments are the incident's history and cannot be
+    /// edited (`Conflict`). `None` when there is no such comment on the incident.
+    pub async fn update_comment(
+        &self,
+        key: &IncidentKey,
+        comment: &str,
+        message: &str,
+    ) -> Result<Option<CommentRow>> {
+        let ws = self.own(&key.workspace)?;
+        let found: Option<(i64,)> = sql(
+            "SELECT is_activity FROM incident_comments WHERE organization_id = $1 AND workspace_id = $2 \
+             AND source = $3 AND incident_id = $4 AND id = $5",
+            (self.org, ws, key.source, key.id.as_str(), comment),
+        )
+        .fetch_optional(self.store.read())
+        .await?;
+        let Some((is_activity,)) = found else {
+            return Ok(None);
+        };
+        if is_activity != 0 {
+            return Err(Error::Conflict(
+                "Activity comments record the incident's history and cannot be edited.".into(),
+            ));
+        }
+        sql(
+            "UPDATE incident_comments SET message = $6 WHERE organization_id = $1 AND workspace_id = $2 \
+             AND source = $3 AND incident_id = $4 AND id = $5",
+            (self.org, ws, key.source, key.id.as_str(), comment, message),
+        )
+        .execute(self.store.writer())
+        .await?;
+        Ok(self
+            .incident_comments(key)
+            .await?
+            .into_iter()
+            .find(|c| c.id == comment))
+    }
+}
