@@ -142,18 +142,9 @@ async fn migrate_bootstrap_workspace_and_serve() {
 #[tokio::test]
 async fn demo_prints_a_working_credential() {
     let db = TestDb::new().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["demo", "--database", &db.url, "--listen", "127.0.0.1:0"])
-        .env("PALISADE_LOG", "warn")
-        .current_dir(std::env::temp_dir())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let line = wait_line(&mut stdout, |l| l.starts_with('{'));
+    let (child, demo, mut stdout) =
+        start_demo(&std::env::temp_dir(), &["--database", &db.url]).expect("seeded");
     let curl = wait_line(&mut stdout, |l| l.contains("curl"));
-    let demo: Value = serde_json::from_str(&line).unwrap();
     let base = demo["baseUrl"].as_str().unwrap().to_string();
     assert!(curl.contains(&format!("{base}/users/profile")), "{curl}");
     let cred = printed_cred(&demo);
@@ -272,7 +263,7 @@ fn wait_serving(addr: &str) {
 /// Starts `palisade demo` with `args` in `dir`; returns the child, the JSON line it printed and
 /// its stdout (to read further lines), or its exit status and stderr if it ended.
 #[allow(clippy::zombie_processes)] // the caller terminates the child it is given
-fn demo(
+fn start_demo(
     dir: &std::path::Path,
     args: &[&str],
 ) -> Result<(Child, Value, BufReader<std::process::ChildStdout>), String> {
@@ -316,15 +307,16 @@ async fn demo_refuses_a_database_holding_other_organizations_unless_forced() {
     let db = TestDb::new().await;
     bootstrap(&db.url, "Real MSSP");
     let dir = std::env::temp_dir();
-    let refused = demo(&dir, &["--database", &db.url]).expect_err("refused");
+    let refused = start_demo(&dir, &["--database", &db.url]).expect_err("refused");
     assert!(refused.contains("--force"), "{refused}");
     assert!(refused.contains("1 organization"), "{refused}");
-    let (child, out, _stdout) = demo(&dir, &["--database", &db.url, "--force"]).expect("forced");
+    let (child, out, _stdout) =
+        start_demo(&dir, &["--database", &db.url, "--force"]).expect("forced");
     assert_eq!(out["kept"], false);
     assert!(out["clientSecret"].is_string());
     assert!(terminate(child).success());
     // --reset wipes only the default demo file.
-    let refused = demo(&dir, &["--database", &db.url, "--reset"]).expect_err("refused");
+    let refused = start_demo(&dir, &["--database", &db.url, "--reset"]).expect_err("refused");
     assert!(refused.contains("--reset"), "{refused}");
 }
 
@@ -334,7 +326,7 @@ async fn demo_refuses_a_database_holding_other_organizations_unless_forced() {
 async fn the_default_demo_database_is_kept_until_reset() {
     let dir = std::env::temp_dir().join(format!("palisade-demo-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (child, first, _stdout) = demo(&dir, &[]).expect("seeded");
+    let (child, first, _stdout) = start_demo(&dir, &[]).expect("seeded");
     assert!(dir.join("palisade-demo.db").exists());
     let cred = printed_cred(&first);
     let base = first["baseUrl"].as_str().unwrap().to_string();
@@ -350,7 +342,7 @@ async fn the_default_demo_database_is_kept_until_reset() {
     assert_eq!(r.status(), 201);
     assert!(terminate(child).success());
 
-    let (child, second, mut stdout) = demo(&dir, &[]).expect("kept");
+    let (child, second, mut stdout) = start_demo(&dir, &[]).expect("kept");
     assert_eq!(second["kept"], true, "{second}");
     assert_eq!(second["organizationId"], first["organizationId"]);
     assert!(
@@ -368,7 +360,7 @@ async fn the_default_demo_database_is_kept_until_reset() {
     assert_eq!(hooks["data"][0]["name"], "mine", "{hooks}");
     assert!(terminate(child).success());
 
-    let (child, third, _stdout) = demo(&dir, &["--reset"]).expect("reset");
+    let (child, third, _stdout) = start_demo(&dir, &["--reset"]).expect("reset");
     assert_eq!(third["kept"], false);
     assert_ne!(third["organizationId"], first["organizationId"]);
     let base = third["baseUrl"].as_str().unwrap().to_string();
@@ -384,63 +376,25 @@ async fn the_default_demo_database_is_kept_until_reset() {
 #[tokio::test]
 async fn serve_on_an_empty_database_says_how_to_bootstrap() {
     let db = TestDb::new().await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0"])
-        .env("PALISADE_LOG", "info")
-        .current_dir(std::env::temp_dir())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let hint = wait_line(&mut stderr, |l| l.contains("admin bootstrap"));
-    let listening = wait_line(&mut stderr, |l| l.contains("palisade listening"));
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    wait_serving(
-        listening
-            .split("address=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap(),
-    );
+    let (child, _, before) = serve_logged(&db.url, None);
+    let hint = before
+        .iter()
+        .find(|l| l.contains("admin bootstrap"))
+        .unwrap_or_else(|| panic!("no bootstrap hint in {before:?}"));
     // The exact command, runnable as printed (the test databases carry no password).
-    let command = hint.trim();
     assert!(
-        command
-            .starts_with("palisade admin bootstrap --org-name \"Your Organization\" --database '"),
-        "{command}"
+        hint.starts_with("palisade admin bootstrap --org-name \"Your Organization\" --database '"),
+        "{hint}"
     );
-    let url = command.split('\'').nth(1).unwrap();
+    let url = hint.split('\'').nth(1).unwrap();
     assert_eq!(url, db.url);
     assert!(terminate(child).success());
     // With an organization, nothing is said.
     bootstrap(&db.url, "Now there is one");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--database", &db.url, "--listen", "127.0.0.1:0"])
-        .env("PALISADE_LOG", "info")
-        .current_dir(std::env::temp_dir())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    // The hint would come before the server starts listening.
-    let mut line = String::new();
-    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("palisade listening") {
-        assert!(!line.contains("admin bootstrap"), "{line}");
-        line.clear();
-    }
-    assert!(line.contains("palisade listening"), "{line}");
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    wait_serving(
-        line.split("address=")
-            .nth(1)
-            .unwrap()
-            .split_whitespace()
-            .next()
-            .unwrap(),
+    let (child, _, before) = serve_logged(&db.url, None);
+    assert!(
+        !before.iter().any(|l| l.contains("admin bootstrap")),
+        "{before:?}"
     );
     assert!(terminate(child).success());
 }
@@ -545,6 +499,13 @@ fn a_bad_configuration_value_is_named_and_refused() {
 /// Starts `palisade serve` (with a configuration file, if given) and returns the child and
 /// its address.
 fn serve(db_url: &str, config: Option<&std::path::Path>) -> (Child, String) {
+    let (child, addr, _) = serve_logged(db_url, config);
+    (child, addr)
+}
+
+/// [`serve`], also returning what the server wrote to stderr before it listened, and once it
+/// answers `/healthz` (so it handles SIGTERM).
+fn serve_logged(db_url: &str, config: Option<&std::path::Path>) -> (Child, String, Vec<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_palisade"));
     cmd.args(["serve", "--database", db_url, "--listen", "127.0.0.1:0"]);
     if let Some(config) = config {
@@ -558,7 +519,13 @@ fn serve(db_url: &str, config: Option<&std::path::Path>) -> (Child, String) {
         .spawn()
         .unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let line = wait_line(&mut stderr, |l| l.contains("palisade listening"));
+    let mut before = Vec::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("palisade listening") {
+        before.push(line.trim().to_string());
+        line.clear();
+    }
+    assert!(line.contains("palisade listening"), "{before:?}");
     let addr = line
         .split("address=")
         .nth(1)
@@ -569,7 +536,8 @@ fn serve(db_url: &str, config: Option<&std::path::Path>) -> (Child, String) {
         .to_string();
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in stderr.lines() {});
-    (child, addr)
+    wait_serving(&addr);
+    (child, addr, before)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,20 +127,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// A JSON document served from memory.
+fn json_document(bytes: &[u8]) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes.to_vec()).into_response()
+}
+
 pub async fn openapi(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.openapi().as_ref().clone(),
-    )
-        .into_response()
+    json_document(state.openapi())
 }
 
 pub async fn openapi_30(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.openapi_30().as_ref().clone(),
-    )
-        .into_response()
+    json_document(state.openapi_30())
 }
 
 pub async fn docs_page() -> Response {

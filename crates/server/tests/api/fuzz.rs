@@ -51,6 +51,16 @@ fn bodies() -> Vec<(&'static str, Vec<u8>)> {
     cases
 }
 
+/// A path of a route that takes a body: the test's workspace, its admin service account for
+/// `{id}`, and well-formed values elsewhere.
+fn body_route_path(path: &str, ws: Uuid, sa: Uuid) -> String {
+    path.replace("{workspaceId}", &ws.to_string())
+        .replace("{id}", &sa.to_string())
+        .replace("{credentialId}", &Uuid::new_v4().to_string())
+        .replace("{source}", "Sentinel")
+        .replace("{incidentId}", "INC-BODY-1")
+}
+
 #[tokio::test]
 async fn malformed_bodies_never_yield_a_5xx() {
     let app = TestApp::spawn().await;
@@ -63,13 +73,7 @@ async fn malformed_bodies_never_yield_a_5xx() {
         .iter()
         .filter(|r| r.doc.request.is_some() && r.access != Access::Public)
     {
-        let path = route
-            .path
-            .replace("{workspaceId}", &ws.to_string())
-            .replace("{id}", &sa.to_string())
-            .replace("{credentialId}", &Uuid::new_v4().to_string())
-            .replace("{source}", "Sentinel")
-            .replace("{incidentId}", "INC-FUZZ-1");
+        let path = body_route_path(route.path, ws, sa);
         for (name, body) in bodies() {
             for ct in ["application/json", "application/json; charset=utf-8"] {
                 let r = app
@@ -139,13 +143,7 @@ async fn bodies_of_the_wrong_shape_are_bad_requests() {
         .iter()
         .filter(|r| r.doc.request.is_some() && r.access != Access::Public)
     {
-        let path = route
-            .path
-            .replace("{workspaceId}", &ws.to_string())
-            .replace("{id}", &sa.to_string())
-            .replace("{credentialId}", &Uuid::new_v4().to_string())
-            .replace("{source}", "Sentinel")
-            .replace("{incidentId}", "INC-SHAPE-1");
+        let path = body_route_path(route.path, ws, sa);
         for body in wrong {
             let r = app
                 .send_raw(
