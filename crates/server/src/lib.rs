@@ -114,6 +114,7 @@ impl AppState {
             server_secret,
             service::investigation::PAGE_SIZE,
         );
+        let (openapi_31, openapi_30) = openapi::documents_bytes();
         AppState(Arc::new(Inner {
             config,
             datasources,
@@ -129,8 +130,8 @@ impl AppState {
             auth,
             org,
             metrics: Default::default(),
-            openapi: Arc::new(openapi::document_bytes()),
-            openapi_30: Arc::new(openapi::document_30_bytes()),
+            openapi: Arc::new(openapi_31),
+            openapi_30: Arc::new(openapi_30),
         }))
     }
 

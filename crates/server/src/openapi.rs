@@ -32,6 +32,12 @@ pub fn document_30_bytes() -> Vec<u8> {
     pretty(&v30::convert(&document()))
 }
 
+/// Both documents, generated once: `(3.1, 3.0.3)`.
+pub fn documents_bytes() -> (Vec<u8>, Vec<u8>) {
+    let doc = document();
+    (pretty(&doc), pretty(&v30::convert(&doc)))
+}
+
 fn pretty(doc: &Value) -> Vec<u8> {
     let mut s = serde_json::to_string_pretty(doc).expect("document serializes");
     s.push('\n');
