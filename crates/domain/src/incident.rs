@@ -396,6 +396,16 @@ pub fn event_data(
 
 /// Which classification reasons go with which classification when closing (Sentinel's
 /// pairs plus the agent-tool pairs; `Other` goes with anything).
+/// The reasons valid with a classification, `A, B, C` for error messages.
+pub fn reasons_for(c: Classification) -> String {
+    ClassificationReason::ALL
+        .iter()
+        .filter(|r| valid_pair(c, **r))
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
     use Classification as C;
     use ClassificationReason as R;
@@ -485,6 +495,10 @@ mod tests {
     #[test]
     fn classification_pairs() {
         use ClassificationReason as R;
+        assert_eq!(
+            reasons_for(Classification::FalsePositive),
+            "InaccurateData, IncorrectAlertLogic, Other"
+        );
         assert!(valid_pair(Classification::FalsePositive, R::InaccurateData));
         assert!(valid_pair(Classification::TruePositive, R::Malware));
         assert!(valid_pair(Classification::Undetermined, R::Other));
