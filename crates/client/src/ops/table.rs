@@ -18,7 +18,7 @@ use crate::query::*;
 operations! {
     /// Liveness, readiness, metrics, the OpenAPI documents and the guides.
     System {
-        /// An authenticated no-op (any valid credential).
+        /// Unauthenticated hello-world.
         ping: GET "/api/v2/ping" "v2-ping" () -> Pong;
         healthz: GET "/healthz" "healthz" () -> Value [json];
         readyz: GET "/readyz" "readyz" () -> Value [json];

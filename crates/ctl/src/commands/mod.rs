@@ -116,7 +116,13 @@ async fn login(cli: &Settings, args: &LoginArgs, out: &Output) -> CmdResult {
     };
     if !args.no_verify {
         let client = build(&p, cli.timeout, cli.retries)?;
-        client.system().ping().await?;
+        // Any authenticated route tells a valid credential from a wrong one; a 403 (the
+        // credential lacks org:users:read) still means it authenticated.
+        match client.users().profile().await {
+            Ok(_) => {}
+            Err(e) if e.status() == Some(403) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let mut all = Profiles::load()?;
     all.profiles.insert(name.clone(), p);
