@@ -47,6 +47,31 @@ pub struct IncidentDoc {
     pub evidence: Evidence,
 }
 
+impl IncidentDoc {
+    /// A `New` incident with a title and a severity and every other field empty.
+    pub fn titled(title: impl Into<String>, severity: Severity) -> Self {
+        IncidentDoc {
+            title: title.into(),
+            description: None,
+            severity,
+            status: IncidentStatus::New,
+            classification: None,
+            classification_reason: None,
+            classification_comment: None,
+            owner: None,
+            labels: Vec::new(),
+            tactics: Vec::new(),
+            alert_product_names: Vec::new(),
+            first_activity_at: None,
+            last_activity_at: None,
+            provider_url: None,
+            entities: Vec::new(),
+            alerts: Vec::new(),
+            evidence: Evidence::default(),
+        }
+    }
+}
+
 /// A validated ingest: the document plus the optional key fields.
 #[derive(Debug, Clone)]
 pub struct NormalizedIncident {
