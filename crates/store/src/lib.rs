@@ -19,6 +19,7 @@ mod handles;
 mod ids;
 mod incidents;
 mod investigation;
+mod jobs;
 mod migrate;
 mod org;
 mod outbox;
@@ -40,12 +41,13 @@ pub use incidents::{
     ListSummary, NewComment,
 };
 pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
+pub use jobs::{JobEnd, JobFinish, JobRow, JobSpec, KindStats};
 pub use org::{
     AccountRow, AuthRecord, CredentialRow, NewCredential, NewServiceAccount, NewUser,
     OrganizationRow, PrincipalKind, RoleGrant, ServiceAccountChanges, ServiceAccountRow,
     UserChanges, UserRow, WorkspaceRow, WorkspaceUserRow,
 };
-pub use outbox::StoredEvent;
+pub use outbox::{Position, StoredEvent};
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
     ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,

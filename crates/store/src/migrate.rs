@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "entity_index",
         sql: include_str!("../migrations/0006_entity_index.sql"),
     },
+    Migration {
+        version: 10,
+        name: "jobs",
+        sql: include_str!("../migrations/0010_jobs.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table

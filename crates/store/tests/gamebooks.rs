@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_not_found, db, new_run, playbook, rule, Db, Org};
+use common::{assert_not_found, consume, db, new_run, playbook, rule, Db, Org};
 use palisade_domain::Error;
 use palisade_store::{RunFilter, StepRecorded, StepResult};
 use uuid::Uuid;
@@ -92,18 +92,23 @@ async fn the_trigger_starts_auto_runs_once_per_event() {
     db.incident(&a, "I-1", "Phishing mail").await;
     db.incident(&b, "I-1", "Phishing mail").await;
     let system = db.store.system();
-    let mut calls = 0;
-    let (seen, created) = system
-        .trigger_gamebooks(100, |e, incident, rules, books| {
-            calls += 1;
-            assert_eq!(incident.id, "I-1");
-            assert!(books.contains_key(&rules[0].fields.playbook_ids[0]));
-            let mut r = new_run(&incident.id, vec![(book.id, false)]);
-            r.trigger_event_id = Some(e.id);
-            vec![r]
-        })
-        .await
-        .unwrap();
+    let (mut calls, mut created) = (0, 0);
+    let seen = consume(2, async || {
+        let (seen, made) = system
+            .trigger_gamebooks(100, |e, incident, rules, books| {
+                calls += 1;
+                assert_eq!(incident.id, "I-1");
+                assert!(books.contains_key(&rules[0].fields.playbook_ids[0]));
+                let mut r = new_run(&incident.id, vec![(book.id, false)]);
+                r.trigger_event_id = Some(e.id);
+                vec![r]
+            })
+            .await
+            .unwrap();
+        created += made;
+        seen
+    })
+    .await;
     // Both events are seen; only A's workspace has rules.
     assert_eq!((seen, created, calls), (2, 1, 1));
     assert_eq!(

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_not_found, db, webhook_fields, webhook_secrets, Db, Org};
+use common::{assert_not_found, consume, db, webhook_fields, webhook_secrets, Db, Org};
 use palisade_domain::Error;
 use palisade_store::{Completion, JobFate, LogRow, NewJob, PendingEvent, WebhookRow};
 use uuid::Uuid;
@@ -137,7 +137,8 @@ async fn events_fan_out_within_their_organization_and_jobs_complete_once() {
     db.incident(&a, "I-1", "one").await;
     let system = db.store.system();
     assert_eq!(system.undispatched_events().await.unwrap(), 1);
-    assert_eq!(system.dispatch_events(100, plan).await.unwrap(), 1);
+    let dispatch = async || system.dispatch_events(100, plan).await.unwrap();
+    assert_eq!(consume(1, dispatch).await, 1);
     assert_eq!(
         system.dispatch_events(100, plan).await.unwrap(),
         0,
@@ -201,7 +202,7 @@ async fn failed_events_disable_a_webhook_and_redelivery_queues_a_pending_log() {
     for i in 0..2 {
         db.incident(&a, &format!("I-{i}"), "x").await;
     }
-    system.dispatch_events(100, plan).await.unwrap();
+    consume(2, async || system.dispatch_events(100, plan).await.unwrap()).await;
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
     let jobs = system
         .claim_jobs("w", now, now + 60_000_000, 10, &[], Some(&[]))

@@ -190,6 +190,9 @@ pub struct TriggerEvent {
     pub workspace_id: Option<Uuid>,
     pub event_type: String,
     pub subject_id: String,
+    /// Where the event stands in the outbox.
+    #[sqlx(flatten)]
+    pub position: crate::Position,
 }
 
 const PLAYBOOK_COLS: &str =

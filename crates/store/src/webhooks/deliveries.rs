@@ -15,7 +15,8 @@ use super::{
     WEBHOOK_COLUMNS, WEBHOOK_FROM,
 };
 use crate::db::{now_micros, placeholders, sql, Backend, Tx, MAX_PARAMS};
-use crate::{Store, System, Tenant};
+use crate::outbox::OutboxCursor;
+use crate::{System, Tenant};
 
 const JOB_COLUMNS: &str =
     "id, organization_id, webhook_id, event_id, event_type, body, account_id, \
@@ -35,23 +36,6 @@ const LOG_COLUMNS: &str =
 struct Id {
     #[sqlx(try_from = "String")]
     id: Uuid,
-}
-
-impl Store {
-    /// A write transaction of the delivery machinery (fan-out, claims, outcomes). On
-    /// PostgreSQL it commits without waiting for the WAL flush (`synchronous_commit = off`):
-    /// a database crash can lose the last such commits, which only means deliveries are made
-    /// again (at least once), while the state stays consistent. Incident writes keep the
-    /// default, durable commit.
-    async fn begin_queue_write(&self) -> Result<Tx> {
-        let mut tx = self.begin_write().await?;
-        if self.backend() == Backend::Postgres {
-            sql("SET LOCAL synchronous_commit = off", ())
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
-    }
 }
 
 async fn insert_logs(tx: &mut Tx, logs: &[&LogRow], params: usize) -> Result<()> {
@@ -199,25 +183,24 @@ impl System<'_> {
     ) -> Result<usize> {
         let store = self.store;
         // Look before taking the write lock: idle dispatchers cost the writers nothing.
-        let pending: Option<(String,)> =
-            sql("SELECT id FROM events WHERE dispatched = 0 LIMIT 1", ())
-                .fetch_optional(store.read())
-                .await?;
-        if pending.is_none() {
+        if !crate::outbox::any_after(store, crate::outbox::WEBHOOKS).await? {
             return Ok(0);
         }
         let mut tx = store.begin_queue_write().await?;
-        let lock = match store.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let Some(cursor) =
+            OutboxCursor::open(&mut tx, store.backend(), crate::outbox::WEBHOOKS).await?
+        else {
+            return Ok(0);
         };
         let events: Vec<PendingEvent> = sql(
             &format!(
                 "SELECT id, organization_id, workspace_id, account_id, event_type, subject_id, payload, \
-                 occurred_at, created_at FROM events WHERE dispatched = 0 ORDER BY created_at, id LIMIT $1{lock}"
+                 occurred_at, created_at, txid, seq FROM events WHERE {} ORDER BY txid, seq LIMIT $4",
+                cursor.after(1)
             ),
-            (limit,),
+            cursor.params(),
         )
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         if events.is_empty() {
@@ -248,20 +231,9 @@ impl System<'_> {
             }
         }
         insert_jobs(&mut tx, &jobs, store.params()).await?;
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        for_id_chunks(
-            &mut tx,
-            &ids,
-            store.params(),
-            |n| {
-                format!(
-                    "UPDATE events SET dispatched = 1 WHERE id IN ({})",
-                    placeholders(1, n)
-                )
-            },
-            None,
-        )
-        .await?;
+        if let Some(last) = events.last() {
+            cursor.advance(&mut tx, last.position).await?;
+        }
         tx.commit().await?;
         Ok(events.len())
     }
@@ -598,12 +570,7 @@ impl System<'_> {
         )
         .execute(writer)
         .await?;
-        sql(
-            "DELETE FROM events WHERE dispatched = 1 AND gamebooks_seen = 1 AND created_at < $1",
-            (before,),
-        )
-        .execute(writer)
-        .await?;
+        self.purge_events(before).await?;
         Ok(logs)
     }
 

@@ -95,6 +95,9 @@ pub struct PendingEvent {
     pub payload: String,
     pub occurred_at: i64,
     pub created_at: i64,
+    /// Where the event stands in the outbox.
+    #[sqlx(flatten)]
+    pub position: crate::Position,
 }
 
 /// A delivery to queue.
