@@ -135,7 +135,7 @@ impl Application {
             let store = state.store().clone();
             tokio::spawn(async move { store.run_checkpoints(Duration::from_millis(50)).await })
         };
-        let engine = self.workers.then(|| state.engine().start());
+        let jobs = self.workers.then(|| state.jobs().start());
         if self.api {
             state.incidents().cache().sync(state.store().clone());
         }
@@ -154,9 +154,10 @@ impl Application {
         .await;
         flusher.abort();
         checkpoints.abort();
-        if let Some(engine) = engine {
-            // In-flight deliveries finish (bounded by the delivery timeout) and are recorded.
-            engine.stop().await;
+        if let Some(jobs) = jobs {
+            // In-flight jobs (deliveries, bounded by the delivery timeout) finish and are
+            // recorded.
+            jobs.stop().await;
         }
         if let Some(gamebooks) = gamebooks {
             // In-flight steps finish (bounded by the playbook HTTP timeout) and are recorded.

@@ -39,7 +39,7 @@ struct Inner {
     webhooks: service::WebhookService,
     datasources: service::DataSourceService,
     investigation: service::InvestigationService,
-    engine: webhooks::engine::Engine,
+    jobs: palisade_jobs::Jobs,
     gamebooks: service::GamebookService,
     gamebook_engine: gamebooks::engine::Engine,
     tickets: service::TicketService,
@@ -88,8 +88,9 @@ impl AppState {
         let tickets = service::TicketService::new(store.clone());
         let deliverer = webhooks::Deliverer::new(&config.webhooks, guard);
         let secrets = Arc::new(webhooks::SecretBox::new(server_secret));
-        let engine = webhooks::engine::Engine::new(
-            store.clone(),
+        let jobs = palisade_jobs::Jobs::new(store.clone());
+        webhooks::delivery::register(
+            &jobs,
             config.webhooks.clone(),
             secrets.clone(),
             deliverer.clone(),
@@ -98,7 +99,7 @@ impl AppState {
             store.clone(),
             secrets,
             deliverer,
-            engine.clone(),
+            jobs.clone(),
             server_secret,
         );
         let azure = match azure::AzureClient::from_config(&config.azure) {
@@ -121,7 +122,7 @@ impl AppState {
             investigation,
             incidents,
             webhooks,
-            engine,
+            jobs,
             gamebooks,
             gamebook_engine,
             tickets,
@@ -159,8 +160,9 @@ impl AppState {
     pub fn investigation(&self) -> &service::InvestigationService {
         &self.0.investigation
     }
-    pub fn engine(&self) -> &webhooks::engine::Engine {
-        &self.0.engine
+    /// The background-job runtime (webhook deliveries, gamebook runs; docs/jobs.md).
+    pub fn jobs(&self) -> &palisade_jobs::Jobs {
+        &self.0.jobs
     }
     pub fn gamebooks(&self) -> &service::GamebookService {
         &self.0.gamebooks

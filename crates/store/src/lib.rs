@@ -50,6 +50,6 @@ pub use org::{
 pub use outbox::{Position, StoredEvent};
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
-    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,
-    WebhookFields, WebhookRow, WebhookSecrets,
+    CompletionEffects, Delivery, DeliveryFate, DeliveryRecord, LogRow, PendingEvent, WebhookFields,
+    WebhookRow, WebhookSecrets, DELIVERY_KIND,
 };

@@ -50,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "jobs",
         sql: include_str!("../migrations/0010_jobs.sql"),
     },
+    Migration {
+        version: 11,
+        name: "webhook_jobs",
+        sql: include_str!("../migrations/0011_webhook_jobs.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table

@@ -4,9 +4,9 @@
 mod common;
 
 use common::{consume, db};
-use palisade_store::{NewJob, PendingEvent, WebhookRow};
+use palisade_store::{Delivery, PendingEvent, WebhookRow};
 
-fn nothing(_: &PendingEvent, _: &[WebhookRow]) -> Vec<NewJob> {
+fn nothing(_: &PendingEvent, _: &[WebhookRow]) -> Vec<Delivery> {
     Vec::new()
 }
 

@@ -125,6 +125,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
              # TYPE palisade_gamebook_events_pending gauge\npalisade_gamebook_events_pending {gamebook_events}\n"
         ));
     }
+    match state.jobs().render_metrics().await {
+        Ok(jobs) => text.push_str(&jobs),
+        Err(e) => tracing::warn!(error = %e, "reading the job queue's figures failed"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

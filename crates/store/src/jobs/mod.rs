@@ -6,6 +6,7 @@
 mod queue;
 mod stats;
 
+pub(crate) use queue::finish_in;
 pub use stats::KindStats;
 
 use palisade_domain::Result;
