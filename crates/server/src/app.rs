@@ -139,7 +139,6 @@ impl Application {
         if self.api {
             state.incidents().cache().sync(state.store().clone());
         }
-        let gamebooks = self.workers.then(|| state.gamebook_engine().start());
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
             router(state.clone())
@@ -155,13 +154,9 @@ impl Application {
         flusher.abort();
         checkpoints.abort();
         if let Some(jobs) = jobs {
-            // In-flight jobs (deliveries, bounded by the delivery timeout) finish and are
-            // recorded.
+            // In-flight jobs finish and are recorded: deliveries (bounded by the delivery
+            // timeout) and gamebook steps (bounded by the playbook HTTP timeout).
             jobs.stop().await;
-        }
-        if let Some(gamebooks) = gamebooks {
-            // In-flight steps finish (bounded by the playbook HTTP timeout) and are recorded.
-            gamebooks.stop().await;
         }
         if let Err(e) = state.auth().flush_last_used().await {
             tracing::warn!(error = %e, "could not record lastUsedAt at shutdown");

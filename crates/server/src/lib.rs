@@ -41,7 +41,6 @@ struct Inner {
     investigation: service::InvestigationService,
     jobs: palisade_jobs::Jobs,
     gamebooks: service::GamebookService,
-    gamebook_engine: gamebooks::engine::Engine,
     tickets: service::TicketService,
     azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
@@ -77,18 +76,12 @@ impl AppState {
             config.webhooks.allow_private_targets,
             config.webhooks.allow_http,
         );
-        let gamebook_engine = gamebooks::engine::Engine::new(
-            store.clone(),
-            config.gamebooks.clone(),
-            guard.clone(),
-            cache,
-        );
-        let gamebooks =
-            service::GamebookService::new(store.clone(), gamebook_engine.clone(), server_secret);
+        let jobs = palisade_jobs::Jobs::new(store.clone());
+        gamebooks::runner::register(&jobs, config.gamebooks.clone(), guard.clone(), cache);
+        let gamebooks = service::GamebookService::new(store.clone(), jobs.clone(), server_secret);
         let tickets = service::TicketService::new(store.clone());
         let deliverer = webhooks::Deliverer::new(&config.webhooks, guard);
         let secrets = Arc::new(webhooks::SecretBox::new(server_secret));
-        let jobs = palisade_jobs::Jobs::new(store.clone());
         webhooks::delivery::register(
             &jobs,
             config.webhooks.clone(),
@@ -124,7 +117,6 @@ impl AppState {
             webhooks,
             jobs,
             gamebooks,
-            gamebook_engine,
             tickets,
             azure,
             store,
@@ -166,9 +158,6 @@ impl AppState {
     }
     pub fn gamebooks(&self) -> &service::GamebookService {
         &self.0.gamebooks
-    }
-    pub fn gamebook_engine(&self) -> &gamebooks::engine::Engine {
-        &self.0.gamebook_engine
     }
     pub fn tickets(&self) -> &service::TicketService {
         &self.0.tickets

@@ -32,7 +32,7 @@ pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem,
+    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem, RUN_KIND,
 };
 pub use handles::{System, Tenant};
 pub use ids::{IncidentKey, OrgId, WorkspaceId};

@@ -55,6 +55,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "webhook_jobs",
         sql: include_str!("../migrations/0011_webhook_jobs.sql"),
     },
+    Migration {
+        version: 12,
+        name: "gamebook_jobs",
+        sql: include_str!("../migrations/0012_gamebook_jobs.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table

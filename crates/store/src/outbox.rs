@@ -158,6 +158,23 @@ pub struct Position {
     pub seq: i64,
 }
 
+/// The horizon on PostgreSQL: the oldest transaction still running **in this database**, or
+/// the next transaction id when none is. From one snapshot: its running transactions (`xip`)
+/// that `pg_stat_activity`, read just after, shows as this database's; a transaction that ended
+/// in between has committed (visible to the next statement) or rolled back, and one that
+/// started in between has an id above the snapshot's `xmax`. Other databases' transactions
+/// (transaction ids are cluster-wide) do not hold it back. When `pg_stat_activity` hides other
+/// roles' sessions from this one (`<insufficient privilege>`), the cluster-wide `xmin` is used.
+/// Prepared (two-phase) transactions are not in `pg_stat_activity`; Palisade does not use them.
+const HORIZON: &str = "WITH s AS (SELECT pg_current_snapshot() AS snap) SELECT CASE \
+     WHEN EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+       AND query = '<insufficient privilege>') \
+     THEN CAST(CAST(pg_snapshot_xmin(s.snap) AS TEXT) AS BIGINT) \
+     ELSE COALESCE((SELECT MIN(CAST(CAST(x AS TEXT) AS BIGINT)) FROM pg_snapshot_xip(s.snap) AS x \
+       WHERE CAST(CAST(x AS TEXT) AS BIGINT) % 4294967296 IN (SELECT CAST(CAST(backend_xid AS TEXT) AS BIGINT) \
+       FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL)), \
+       CAST(CAST(pg_snapshot_xmax(s.snap) AS TEXT) AS BIGINT)) END FROM s";
+
 /// One consumer's cursor, locked for one transaction (see docs/jobs.md, "The outbox
 /// cursor").
 ///
@@ -165,8 +182,8 @@ pub struct Position {
 /// visible at commit: a transaction that took seq 7 can commit after one that took seq 8, so
 /// a cursor on `seq` alone would pass 7 before it is visible and skip it for good. Each event
 /// therefore records the id of its transaction (`txid`), and a consumer reads only events of
-/// transactions older than the oldest one still running when it looked (the snapshot's
-/// `xmin`): no event below that horizon can appear later. Within the horizon, `(txid, seq)`
+/// transactions older than the oldest one of this database still running when it looked
+/// ([`HORIZON`]): no event below that horizon can appear later. Within the horizon, `(txid, seq)`
 /// is a total order that never gains rows behind the cursor. On SQLite the single writer
 /// commits in `seq` order and `txid` is 0: the horizon is unbounded.
 pub(crate) struct OutboxCursor {
@@ -187,12 +204,7 @@ impl OutboxCursor {
         let (horizon, lock) = match backend {
             crate::Backend::Postgres => {
                 // First, before the lock gives this transaction an id of its own.
-                let (h,): (i64,) = sql(
-                    "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)",
-                    (),
-                )
-                .fetch_one(&mut **tx)
-                .await?;
+                let (h,): (i64,) = sql(HORIZON, ()).fetch_one(&mut **tx).await?;
                 (h, " FOR UPDATE SKIP LOCKED")
             }
             crate::Backend::Sqlite => (i64::MAX, ""),

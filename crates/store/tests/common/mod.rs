@@ -291,8 +291,8 @@ pub fn audit_row(ws: Uuid, at: i64) -> AuditRow {
 
 /// Runs an outbox consumer's `step` until it has consumed `want` events or 10 s passed;
 /// returns how many it consumed. On PostgreSQL a consumer reads only below the oldest
-/// transaction still running in the cluster (docs/jobs.md, "The outbox cursor"), which
-/// another test's open transaction holds back for a moment.
+/// transaction of the database still running (docs/jobs.md, "The outbox cursor"), which
+/// a transaction still open holds back for a moment.
 pub async fn consume(want: usize, mut step: impl AsyncFnMut() -> usize) -> usize {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let mut total = 0;
