@@ -60,6 +60,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "gamebook_jobs",
         sql: include_str!("../migrations/0012_gamebook_jobs.sql"),
     },
+    Migration {
+        version: 40,
+        name: "investigation_by_workspace",
+        sql: include_str!("../migrations/0040_investigation_by_workspace.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table
