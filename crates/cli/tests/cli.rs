@@ -113,7 +113,7 @@ async fn migrate_bootstrap_workspace_and_serve() {
     let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
     assert_eq!(
         out["applied"],
-        serde_json::json!([1, 2, 3, 4, 5, 6]),
+        serde_json::json!([1, 2, 3, 4, 5, 6, 10, 11, 12, 40]),
         "every migration, in order"
     );
     let out = json_stdout(&palisade(&["migrate", "--database", &db.url]));
