@@ -43,6 +43,9 @@ pub fn map_native(kind: ConnectorKind, item: &Value) -> Result<PulledIncident, F
             sentinel::incident(item, item.get("entities"), item.get("alerts"))
         }
         ConnectorKind::MicrosoftDefenderXdr => defender::incident(item),
+        ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::incident(item),
+        ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::incident(item),
+        #[allow(unreachable_patterns)]
         other => {
             let mut e = FieldErrors::new();
             e.insert(
@@ -63,6 +66,9 @@ pub fn reconcile(kind: ConnectorKind, pulled: &mut PulledIncident, current: &Inc
     let projected = match kind {
         ConnectorKind::MicrosoftSentinel => sentinel::project(current),
         ConnectorKind::MicrosoftDefenderXdr => defender::project(current),
+        ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::project(current),
+        ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::project(current),
+        #[allow(unreachable_patterns)]
         _ => return,
     };
     let v = &pulled.vendor;
