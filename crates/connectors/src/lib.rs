@@ -51,6 +51,7 @@ enum Source {
     Sentinel(Box<sentinel::SentinelSource>),
     Defender(Box<defender::DefenderSource>),
     SentinelOne(Box<sources::sentinelone::SentinelOneSource>),
+    QRadar(Box<sources::qradar::QRadarSource>),
     CrowdStrike(Box<sources::crowdstrike::CrowdStrikeSource>),
 }
 
@@ -70,26 +71,30 @@ impl Connector {
         config: &ConnectorConfig,
         options: &ConnectorOptions,
     ) -> Result<Connector, SourceError> {
-        let source = match &config.settings {
-            Settings::Sentinel(s) => Source::Sentinel(Box::new(sentinel::SentinelSource::new(
-                s,
-                &config.credentials,
-                options,
-            )?)),
-            Settings::Defender(s) => Source::Defender(Box::new(defender::DefenderSource::new(
-                s,
-                &config.credentials,
-                options,
-            )?)),
-            Settings::SentinelOne(s) => Source::SentinelOne(Box::new(
-                sources::sentinelone::SentinelOneSource::new(s, &config.credentials, options)?,
-            )),
-            Settings::CrowdStrike(s) => Source::CrowdStrike(Box::new(
-                sources::crowdstrike::CrowdStrikeSource::new(s, &config.credentials, options)?,
-            )),
-            #[allow(unreachable_patterns)]
-            _ => return Err(SourceError::NotImplemented { kind: config.kind }),
-        };
+        let source =
+            match &config.settings {
+                Settings::Sentinel(s) => Source::Sentinel(Box::new(sentinel::SentinelSource::new(
+                    s,
+                    &config.credentials,
+                    options,
+                )?)),
+                Settings::Defender(s) => Source::Defender(Box::new(defender::DefenderSource::new(
+                    s,
+                    &config.credentials,
+                    options,
+                )?)),
+                Settings::SentinelOne(s) => Source::SentinelOne(Box::new(
+                    sources::sentinelone::SentinelOneSource::new(s, &config.credentials, options)?,
+                )),
+                Settings::CrowdStrike(s) => Source::CrowdStrike(Box::new(
+                    sources::crowdstrike::CrowdStrikeSource::new(s, &config.credentials, options)?,
+                )),
+                Settings::QRadar(s) => Source::QRadar(Box::new(
+                    sources::qradar::QRadarSource::new(s, &config.credentials, options)?,
+                )),
+                #[allow(unreachable_patterns)]
+                _ => return Err(SourceError::NotImplemented { kind: config.kind }),
+            };
         Ok(Connector {
             kind: config.kind,
             source,
@@ -104,6 +109,7 @@ impl Connector {
         match &self.source {
             Source::Sentinel(_) | Source::Defender(_) => None,
             Source::SentinelOne(s) => Some(s.api()),
+            Source::QRadar(s) => Some(s.api()),
             Source::CrowdStrike(s) => Some(s.api()),
         }
     }
@@ -127,6 +133,7 @@ impl Connector {
             Source::Sentinel(s) => s.check().await,
             Source::Defender(s) => s.check().await,
             Source::SentinelOne(s) => s.check().await,
+            Source::QRadar(s) => s.check().await,
             Source::CrowdStrike(s) => s.check().await,
         }
     }
@@ -143,6 +150,7 @@ impl Connector {
             Source::Sentinel(s) => s.pull(cursor, continuation).await,
             Source::Defender(s) => s.pull(cursor, continuation).await,
             Source::SentinelOne(s) => s.pull(cursor, continuation).await,
+            Source::QRadar(s) => s.pull(cursor, continuation).await,
             Source::CrowdStrike(s) => s.pull(cursor, continuation).await,
         }
     }
@@ -153,6 +161,7 @@ impl Connector {
             Source::Sentinel(s) => s.write_back(write).await,
             Source::Defender(s) => s.write_back(write).await,
             Source::SentinelOne(s) => s.write_back(write).await,
+            Source::QRadar(s) => s.write_back(write).await,
             Source::CrowdStrike(s) => s.write_back(write).await,
         }
     }

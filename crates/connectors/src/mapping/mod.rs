@@ -44,6 +44,9 @@ pub fn map_native(kind: ConnectorKind, item: &Value) -> Result<PulledIncident, F
         }
         ConnectorKind::MicrosoftDefenderXdr => defender::incident(item),
         ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::incident(item),
+        ConnectorKind::IbmQRadar => {
+            crate::sources::qradar::mapping::incident(item, &Default::default())
+        }
         ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::incident(item),
         #[allow(unreachable_patterns)]
         other => {
@@ -67,6 +70,7 @@ pub fn reconcile(kind: ConnectorKind, pulled: &mut PulledIncident, current: &Inc
         ConnectorKind::MicrosoftSentinel => sentinel::project(current),
         ConnectorKind::MicrosoftDefenderXdr => defender::project(current),
         ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::project(current),
+        ConnectorKind::IbmQRadar => crate::sources::qradar::mapping::project(current),
         ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::project(current),
         #[allow(unreachable_patterns)]
         _ => return,

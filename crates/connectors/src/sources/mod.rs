@@ -4,6 +4,7 @@
 
 pub(crate) mod api;
 pub(crate) mod crowdstrike;
+pub(crate) mod qradar;
 pub(crate) mod sentinelone;
 
 use palisade_types::incidents::{EntityInput, EntityKind};
