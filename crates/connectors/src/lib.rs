@@ -51,6 +51,7 @@ enum Source {
     Sentinel(Box<sentinel::SentinelSource>),
     Defender(Box<defender::DefenderSource>),
     SentinelOne(Box<sources::sentinelone::SentinelOneSource>),
+    Splunk(Box<sources::splunk::SplunkSource>),
     QRadar(Box<sources::qradar::QRadarSource>),
     CrowdStrike(Box<sources::crowdstrike::CrowdStrikeSource>),
 }
@@ -92,8 +93,9 @@ impl Connector {
                 Settings::QRadar(s) => Source::QRadar(Box::new(
                     sources::qradar::QRadarSource::new(s, &config.credentials, options)?,
                 )),
-                #[allow(unreachable_patterns)]
-                _ => return Err(SourceError::NotImplemented { kind: config.kind }),
+                Settings::Splunk(s) => Source::Splunk(Box::new(
+                    sources::splunk::SplunkSource::new(s, &config.credentials, options)?,
+                )),
             };
         Ok(Connector {
             kind: config.kind,
@@ -109,6 +111,7 @@ impl Connector {
         match &self.source {
             Source::Sentinel(_) | Source::Defender(_) => None,
             Source::SentinelOne(s) => Some(s.api()),
+            Source::Splunk(s) => Some(s.api()),
             Source::QRadar(s) => Some(s.api()),
             Source::CrowdStrike(s) => Some(s.api()),
         }
@@ -133,6 +136,7 @@ impl Connector {
             Source::Sentinel(s) => s.check().await,
             Source::Defender(s) => s.check().await,
             Source::SentinelOne(s) => s.check().await,
+            Source::Splunk(s) => s.check().await,
             Source::QRadar(s) => s.check().await,
             Source::CrowdStrike(s) => s.check().await,
         }
@@ -150,6 +154,7 @@ impl Connector {
             Source::Sentinel(s) => s.pull(cursor, continuation).await,
             Source::Defender(s) => s.pull(cursor, continuation).await,
             Source::SentinelOne(s) => s.pull(cursor, continuation).await,
+            Source::Splunk(s) => s.pull(cursor, continuation).await,
             Source::QRadar(s) => s.pull(cursor, continuation).await,
             Source::CrowdStrike(s) => s.pull(cursor, continuation).await,
         }
@@ -161,6 +166,7 @@ impl Connector {
             Source::Sentinel(s) => s.write_back(write).await,
             Source::Defender(s) => s.write_back(write).await,
             Source::SentinelOne(s) => s.write_back(write).await,
+            Source::Splunk(s) => s.write_back(write).await,
             Source::QRadar(s) => s.write_back(write).await,
             Source::CrowdStrike(s) => s.write_back(write).await,
         }

@@ -19,6 +19,7 @@ pub mod qradar;
 pub mod sentinel;
 pub mod sentinelone;
 pub mod simulate;
+pub mod splunk;
 pub(crate) mod vendor;
 
 pub use common::{Call, Fault, Recorded};
@@ -30,3 +31,4 @@ pub use logs::LogCapture;
 pub use qradar::FakeQRadar;
 pub use sentinel::{FakeSentinel, SentinelSeed, SentinelWorkspace};
 pub use sentinelone::FakeSentinelOne;
+pub use splunk::FakeSplunk;

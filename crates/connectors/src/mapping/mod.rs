@@ -44,21 +44,11 @@ pub fn map_native(kind: ConnectorKind, item: &Value) -> Result<PulledIncident, F
         }
         ConnectorKind::MicrosoftDefenderXdr => defender::incident(item),
         ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::incident(item),
+        ConnectorKind::SplunkEnterpriseSecurity => crate::sources::splunk::mapping::incident(item),
         ConnectorKind::IbmQRadar => {
             crate::sources::qradar::mapping::incident(item, &Default::default())
         }
         ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::incident(item),
-        #[allow(unreachable_patterns)]
-        other => {
-            let mut e = FieldErrors::new();
-            e.insert(
-                String::new(),
-                vec![format!(
-                    "The native format of {other} is not available in this build yet."
-                )],
-            );
-            Err(e)
-        }
     }
 }
 
@@ -70,10 +60,11 @@ pub fn reconcile(kind: ConnectorKind, pulled: &mut PulledIncident, current: &Inc
         ConnectorKind::MicrosoftSentinel => sentinel::project(current),
         ConnectorKind::MicrosoftDefenderXdr => defender::project(current),
         ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::project(current),
+        ConnectorKind::SplunkEnterpriseSecurity => {
+            crate::sources::splunk::mapping::project(current)
+        }
         ConnectorKind::IbmQRadar => crate::sources::qradar::mapping::project(current),
         ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::project(current),
-        #[allow(unreachable_patterns)]
-        _ => return,
     };
     let v = &pulled.vendor;
     let i = &mut pulled.incident;

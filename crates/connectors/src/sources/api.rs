@@ -90,7 +90,6 @@ pub(crate) struct VendorApi {
 }
 
 /// A request body.
-#[allow(dead_code)] // Form: Splunk (next)
 pub(crate) enum Body<'a> {
     Empty,
     Json(&'a Value),
@@ -512,7 +511,6 @@ impl VendorApi {
     }
 
     /// The largest line a streamed answer may have.
-    #[allow(dead_code)] // Splunk (next)
     pub fn max_line(&self) -> usize {
         self.max_answer_bytes
     }

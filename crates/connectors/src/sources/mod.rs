@@ -6,6 +6,7 @@ pub(crate) mod api;
 pub(crate) mod crowdstrike;
 pub(crate) mod qradar;
 pub(crate) mod sentinelone;
+pub(crate) mod splunk;
 
 use palisade_types::incidents::{EntityInput, EntityKind};
 use serde_json::{Map, Value};
