@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "entity_index",
         sql: include_str!("../migrations/0006_entity_index.sql"),
     },
+    Migration {
+        version: 40,
+        name: "investigation_by_workspace",
+        sql: include_str!("../migrations/0040_investigation_by_workspace.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table
