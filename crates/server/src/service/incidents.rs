@@ -487,6 +487,21 @@ impl IncidentService {
         if assignees.len() > 100 {
             v.add("assigneeEmails", "At most 100 emails.");
         }
+        let mut only_workspaces: Vec<Uuid> = Vec::new();
+        for (i, w) in req.workspace_ids.iter().flatten().enumerate() {
+            match Uuid::parse_str(w.trim()) {
+                Ok(id) if !only_workspaces.contains(&id) => only_workspaces.push(id),
+                Ok(_) => {}
+                Err(_) => v.add(
+                    format!("workspaceIds[{i}]"),
+                    "Each workspace id must be a GUID.",
+                ),
+            }
+        }
+        only_workspaces.sort();
+        if only_workspaces.len() > 1000 {
+            v.add("workspaceIds", "At most 1000 workspace ids.");
+        }
         let include_unassigned = req.include_unassigned.unwrap_or(false);
         let window = req
             .time_filter_selection
@@ -548,7 +563,7 @@ impl IncidentService {
         let canonical = serde_json::json!({
             "sources": sources, "severities": severities, "statuses": statuses, "query": query,
             "assignees": assignees, "includeUnassigned": include_unassigned, "window": window,
-            "customStart": custom_start, "customEnd": custom_end,
+            "customStart": custom_start, "customEnd": custom_end, "workspaces": only_workspaces,
         });
         let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
         let mut fingerprint = [0u8; 16];
@@ -558,6 +573,7 @@ impl IncidentService {
         let org_workspaces = all.len();
         let visible: HashMap<Uuid, (WorkspaceId, String)> = all
             .into_iter()
+            .filter(|(id, _)| only_workspaces.is_empty() || only_workspaces.contains(id))
             .filter_map(|(id, name)| Some((id, (ctx.principal.workspace(&id)?.0, name))))
             .collect();
         let tokens = req.workspace_page_tokens.unwrap_or_default();
