@@ -302,10 +302,11 @@ pub async fn act(
     Form(form): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let f = fail(&user);
+    // Browsers send a textarea's line breaks as CRLF; the text is stored with LF.
     let get = |k: &str| {
         form.iter()
             .find(|(n, _)| n == k)
-            .map(|(_, v)| v.to_string())
+            .map(|(_, v)| v.replace("\r\n", "\n"))
             .filter(|v| !v.trim().is_empty())
     };
     let source = parse_source(&src).map_err(&f)?;
