@@ -47,6 +47,31 @@ pub struct IncidentDoc {
     pub evidence: Evidence,
 }
 
+impl IncidentDoc {
+    /// A `New` incident with a title and a severity and every other field empty.
+    pub fn titled(title: impl Into<String>, severity: Severity) -> Self {
+        IncidentDoc {
+            title: title.into(),
+            description: None,
+            severity,
+            status: IncidentStatus::New,
+            classification: None,
+            classification_reason: None,
+            classification_comment: None,
+            owner: None,
+            labels: Vec::new(),
+            tactics: Vec::new(),
+            alert_product_names: Vec::new(),
+            first_activity_at: None,
+            last_activity_at: None,
+            provider_url: None,
+            entities: Vec::new(),
+            alerts: Vec::new(),
+            evidence: Evidence::default(),
+        }
+    }
+}
+
 /// A validated ingest: the document plus the optional key fields.
 #[derive(Debug, Clone)]
 pub struct NormalizedIncident {
@@ -371,6 +396,16 @@ pub fn event_data(
 
 /// Which classification reasons go with which classification when closing (Sentinel's
 /// pairs plus the agent-tool pairs; `Other` goes with anything).
+/// The reasons valid with a classification, `A, B, C` for error messages.
+pub fn reasons_for(c: Classification) -> String {
+    ClassificationReason::ALL
+        .iter()
+        .filter(|r| valid_pair(c, **r))
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
     use Classification as C;
     use ClassificationReason as R;
@@ -460,6 +495,10 @@ mod tests {
     #[test]
     fn classification_pairs() {
         use ClassificationReason as R;
+        assert_eq!(
+            reasons_for(Classification::FalsePositive),
+            "InaccurateData, IncorrectAlertLogic, Other"
+        );
         assert!(valid_pair(Classification::FalsePositive, R::InaccurateData));
         assert!(valid_pair(Classification::TruePositive, R::Malware));
         assert!(valid_pair(Classification::Undetermined, R::Other));

@@ -50,6 +50,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "console",
         sql: include_str!("../migrations/0030_console.sql"),
     },
+    Migration {
+        version: 40,
+        name: "investigation_by_workspace",
+        sql: include_str!("../migrations/0040_investigation_by_workspace.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table

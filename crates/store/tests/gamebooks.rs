@@ -208,14 +208,10 @@ async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
         ta.cancel_run(&a.ws, id, "late", false).await,
         Err(Error::Conflict(_))
     ));
-    let events: Vec<String> = ta
-        .events()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
-    assert_eq!(events, ["incident.created", "gamebook.completed"]);
+    assert_eq!(
+        common::event_types(&ta).await,
+        ["incident.created", "gamebook.completed"]
+    );
 }
 
 #[tokio::test]

@@ -66,7 +66,7 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> PageResul
         .map_err(&f)?;
     let listing = state
         .datasources()
-        .across(&user.ctx, Vec::new())
+        .across(&user.ctx, None)
         .await
         .map_err(&f)?;
     let anomalies = if user.may(&state, Method::POST, ANOMALIES, None).await {

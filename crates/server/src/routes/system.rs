@@ -54,6 +54,7 @@ const GUIDES: &[(&str, &str)] = &[
         "investigation.md",
         include_str!("../../../../docs/investigation.md"),
     ),
+    ("storage.md", include_str!("../../../../docs/storage.md")),
     ("tickets.md", include_str!("../../../../docs/tickets.md")),
     ("webhooks.md", include_str!("../../../../docs/webhooks.md")),
 ];
@@ -248,7 +249,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             root)
         .route(Method::GET, "/docs/{guide}", Public,
             doc("docs-guide", SYSTEM, "A guide of `docs/`, e.g. [webhooks.md](/docs/webhooks.md)")
-                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `tickets.md`, `webhooks.md`.")
+                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `storage.md`, `tickets.md`, `webhooks.md`.")
                 .extension().raw("text/plain"),
             guide)
         .route(Method::GET, "/docs/redoc.standalone.js", Public,

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod datasources;
 pub mod gamebooks;
 pub mod incident_actions;
+mod incident_listing;
 pub mod incident_wire;
 pub mod incidents;
 pub mod investigation;

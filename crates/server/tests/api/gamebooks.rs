@@ -432,6 +432,27 @@ async fn an_ingested_incident_runs_its_auto_run_rule_and_the_playbooks_change_it
         .await;
     r.assert_problem(400, "VALIDATION_ERROR");
     assert!(r.json["errors"]["year"].is_array());
+    // `year` is required, and validated before the run is looked up: an unknown or
+    // malformed run without it is a validation error, not a 404.
+    for run in [id.to_string(), Uuid::new_v4().to_string(), "nope".into()] {
+        let r = app
+            .get(
+                &format!("/api/v2/workspaces/{ws}/gamebooks/history/{run}/playbooks"),
+                Some(a),
+            )
+            .await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        assert!(r.json["errors"]["year"].is_array(), "{}", r.text);
+    }
+    app.get(
+        &format!(
+            "/api/v2/workspaces/{ws}/gamebooks/history/{}/playbooks?year=2026",
+            Uuid::new_v4()
+        ),
+        Some(a),
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
     let r = app
         .get(
             &format!("/api/v2/workspaces/{ws}/gamebooks/by-incident/INC-1"),
@@ -1053,7 +1074,7 @@ async fn catalogue_and_rule_routes_validate_and_hide_other_organizations() {
         .await
         .assert_problem(404, "NOT_FOUND");
     app.get(
-        &format!("{gb}/history/{}/playbooks", Uuid::new_v4()),
+        &format!("{gb}/history/{}/playbooks?year=2026", Uuid::new_v4()),
         Some(a),
     )
     .await
@@ -1300,4 +1321,50 @@ async fn two_replicas_start_and_work_each_run_once() {
             "R-{i}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_gamebook_comment_emits_incident_updated_with_the_comment() {
+    let app = app().await;
+    let org = app.org("Gamebook comments").await;
+    let a = &org.admin;
+    let ws = app.workspace(&org, "SOC").await;
+    let note = playbook(
+        &app,
+        a,
+        json!({"name": "Note", "action": {"type": "AddComment", "message": "Triage of #{{incident.number}}"}}),
+    )
+    .await;
+    rule(
+        &app,
+        a,
+        ws,
+        json!({"title": "Note beacons", "matchType": "Contains", "titlePattern": "Beacon",
+               "playbookIds": [note], "isAutoRun": true}),
+    )
+    .await;
+    ingest(
+        &app,
+        a,
+        ws,
+        "INC-1",
+        json!({"title": "Beacon", "severity": "Low"}),
+    )
+    .await;
+    wait_succeeded(&app, a, 1).await;
+    let events = app.events(&org).await;
+    let updates: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.event_type == "incident.updated")
+        .map(|e| &e.payload)
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let changes = updates[0]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["field"], "comments");
+    assert!(changes[0]["from"].is_null());
+    assert_eq!(changes[0]["to"]["message"], "Triage of #1");
+    assert_eq!(changes[0]["to"]["isActivityComment"], false);
+    let listed = comments(&app, a, ws, "INC-1").await;
+    assert_eq!(changes[0]["to"]["id"], listed[0]["id"]);
 }

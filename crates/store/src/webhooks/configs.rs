@@ -115,20 +115,14 @@ impl Tenant<'_> {
         fields: &WebhookFields,
     ) -> Result<Option<WebhookRow>> {
         let workspace = self.check_fields(fields).await?;
-        let updated = sql(
+        let update = sql(
             "UPDATE webhooks SET target_account_id = $3, workspace_id = $4, name = $5, url = $6, \
              event_types = $7, monitored_account_ids = $8, last_modified_at = $9 \
              WHERE organization_id = $1 AND id = $2",
             (self.org, id),
         )
-        .params(fields.params(workspace))
-        .bind(now_micros())
-        .execute(self.store.writer())
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        self.get_webhook(id).await
+        .params(fields.params(workspace));
+        self.update_then(update, || self.get_webhook(id)).await
     }
 
     pub async fn set_webhook_secrets(
@@ -136,19 +130,13 @@ impl Tenant<'_> {
         id: Uuid,
         secrets: &WebhookSecrets,
     ) -> Result<Option<WebhookRow>> {
-        let updated = sql(
+        let update = sql(
             "UPDATE webhooks SET authentication_type = $3, api_key_header = $4, sealed_credentials = $5, \
              sealed_signing_secret = $6, last_modified_at = $7 WHERE organization_id = $1 AND id = $2",
             (self.org, id),
         )
-        .params(secrets.params())
-        .bind(now_micros())
-        .execute(self.store.writer())
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        self.get_webhook(id).await
+        .params(secrets.params());
+        self.update_then(update, || self.get_webhook(id)).await
     }
 
     /// Moves a webhook from `from` to `to`. `Ok(None)`: no such webhook; `Ok(Some(false))`:

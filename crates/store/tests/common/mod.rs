@@ -4,9 +4,7 @@
 #![allow(dead_code)]
 
 use palisade_domain::incident::{IncidentDoc, NormalizedIncident};
-use palisade_domain::vocab::{
-    Entity, EntityKind, Evidence, IncidentSource, IncidentStatus, OrgRole, Severity,
-};
+use palisade_domain::vocab::{Entity, EntityKind, IncidentSource, OrgRole, Severity};
 use palisade_domain::Scope;
 use palisade_store::testing::TestDb;
 use palisade_store::{
@@ -94,20 +92,6 @@ pub fn assert_not_found<T: std::fmt::Debug>(r: palisade_domain::Result<T>) {
 /// An incident document: `entity` names a host entity when given.
 pub fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc {
     IncidentDoc {
-        title: title.into(),
-        description: None,
-        severity,
-        status: IncidentStatus::New,
-        classification: None,
-        classification_reason: None,
-        classification_comment: None,
-        owner: None,
-        labels: Vec::new(),
-        tactics: Vec::new(),
-        alert_product_names: Vec::new(),
-        first_activity_at: None,
-        last_activity_at: None,
-        provider_url: None,
         entities: entity
             .map(|name| Entity {
                 id: "e1".into(),
@@ -117,8 +101,7 @@ pub fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc
             })
             .into_iter()
             .collect(),
-        alerts: Vec::new(),
-        evidence: Evidence::default(),
+        ..IncidentDoc::titled(title, severity)
     }
 }
 
@@ -287,4 +270,15 @@ pub fn audit_row(ws: Uuid, at: i64) -> AuditRow {
         result_count: 1,
         created_at: at,
     }
+}
+
+/// The types of the organization's outbox events, oldest first.
+pub async fn event_types(tenant: &palisade_store::Tenant<'_>) -> Vec<String> {
+    tenant
+        .events()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
 }
