@@ -50,6 +50,12 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// SQLite's page cache for all read connections together, in MiB (each gets its share).
+const READ_CACHE_MIB: i64 = 64;
+/// SQLite's page cache of the one write connection, in MiB: it holds the B-tree pages every
+/// ingest and queue write walks.
+const WRITE_CACHE_MIB: i64 = 64;
+
 impl Store {
     /// Connects to `sqlite://PATH` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
@@ -70,7 +76,11 @@ impl Store {
             }
             _ => url.to_string(),
         };
-        let pool = Self::pool_options(backend, max_connections.max(1), 5, 32)
+        // SQLite page caches are per connection: the readers share one budget (it was 32 MiB
+        // *each*, up to 512 MiB of a 16-connection pool at 1M incidents), so the process stays
+        // small however many readers there are; the OS page cache holds the rest of the file.
+        let max = max_connections.max(1);
+        let pool = Self::pool_options(backend, max, 5, (READ_CACHE_MIB / i64::from(max)).max(2))
             .connect(&url)
             .await
             .map_err(|e| {
@@ -80,7 +90,7 @@ impl Store {
             // Queued writers wait at most as long as SQLite's busy timeout would have let them.
             // The writer's page cache is larger: it holds the B-tree pages every ingest and
             // queue write walks.
-            Backend::Sqlite => Self::pool_options(backend, 1, 30, 128)
+            Backend::Sqlite => Self::pool_options(backend, 1, 30, WRITE_CACHE_MIB)
                 .connect(&url)
                 .await
                 .map_err(|e| {
