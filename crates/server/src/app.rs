@@ -48,7 +48,10 @@ pub async fn server_secret(config: &Config, store: &Store) -> anyhow::Result<Str
 
 /// Builds the full router for a state.
 pub fn router(state: AppState) -> Router {
-    let (api, _) = routes::api().into_parts();
+    let (mut api, _) = routes::api().into_parts();
+    if state.config().console.enabled {
+        api = api.merge(crate::console::router(state.clone()));
+    }
     api.fallback(routes::system::not_found)
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
         .layer(CatchPanicLayer::new())

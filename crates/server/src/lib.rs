@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod azure;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod gamebooks;
 pub mod http;
@@ -42,6 +43,8 @@ struct Inner {
     jobs: palisade_jobs::Jobs,
     gamebooks: service::GamebookService,
     tickets: service::TicketService,
+    audit: service::AuditService,
+    sign_ins: auth::throttle::Throttle,
     azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
@@ -108,6 +111,12 @@ impl AppState {
             server_secret,
             service::investigation::PAGE_SIZE,
         );
+        let audit = service::AuditService::new(store.clone(), server_secret);
+        let sign_ins = auth::throttle::Throttle::new(
+            config.console.max_failed_sign_ins_per_user,
+            config.console.max_failed_sign_ins_per_address,
+            std::time::Duration::from_secs(config.console.failed_sign_in_window_secs),
+        );
         let (openapi_31, openapi_30) = openapi::documents_bytes();
         AppState(Arc::new(Inner {
             config,
@@ -118,6 +127,8 @@ impl AppState {
             jobs,
             gamebooks,
             tickets,
+            audit,
+            sign_ins,
             azure,
             store,
             auth,
@@ -161,6 +172,13 @@ impl AppState {
     }
     pub fn tickets(&self) -> &service::TicketService {
         &self.0.tickets
+    }
+    pub fn audit(&self) -> &service::AuditService {
+        &self.0.audit
+    }
+    /// Failed console sign-ins, per (email, address) and per address.
+    pub fn sign_ins(&self) -> &auth::throttle::Throttle {
+        &self.0.sign_ins
     }
     /// The Azure integration, or 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials.
     pub fn azure(&self) -> palisade_domain::Result<&service::AzureService> {

@@ -12,6 +12,7 @@
 //! [`System`] (`store.system()`). [`OrgId`] and [`WorkspaceId`] are made only here, from rows
 //! the store read. The store returns row and domain types, never wire types.
 
+mod console;
 mod datasources;
 mod db;
 mod gamebooks;
@@ -28,6 +29,10 @@ pub mod testing;
 mod tickets;
 mod webhooks;
 
+pub use console::{
+    AuditEntryRow, AuditFilter, LoginCandidate, MilestoneRow, NewAuditEntry, NewSession,
+    OpenCountRow, SessionRow,
+};
 pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{

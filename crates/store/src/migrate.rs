@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_gamebook_jobs.sql"),
     },
     Migration {
+        version: 30,
+        name: "console",
+        sql: include_str!("../migrations/0030_console.sql"),
+    },
+    Migration {
         version: 40,
         name: "investigation_by_workspace",
         sql: include_str!("../migrations/0040_investigation_by_workspace.sql"),

@@ -1,6 +1,6 @@
 //! Webhook configurations; their delivery logs, test events and redelivery are in `logs.rs`.
 
-mod logs;
+pub mod logs;
 
 pub use logs::LogQuery;
 
