@@ -228,11 +228,19 @@ async fn a_slow_key_holds_only_its_own_slots() {
     })
     .await;
     assert!(gate.done.lock().unwrap().iter().all(|k| k != "slow"));
+    // Once the fast jobs are recorded, only the slow key's two slots are leased, however
+    // long it waits: the other 18 slow jobs stay queued.
+    until("the fast jobs to be recorded", async || {
+        store.system().job_stats().await.unwrap()[0].running == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let stats = store.system().job_stats().await.unwrap();
     assert_eq!(
         stats[0].running, 2,
         "the slow key holds exactly its own slots"
     );
+    assert_eq!(stats[0].queued, 18);
     // Release the slow jobs one by one until they are all done.
     until("the slow key to finish", async || {
         gate.open.notify_waiters();

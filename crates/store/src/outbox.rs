@@ -90,10 +90,19 @@ impl System<'_> {
     /// Outbox events consumer `name` has not consumed yet (tests, metrics; events of
     /// transactions still below the horizon count too).
     pub async fn outbox_lag(&self, name: &str) -> Result<i64> {
-        let (n,): (i64,) = sql(
-            "SELECT COUNT(*) AS n FROM events e JOIN outbox_consumers c ON c.name = $1 \
-             WHERE (e.txid, e.seq) > (c.txid, c.seq)",
+        let Some((txid, seq)): Option<(i64, i64)> = sql(
+            "SELECT txid, seq FROM outbox_consumers WHERE name = $1",
             (name,),
+        )
+        .fetch_optional(self.store.read())
+        .await?
+        else {
+            return Ok(0);
+        };
+        let (n,): (i64,) = sql(
+            "SELECT (SELECT COUNT(*) FROM events WHERE txid = $1 AND seq > $2) \
+             + (SELECT COUNT(*) FROM events WHERE txid > $1) AS n",
+            (txid, seq),
         )
         .fetch_one(self.store.read())
         .await?;
@@ -222,20 +231,42 @@ impl OutboxCursor {
         }))
     }
 
-    /// The condition selecting the events after the cursor and below the horizon, with its
-    /// three parameters from `$first` on; order by `txid, seq`.
-    pub(crate) fn after(&self, first: usize) -> String {
-        format!(
-            "(txid, seq) > (${}, ${}) AND txid < ${}",
-            first,
-            first + 1,
-            first + 2
-        )
-    }
-
-    /// The parameters of [`OutboxCursor::after`].
-    pub(crate) fn params(&self) -> (i64, i64, i64) {
-        (self.at.txid, self.at.seq, self.horizon)
+    /// Up to `limit` events after the cursor and below the horizon, in `(txid, seq)` order,
+    /// as rows of `columns` (which must include `txid, seq`). Two index range scans, the rest
+    /// of the cursor's transaction and then the transactions after it: a row-value condition
+    /// `(txid, seq) > (…)` makes SQLite scan from the start of `txid`, every event again.
+    pub(crate) async fn read<T>(&self, tx: &mut Tx, columns: &str, limit: i64) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let (at, horizon) = (self.at, self.horizon);
+        let mut rows: Vec<T> = if at.txid < horizon {
+            sql(
+                &format!(
+                    "SELECT {columns} FROM events WHERE txid = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ),
+                (at.txid, at.seq, limit),
+            )
+            .fetch_all(&mut **tx)
+            .await?
+        } else {
+            Vec::new()
+        };
+        let left = limit - rows.len() as i64;
+        if left > 0 {
+            rows.extend(
+                sql(
+                    &format!(
+                        "SELECT {columns} FROM events WHERE txid > $1 AND txid < $2 \
+                         ORDER BY txid, seq LIMIT $3"
+                    ),
+                    (at.txid, horizon, left),
+                )
+                .fetch_all::<T, _>(&mut **tx)
+                .await?,
+            );
+        }
+        Ok(rows)
     }
 
     /// Moves the cursor to `to` (the last event consumed) in `tx`.
@@ -253,10 +284,19 @@ impl OutboxCursor {
 /// Is there an event past consumer `name`'s cursor? A read, so an idle consumer does not take
 /// the write lock.
 pub(crate) async fn any_after(store: &crate::Store, name: &str) -> Result<bool> {
-    let row: Option<(i64,)> = sql(
-        "SELECT e.seq FROM events e JOIN outbox_consumers c ON c.name = $1 \
-         WHERE (e.txid, e.seq) > (c.txid, c.seq) LIMIT 1",
+    let Some((txid, seq)): Option<(i64, i64)> = sql(
+        "SELECT txid, seq FROM outbox_consumers WHERE name = $1",
         (name,),
+    )
+    .fetch_optional(store.read())
+    .await?
+    else {
+        return Ok(false);
+    };
+    let row: Option<(i64,)> = sql(
+        "SELECT seq FROM events WHERE txid = $1 AND seq > $2 \
+         UNION ALL SELECT seq FROM (SELECT seq FROM events WHERE txid > $1 LIMIT 1) later LIMIT 1",
+        (txid, seq),
     )
     .fetch_optional(store.read())
     .await?;

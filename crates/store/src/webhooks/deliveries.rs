@@ -140,17 +140,14 @@ impl System<'_> {
         else {
             return Ok(0);
         };
-        let events: Vec<PendingEvent> = sql(
-            &format!(
-                "SELECT id, organization_id, workspace_id, account_id, event_type, subject_id, payload, \
-                 occurred_at, created_at, txid, seq FROM events WHERE {} ORDER BY txid, seq LIMIT $4",
-                cursor.after(1)
-            ),
-            cursor.params(),
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let events: Vec<PendingEvent> = cursor
+            .read(
+                &mut tx,
+                "id, organization_id, workspace_id, account_id, event_type, subject_id, payload, \
+                 occurred_at, created_at, txid, seq",
+                limit,
+            )
+            .await?;
         if events.is_empty() {
             return Ok(0);
         }

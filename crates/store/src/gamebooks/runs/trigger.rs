@@ -41,17 +41,13 @@ impl System<'_> {
         else {
             return Ok((0, 0));
         };
-        let events: Vec<TriggerEvent> = sql(
-            &format!(
-                "SELECT id, organization_id, workspace_id, event_type, subject_id, txid, seq \
-                 FROM events WHERE {} ORDER BY txid, seq LIMIT $4",
-                cursor.after(1)
-            ),
-            cursor.params(),
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let events: Vec<TriggerEvent> = cursor
+            .read(
+                &mut tx,
+                "id, organization_id, workspace_id, event_type, subject_id, txid, seq",
+                limit,
+            )
+            .await?;
         if events.is_empty() {
             return Ok((0, 0));
         }

@@ -88,10 +88,11 @@ impl System<'_> {
     /// Takes run `id` over for `owner`, whose job for it the runtime leased: the run is
     /// `Running` under `owner`'s lease until `lease_until`; taken from another owner (whose
     /// lease lapsed) it counts an attempt. `false`: the run is not due (finished, cancelled,
-    /// awaiting approval).
+    /// awaiting approval). A queue write (no WAL flush on PostgreSQL): a takeover lost in a
+    /// database crash is simply made again by the job's next lease.
     pub async fn adopt_run(&self, id: Uuid, owner: &str, lease_until: i64) -> Result<bool> {
         let now = now_micros();
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.store.begin_queue_write().await?;
         let n = sql(
             "UPDATE gamebook_runs SET lease_until = $2, lease_owner = $3, status = 'Running', \
                attempts = attempts + CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END, \
