@@ -310,3 +310,53 @@ async fn the_last_active_admin_cannot_be_removed() {
         200
     );
 }
+
+/// Two Admins disabling each other at the same moment: exactly one succeeds (on PostgreSQL
+/// the organization's row is locked for the change; SQLite has one writer).
+#[tokio::test]
+async fn two_admins_cannot_disable_each_other_at_once() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Race").await;
+    let first = &org.admin;
+    for round in 0..5 {
+        let (second, _) = app
+            .service_account(
+                first,
+                &json!({"name": format!("second {round}"), "organizationalRole": "Admin",
+                        "scopes": ["org:service-accounts:manage"]}),
+            )
+            .await;
+        let disable = |id: uuid::Uuid| format!("/api/v2/service-accounts/{id}/disable");
+        let (to_second, to_first) = (disable(second.client_id), disable(first.client_id));
+        let empty = json!({});
+        let (a, b) = tokio::join!(
+            app.post(&to_second, Some(first), &empty),
+            app.post(&to_first, Some(&second), &empty),
+        );
+        let mut statuses = [a.status, b.status];
+        statuses.sort();
+        assert_eq!(statuses, [200, 409], "{} / {}", a.text, b.text);
+        // The winner re-enables the other; then the second goes, and the next round starts
+        // with the first Admin alone again.
+        let (winner, loser) = if a.status == 200 {
+            (first, second.client_id)
+        } else {
+            (&second, first.client_id)
+        };
+        let r = app
+            .post(
+                &format!("/api/v2/service-accounts/{loser}/enable"),
+                Some(winner),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = app
+            .delete(
+                &format!("/api/v2/service-accounts/{}", second.client_id),
+                Some(first),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+}

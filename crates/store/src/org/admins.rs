@@ -5,7 +5,8 @@
 //! `Admin` organizational role, and has at least one credential that is neither revoked nor
 //! expired and holds `org:service-accounts:manage` (the scope that re-enables accounts,
 //! issues credentials and grants roles, so the Admin can undo any of these changes). Users do
-//! not count: they cannot authenticate to the API.
+//! not count: they cannot authenticate to the API, and the console has no service-account
+//! pages (docs/decisions.md).
 
 use palisade_domain::vocab::OrgRole;
 use palisade_domain::{Error, Result, Scope};
