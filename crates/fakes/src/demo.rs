@@ -1,17 +1,24 @@
-//! A simulated Microsoft tenant for `palisade demo`: one Entra ID app registration, one
-//! Sentinel workspace and one Defender XDR tenant on loopback, each producing a new incident
-//! every few seconds and accepting write-backs.
+//! Simulated sources for `palisade demo`: [`MicrosoftSimulation`] (one Entra ID app
+//! registration, one Sentinel workspace and one Defender XDR tenant) and [`SourcesSimulation`]
+//! (those plus CrowdStrike Falcon, IBM QRadar, Splunk Enterprise Security and SentinelOne), on
+//! loopback, each producing a new incident every few seconds and accepting write-backs.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use crate::{FakeEntra, FakeGraph, FakeSentinel, SentinelWorkspace};
+use crate::{
+    FakeCrowdStrike, FakeEntra, FakeGraph, FakeQRadar, FakeSentinel, FakeSentinelOne, FakeSplunk,
+    SentinelWorkspace,
+};
 
 /// The demo's app registration.
 pub const DEMO_TENANT: &str = "00000000-0000-4000-8000-00000000d3e0";
 pub const DEMO_CLIENT_ID: &str = "00000000-0000-4000-8000-00000000c11e";
+/// The demo's Falcon API client and customer.
+pub const DEMO_FALCON_CLIENT_ID: &str = "0000000000000000000000000000c11e";
+pub const DEMO_FALCON_CID: &str = "000000000000000000000000000000c1";
 
 /// The running simulation; stops producing incidents (and serving) when dropped.
 pub struct MicrosoftSimulation {
@@ -78,6 +85,97 @@ impl Drop for MicrosoftSimulation {
     }
 }
 
+/// All six sources of DESIGN §10, simulated: the Microsoft pair and the four others.
+pub struct SourcesSimulation {
+    pub microsoft: MicrosoftSimulation,
+    pub crowdstrike: FakeCrowdStrike,
+    pub qradar: FakeQRadar,
+    pub splunk: FakeSplunk,
+    pub sentinelone: FakeSentinelOne,
+    secret: String,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SourcesSimulation {
+    /// Starts the six with `initial` incidents each, then one more each every `every`. The
+    /// same `secret` is every source's credential (client secret or API token).
+    pub async fn start(secret: &str, initial: usize, every: Duration) -> SourcesSimulation {
+        let microsoft = MicrosoftSimulation::start(secret, initial, every).await;
+        let crowdstrike =
+            FakeCrowdStrike::start(DEMO_FALCON_CLIENT_ID, secret, DEMO_FALCON_CID).await;
+        let qradar = FakeQRadar::start(secret).await;
+        let splunk = FakeSplunk::start(secret).await;
+        let sentinelone = FakeSentinelOne::start(secret).await;
+        for i in 0..initial as u64 {
+            crowdstrike.add_simulated(i);
+            qradar.add_simulated(i);
+            splunk.add_simulated(i);
+            sentinelone.add_simulated(i);
+        }
+        let tasks = vec![
+            crowdstrike.spawn_simulation(every),
+            qradar.spawn_simulation(every),
+            splunk.spawn_simulation(every),
+            sentinelone.spawn_simulation(every),
+        ];
+        SourcesSimulation {
+            microsoft,
+            crowdstrike,
+            qradar,
+            splunk,
+            sentinelone,
+            secret: secret.to_string(),
+            tasks,
+        }
+    }
+
+    /// `(connector type, settings, credentials)` of a connector reading each source, ready
+    /// for `ConnectorConfig::parse` (the connector types are `ConnectorKind` names).
+    pub fn connectors(&self) -> Vec<(&'static str, Value, Value)> {
+        let token = json!({"apiToken": self.secret});
+        vec![
+            (
+                "MicrosoftSentinel",
+                self.microsoft.sentinel_settings(),
+                self.microsoft.credentials(),
+            ),
+            (
+                "MicrosoftDefenderXdr",
+                self.microsoft.defender_settings(),
+                self.microsoft.credentials(),
+            ),
+            (
+                "CrowdStrikeFalcon",
+                json!({"clientId": DEMO_FALCON_CLIENT_ID, "baseUrl": self.crowdstrike.base()}),
+                json!({"clientSecret": self.secret}),
+            ),
+            (
+                "IbmQRadar",
+                json!({"baseUrl": self.qradar.base()}),
+                token.clone(),
+            ),
+            (
+                "SplunkEnterpriseSecurity",
+                json!({"baseUrl": self.splunk.base()}),
+                token.clone(),
+            ),
+            (
+                "SentinelOne",
+                json!({"baseUrl": self.sentinelone.base()}),
+                token,
+            ),
+        ]
+    }
+}
+
+impl Drop for SourcesSimulation {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +189,19 @@ mod tests {
         assert!(sim.graph.len() >= 5, "{}", sim.graph.len());
         assert_eq!(sim.sentinel_settings()["baseUrl"], sim.sentinel.base());
         assert_eq!(sim.credentials()["clientSecret"], "demo-secret");
+    }
+
+    #[tokio::test]
+    async fn six_sources_keep_producing_incidents() {
+        let sim = SourcesSimulation::start("demo-secret", 2, Duration::from_millis(50)).await;
+        assert_eq!(sim.connectors().len(), 6);
+        assert_eq!((sim.qradar.len(), sim.splunk.len()), (2, 2));
+        tokio::time::sleep(Duration::from_millis(230)).await;
+        assert!(sim.crowdstrike.len() >= 4, "{}", sim.crowdstrike.len());
+        assert!(sim.sentinelone.len() >= 4, "{}", sim.sentinelone.len());
+        let (kind, settings, credentials) = &sim.connectors()[2];
+        assert_eq!(*kind, "CrowdStrikeFalcon");
+        assert_eq!(settings["baseUrl"], sim.crowdstrike.base());
+        assert_eq!(credentials["clientSecret"], "demo-secret");
     }
 }

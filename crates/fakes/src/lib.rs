@@ -24,7 +24,7 @@ pub(crate) mod vendor;
 
 pub use common::{Call, Fault, Recorded};
 pub use crowdstrike::FakeCrowdStrike;
-pub use demo::MicrosoftSimulation;
+pub use demo::{MicrosoftSimulation, SourcesSimulation};
 pub use entra::FakeEntra;
 pub use graph::{FakeGraph, GraphSeed};
 pub use logs::LogCapture;
