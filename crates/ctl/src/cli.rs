@@ -21,7 +21,7 @@ pub struct Cli {
     pub output: Format,
     /// The server's base URL, instead of the profile's.
     #[arg(long, global = true, env = "PALISADE_URL")]
-    pub url: Option<String>,
+    pub server: Option<String>,
     /// Request timeout in seconds.
     #[arg(long, global = true, default_value_t = 30)]
     pub timeout: u64,

@@ -40,9 +40,8 @@ struct Inner {
     webhooks: service::WebhookService,
     datasources: service::DataSourceService,
     investigation: service::InvestigationService,
-    engine: webhooks::engine::Engine,
+    jobs: palisade_jobs::Jobs,
     gamebooks: service::GamebookService,
-    gamebook_engine: gamebooks::engine::Engine,
     tickets: service::TicketService,
     audit: service::AuditService,
     sign_ins: auth::throttle::Throttle,
@@ -82,19 +81,14 @@ impl AppState {
             config.webhooks.allow_private_targets,
             config.webhooks.allow_http,
         );
-        let gamebook_engine = gamebooks::engine::Engine::new(
-            store.clone(),
-            config.gamebooks.clone(),
-            guard.clone(),
-            cache,
-        );
-        let gamebooks =
-            service::GamebookService::new(store.clone(), gamebook_engine.clone(), server_secret);
+        let jobs = palisade_jobs::Jobs::new(store.clone());
+        gamebooks::runner::register(&jobs, config.gamebooks.clone(), guard.clone(), cache);
+        let gamebooks = service::GamebookService::new(store.clone(), jobs.clone(), server_secret);
         let tickets = service::TicketService::new(store.clone());
         let deliverer = webhooks::Deliverer::new(&config.webhooks, guard);
         let secrets = Arc::new(webhooks::SecretBox::new(server_secret));
-        let engine = webhooks::engine::Engine::new(
-            store.clone(),
+        webhooks::delivery::register(
+            &jobs,
             config.webhooks.clone(),
             secrets.clone(),
             deliverer.clone(),
@@ -103,7 +97,7 @@ impl AppState {
             store.clone(),
             secrets,
             deliverer,
-            engine.clone(),
+            jobs.clone(),
             server_secret,
         );
         let azure = match azure::AzureClient::from_config(&config.azure) {
@@ -132,9 +126,8 @@ impl AppState {
             investigation,
             incidents,
             webhooks,
-            engine,
+            jobs,
             gamebooks,
-            gamebook_engine,
             tickets,
             audit,
             sign_ins,
@@ -174,14 +167,12 @@ impl AppState {
     pub fn investigation(&self) -> &service::InvestigationService {
         &self.0.investigation
     }
-    pub fn engine(&self) -> &webhooks::engine::Engine {
-        &self.0.engine
+    /// The background-job runtime (webhook deliveries, gamebook runs; docs/jobs.md).
+    pub fn jobs(&self) -> &palisade_jobs::Jobs {
+        &self.0.jobs
     }
     pub fn gamebooks(&self) -> &service::GamebookService {
         &self.0.gamebooks
-    }
-    pub fn gamebook_engine(&self) -> &gamebooks::engine::Engine {
-        &self.0.gamebook_engine
     }
     pub fn tickets(&self) -> &service::TicketService {
         &self.0.tickets

@@ -306,6 +306,11 @@ fn operation(route: &RouteInfo, generator: &mut schemars::SchemaGenerator) -> Va
         (None, Some(ct)) => json!({"description": "Success.", "content": {ct: {}}}),
         (None, None) => json!({"description": "Success."}),
     };
+    if d.replaces {
+        let mut replaced = success.clone();
+        replaced["description"] = json!("Replaced, in the standard envelope.");
+        responses.insert("200".into(), replaced);
+    }
     responses.insert(d.success_status.to_string(), success);
     for (status, description) in error_responses(route) {
         responses.insert(status.into(), problem_response(&description));

@@ -20,6 +20,7 @@ mod handles;
 mod ids;
 mod incidents;
 mod investigation;
+mod jobs;
 mod migrate;
 mod org;
 mod outbox;
@@ -36,7 +37,7 @@ pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem,
+    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem, RUN_KIND,
 };
 pub use handles::{System, Tenant};
 pub use ids::{IncidentKey, OrgId, WorkspaceId};
@@ -45,14 +46,15 @@ pub use incidents::{
     ListSummary, NewComment,
 };
 pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
+pub use jobs::{JobEnd, JobFinish, JobRow, JobSpec, KindStats};
 pub use org::{
     AccountRow, AuthRecord, CredentialRow, NewCredential, NewServiceAccount, NewUser,
     OrganizationRow, PrincipalKind, RoleGrant, ServiceAccountChanges, ServiceAccountRow,
     UserChanges, UserRow, WorkspaceRow, WorkspaceUserRow,
 };
-pub use outbox::StoredEvent;
+pub use outbox::{Position, StoredEvent};
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
-    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,
-    WebhookFields, WebhookRow, WebhookSecrets,
+    CompletionEffects, Delivery, DeliveryFate, DeliveryRecord, LogRow, PendingEvent, WebhookFields,
+    WebhookRow, WebhookSecrets, DELIVERY_KIND,
 };

@@ -31,7 +31,7 @@ impl Settings {
 pub async fn run(cli: Cli, out: &Output) -> CmdResult {
     let Cli {
         profile,
-        url,
+        server: url,
         timeout,
         retries,
         command,

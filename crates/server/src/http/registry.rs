@@ -86,6 +86,8 @@ pub struct Doc {
     pub response: Option<SchemaFn>,
     pub raw_response: Option<&'static str>,
     pub success_status: u16,
+    /// An upsert: 201 when it created, 200 (the same body) when it replaced.
+    pub replaces: bool,
     pub query: Vec<QueryParam>,
     /// The path as documented, when the router needs another parameter name at the same
     /// position (the legacy no-source incident routes).
@@ -121,6 +123,7 @@ pub fn doc(operation_id: &'static str, tag: &'static str, summary: &'static str)
         response: None,
         raw_response: None,
         success_status: 200,
+        replaces: false,
         query: Vec::new(),
         documented_path: None,
         body_limit: None,
@@ -175,6 +178,13 @@ impl Doc {
         self.response = Some(schema_of::<T>);
         self.success_status = 201;
         self
+    }
+    /// An upsert: 201 with `T` when it created, 200 with `T` when it replaced.
+    pub fn created_or_replaced<T: JsonSchema>(self) -> Self {
+        Doc {
+            replaces: true,
+            ..self.created::<T>()
+        }
     }
     pub fn documented_as(mut self, path: &'static str) -> Self {
         self.documented_path = Some(path);

@@ -34,6 +34,7 @@ const GUIDES: &[(&str, &str)] = &[
         include_str!("../../../../docs/connectors.md"),
     ),
     ("console.md", include_str!("../../../../docs/console.md")),
+    ("contract.md", include_str!("../../../../docs/contract.md")),
     (
         "datasources.md",
         include_str!("../../../../docs/datasources.md"),
@@ -54,6 +55,7 @@ const GUIDES: &[(&str, &str)] = &[
         "investigation.md",
         include_str!("../../../../docs/investigation.md"),
     ),
+    ("jobs.md", include_str!("../../../../docs/jobs.md")),
     ("storage.md", include_str!("../../../../docs/storage.md")),
     ("tickets.md", include_str!("../../../../docs/tickets.md")),
     ("webhooks.md", include_str!("../../../../docs/webhooks.md")),
@@ -125,6 +127,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
              # HELP palisade_gamebook_events_pending Outbox events the gamebook trigger has not examined yet.\n\
              # TYPE palisade_gamebook_events_pending gauge\npalisade_gamebook_events_pending {gamebook_events}\n"
         ));
+    }
+    match state.jobs().render_metrics().await {
+        Ok(jobs) => text.push_str(&jobs),
+        Err(e) => tracing::warn!(error = %e, "reading the job queue's figures failed"),
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
@@ -249,7 +255,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             root)
         .route(Method::GET, "/docs/{guide}", Public,
             doc("docs-guide", SYSTEM, "A guide of `docs/`, e.g. [webhooks.md](/docs/webhooks.md)")
-                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `storage.md`, `tickets.md`, `webhooks.md`.")
+                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `console.md`, `contract.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `jobs.md`, `storage.md`, `tickets.md`, `webhooks.md`.")
                 .extension().raw("text/plain"),
             guide)
         .route(Method::GET, "/docs/redoc.standalone.js", Public,
