@@ -11,7 +11,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 mod console;
-pub use console::ConsoleConfig;
+pub use console::{ConsoleConfig, OidcConfig};
 
 /// A string that never shows up in `Debug` or logs.
 pub use palisade_net::Secret;

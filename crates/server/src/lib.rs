@@ -45,6 +45,8 @@ struct Inner {
     tickets: service::TicketService,
     audit: service::AuditService,
     sign_ins: auth::throttle::Throttle,
+    oidc: console::oidc::OidcCache,
+    oidc_sealer: crypto::SealingKey,
     azure: Option<service::AzureService>,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
@@ -129,6 +131,8 @@ impl AppState {
             tickets,
             audit,
             sign_ins,
+            oidc: Default::default(),
+            oidc_sealer: crypto::SealingKey::derive(server_secret, "palisade console oidc flow v1"),
             azure,
             store,
             auth,
@@ -179,6 +183,14 @@ impl AppState {
     /// Failed console sign-ins, per (email, address) and per address.
     pub fn sign_ins(&self) -> &auth::throttle::Throttle {
         &self.0.sign_ins
+    }
+    /// The OpenID Connect provider's discovery document and keys, as read.
+    pub fn oidc(&self) -> &console::oidc::OidcCache {
+        &self.0.oidc
+    }
+    /// Seals the OpenID Connect flow cookie.
+    pub fn oidc_sealer(&self) -> &crypto::SealingKey {
+        &self.0.oidc_sealer
     }
     /// The Azure integration, or 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials.
     pub fn azure(&self) -> palisade_domain::Result<&service::AzureService> {

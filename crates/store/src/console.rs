@@ -175,6 +175,21 @@ impl System<'_> {
             .collect())
     }
 
+    /// Active users of any organization with this email (case-insensitive): who a verified
+    /// identity from the OpenID Connect provider signs in as.
+    pub async fn active_users_by_email(&self, email: &str) -> Result<Vec<(OrgId, Uuid)>> {
+        let rows: Vec<(String, String)> = sql(
+            "SELECT organization_id, id FROM users WHERE email_key = $1 AND is_active = 1",
+            (email.trim().to_lowercase(),),
+        )
+        .fetch_all(self.store.read())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(o, u)| Some((OrgId::verified(o.parse().ok()?), u.parse().ok()?)))
+            .collect())
+    }
+
     /// The session whose token hashes to `token_hash`, expired or not.
     pub async fn find_session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
         let row: Option<SessionRecord> = sql(

@@ -2,6 +2,7 @@
 //! `chromedriver` (both installed by `.ci/run`), headless, for the console's browser tests.
 //! One [`Browser`] is one chromedriver process with one session; dropping it ends both.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,10 @@ impl Browser {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        // Its own process group: the browser it starts is in it too, and goes with it even
+        // when a test panics before `quit`.
         let driver = Command::new(driver_path())
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
@@ -288,16 +292,21 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn quit(mut self) {
+    /// Ends the session, the browser and chromedriver.
+    pub async fn quit(self) {
         let _ = self.http.delete(&self.base).send().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // Drop ends the process group.
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The driver leads its process group (see `start`): end the browser with it.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg("--")
+            .arg(format!("-{}", self.driver.id()))
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

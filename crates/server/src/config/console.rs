@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ConfigError;
+use super::{ConfigError, Secret};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +22,31 @@ pub struct ConsoleConfig {
     /// Mark cookies `Secure` even on plain HTTP (they always are unless the server listens on
     /// loopback over plain HTTP, which browsers treat as a secure context).
     pub force_secure_cookies: bool,
+    /// OpenID Connect sign-in (`[console.oidc]`); off while `issuer` is empty.
+    pub oidc: OidcConfig,
+}
+
+/// `[console.oidc]`: sign-in through an OpenID Connect provider (authorization code + PKCE).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcConfig {
+    /// The issuer (its `/.well-known/openid-configuration` is read); empty: OIDC is off.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// The redirect URI registered with the provider; default: this server's
+    /// `/console/oidc/callback` as the browser addresses it.
+    pub redirect_url: Option<String>,
+    /// The provider's button label on the sign-in page.
+    pub display_name: Option<String>,
+    /// Accept an `http://` issuer (a provider on loopback in tests); https otherwise.
+    pub allow_http: bool,
+}
+
+impl OidcConfig {
+    pub fn enabled(&self) -> bool {
+        !self.issuer.is_empty()
+    }
 }
 
 impl Default for ConsoleConfig {
@@ -34,6 +59,7 @@ impl Default for ConsoleConfig {
             max_failed_sign_ins_per_address: 50,
             failed_sign_in_window_secs: 15 * 60,
             force_secure_cookies: false,
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -64,6 +90,23 @@ impl ConsoleConfig {
                 "console",
                 "max_failed_sign_ins_per_user, max_failed_sign_ins_per_address and failed_sign_in_window_secs must be positive",
             ));
+        }
+        let o = &self.oidc;
+        if o.enabled() {
+            let scheme_ok = o.issuer.starts_with("https://")
+                || (o.allow_http && o.issuer.starts_with("http://"));
+            if !scheme_ok || url::Url::parse(&o.issuer).is_err() {
+                return Err(invalid(
+                    "console.oidc.issuer",
+                    "must be an https:// URL (http:// only with allow_http)",
+                ));
+            }
+            if o.client_id.is_empty() {
+                return Err(invalid(
+                    "console.oidc.client_id",
+                    "is required with an issuer",
+                ));
+            }
         }
         Ok(())
     }

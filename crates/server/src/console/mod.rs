@@ -19,6 +19,7 @@ mod dashboard;
 mod gamebooks;
 mod incident;
 mod layout;
+pub mod oidc;
 mod queue;
 mod session;
 mod sources;
@@ -81,6 +82,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session::sign_in_page).post(session::sign_in),
         )
         .route("/console/sign-out", post(session::sign_out))
+        .route("/console/oidc/start", get(oidc::start))
+        .route("/console/oidc/callback", get(oidc::callback))
         .route("/console/assets/{file}", get(assets::serve))
         .layer(from_fn_with_state(state, guard))
 }

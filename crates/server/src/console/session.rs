@@ -84,7 +84,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// Whether cookies get `Secure`: always, unless the browser talks plain HTTP to a loopback
 /// host (the server itself speaks plain HTTP; anywhere else a TLS proxy is in front).
-fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     if state.config().console.force_secure_cookies {
         return true;
     }
@@ -101,13 +101,13 @@ fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     !loopback
 }
 
-fn set_cookie(r: &mut Response, value: String) {
+pub(super) fn set_cookie(r: &mut Response, value: String) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
 }
 
-fn cookie_text(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
+pub(super) fn cookie_text(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> String {
     let mut c = format!("{name}={value}; Path=/console; HttpOnly; SameSite=Lax");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -226,7 +226,7 @@ pub struct SignInQuery {
 }
 
 /// Only a console path is a place to go back to.
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n) if n.starts_with("/console") && !n.starts_with("//") && !n.contains('\\') => {
             n.to_string()
@@ -235,7 +235,27 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn sign_in_form(pre: &str, next: &str, email: &str, message: Option<&str>) -> maud::Markup {
+/// The provider's button, when OpenID Connect is configured.
+fn sso(state: &AppState, next: &str) -> maud::Markup {
+    let o = &state.config().console.oidc;
+    html! {
+        @if o.enabled() {
+            p.sso {
+                a.button #sso href={ "/console/oidc/start?next=" (super::encode(next)) } {
+                    "Sign in with " (o.display_name.clone().unwrap_or_else(|| "single sign-on".into()))
+                }
+            }
+        }
+    }
+}
+
+fn sign_in_form(
+    pre: &str,
+    next: &str,
+    email: &str,
+    message: Option<&str>,
+    sso: maud::Markup,
+) -> maud::Markup {
     layout::page(
         None,
         "Sign in",
@@ -252,6 +272,7 @@ fn sign_in_form(pre: &str, next: &str, email: &str, message: Option<&str>) -> ma
                 input #password type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { "Sign in" }
             }
+            (sso)
         },
     )
 }
@@ -274,7 +295,8 @@ pub async fn sign_in_page(
         .expired
         .is_some()
         .then_some("Your session has ended. Sign in again.");
-    let mut r = Html(sign_in_form(&pre, &next, "", message).into_string()).into_response();
+    let mut r = Html(sign_in_form(&pre, &next, "", message, sso(&state, &next)).into_string())
+        .into_response();
     if fresh {
         let secure = secure_cookies(&state, &headers);
         set_cookie(&mut r, cookie_text(PRE_COOKIE, &pre, None, secure));
@@ -308,7 +330,7 @@ pub async fn sign_in(
     let key = email_key(&form.email);
     let pre = cookie(&headers, PRE_COOKIE).unwrap_or_default().to_string();
     let again = |status: StatusCode, message: &str| {
-        let page = sign_in_form(&pre, &next, &form.email, Some(message));
+        let page = sign_in_form(&pre, &next, &form.email, Some(message), sso(&state, &next));
         (status, Html(page.into_string())).into_response()
     };
     if let Err(e) = state.sign_ins().check(Some(key), peer) {
@@ -347,48 +369,75 @@ pub async fn sign_in(
             "The email or password is not right.",
         );
     };
+    let opened = open_session(
+        &state,
+        &headers,
+        SignedIn {
+            org: found.org,
+            user_id: found.user_id,
+            method: "password",
+            peer,
+            next: &next,
+        },
+    )
+    .await;
+    match opened {
+        Ok(Some(r)) => r,
+        Ok(None) => again(
+            StatusCode::UNAUTHORIZED,
+            "The email or password is not right.",
+        ),
+        Err(e) => super::error_page(None, e),
+    }
+}
+
+/// Who signed in, and how.
+pub(super) struct SignedIn<'a> {
+    pub org: palisade_store::OrgId,
+    pub user_id: Uuid,
+    /// `password` or `oidc`.
+    pub method: &'static str,
+    pub peer: Option<IpAddr>,
+    pub next: &'a str,
+}
+
+/// Opens a session for a verified user: the audit entry, the cookie and the way on. `None`
+/// when the organization has no such user (any more).
+pub(super) async fn open_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: SignedIn<'_>,
+) -> Result<Option<Response>, palisade_domain::Error> {
     let token = random_token();
     let csrf = random_token();
     let c = &state.config().console;
-    let created = state
-        .store()
-        .tenant(&found.org)
+    let tenant = state.store().tenant(&who.org);
+    let created = tenant
         .create_session(NewSession {
-            token_hash: &token_hash(&state, &token),
-            user_id: found.user_id,
+            token_hash: &token_hash(state, &token),
+            user_id: who.user_id,
             csrf_token: &csrf,
             expires_at: Utc::now() + Duration::seconds(c.session_absolute_secs as i64),
-            address: peer.map(|p| p.to_string()),
-            method: "password",
+            address: who.peer.map(|p| p.to_string()),
+            method: who.method,
         })
-        .await;
-    match created {
-        Ok(true) => {}
-        Ok(false) => {
-            return again(
-                StatusCode::UNAUTHORIZED,
-                "The email or password is not right.",
-            )
-        }
-        Err(e) => return super::error_page(None, e),
+        .await?;
+    if !created {
+        return Ok(None);
     }
-    if let Ok(Some(record)) = state
-        .store()
-        .tenant(&found.org)
-        .user_auth_record(found.user_id)
-        .await
-    {
+    if let Some(record) = tenant.user_auth_record(who.user_id).await? {
         let user = ConsoleUser {
             ctx: OrgCtx::new(Principal::for_user(record)),
             csrf: String::new(),
-            address: peer,
+            address: who.peer,
             email: None,
         };
-        user.audit(&state, "sign-in", "/console/sign-in".into(), 303)
+        let action = format!("sign-in.{}", who.method);
+        user.audit(state, &action, "/console/sign-in".into(), 303)
             .await;
     }
-    let mut r = Redirect::to(&next).into_response();
-    let secure = secure_cookies(&state, &headers);
+    let mut r = Redirect::to(who.next).into_response();
+    let secure = secure_cookies(state, headers);
     set_cookie(
         &mut r,
         cookie_text(
@@ -398,7 +447,7 @@ pub async fn sign_in(
             secure,
         ),
     );
-    r
+    Ok(Some(r))
 }
 
 pub async fn sign_out(

@@ -3,6 +3,7 @@
 
 mod browser;
 mod http;
+mod oidc;
 
 use palisade_domain::OrgRole;
 use palisade_test_utils::console::ConsoleLogin;
