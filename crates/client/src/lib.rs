@@ -35,8 +35,8 @@ pub mod verify;
 
 pub use error::{ApiError, Error, Result};
 pub use ops::{
-    Azure, Datasources, Gamebooks, Incidents, Investigation, ServiceAccounts, System, Tenancy,
-    Tickets, Users, Webhooks,
+    Audit, Azure, Datasources, Gamebooks, Incidents, Investigation, ServiceAccounts, System,
+    Tenancy, Tickets, Users, Webhooks,
 };
 pub use ops::{ConnectorStatus, Kind, Operation, OPERATIONS};
 pub use palisade_types as types;
@@ -230,5 +230,9 @@ impl Client {
     }
     pub fn azure(&self) -> Azure {
         Azure::new(self.clone())
+    }
+    /// The audit log of changes.
+    pub fn audit(&self) -> Audit {
+        Audit::new(self.clone())
     }
 }

@@ -100,6 +100,14 @@ query! {
         "pageSize" page_size: opt u32,
         "continuationToken" continuation_token: opt String,
     }
+    /// `GET /audit-log` (paged by `continuationToken`).
+    AuditLogQuery {
+        /// 1 to 200 (default 50).
+        "pageSize" page_size: opt u32,
+        "continuationToken" continuation_token: opt String,
+        "actorId" actor_id: opt Uuid,
+        "since" since: opt DateTime<Utc>,
+    }
     /// `GET /webhooks/{id}/delivery-logs` (paged by `continuationToken`).
     DeliveryLogQuery {
         /// 1 to 100.

@@ -394,8 +394,18 @@ pub fn event_data(
     )
 }
 
-/// Which classification reasons go with which classification when closing (Sentinel's
-/// pairs plus the agent-tool pairs; `Other` goes with anything).
+/// The error message for a reason that does not go with its classification, naming the
+/// reasons that do.
+pub fn mismatched_reason(c: Classification, r: ClassificationReason) -> String {
+    format!(
+        "'{}' is not a reason for '{}'. Reasons for '{}': {}.",
+        r.as_str(),
+        c.as_str(),
+        c.as_str(),
+        reasons_for(c)
+    )
+}
+
 /// The reasons valid with a classification, `A, B, C` for error messages.
 pub fn reasons_for(c: Classification) -> String {
     ClassificationReason::ALL
@@ -406,6 +416,8 @@ pub fn reasons_for(c: Classification) -> String {
         .join(", ")
 }
 
+/// Which classification reasons go with which classification when closing (Sentinel's
+/// pairs plus the agent-tool pairs; `Other` goes with anything).
 pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
     use Classification as C;
     use ClassificationReason as R;

@@ -10,6 +10,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod console;
+pub use console::ConsoleConfig;
+
 /// A string that never shows up in `Debug` or logs.
 pub use palisade_net::Secret;
 
@@ -68,6 +71,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub gamebooks: GamebooksConfig,
     pub azure: AzureConfig,
+    pub console: ConsoleConfig,
 }
 
 /// Gamebook runs (`docs/gamebooks.md`): each run is a durable job claimed with a lease.
@@ -248,6 +252,7 @@ impl Default for Config {
                 http_timeout_secs: 15,
             },
             azure: AzureConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -283,6 +288,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "incidents",
     "webhooks",
     "azure",
+    "console",
 ];
 
 impl IncidentsConfig {
@@ -456,6 +462,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        self.console.validate()?;
         let g = &self.gamebooks;
         if g.http_timeout_secs == 0 || g.http_timeout_secs > 300 {
             return Err(invalid(

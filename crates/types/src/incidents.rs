@@ -437,7 +437,8 @@ pub struct AcrossWorkspacesRequest {
     /// Matched against the incident id, number, title and description.
     pub query: Option<String>,
     pub assignee_emails: Option<Vec<String>>,
-    /// With `assigneeEmails`: also include incidents without an owner.
+    /// With `assigneeEmails`: also include incidents without an owner; without them: only
+    /// incidents without an owner.
     pub include_unassigned: Option<bool>,
 }
 

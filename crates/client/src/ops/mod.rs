@@ -61,6 +61,7 @@ pub static OPERATIONS: std::sync::LazyLock<Vec<Operation>> = std::sync::LazyLock
         Gamebooks::OPERATIONS,
         Tickets::OPERATIONS,
         Azure::OPERATIONS,
+        Audit::OPERATIONS,
     ]
     .concat()
 });
@@ -209,6 +210,6 @@ macro_rules! operations {
 mod table;
 
 pub use table::{
-    Azure, ConnectorStatus, Datasources, Gamebooks, Incidents, Investigation, ServiceAccounts,
-    System, Tenancy, Tickets, Users, Webhooks,
+    Audit, Azure, ConnectorStatus, Datasources, Gamebooks, Incidents, Investigation,
+    ServiceAccounts, System, Tenancy, Tickets, Users, Webhooks,
 };

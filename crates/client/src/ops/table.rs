@@ -2,6 +2,7 @@
 //! table (`crates/server/src/routes/*`); paths are spelled as the OpenAPI document spells them.
 
 use chrono::{DateTime, Utc};
+use palisade_types::audit::*;
 use palisade_types::azure::*;
 use palisade_types::datasources::*;
 use palisade_types::gamebooks::*;
@@ -300,5 +301,13 @@ operations! {
             (subscription_id, resource_group, workspace_name) -> WorkspaceValidation;
         set_analytical_rule: PUT "/api/v2/azure-resources/analytical-rules/{ruleId}" "v2-set-azure-analytical-rule-enabled"
             (rule_id) [query RuleEnabledQuery] -> AnalyticsRule;
+    }
+}
+
+operations! {
+    /// The audit log: every change made through the API or the console.
+    Audit {
+        /// One page, newest first.
+        list: GET "/api/v2/audit-log" "v2-list-audit-log" () [query AuditLogQuery] -> AuditLogPage;
     }
 }

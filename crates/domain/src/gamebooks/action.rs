@@ -5,7 +5,7 @@ use palisade_types::gamebooks::{ActionType, PlaybookAction};
 use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus, Severity};
 
 use super::template::{Escape, TemplateContext};
-use crate::incident::{reasons_for, valid_pair};
+use crate::incident::{mismatched_reason, reasons_for, valid_pair};
 use crate::Validator;
 
 /// The longest comment template, in characters.
@@ -118,13 +118,7 @@ fn set_status(v: &mut Validator, a: &PlaybookAction, out: &mut PlaybookAction) {
             }
             (Some(Some(c)), Some(Some(r))) => v.add(
                 "action.classificationReason",
-                format!(
-                    "'{}' is not a reason for '{}'. Reasons for '{}': {}.",
-                    r.as_str(),
-                    c.as_str(),
-                    c.as_str(),
-                    reasons_for(c)
-                ),
+                mismatched_reason(c, r),
             ),
             (Some(Some(c)), _) => v.add(
                 "action.classificationReason",

@@ -5,7 +5,7 @@ use palisade_types::incidents::{
     AssignRequest, Classification, ClassificationReason, IncidentStatus, Owner,
 };
 
-use super::{reasons_for, valid_pair, IncidentDoc};
+use super::{mismatched_reason, reasons_for, valid_pair, IncidentDoc};
 use crate::Validator;
 
 /// The longest comment, in characters.
@@ -99,13 +99,7 @@ pub fn parse_status_change(
             ),
             (Some(c), Some(r)) if !valid_pair(c, r) => v.add(
                 "classificationReason",
-                format!(
-                    "'{}' is not a reason for '{}'. Reasons for '{}': {}.",
-                    r.as_str(),
-                    c.as_str(),
-                    c.as_str(),
-                    reasons_for(c)
-                ),
+                mismatched_reason(c, r),
             ),
             _ => {}
         }

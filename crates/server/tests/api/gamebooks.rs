@@ -699,6 +699,24 @@ async fn a_failing_http_action_is_recorded_with_its_error() {
     let msg = run["playbooks"][1]["errorMessage"].as_str().unwrap();
     assert!(msg.starts_with("Could not connect to the target"), "{msg}");
 
+    // Issue 16, item 15: `/metrics` counts gamebook runs by outcome, and the run jobs.
+    let kind = "kind=\"gamebook.run\"";
+    let want = [
+        format!("palisade_job_outcomes_total{{{kind},outcome=\"PartiallySucceeded\"}} 1"),
+        format!("palisade_job_outcomes_total{{{kind},outcome=\"Failed\"}} 1"),
+        format!("palisade_jobs_total{{{kind},outcome=\"succeeded\"}} 2"),
+        format!("palisade_jobs_queued{{{kind}}} 0"),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = app.get("/metrics", None).await.text;
+        if want.iter().all(|w| text.lines().any(|l| l == w)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{want:?} in {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Without allow_private_targets the SSRF guard refuses a loopback target.
     let strict = TestApp::spawn_with(|c| {
         c.gamebooks.poll_interval_ms = 50;
@@ -809,11 +827,20 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     // step two and is gone.
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
     let lease = now + 1_000_000;
-    let claimed = system
-        .claim_runs("dead-replica", now, lease, 10)
+    let leased = system
+        .lease_jobs(
+            palisade_store::RUN_KIND,
+            "dead-replica",
+            now,
+            lease,
+            10,
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(claimed, vec![id]);
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].payload, id.to_string());
+    assert!(system.adopt_run(id, "dead-replica", lease).await.unwrap());
     let item = system.run_for_work(id).await.unwrap().unwrap();
     let steps = item.steps.clone();
     assert!(system
@@ -848,7 +875,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     assert_eq!(r.data()["playbooks"][0]["status"], "Succeeded");
     assert_eq!(r.data()["playbooks"][1]["status"], "Running");
     // While the lease holds, no other worker takes the run.
-    app.state.gamebook_engine().runs_queued();
+    app.state.jobs().wake(palisade_store::RUN_KIND);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         app.get(&get, Some(a)).await.data()["playbooks"][1]["status"],
@@ -861,7 +888,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
 
     // After the lease lapses, the live worker resumes it.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    app.state.gamebook_engine().runs_queued();
+    app.state.jobs().wake(palisade_store::RUN_KIND);
     let run = wait_status(
         &app,
         a,

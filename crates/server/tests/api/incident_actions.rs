@@ -386,34 +386,39 @@ async fn comments_create_and_edit_with_either_scope() {
         .as_str()
         .unwrap()
         .to_string();
-    app.put(
-        &format!("{base}/comments/{activity}"),
-        Some(&org.admin),
-        &json!({"content": "rewrite history"}),
-    )
-    .await
-    .assert_problem(409, "CONFLICT");
-    app.put(
-        &format!("{base}/comments/nope"),
-        Some(&org.admin),
-        &json!({"content": "x"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
-    app.post(
-        &format!("{base}/comments"),
-        Some(&org.admin),
-        &json!({"content": ""}),
-    )
-    .await
-    .assert_problem(400, "VALIDATION_ERROR");
-    app.post(
-        &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/NOPE/comments"),
-        Some(&org.admin),
-        &json!({"content": "x"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
+    let refused = [
+        (
+            true,
+            format!("{base}/comments/{activity}"),
+            "rewrite history",
+            409,
+            "CONFLICT",
+        ),
+        (true, format!("{base}/comments/nope"), "x", 404, "NOT_FOUND"),
+        (
+            false,
+            format!("{base}/comments"),
+            "",
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            false,
+            format!("/api/v2/workspaces/{ws}/incidents/Sentinel/NOPE/comments"),
+            "x",
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (edit, path, content, status, code) in refused {
+        let body = json!({ "content": content });
+        let r = if edit {
+            app.put(&path, Some(&org.admin), &body).await
+        } else {
+            app.post(&path, Some(&org.admin), &body).await
+        };
+        r.assert_problem(status, code);
+    }
 }
 
 #[tokio::test]

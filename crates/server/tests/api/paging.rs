@@ -210,10 +210,15 @@ fn expected(data: &[Gen], visible: &[Uuid], f: &Value) -> Vec<(String, String, S
             })
         })
         .filter(|g| {
-            list("assigneeEmails").is_none_or(|l| match g.owner {
-                Some(o) => l.contains(&o.to_lowercase()),
-                None => f["includeUnassigned"].as_bool().unwrap_or(false),
-            })
+            let unassigned = f["includeUnassigned"].as_bool().unwrap_or(false);
+            match list("assigneeEmails") {
+                Some(l) => match g.owner {
+                    Some(o) => l.contains(&o.to_lowercase()),
+                    None => unassigned,
+                },
+                // Alone, `includeUnassigned` keeps only incidents without an owner.
+                None => !unassigned || g.owner.is_none(),
+            }
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -274,6 +279,8 @@ fn random_filters(rng: &mut StdRng) -> Value {
     if rng.gen_bool(0.3) {
         f["assigneeEmails"] = json!(["ANA@contoso.com", "cy@fabrikam.com"]);
         f["includeUnassigned"] = json!(rng.gen_bool(0.5));
+    } else if rng.gen_bool(0.15) {
+        f["includeUnassigned"] = json!(true);
     }
     f
 }

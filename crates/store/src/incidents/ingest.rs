@@ -354,7 +354,11 @@ impl<'a> Batch<'a> {
                 " ON CONFLICT (workspace_id, source, id) DO UPDATE SET number = excluded.number, \
                  title = excluded.title, description = excluded.description, severity = excluded.severity, \
                  status = excluded.status, owner_email = excluded.owner_email, created_at = excluded.created_at, \
-                 updated_at = excluded.updated_at, summary = excluded.summary, doc = excluded.doc",
+                 updated_at = excluded.updated_at, summary = excluded.summary, doc = excluded.doc, \
+                 acknowledged_at = COALESCE(incidents.acknowledged_at, CASE WHEN excluded.status <> 'New' \
+                 OR excluded.owner_email IS NOT NULL THEN excluded.updated_at END), \
+                 closed_at = CASE WHEN excluded.status = 'Closed' THEN \
+                 COALESCE(incidents.closed_at, excluded.updated_at) END",
             );
             let mut q = sql(&text, (ws, src, org));
             for id in chunk {

@@ -241,7 +241,9 @@ impl Tenant<'_> {
         if doc_changed {
             sql(
                 "UPDATE incidents SET status = $5, severity = $6, owner_email = $7, updated_at = $8, doc = $9, \
-                 summary = $10 WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
+                 summary = $10, acknowledged_at = COALESCE(acknowledged_at, CASE WHEN $5 <> 'New' \
+                 OR $7 IS NOT NULL THEN $8 END), closed_at = CASE WHEN $5 = 'Closed' THEN \
+                 COALESCE(closed_at, $8) END WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
                 (
                     self.org,
                     ws,

@@ -162,8 +162,10 @@ impl Tenant<'_> {
             if from == "Disabled" {
                 // Re-enabled: what was waiting for a retry is due at once.
                 sql(
-                    "UPDATE webhook_jobs SET next_attempt_at = $2 WHERE webhook_id = $1 AND next_attempt_at > $2",
-                    (id, now),
+                    "UPDATE jobs SET run_at = $3 WHERE kind = $4 AND organization_id = $1 \
+                     AND job_key = $2 AND state = 'queued' AND run_at > $3 \
+                     AND (lease_until IS NULL OR lease_until < $3)",
+                    (self.org, id.to_string(), now, crate::DELIVERY_KIND),
                 )
                 .execute(self.store.writer())
                 .await?;
@@ -177,7 +179,7 @@ impl Tenant<'_> {
         self.delete_owned(
             id,
             &[
-                "DELETE FROM webhook_jobs WHERE organization_id = $1 AND webhook_id = $2",
+                "DELETE FROM jobs WHERE kind = 'webhook.delivery' AND organization_id = $1 AND job_key = $2",
                 "DELETE FROM webhook_deliveries WHERE organization_id = $1 AND webhook_id = $2",
                 "DELETE FROM webhooks WHERE organization_id = $1 AND id = $2",
             ],

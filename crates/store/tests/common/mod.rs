@@ -17,14 +17,14 @@ use uuid::Uuid;
 /// A migrated store on a database of its own (dropped with the value).
 pub struct Db {
     pub store: Store,
-    _db: TestDb,
+    pub raw: TestDb,
 }
 
 pub async fn db() -> Db {
     let db = TestDb::new().await;
     Db {
         store: db.store().await,
-        _db: db,
+        raw: db,
     }
 }
 
@@ -270,6 +270,23 @@ pub fn audit_row(ws: Uuid, at: i64) -> AuditRow {
         result_count: 1,
         created_at: at,
     }
+}
+
+/// Runs an outbox consumer's `step` until it has consumed `want` events or 10 s passed;
+/// returns how many it consumed. On PostgreSQL a consumer reads only below the oldest
+/// transaction of the database still running (docs/jobs.md, "The outbox cursor"), which
+/// a transaction still open holds back for a moment.
+pub async fn consume(want: usize, mut step: impl AsyncFnMut() -> usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut total = 0;
+    while total < want && std::time::Instant::now() < deadline {
+        let n = step().await;
+        total += n;
+        if n == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    total
 }
 
 /// The types of the organization's outbox events, oldest first.

@@ -207,7 +207,7 @@ impl GamebookService {
             steps,
         };
         let id = tenant.create_run(&ctx.workspace, &run).await?;
-        self.engine.runs_queued();
+        self.jobs.wake(palisade_store::RUN_KIND);
         self.get_run(ctx, id).await
     }
 
@@ -452,7 +452,7 @@ impl GamebookService {
             .approve_run(&ctx.workspace, id, &by)
             .await?
             .ok_or_else(|| run_not_found(id))?;
-        self.engine.runs_queued();
+        self.jobs.wake(palisade_store::RUN_KIND);
         self.get_run(ctx, id).await
     }
 
