@@ -25,6 +25,7 @@ const GUIDES: &[(&str, &str)] = &[
         "benchmarks.md",
         include_str!("../../../../docs/benchmarks.md"),
     ),
+    ("client.md", include_str!("../../../../docs/client.md")),
     (
         "configuration.md",
         include_str!("../../../../docs/configuration.md"),
@@ -255,7 +256,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             root)
         .route(Method::GET, "/docs/{guide}", Public,
             doc("docs-guide", SYSTEM, "A guide of `docs/`, e.g. [webhooks.md](/docs/webhooks.md)")
-                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `console.md`, `contract.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `jobs.md`, `storage.md`, `tickets.md`, `webhooks.md`.")
+                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `client.md`, `configuration.md`, `connectors.md`, `console.md`, `contract.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `jobs.md`, `storage.md`, `tickets.md`, `webhooks.md`.")
                 .extension().raw("text/plain"),
             guide)
         .route(Method::GET, "/docs/redoc.standalone.js", Public,
