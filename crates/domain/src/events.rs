@@ -136,6 +136,7 @@ pub fn test_incident_data(
         entities: Vec::new(),
         alerts: Vec::new(),
         evidence: Evidence::default(),
+        properties: None,
     };
     incident_data(
         account,

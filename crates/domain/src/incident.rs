@@ -45,6 +45,10 @@ pub struct IncidentDoc {
     pub entities: Vec<Entity>,
     pub alerts: Vec<Alert>,
     pub evidence: Evidence,
+    /// What a connector's source has that Palisade's model has no field for
+    /// (`{source: {...}}`, docs/connectors.md); absent on pushed incidents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Map<String, Value>>,
 }
 
 /// A validated ingest: the document plus the optional key fields.
@@ -295,6 +299,7 @@ pub fn normalize(
             entities,
             alerts,
             evidence,
+            properties: None,
         },
         number: input.number,
         created_at,

@@ -140,6 +140,7 @@ impl Application {
             state.incidents().cache().sync(state.store().clone());
         }
         let gamebooks = self.workers.then(|| state.gamebook_engine().start());
+        let connectors = self.workers.then(|| state.connectors().start());
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
             router(state.clone())
@@ -161,6 +162,10 @@ impl Application {
         if let Some(gamebooks) = gamebooks {
             // In-flight steps finish (bounded by the playbook HTTP timeout) and are recorded.
             gamebooks.stop().await;
+        }
+        if let Some(connectors) = connectors {
+            // In-flight polls and write-backs finish (bounded by the source timeout).
+            connectors.stop().await;
         }
         if let Err(e) = state.auth().flush_last_used().await {
             tracing::warn!(error = %e, "could not record lastUsedAt at shutdown");

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// A string that never shows up in `Debug` or logs.
 pub use palisade_net::Secret;
 
+mod connectors;
+pub use connectors::ConnectorsConfig;
+
 /// The database URL. Its password (if any) is redacted in `Debug`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -68,6 +71,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub gamebooks: GamebooksConfig,
     pub azure: AzureConfig,
+    pub connectors: ConnectorsConfig,
 }
 
 /// Gamebook runs (`docs/gamebooks.md`): each run is a durable job claimed with a lease.
@@ -248,6 +252,7 @@ impl Default for Config {
                 http_timeout_secs: 15,
             },
             azure: AzureConfig::default(),
+            connectors: ConnectorsConfig::default(),
         }
     }
 }
@@ -283,6 +288,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "incidents",
     "webhooks",
     "azure",
+    "connectors",
 ];
 
 impl IncidentsConfig {
@@ -482,6 +488,7 @@ impl Config {
             ));
         }
         validate_azure(&self.azure)?;
+        self.connectors.validate()?;
         Ok(())
     }
 }

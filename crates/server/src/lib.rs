@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod azure;
 pub mod config;
+pub mod connectors;
 pub mod crypto;
 pub mod gamebooks;
 pub mod http;
@@ -44,6 +45,7 @@ struct Inner {
     gamebook_engine: gamebooks::engine::Engine,
     tickets: service::TicketService,
     azure: Option<service::AzureService>,
+    connectors: connectors::Connectors,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
     openapi_30: Arc<Vec<u8>>,
@@ -61,6 +63,12 @@ impl AppState {
             config.incidents.cache_entries,
             config.incidents.cache_bytes,
         ));
+        let connectors = connectors::Connectors::new(
+            store.clone(),
+            config.connectors.clone(),
+            server_secret,
+            cache.clone(),
+        );
         let org = service::OrgService::new(
             store.clone(),
             auth.clone(),
@@ -108,7 +116,7 @@ impl AppState {
                 None
             }
         };
-        let datasources = service::DataSourceService::new(store.clone());
+        let datasources = service::DataSourceService::new(store.clone(), connectors.clone());
         let investigation = service::InvestigationService::new(
             store.clone(),
             server_secret,
@@ -126,6 +134,7 @@ impl AppState {
             gamebook_engine,
             tickets,
             azure,
+            connectors,
             store,
             auth,
             org,
@@ -178,6 +187,10 @@ impl AppState {
                 "The Azure integration is not configured: set azure.tenant_id, azure.client_id and azure.client_secret (PALISADE_AZURE__TENANT_ID, PALISADE_AZURE__CLIENT_ID, PALISADE_AZURE__CLIENT_SECRET).".into(),
             )
         })
+    }
+    /// The connector engine (polls and write-backs).
+    pub fn connectors(&self) -> &connectors::Connectors {
+        &self.0.connectors
     }
     pub fn metrics(&self) -> &http::metrics::Metrics {
         &self.0.metrics

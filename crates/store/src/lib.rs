@@ -12,6 +12,7 @@
 //! [`System`] (`store.system()`). [`OrgId`] and [`WorkspaceId`] are made only here, from rows
 //! the store read. The store returns row and domain types, never wire types.
 
+mod connectors;
 mod datasources;
 mod db;
 mod gamebooks;
@@ -27,6 +28,10 @@ pub mod testing;
 mod tickets;
 mod webhooks;
 
+pub use connectors::{
+    ClaimedPoll, ClaimedWriteBack, ConnectorEngineRow, ConnectorSetup, PollFailure, PulledPage,
+    SyncRow, WriteBackChange, WriteBackFate,
+};
 pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{

@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "entity_index",
         sql: include_str!("../migrations/0006_entity_index.sql"),
     },
+    Migration {
+        version: 20,
+        name: "connectors",
+        sql: include_str!("../migrations/0020_connectors.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table

@@ -3,9 +3,11 @@
 
 pub mod azure;
 pub mod cache;
+pub mod connectors;
 pub mod datasources;
 pub mod gamebooks;
 pub mod incident_actions;
+pub mod incident_native;
 pub mod incident_wire;
 pub mod incidents;
 pub mod investigation;

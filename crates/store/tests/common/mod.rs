@@ -119,6 +119,7 @@ pub fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc
             .collect(),
         alerts: Vec::new(),
         evidence: Evidence::default(),
+        properties: None,
     }
 }
 
@@ -188,6 +189,19 @@ pub fn connector(kind: &str, ingest_fed: bool) -> ConnectorFields {
         icon: None,
         connected: true,
         parameters: "[]".into(),
+    }
+}
+
+/// What makes a data source a polled connector (sealed credentials are opaque here).
+pub fn setup() -> palisade_store::ConnectorSetup {
+    palisade_store::ConnectorSetup {
+        kind: "MicrosoftSentinel".into(),
+        source: palisade_domain::vocab::IncidentSource::Sentinel,
+        settings: "{\"workspaceName\":\"law\"}".into(),
+        sealed_credentials: Some("sealed".into()),
+        start_from: chrono::Utc::now(),
+        poll_interval_secs: 60,
+        reset_cursor: true,
     }
 }
 
