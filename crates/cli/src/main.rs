@@ -118,6 +118,35 @@ enum AdminCommand {
         #[command(subcommand)]
         command: WorkspaceCommand,
     },
+    /// Organization users (the console).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Set a user's console password (argon2id), read from the first line of standard input;
+    /// ends the user's sessions. Prints {userId} as JSON.
+    SetPassword {
+        #[command(flatten)]
+        common: Common,
+        /// Organization id (from `admin bootstrap`).
+        #[arg(long, value_name = "ID")]
+        org: Uuid,
+        /// The user's email.
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// Create the user (with this display name) when the organization has none with the
+        /// email.
+        #[arg(long, value_name = "NAME")]
+        create: Option<String>,
+        /// Organizational role of a created user: Admin, UserAdmin, WorkspaceAdmin,
+        /// AgentAdmin or Member.
+        #[arg(long, value_name = "ROLE", default_value = "Member")]
+        org_role: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -237,6 +266,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = load(&common, listen.listen)?;
             config.webhooks.allow_private_targets = true;
             config.webhooks.allow_http = true;
+            config.connectors.allow_private_targets = true;
+            config.connectors.allow_http = true;
             demo::run(
                 config,
                 demo::Options {
@@ -287,6 +318,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .context("cannot create the workspace")?;
                 let ws = palisade_server::service::org_wire::workspace(ws);
                 println!("{}", serde_json::to_string(&ws)?);
+                Ok(())
+            }
+            AdminCommand::User {
+                command:
+                    UserCommand::SetPassword {
+                        common,
+                        org,
+                        email,
+                        create,
+                        org_role,
+                    },
+            } => {
+                let role = palisade_domain::OrgRole::parse(&org_role)
+                    .ok_or_else(|| anyhow::anyhow!("unknown organizational role {org_role:?}"))?;
+                let mut password = String::new();
+                std::io::stdin().read_line(&mut password)?;
+                let password = password.trim_end_matches(['\r', '\n']);
+                let state = state_for(load(&common, None)?).await?;
+                let create = create.map(|display_name| palisade_server::admin::NewConsoleUser {
+                    display_name,
+                    org_role: role,
+                });
+                let id = palisade_server::admin::set_user_password(
+                    &state, org, &email, password, create,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("cannot set the password")?;
+                println!("{}", serde_json::json!({ "userId": id }));
                 Ok(())
             }
         },

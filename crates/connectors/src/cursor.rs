@@ -136,19 +136,30 @@ impl Cursor {
         id_key: &str,
         version: &str,
     ) -> Triage<'a> {
+        self.triage_by(list, |item| {
+            let id = crate::mapping::text_or_number(item, id_key)?;
+            let v = item
+                .pointer(version)
+                .and_then(serde_json::Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|d| d.with_timezone(&Utc))?;
+            Some((id, v))
+        })
+    }
+
+    /// Sorts `list`, reading each item's `(id, version)` with `key`.
+    pub(crate) fn triage_by<'a>(
+        &self,
+        list: &'a [serde_json::Value],
+        key: impl Fn(&serde_json::Value) -> Option<(String, DateTime<Utc>)>,
+    ) -> Triage<'a> {
         let mut t = Triage {
             stamps: Vec::new(),
             todo: Vec::new(),
             skipped: 0,
         };
         for item in list {
-            let id = crate::mapping::text_or_number(item, id_key);
-            let v = item
-                .pointer(version)
-                .and_then(serde_json::Value::as_str)
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map(|d| d.with_timezone(&Utc));
-            if let (Some(id), Some(v)) = (id, v) {
+            if let Some((id, v)) = key(item) {
                 let done = self.has(&id, v);
                 t.stamps.push((id, v));
                 if done {

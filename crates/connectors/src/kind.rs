@@ -87,12 +87,9 @@ impl ConnectorKind {
             })
     }
 
-    /// Whether this build can poll it (the others are accepted names without a module yet).
+    /// Whether this build can poll it (all six have a module).
     pub fn is_available(self) -> bool {
-        matches!(
-            self,
-            ConnectorKind::MicrosoftSentinel | ConnectorKind::MicrosoftDefenderXdr
-        )
+        true
     }
 
     /// `A, B, C` for error messages.

@@ -45,7 +45,7 @@ pub(crate) fn api(
     }
     let token_url = entra::token_url(&authority, &app.tenant_id)
         .map_err(|e| bad("settings.authorityUrl", e))?;
-    let Credentials::ClientSecret(secret) = credentials;
+    let (Credentials::ClientSecret(secret) | Credentials::ApiToken(secret)) = credentials;
     let client = http::client(opts)?;
     let tokens = TokenSource::new(
         client.clone(),

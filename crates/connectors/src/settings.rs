@@ -14,6 +14,11 @@ use uuid::Uuid;
 
 use crate::kind::ConnectorKind;
 
+mod vendors;
+pub use vendors::{
+    CrowdStrikeCloud, CrowdStrikeSettings, QRadarSettings, SentinelOneSettings, SplunkSettings,
+};
+
 /// A Microsoft cloud: where its Entra ID authority, Resource Manager and Graph live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AzureCloud {
@@ -120,19 +125,27 @@ pub struct DefenderSettings {
 pub enum Settings {
     Sentinel(SentinelSettings),
     Defender(DefenderSettings),
+    CrowdStrike(CrowdStrikeSettings),
+    QRadar(QRadarSettings),
+    Splunk(SplunkSettings),
+    SentinelOne(SentinelOneSettings),
 }
 
 /// A connector's secret credentials. `Debug` never shows them.
 #[derive(Clone, PartialEq)]
 pub enum Credentials {
-    /// An Entra ID client secret (the value, not its id).
+    /// An OAuth2 client secret (the value, not its id): Entra ID, CrowdStrike Falcon.
     ClientSecret(Secret),
+    /// An API token sent with every request: QRadar's authorized service token (`SEC`),
+    /// a Splunk authentication token (`Bearer`), a SentinelOne API token (`ApiToken`).
+    ApiToken(Secret),
 }
 
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Credentials::ClientSecret(s) => f.debug_tuple("ClientSecret").field(s).finish(),
+            Credentials::ApiToken(s) => f.debug_tuple("ApiToken").field(s).finish(),
         }
     }
 }
@@ -195,6 +208,10 @@ impl Settings {
         match self {
             Settings::Sentinel(_) => ConnectorKind::MicrosoftSentinel,
             Settings::Defender(_) => ConnectorKind::MicrosoftDefenderXdr,
+            Settings::CrowdStrike(_) => ConnectorKind::CrowdStrikeFalcon,
+            Settings::QRadar(_) => ConnectorKind::IbmQRadar,
+            Settings::Splunk(_) => ConnectorKind::SplunkEnterpriseSecurity,
+            Settings::SentinelOne(_) => ConnectorKind::SentinelOne,
         }
     }
 
@@ -202,6 +219,10 @@ impl Settings {
         Duration::from_secs(match self {
             Settings::Sentinel(s) => s.overlap_secs,
             Settings::Defender(s) => s.overlap_secs,
+            Settings::CrowdStrike(s) => s.overlap_secs,
+            Settings::QRadar(s) => s.overlap_secs,
+            Settings::Splunk(s) => s.overlap_secs,
+            Settings::SentinelOne(s) => s.overlap_secs,
         } as u64)
     }
 
@@ -258,6 +279,7 @@ impl Settings {
                 out.push(("pageSize", json!(s.page_size)));
                 out.push(("overlapSecs", json!(s.overlap_secs)));
             }
+            other => vendors::parameters(other, &mut out),
         }
         out
     }
@@ -277,19 +299,20 @@ impl Credentials {
     pub fn to_sealable_json(&self) -> Value {
         match self {
             Credentials::ClientSecret(s) => json!({"clientSecret": s.expose()}),
+            Credentials::ApiToken(s) => json!({"apiToken": s.expose()}),
         }
     }
 
     /// Every secret value (for scrubbing upstream text).
     pub(crate) fn secrets(&self) -> Vec<&str> {
         match self {
-            Credentials::ClientSecret(s) => vec![s.expose()],
+            Credentials::ClientSecret(s) | Credentials::ApiToken(s) => vec![s.expose()],
         }
     }
 }
 
 /// A URL as stored and shown: without the trailing slash of an empty path.
-fn url_text(u: &Url) -> String {
+pub(crate) fn url_text(u: &Url) -> String {
     let s = u.as_str();
     if u.path() == "/" && u.query().is_none() {
         s.trim_end_matches('/').to_string()
@@ -298,7 +321,7 @@ fn url_text(u: &Url) -> String {
     }
 }
 
-fn object<'a>(
+pub(crate) fn object<'a>(
     v: &mut Validator,
     path: &str,
     value: Option<&'a Value>,
@@ -317,7 +340,7 @@ fn object<'a>(
 }
 
 /// Keys not in `known` are errors; a secret-looking one is pointed at `credentials`.
-fn unknown_keys(
+pub(crate) fn unknown_keys(
     v: &mut Validator,
     path: &str,
     m: &Map<String, Value>,
@@ -342,7 +365,7 @@ fn unknown_keys(
     }
 }
 
-fn string<'a>(
+pub(crate) fn string<'a>(
     v: &mut Validator,
     m: &'a Map<String, Value>,
     path: &str,
@@ -373,7 +396,7 @@ fn required_guid(v: &mut Validator, m: &Map<String, Value>, path: &str, key: &st
     }
 }
 
-fn integer(
+pub(crate) fn integer(
     v: &mut Validator,
     m: &Map<String, Value>,
     path: &str,
@@ -400,7 +423,12 @@ fn integer(
     }
 }
 
-fn endpoint(v: &mut Validator, m: &Map<String, Value>, path: &str, key: &str) -> Option<Url> {
+pub(crate) fn endpoint(
+    v: &mut Validator,
+    m: &Map<String, Value>,
+    path: &str,
+    key: &str,
+) -> Option<Url> {
     let p = format!("{path}.{key}");
     let raw = string(v, m, path, key)?.trim();
     let fail = |v: &mut Validator, why: &str| {
@@ -550,11 +578,14 @@ fn parse_settings(
             };
             (before && v.is_empty()).then_some(Settings::Defender(s))
         }
-        _ => None,
+        other => {
+            let s = vendors::parse(v, other, m);
+            (before && v.is_empty()).then_some(s).flatten()
+        }
     }
 }
 
-fn required_name(
+pub(crate) fn required_name(
     v: &mut Validator,
     m: &Map<String, Value>,
     path: &str,
@@ -604,38 +635,50 @@ fn parse_credentials(
         return None;
     }
     let m = object(v, "credentials", value)?;
-    unknown_keys(v, "credentials", m, &["clientSecret"], kind);
-    let p = "credentials.clientSecret";
-    let secret = match m.get("clientSecret") {
+    let (key, what): (&str, &str) = match kind {
+        ConnectorKind::MicrosoftSentinel | ConnectorKind::MicrosoftDefenderXdr => (
+            "clientSecret",
+            "the client secret's value of the app registration",
+        ),
+        ConnectorKind::CrowdStrikeFalcon => ("clientSecret", "the secret of the Falcon API client"),
+        ConnectorKind::IbmQRadar => ("apiToken", "the QRadar authorized service token (SEC)"),
+        ConnectorKind::SplunkEnterpriseSecurity => ("apiToken", "a Splunk authentication token"),
+        ConnectorKind::SentinelOne => ("apiToken", "a SentinelOne API token"),
+    };
+    unknown_keys(v, "credentials", m, &[key], kind);
+    let p = format!("credentials.{key}");
+    // Client secrets are short; API tokens (JWTs among them) may be longer.
+    let max = if key == "apiToken" { 4096 } else { 1024 };
+    let secret = match m.get(key) {
         None | Some(Value::Null) => {
-            v.add(
-                p,
-                format!("'{p}' is required: the client secret's value of the app registration."),
-            );
+            v.add(&p, format!("'{p}' is required: {what}."));
             None
         }
         Some(Value::String(s)) if s.trim().is_empty() => {
-            v.add(
-                p,
-                format!("'{p}' is required: the client secret's value of the app registration."),
-            );
+            v.add(&p, format!("'{p}' is required: {what}."));
             None
         }
-        Some(Value::String(s)) if s.len() > 1024 || s.chars().any(char::is_control) => {
+        Some(Value::String(s)) if s.len() > max || s.chars().any(char::is_control) => {
             // Never echo the value: it is a secret, even when malformed.
             v.add(
-                p,
-                format!("'{p}' must be at most 1024 characters without control characters."),
+                &p,
+                format!("'{p}' must be at most {max} characters without control characters."),
             );
             None
         }
         Some(Value::String(s)) => Some(Secret::new(s.clone())),
         Some(_) => {
-            v.add(p, format!("'{p}' must be a string."));
+            v.add(&p, format!("'{p}' must be a string."));
             None
         }
     };
-    secret.map(Credentials::ClientSecret)
+    secret.map(|s| {
+        if key == "apiToken" {
+            Credentials::ApiToken(s)
+        } else {
+            Credentials::ClientSecret(s)
+        }
+    })
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ fn credentials_are_checked_without_echoing_them() {
 }
 
 #[test]
-fn defender_needs_graph_and_later_types_are_not_available_yet() {
+fn defender_needs_graph_and_every_type_is_available() {
     let e = errors(
         Settings::parse(
             ConnectorKind::MicrosoftDefenderXdr,
@@ -191,7 +191,7 @@ fn defender_needs_graph_and_later_types_are_not_available_yet() {
     assert!(e["settings.cloud"][0].contains("not offered in AzureChina"));
     assert!(e.contains_key("settings.pageSize"));
     let e = errors(Settings::parse(ConnectorKind::SentinelOne, Some(&json!({}))).unwrap_err());
-    assert!(e["connectorType"][0].contains("SentinelOne is not available"));
+    assert!(e["settings.baseUrl"][0].contains("required"));
     assert!(valid_resource_group("rg-(prod)_1.x"));
     assert!(!valid_resource_group(""));
     assert!(valid_workspace_name("law-1"));

@@ -2,7 +2,7 @@
 //! the delivered envelope and the shape of an incident event's `data`.
 
 use chrono::{DateTime, Utc};
-use palisade_types::incidents::{Evidence, FieldChange, IncidentSource, IncidentStatus, Severity};
+use palisade_types::incidents::{FieldChange, IncidentSource, Severity};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -119,24 +119,10 @@ pub fn test_incident_data(
     now: DateTime<Utc>,
 ) -> Value {
     let doc = IncidentDoc {
-        title: "Palisade test event".into(),
         description: Some("A test delivery sent from POST /webhooks/{id}/test.".into()),
-        severity: Severity::Informational,
-        status: IncidentStatus::New,
-        classification: None,
-        classification_reason: None,
-        classification_comment: None,
-        owner: None,
-        labels: Vec::new(),
-        tactics: Vec::new(),
-        alert_product_names: Vec::new(),
         first_activity_at: Some(now),
         last_activity_at: Some(now),
-        provider_url: None,
-        entities: Vec::new(),
-        alerts: Vec::new(),
-        evidence: Evidence::default(),
-        properties: None,
+        ..IncidentDoc::titled("Palisade test event", Severity::Informational)
     };
     incident_data(
         account,

@@ -51,6 +51,32 @@ pub struct IncidentDoc {
     pub properties: Option<serde_json::Map<String, Value>>,
 }
 
+impl IncidentDoc {
+    /// A `New` incident with a title and a severity and every other field empty.
+    pub fn titled(title: impl Into<String>, severity: Severity) -> Self {
+        IncidentDoc {
+            title: title.into(),
+            description: None,
+            severity,
+            status: IncidentStatus::New,
+            classification: None,
+            classification_reason: None,
+            classification_comment: None,
+            owner: None,
+            labels: Vec::new(),
+            tactics: Vec::new(),
+            alert_product_names: Vec::new(),
+            first_activity_at: None,
+            last_activity_at: None,
+            provider_url: None,
+            entities: Vec::new(),
+            alerts: Vec::new(),
+            evidence: Evidence::default(),
+            properties: None,
+        }
+    }
+}
+
 /// A validated ingest: the document plus the optional key fields.
 #[derive(Debug, Clone)]
 pub struct NormalizedIncident {
@@ -374,6 +400,28 @@ pub fn event_data(
     )
 }
 
+/// The error message for a reason that does not go with its classification, naming the
+/// reasons that do.
+pub fn mismatched_reason(c: Classification, r: ClassificationReason) -> String {
+    format!(
+        "'{}' is not a reason for '{}'. Reasons for '{}': {}.",
+        r.as_str(),
+        c.as_str(),
+        c.as_str(),
+        reasons_for(c)
+    )
+}
+
+/// The reasons valid with a classification, `A, B, C` for error messages.
+pub fn reasons_for(c: Classification) -> String {
+    ClassificationReason::ALL
+        .iter()
+        .filter(|r| valid_pair(c, **r))
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Which classification reasons go with which classification when closing (Sentinel's
 /// pairs plus the agent-tool pairs; `Other` goes with anything).
 pub fn valid_pair(c: Classification, r: ClassificationReason) -> bool {
@@ -465,6 +513,10 @@ mod tests {
     #[test]
     fn classification_pairs() {
         use ClassificationReason as R;
+        assert_eq!(
+            reasons_for(Classification::FalsePositive),
+            "InaccurateData, IncorrectAlertLogic, Other"
+        );
         assert!(valid_pair(Classification::FalsePositive, R::InaccurateData));
         assert!(valid_pair(Classification::TruePositive, R::Malware));
         assert!(valid_pair(Classification::Undetermined, R::Other));

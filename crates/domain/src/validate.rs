@@ -219,7 +219,17 @@ impl Validator {
                 None => {
                     ok = false;
                     let shown: String = s.chars().take(64).collect();
-                    self.add(format!("{path}[{i}]"), format!("Unknown scope '{shown}'."));
+                    self.add(
+                        format!("{path}[{i}]"),
+                        format!(
+                            "Unknown scope '{shown}'. Known scopes: {}.",
+                            Scope::ALL
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
                 }
             }
         }

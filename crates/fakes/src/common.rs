@@ -113,6 +113,10 @@ pub enum Call {
     Entities,
     /// Sentinel's alerts of an incident.
     Alerts,
+    /// A token request (CrowdStrike `POST /oauth2/token`).
+    Token,
+    /// Entities resolved by id (CrowdStrike alert bodies, QRadar addresses).
+    Lookup,
 }
 
 /// A scripted failure.

@@ -10,16 +10,25 @@
 //! Never on a production path: tests, benchmarks and the demo only.
 
 pub mod common;
+pub mod crowdstrike;
 pub mod demo;
 pub mod entra;
 pub mod graph;
 pub mod logs;
+pub mod qradar;
 pub mod sentinel;
+pub mod sentinelone;
 pub mod simulate;
+pub mod splunk;
+pub(crate) mod vendor;
 
 pub use common::{Call, Fault, Recorded};
+pub use crowdstrike::FakeCrowdStrike;
 pub use demo::MicrosoftSimulation;
 pub use entra::FakeEntra;
 pub use graph::{FakeGraph, GraphSeed};
 pub use logs::LogCapture;
+pub use qradar::FakeQRadar;
 pub use sentinel::{FakeSentinel, SentinelSeed, SentinelWorkspace};
+pub use sentinelone::FakeSentinelOne;
+pub use splunk::FakeSplunk;

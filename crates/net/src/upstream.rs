@@ -88,6 +88,33 @@ pub fn transport_kind(e: &reqwest::Error) -> &'static str {
     }
 }
 
+/// A failed outbound request as one sentence naming `peer` ("receiver", "target"): a timeout,
+/// or the failure with its innermost cause ("Could not connect to the receiver: Connection
+/// refused (os error 111).").
+pub fn describe_request_error(e: &reqwest::Error, peer: &str) -> String {
+    use std::error::Error as _;
+    if e.is_timeout() {
+        return format!("The {peer} did not answer within the timeout.");
+    }
+    let mut msg = if e.is_connect() {
+        format!("Could not connect to the {peer}")
+    } else {
+        String::from("The request failed")
+    };
+    let mut source = e.source();
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    if let Some(cause) = last {
+        msg.push_str(": ");
+        msg.push_str(&cause);
+    }
+    msg.push('.');
+    msg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

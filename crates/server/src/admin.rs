@@ -115,3 +115,63 @@ pub async fn create_workspace(
     state.auth().invalidate();
     Ok(ws)
 }
+
+/// A user to create when `set_user_password` finds none with the email.
+#[derive(Debug, Clone)]
+pub struct NewConsoleUser {
+    pub display_name: String,
+    pub org_role: OrgRole,
+}
+
+/// `palisade admin user set-password`: sets the console password (argon2id) of the
+/// organization's user with `email`, creating the user first when `create` is given and there
+/// is none; ends the user's sessions. Returns the user's id.
+pub async fn set_user_password(
+    state: &AppState,
+    org_id: Uuid,
+    email: &str,
+    password: &str,
+    create: Option<NewConsoleUser>,
+) -> Result<Uuid> {
+    let store = state.store();
+    let Some(org) = store.system().organization(org_id).await? else {
+        return Err(Error::not_found("Organization", org_id));
+    };
+    let tenant = store.tenant(&org.id);
+    let hash = crate::auth::user::hash_password(password)?;
+    let id = match (tenant.user_by_email(email).await?, create) {
+        (Some(id), _) => id,
+        (None, Some(new)) => {
+            let id = Uuid::new_v4();
+            let name = new.display_name.trim();
+            if name.is_empty() || name.chars().count() > 200 {
+                return Err(Error::field("name", "must be 1 to 200 characters"));
+            }
+            if !email.contains('@') || email.chars().count() > 320 {
+                return Err(Error::field("email", "must be an email address"));
+            }
+            tenant
+                .add_users(
+                    &[palisade_store::NewUser {
+                        id,
+                        display_name: name.to_string(),
+                        email: Some(email.trim().to_string()),
+                        tenant_id: None,
+                        org_role: new.org_role,
+                        is_owner: false,
+                    }],
+                    None,
+                )
+                .await?;
+            id
+        }
+        (None, None) => {
+            return Err(Error::field(
+                "email",
+                "no user of the organization has this email (add one with --create)",
+            ))
+        }
+    };
+    tenant.set_user_password(id, Some(&hash)).await?;
+    Ok(id)
+}

@@ -48,7 +48,10 @@ pub async fn server_secret(config: &Config, store: &Store) -> anyhow::Result<Str
 
 /// Builds the full router for a state.
 pub fn router(state: AppState) -> Router {
-    let (api, _) = routes::api().into_parts();
+    let (mut api, _) = routes::api().into_parts();
+    if state.config().console.enabled {
+        api = api.merge(crate::console::router(state.clone()));
+    }
     api.fallback(routes::system::not_found)
         .layer(DefaultBodyLimit::max(state.config().max_body_bytes))
         .layer(CatchPanicLayer::new())
@@ -135,11 +138,10 @@ impl Application {
             let store = state.store().clone();
             tokio::spawn(async move { store.run_checkpoints(Duration::from_millis(50)).await })
         };
-        let engine = self.workers.then(|| state.engine().start());
+        let jobs = self.workers.then(|| state.jobs().start());
         if self.api {
             state.incidents().cache().sync(state.store().clone());
         }
-        let gamebooks = self.workers.then(|| state.gamebook_engine().start());
         let connectors = self.workers.then(|| state.connectors().start());
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
@@ -155,13 +157,10 @@ impl Application {
         .await;
         flusher.abort();
         checkpoints.abort();
-        if let Some(engine) = engine {
-            // In-flight deliveries finish (bounded by the delivery timeout) and are recorded.
-            engine.stop().await;
-        }
-        if let Some(gamebooks) = gamebooks {
-            // In-flight steps finish (bounded by the playbook HTTP timeout) and are recorded.
-            gamebooks.stop().await;
+        if let Some(jobs) = jobs {
+            // In-flight jobs finish and are recorded: deliveries (bounded by the delivery
+            // timeout) and gamebook steps (bounded by the playbook HTTP timeout).
+            jobs.stop().await;
         }
         if let Some(connectors) = connectors {
             // In-flight polls and write-backs finish (bounded by the source timeout).

@@ -14,6 +14,7 @@
 //! checked.
 
 pub mod throttle;
+pub mod user;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,6 +57,9 @@ pub struct Principal {
     expires_at: DateTime<Utc>,
     revoked: bool,
     active: bool,
+    /// A signed-in organization user (the console) rather than a service account; its id is
+    /// then in `service_account_id`.
+    is_user: bool,
 }
 
 impl Principal {
@@ -371,6 +375,7 @@ fn principal_from(r: AuthRecord) -> Principal {
         expires_at: r.expires_at,
         revoked: r.revoked,
         active: r.active,
+        is_user: false,
     }
 }
 

@@ -10,6 +10,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+mod console;
+pub use console::ConsoleConfig;
+
 /// A string that never shows up in `Debug` or logs.
 pub use palisade_net::Secret;
 
@@ -72,6 +75,7 @@ pub struct Config {
     pub gamebooks: GamebooksConfig,
     pub azure: AzureConfig,
     pub connectors: ConnectorsConfig,
+    pub console: ConsoleConfig,
 }
 
 /// Gamebook runs (`docs/gamebooks.md`): each run is a durable job claimed with a lease.
@@ -253,6 +257,7 @@ impl Default for Config {
             },
             azure: AzureConfig::default(),
             connectors: ConnectorsConfig::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -289,6 +294,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "webhooks",
     "azure",
     "connectors",
+    "console",
 ];
 
 impl IncidentsConfig {
@@ -462,6 +468,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        self.console.validate()?;
         let g = &self.gamebooks;
         if g.http_timeout_secs == 0 || g.http_timeout_secs > 300 {
             return Err(invalid(

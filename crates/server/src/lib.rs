@@ -8,6 +8,7 @@ pub mod auth;
 pub mod azure;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod crypto;
 pub mod gamebooks;
 pub mod http;
@@ -40,10 +41,11 @@ struct Inner {
     webhooks: service::WebhookService,
     datasources: service::DataSourceService,
     investigation: service::InvestigationService,
-    engine: webhooks::engine::Engine,
+    jobs: palisade_jobs::Jobs,
     gamebooks: service::GamebookService,
-    gamebook_engine: gamebooks::engine::Engine,
     tickets: service::TicketService,
+    audit: service::AuditService,
+    sign_ins: auth::throttle::Throttle,
     azure: Option<service::AzureService>,
     connectors: connectors::Connectors,
     metrics: http::metrics::Metrics,
@@ -85,19 +87,14 @@ impl AppState {
             config.webhooks.allow_private_targets,
             config.webhooks.allow_http,
         );
-        let gamebook_engine = gamebooks::engine::Engine::new(
-            store.clone(),
-            config.gamebooks.clone(),
-            guard.clone(),
-            cache,
-        );
-        let gamebooks =
-            service::GamebookService::new(store.clone(), gamebook_engine.clone(), server_secret);
+        let jobs = palisade_jobs::Jobs::new(store.clone());
+        gamebooks::runner::register(&jobs, config.gamebooks.clone(), guard.clone(), cache);
+        let gamebooks = service::GamebookService::new(store.clone(), jobs.clone(), server_secret);
         let tickets = service::TicketService::new(store.clone());
         let deliverer = webhooks::Deliverer::new(&config.webhooks, guard);
         let secrets = Arc::new(webhooks::SecretBox::new(server_secret));
-        let engine = webhooks::engine::Engine::new(
-            store.clone(),
+        webhooks::delivery::register(
+            &jobs,
             config.webhooks.clone(),
             secrets.clone(),
             deliverer.clone(),
@@ -106,7 +103,7 @@ impl AppState {
             store.clone(),
             secrets,
             deliverer,
-            engine.clone(),
+            jobs.clone(),
             server_secret,
         );
         let azure = match azure::AzureClient::from_config(&config.azure) {
@@ -122,6 +119,12 @@ impl AppState {
             server_secret,
             service::investigation::PAGE_SIZE,
         );
+        let audit = service::AuditService::new(store.clone(), server_secret);
+        let sign_ins = auth::throttle::Throttle::new(
+            config.console.max_failed_sign_ins_per_user,
+            config.console.max_failed_sign_ins_per_address,
+            std::time::Duration::from_secs(config.console.failed_sign_in_window_secs),
+        );
         let (openapi_31, openapi_30) = openapi::documents_bytes();
         AppState(Arc::new(Inner {
             config,
@@ -129,10 +132,11 @@ impl AppState {
             investigation,
             incidents,
             webhooks,
-            engine,
+            jobs,
             gamebooks,
-            gamebook_engine,
             tickets,
+            audit,
+            sign_ins,
             azure,
             connectors,
             store,
@@ -168,17 +172,22 @@ impl AppState {
     pub fn investigation(&self) -> &service::InvestigationService {
         &self.0.investigation
     }
-    pub fn engine(&self) -> &webhooks::engine::Engine {
-        &self.0.engine
+    /// The background-job runtime (webhook deliveries, gamebook runs; docs/jobs.md).
+    pub fn jobs(&self) -> &palisade_jobs::Jobs {
+        &self.0.jobs
     }
     pub fn gamebooks(&self) -> &service::GamebookService {
         &self.0.gamebooks
     }
-    pub fn gamebook_engine(&self) -> &gamebooks::engine::Engine {
-        &self.0.gamebook_engine
-    }
     pub fn tickets(&self) -> &service::TicketService {
         &self.0.tickets
+    }
+    pub fn audit(&self) -> &service::AuditService {
+        &self.0.audit
+    }
+    /// Failed console sign-ins, per (email, address) and per address.
+    pub fn sign_ins(&self) -> &auth::throttle::Throttle {
+        &self.0.sign_ins
     }
     /// The Azure integration, or 503 `INTEGRATION_NOT_CONFIGURED` without Azure credentials.
     pub fn azure(&self) -> palisade_domain::Result<&service::AzureService> {

@@ -306,6 +306,11 @@ fn operation(route: &RouteInfo, generator: &mut schemars::SchemaGenerator) -> Va
         (None, Some(ct)) => json!({"description": "Success.", "content": {ct: {}}}),
         (None, None) => json!({"description": "Success."}),
     };
+    if d.replaces {
+        let mut replaced = success.clone();
+        replaced["description"] = json!("Replaced, in the standard envelope.");
+        responses.insert("200".into(), replaced);
+    }
     responses.insert(d.success_status.to_string(), success);
     for (status, description) in error_responses(route) {
         responses.insert(status.into(), problem_response(&description));
@@ -356,6 +361,7 @@ pub fn document() -> Value {
             {"name": "Incidents"},
             {"name": "Webhooks", "description": "Webhook configurations and delivery logs. Deliveries are signed (`X-CF-Signature`, and Standard Webhooks headers for `whsec_` secrets), retried with the same `X-CF-Event-Id`, and logged per attempt; see [the webhooks guide](/docs/webhooks.md)."},
             {"name": "Azure Resources", "description": "Azure subscriptions, network security groups, Log Analytics workspaces and Microsoft Sentinel through Azure Resource Manager, with the Azure credentials configured under `[azure]`."},
+            {"name": "Audit", "description": "The audit log of every change made through the API or the console; see [the console guide](/docs/console.md)."},
             {"name": "System"},
             {"name": "Extensions", "description": "Beyond the documented ContraForce v2 surface."}
         ],

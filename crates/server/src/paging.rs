@@ -1,7 +1,9 @@
 //! Sealed pagination tokens for the cross-workspace incident listing (DESIGN §5).
 //!
 //! Every token of one response carries the same state — filter fingerprint, resolved time
-//! bounds and the cursor `(createdAt, workspaceId, source, id)` — so the state is sealed once
+//! bounds, the cursor `(createdAt, workspaceId, source, id)` and a digest of the set of
+//! streams the response gave tokens for (so a continuation that leaves one out is told
+//! apart from one whose stream was exhausted) — so the state is sealed once
 //! per response: ChaCha20-Poly1305 over a small binary record, with the organization as
 //! associated data. Each token is that sealed record behind a 128-bit HMAC-SHA256 tag over
 //! (organization, workspace, source, digest of the record), which binds it to its stream. A
@@ -20,7 +22,9 @@ use uuid::Uuid;
 
 use crate::crypto::{SealingKey, AEAD_TAG, NONCE};
 
-const VERSION: u8 = 2;
+/// Version 3 adds the stream set; version 2 tokens (issued before) still open, without one.
+const VERSION: u8 = 3;
+const VERSION_2: u8 = 2;
 /// Bytes of a token's stream tag.
 const TAG: usize = 16;
 
@@ -31,6 +35,35 @@ pub struct PageState {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub cursor: Option<Cursor>,
+    /// [`stream_set`] of the streams the response gave tokens for (`None` in tokens sealed by
+    /// an earlier version).
+    pub streams: Option<StreamSet>,
+}
+
+/// How many streams a response gave tokens for, and a digest of which.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamSet {
+    pub count: u32,
+    pub digest: [u8; 16],
+}
+
+/// The [`StreamSet`] of a set of `(workspace, source)` streams (in any order, without
+/// repeats).
+pub fn stream_set(streams: &[(Uuid, IncidentSource)]) -> StreamSet {
+    use sha2::Digest;
+    let mut sorted = streams.to_vec();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for (ws, source) in &sorted {
+        h.update(ws.as_bytes());
+        h.update([source_byte(*source)]);
+    }
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&h.finalize()[..16]);
+    StreamSet {
+        count: sorted.len() as u32,
+        digest,
+    }
 }
 
 /// Seals and opens the page tokens of the cross-workspace incident listing.
@@ -77,8 +110,16 @@ impl PageSealer {
     pub fn seal_page(&self, org: &OrgId, state: &PageState) -> SealedPage {
         // version, fingerprint, which of (since, until, cursor) follow, then those present:
         // every token of a page repeats this, and a continuation call sends them all back.
-        let mut msg = vec![VERSION];
+        let mut msg = vec![if state.streams.is_some() {
+            VERSION
+        } else {
+            VERSION_2
+        }];
         msg.extend_from_slice(&state.fingerprint);
+        if let Some(streams) = &state.streams {
+            msg.extend_from_slice(&streams.count.to_be_bytes());
+            msg.extend_from_slice(&streams.digest);
+        }
         msg.push(
             u8::from(state.since.is_some())
                 | u8::from(state.until.is_some()) << 1
@@ -250,10 +291,18 @@ impl Opener<'_> {
 
 fn parse_state(msg: &[u8]) -> Option<PageState> {
     let mut r = Reader(msg);
-    if r.u8()? != VERSION {
+    let version = r.u8()?;
+    if version != VERSION && version != VERSION_2 {
         return None;
     }
     let fingerprint: [u8; 16] = r.take(16)?.try_into().ok()?;
+    let streams = match version {
+        VERSION => Some(StreamSet {
+            count: u32::from_be_bytes(r.take(4)?.try_into().ok()?),
+            digest: r.take(16)?.try_into().ok()?,
+        }),
+        _ => None,
+    };
     let present = r.u8()?;
     if present > 0b111 {
         return None;
@@ -289,6 +338,7 @@ fn parse_state(msg: &[u8]) -> Option<PageState> {
         since,
         until,
         cursor,
+        streams,
     })
 }
 
@@ -326,6 +376,7 @@ mod tests {
                 source: IncidentSource::QRadar,
                 id: "INC-1".into(),
             }),
+            streams: Some(stream_set(&[(Uuid::nil(), IncidentSource::Splunk)])),
         }
     }
 
@@ -446,6 +497,7 @@ mod tests {
                     source: IncidentSource::Splunk,
                     id: "SPL-00042".into(),
                 }),
+                streams: None,
             })
         );
         assert_eq!(s.open(&org, ws, IncidentSource::Sentinel, token), None);
@@ -485,14 +537,17 @@ mod tests {
         for since in [None, Some(-5), Some(i64::MIN)] {
             for until in [None, Some(i64::MAX)] {
                 for cursor in [None, state().cursor] {
-                    let st = PageState {
-                        fingerprint: [1; 16],
-                        since,
-                        until,
-                        cursor,
-                    };
-                    let t = s.seal(&org, ws, IncidentSource::CrowdStrike, &st);
-                    assert_eq!(s.open(&org, ws, IncidentSource::CrowdStrike, &t), Some(st));
+                    for streams in [None, state().streams] {
+                        let st = PageState {
+                            fingerprint: [1; 16],
+                            since,
+                            until,
+                            cursor: cursor.clone(),
+                            streams,
+                        };
+                        let t = s.seal(&org, ws, IncidentSource::CrowdStrike, &st);
+                        assert_eq!(s.open(&org, ws, IncidentSource::CrowdStrike, &t), Some(st));
+                    }
                 }
             }
         }

@@ -12,9 +12,11 @@
 //! A test (`crates/store/tests/tenant_walk.rs`) calls every public method of [`Tenant`]
 //! through one organization aimed at another's ids and checks it sees and changes nothing.
 
+use std::future::Future;
+
 use palisade_domain::{Error, Result};
 
-use crate::db::{now_micros, sql};
+use crate::db::{now_micros, sql, Sql};
 use uuid::Uuid;
 
 use crate::{OrgId, Store, WorkspaceId};
@@ -56,6 +58,27 @@ impl Tenant<'_> {
         } else {
             Err(Error::not_found_target("Workspace", ws, "workspaceId"))
         }
+    }
+
+    /// Runs an `UPDATE` of one row, with the current instant bound as its last parameter
+    /// (the row's modification time), and reads the row back with `read` when it matched;
+    /// `Ok(None)` when no row matched.
+    pub(crate) async fn update_then<T, Fut>(
+        &self,
+        update: Sql<'_>,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<Option<T>>
+    where
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let updated = update
+            .bind(now_micros())
+            .execute(self.store.writer())
+            .await?;
+        if updated == 0 {
+            return Ok(None);
+        }
+        read().await
     }
 }
 

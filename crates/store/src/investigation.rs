@@ -57,6 +57,8 @@ pub struct LogItemRow {
 pub enum UserMatch {
     ObjectId,
     PrincipalName,
+    /// Every user of the workspace (the key is not used).
+    Any,
 }
 
 /// One recorded investigation query.
@@ -126,8 +128,9 @@ impl Tenant<'_> {
         Ok(inserted)
     }
 
-    /// One user's log items with `since <= created_at <= until`, newest first by
-    /// `(created_at, id)`, strictly after the cursor when one is given.
+    /// One user's log items (every user's with [`UserMatch::Any`]) with
+    /// `since <= created_at <= until`, newest first by `(created_at, id)`, strictly after the
+    /// cursor when one is given.
     #[allow(clippy::too_many_arguments)]
     pub async fn query_logs(
         &self,
@@ -143,6 +146,8 @@ impl Tenant<'_> {
         let column = match by {
             UserMatch::ObjectId => "user_key",
             UserMatch::PrincipalName => "upn_key",
+            // Binds the key all the same, so the parameters keep their numbers.
+            UserMatch::Any => "$3",
         };
         let (c_at, c_id) = after.unwrap_or((i64::MAX, ""));
         sql(

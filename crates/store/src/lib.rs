@@ -13,6 +13,7 @@
 //! the store read. The store returns row and domain types, never wire types.
 
 mod connectors;
+mod console;
 mod datasources;
 mod db;
 mod gamebooks;
@@ -20,6 +21,7 @@ mod handles;
 mod ids;
 mod incidents;
 mod investigation;
+mod jobs;
 mod migrate;
 mod org;
 mod outbox;
@@ -32,11 +34,15 @@ pub use connectors::{
     ClaimedPoll, ClaimedWriteBack, ConnectorEngineRow, ConnectorSetup, PollFailure, PulledPage,
     SyncRow, WriteBackChange, WriteBackFate,
 };
+pub use console::{
+    AuditEntryRow, AuditFilter, LoginCandidate, MilestoneRow, NewAuditEntry, NewSession,
+    OpenCountRow, SessionRow,
+};
 pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem,
+    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem, RUN_KIND,
 };
 pub use handles::{System, Tenant};
 pub use ids::{IncidentKey, OrgId, WorkspaceId};
@@ -45,14 +51,15 @@ pub use incidents::{
     ListSummary, NewComment,
 };
 pub use investigation::{AuditRow, LogItemRow, LogKind, NewLogRow, UserMatch};
+pub use jobs::{JobEnd, JobFinish, JobRow, JobSpec, KindStats};
 pub use org::{
     AccountRow, AuthRecord, CredentialRow, NewCredential, NewServiceAccount, NewUser,
     OrganizationRow, PrincipalKind, RoleGrant, ServiceAccountChanges, ServiceAccountRow,
     UserChanges, UserRow, WorkspaceRow, WorkspaceUserRow,
 };
-pub use outbox::StoredEvent;
+pub use outbox::{Position, StoredEvent};
 pub use tickets::{TicketFields, TicketLink, TicketRow};
 pub use webhooks::{
-    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent,
-    WebhookFields, WebhookRow, WebhookSecrets,
+    CompletionEffects, Delivery, DeliveryFate, DeliveryRecord, LogRow, PendingEvent, WebhookFields,
+    WebhookRow, WebhookSecrets, DELIVERY_KIND,
 };

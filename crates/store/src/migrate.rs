@@ -46,9 +46,34 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0006_entity_index.sql"),
     },
     Migration {
+        version: 10,
+        name: "jobs",
+        sql: include_str!("../migrations/0010_jobs.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "webhook_jobs",
+        sql: include_str!("../migrations/0011_webhook_jobs.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "gamebook_jobs",
+        sql: include_str!("../migrations/0012_gamebook_jobs.sql"),
+    },
+    Migration {
         version: 20,
         name: "connectors",
         sql: include_str!("../migrations/0020_connectors.sql"),
+    },
+    Migration {
+        version: 30,
+        name: "console",
+        sql: include_str!("../migrations/0030_console.sql"),
+    },
+    Migration {
+        version: 40,
+        name: "investigation_by_workspace",
+        sql: include_str!("../migrations/0040_investigation_by_workspace.sql"),
     },
 ];
 

@@ -2,9 +2,9 @@
 
 mod common;
 
-use common::{assert_not_found, db, new_run, playbook, rule, Db, Org};
+use common::{assert_not_found, consume, db, new_run, playbook, rule, Db, Org};
 use palisade_domain::Error;
-use palisade_store::{RunFilter, StepRecorded, StepResult};
+use palisade_store::{RunFilter, StepRecorded, StepResult, RUN_KIND};
 use uuid::Uuid;
 
 async fn manual_run(db: &Db, org: &Org, admin: bool) -> Uuid {
@@ -92,18 +92,23 @@ async fn the_trigger_starts_auto_runs_once_per_event() {
     db.incident(&a, "I-1", "Phishing mail").await;
     db.incident(&b, "I-1", "Phishing mail").await;
     let system = db.store.system();
-    let mut calls = 0;
-    let (seen, created) = system
-        .trigger_gamebooks(100, |e, incident, rules, books| {
-            calls += 1;
-            assert_eq!(incident.id, "I-1");
-            assert!(books.contains_key(&rules[0].fields.playbook_ids[0]));
-            let mut r = new_run(&incident.id, vec![(book.id, false)]);
-            r.trigger_event_id = Some(e.id);
-            vec![r]
-        })
-        .await
-        .unwrap();
+    let (mut calls, mut created) = (0, 0);
+    let seen = consume(2, async || {
+        let (seen, made) = system
+            .trigger_gamebooks(100, |e, incident, rules, books| {
+                calls += 1;
+                assert_eq!(incident.id, "I-1");
+                assert!(books.contains_key(&rules[0].fields.playbook_ids[0]));
+                let mut r = new_run(&incident.id, vec![(book.id, false)]);
+                r.trigger_event_id = Some(e.id);
+                vec![r]
+            })
+            .await
+            .unwrap();
+        created += made;
+        seen
+    })
+    .await;
     // Both events are seen; only A's workspace has rules.
     assert_eq!((seen, created, calls), (2, 1, 1));
     assert_eq!(
@@ -127,6 +132,24 @@ async fn the_trigger_starts_auto_runs_once_per_event() {
     assert!(theirs.is_empty());
 }
 
+/// Leases the due run jobs for `owner` and takes their runs over, as the runner does.
+async fn claim(db: &Db, owner: &str, now: i64) -> Vec<Uuid> {
+    let system = db.store.system();
+    let lease = now + 60_000_000;
+    let jobs = system
+        .lease_jobs(RUN_KIND, owner, now, lease, 10, &[])
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for job in jobs {
+        let id: Uuid = job.payload.parse().unwrap();
+        if system.adopt_run(id, owner, lease).await.unwrap() {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
 #[tokio::test]
 async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
     let db = db().await;
@@ -135,18 +158,8 @@ async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
     let id = manual_run(&db, &a, true).await;
     let system = db.store.system();
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
-    assert_eq!(
-        system
-            .claim_runs("w1", now, now + 60_000_000, 10)
-            .await
-            .unwrap(),
-        [id]
-    );
-    assert!(system
-        .claim_runs("w2", now, now + 60_000_000, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert_eq!(claim(&db, "w1", now).await, [id]);
+    assert!(claim(&db, "w2", now).await.is_empty());
     let item = system.run_for_work(id).await.unwrap().unwrap();
     assert_eq!(item.incident.workspace, a.ws);
     assert_eq!(item.steps.len(), 1);
@@ -183,13 +196,8 @@ async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
         StepRecorded::Lost
     );
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
-    assert_eq!(
-        system
-            .claim_runs("w2", now, now + 60_000_000, 10)
-            .await
-            .unwrap(),
-        [id]
-    );
+    // Approval queued the run's job again.
+    assert_eq!(claim(&db, "w2", now).await, [id]);
     assert!(matches!(
         system
             .finish_step(id, steps[0].id, "w2", now + 60_000_000, now, &done)
@@ -208,14 +216,10 @@ async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
         ta.cancel_run(&a.ws, id, "late", false).await,
         Err(Error::Conflict(_))
     ));
-    let events: Vec<String> = ta
-        .events()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
-    assert_eq!(events, ["incident.created", "gamebook.completed"]);
+    assert_eq!(
+        common::event_types(&ta).await,
+        ["incident.created", "gamebook.completed"]
+    );
 }
 
 #[tokio::test]

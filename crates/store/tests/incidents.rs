@@ -297,17 +297,30 @@ async fn modifications_write_one_event_and_keep_comment_order() {
         .unwrap()
         .unwrap();
     assert_eq!(row.doc.status, IncidentStatus::Active);
-    assert_eq!(changes.len(), 1);
+    // The status, and the comment someone wrote (the activity comment only narrates).
+    let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["comments", "status"]);
+    assert_eq!(changes[0].to["message"], "second");
     assert_eq!(added.len(), 2);
-    // Comments only: no event.
+    // A comment alone is a change too: one more event, with the comment.
+    let before = row.updated_at;
     t.add_comment(&key, &comment("third", false))
         .await
         .unwrap()
         .unwrap();
+    let events = t.events().await.unwrap();
     assert_eq!(
-        event_types(&t.events().await.unwrap()),
-        ["incident.created", "incident.updated"]
+        event_types(&events),
+        ["incident.created", "incident.updated", "incident.updated"]
     );
+    assert_eq!(events[2].payload["changes"][0]["to"]["message"], "third");
+    // The incident itself did not change.
+    let (current, _, _) = t
+        .modify_incident(&key, |r| Ok((r.doc.clone(), Vec::new())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current.updated_at, before);
     let comments = t.incident_comments(&key).await.unwrap();
     let messages: Vec<&str> = comments.iter().map(|c| c.message.as_str()).collect();
     assert_eq!(messages, ["first", "second", "third"]);

@@ -20,11 +20,25 @@ use common::{
 use palisade_domain::vocab::{IncidentSource, OrgRole, Severity, WorkspaceRole};
 use palisade_domain::{Error, Result};
 use palisade_store::{
-    AcrossFilter, IncidentKey, IngestVolume, LogKind, NewComment, NewLogRow, NewServiceAccount,
-    NewUser, PrincipalKind, RunFilter, ServiceAccountChanges, Tenant, TicketFields, UserChanges,
-    UserMatch,
+    AcrossFilter, AuditFilter, IncidentKey, IngestVolume, LogKind, NewAuditEntry, NewComment,
+    NewLogRow, NewServiceAccount, NewSession, NewUser, PrincipalKind, RunFilter,
+    ServiceAccountChanges, Tenant, TicketFields, UserChanges, UserMatch,
 };
 use uuid::Uuid;
+
+fn audit_entry(actor: Uuid) -> NewAuditEntry {
+    NewAuditEntry {
+        actor_kind: "user",
+        actor_id: actor,
+        actor_name: "Ann Lee".into(),
+        channel: "console",
+        action: "PUT /status".into(),
+        target: "/x".into(),
+        status: 200,
+        address: Some("127.0.0.1".into()),
+        request_id: None,
+    }
+}
 
 fn comment_of(message: &str) -> NewComment {
     comment(message, false)
@@ -196,6 +210,22 @@ async fn seed(db: &Db, name: &str) -> Seed {
         .create_run(&org.ws, &new_run("I-1", vec![(book, true)]))
         .await
         .unwrap();
+    assert!(t
+        .set_user_password(user, Some("hash-of-ann"))
+        .await
+        .unwrap());
+    t.record_audit(&audit_entry(user)).await.unwrap();
+    assert!(t
+        .create_session(NewSession {
+            token_hash: &format!("session-{name}"),
+            user_id: user,
+            csrf_token: "csrf",
+            expires_at: Utc::now() + Duration::hours(1),
+            address: None,
+            method: "password",
+        })
+        .await
+        .unwrap());
     Seed {
         org,
         customer,
@@ -273,6 +303,18 @@ async fn snapshot(t: &Tenant<'_>, s: &Seed) -> Vec<String> {
             "{:?}",
             t.list_logs(s.webhook, None, None, None, 100).await.unwrap()
         ),
+        format!(
+            "{:?}",
+            t.audit_log(&AuditFilter::default(), 100).await.unwrap()
+        ),
+        format!("{:?}", t.open_incident_counts().await.unwrap()),
+        format!(
+            "{:?}",
+            t.incident_milestones(Utc::now() - Duration::days(30))
+                .await
+                .unwrap()
+        ),
+        format!("{:?}", t.user_by_email("ann@x.example").await.unwrap()),
         format!("{:?}", t.list_playbooks().await.unwrap()),
         format!("{:?}", t.list_rules(ws).await.unwrap()),
         format!("{:?}", t.get_run(None, s.run).await.unwrap()),
@@ -1116,6 +1158,69 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
     walk!("cancel_run", {
         not_found("cancel_run", tb.cancel_run(aws, a.run, "eve", false).await);
         nothing("cancel_run", tb.cancel_run(bws, a.run, "eve", false).await);
+    });
+
+    // ---- console: passwords, sessions, the audit log, the dashboard's aggregates
+    walk!("set_user_password", {
+        unchanged(
+            "set_user_password",
+            tb.set_user_password(a.user, Some("x")).await,
+        );
+    });
+    walk!("user_auth_record", {
+        nothing("user_auth_record", tb.user_auth_record(a.user).await);
+    });
+    walk!("user_by_email", {
+        let found = tb.user_by_email("ann@x.example").await.unwrap();
+        assert_eq!(found, Some(b.user));
+    });
+    walk!("create_session", {
+        unchanged(
+            "create_session",
+            tb.create_session(NewSession {
+                token_hash: "forged",
+                user_id: a.user,
+                csrf_token: "csrf",
+                expires_at: Utc::now() + Duration::hours(1),
+                address: None,
+                method: "password",
+            })
+            .await,
+        );
+        assert!(db
+            .store
+            .system()
+            .find_session("forged")
+            .await
+            .unwrap()
+            .is_none());
+    });
+    walk!("record_audit", {
+        tb.record_audit(&audit_entry(b.user)).await.unwrap();
+    });
+    walk!("audit_log", {
+        let rows = tb.audit_log(&AuditFilter::default(), 100).await.unwrap();
+        assert!(rows.iter().all(|r| r.actor_id != a.user), "{rows:?}");
+        let aimed = AuditFilter {
+            actor_id: Some(a.user),
+            ..Default::default()
+        };
+        assert!(tb.audit_log(&aimed, 100).await.unwrap().is_empty());
+    });
+    walk!("open_incident_counts", {
+        none_of_a(
+            "open_incident_counts",
+            &ids,
+            tb.open_incident_counts().await,
+        );
+    });
+    walk!("incident_milestones", {
+        none_of_a(
+            "incident_milestones",
+            &ids,
+            tb.incident_milestones(Utc::now() - Duration::days(30))
+                .await,
+        );
     });
 
     // The walk covers the tenant handle, all of it.

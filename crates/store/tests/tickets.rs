@@ -113,14 +113,10 @@ async fn links_are_idempotent_leave_history_and_an_event() {
     );
     assert_not_found(tb.link_ticket(&key, "T-1", "Eve").await);
     assert_not_found(tb.ticket_links(&a.ws, &["T-1".into()]).await);
-    let events: Vec<String> = ta
-        .events()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
-    assert_eq!(events, ["incident.created", "ticket.linked"]);
+    assert_eq!(
+        common::event_types(&ta).await,
+        ["incident.created", "ticket.linked"]
+    );
     // Unlinking: removed once, each removal an activity comment.
     assert!(ta.unlink_ticket(&key, "T-1", "Ann").await.unwrap());
     assert!(!ta.unlink_ticket(&key, "T-1", "Ann").await.unwrap());

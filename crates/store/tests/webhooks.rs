@@ -2,9 +2,12 @@
 
 mod common;
 
-use common::{assert_not_found, db, webhook_fields, webhook_secrets, Db, Org};
+use common::{assert_not_found, consume, db, webhook_fields, webhook_secrets, Db, Org};
 use palisade_domain::Error;
-use palisade_store::{Completion, JobFate, LogRow, NewJob, PendingEvent, WebhookRow};
+use palisade_store::{
+    Delivery, DeliveryFate, DeliveryRecord, JobEnd, JobFinish, JobRow, LogRow, PendingEvent,
+    WebhookRow, DELIVERY_KIND,
+};
 use uuid::Uuid;
 
 async fn webhook(db: &Db, org: &Org, name: &str) -> WebhookRow {
@@ -15,10 +18,10 @@ async fn webhook(db: &Db, org: &Org, name: &str) -> WebhookRow {
 }
 
 /// One job per event for every webhook of the event's organization.
-fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
+fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<Delivery> {
     hooks
         .iter()
-        .map(|w| NewJob {
+        .map(|w| Delivery {
             org: e.org,
             webhook_id: w.id,
             event_id: e.id,
@@ -29,14 +32,29 @@ fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
             subject_display_name: None,
             subject_attributes: None,
             occurred_at: Some(e.occurred_at),
-            next_attempt_at: 0,
             original_delivery_id: None,
             pending_log_id: None,
         })
         .collect()
 }
 
-fn log_of(job: &palisade_store::ClaimedJob, status: &str, at: i64) -> LogRow {
+/// The delivery a claimed job carries.
+fn delivery(job: &JobRow) -> Delivery {
+    serde_json::from_str(&job.payload).unwrap()
+}
+
+/// Claims due delivery jobs, leaving out the webhooks named.
+async fn claim(db: &Db, owner: &str, now: i64, skip: &[Uuid]) -> Vec<JobRow> {
+    let skip: Vec<String> = skip.iter().map(Uuid::to_string).collect();
+    db.store
+        .system()
+        .lease_jobs(DELIVERY_KIND, owner, now, now + 60_000_000, 10, &skip)
+        .await
+        .unwrap()
+}
+
+fn log_of(job: &JobRow, status: &str, at: i64) -> LogRow {
+    let job = delivery(job);
     LogRow {
         id: Uuid::new_v4(),
         org: job.org,
@@ -137,7 +155,8 @@ async fn events_fan_out_within_their_organization_and_jobs_complete_once() {
     db.incident(&a, "I-1", "one").await;
     let system = db.store.system();
     assert_eq!(system.undispatched_events().await.unwrap(), 1);
-    assert_eq!(system.dispatch_events(100, plan).await.unwrap(), 1);
+    let dispatch = async || system.dispatch_events(100, plan).await.unwrap();
+    assert_eq!(consume(1, dispatch).await, 1);
     assert_eq!(
         system.dispatch_events(100, plan).await.unwrap(),
         0,
@@ -151,26 +170,26 @@ async fn events_fan_out_within_their_organization_and_jobs_complete_once() {
     let held = system.held_webhooks().await.unwrap();
     assert_eq!(held.as_deref(), Some(&[paused.id][..]));
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
-    assert!(system.any_job_due(now, &[], held.as_deref()).await.unwrap());
-    let jobs = system
-        .claim_jobs("w1", now, now + 60_000_000, 10, &[], held.as_deref())
-        .await
-        .unwrap();
+    let skip: Vec<String> = held.iter().flatten().map(Uuid::to_string).collect();
+    assert!(system.jobs_due(DELIVERY_KIND, now, &skip).await.unwrap());
+    let jobs = claim(&db, "w1", now, held.as_deref().unwrap()).await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].webhook_id, hook.id);
-    assert!(system
-        .claim_jobs("w2", now, now + 60_000_000, 10, &[], held.as_deref())
+    assert_eq!(jobs[0].key, hook.id.to_string());
+    assert_eq!(delivery(&jobs[0]).webhook_id, hook.id);
+    assert!(claim(&db, "w2", now, held.as_deref().unwrap())
         .await
-        .unwrap()
         .is_empty());
     // Delivered: the job is gone and its log is the organization's.
-    let done = Completion {
-        job_id: jobs[0].id,
-        fate: JobFate::Delivered,
+    let done = DeliveryRecord {
+        finish: JobFinish {
+            id: jobs[0].id,
+            end: JobEnd::Done,
+        },
+        fate: DeliveryFate::Delivered,
         log: Some(log_of(&jobs[0], "Succeeded", now)),
         pending_log_id: None,
     };
-    system.complete_jobs(&[done], "w1", 3).await.unwrap();
+    system.record_deliveries(&[done], "w1", 3).await.unwrap();
     assert_eq!(system.queued_jobs(Some(hook.id)).await.unwrap(), 0);
     let logs = db
         .tenant(&a)
@@ -201,23 +220,26 @@ async fn failed_events_disable_a_webhook_and_redelivery_queues_a_pending_log() {
     for i in 0..2 {
         db.incident(&a, &format!("I-{i}"), "x").await;
     }
-    system.dispatch_events(100, plan).await.unwrap();
+    consume(2, async || system.dispatch_events(100, plan).await.unwrap()).await;
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
-    let jobs = system
-        .claim_jobs("w", now, now + 60_000_000, 10, &[], Some(&[]))
-        .await
-        .unwrap();
+    let jobs = claim(&db, "w", now, &[]).await;
     assert_eq!(jobs.len(), 2);
-    let gave_up: Vec<Completion> = jobs
+    let gave_up: Vec<DeliveryRecord> = jobs
         .iter()
-        .map(|j| Completion {
-            job_id: j.id,
-            fate: JobFate::GiveUp,
+        .map(|j| DeliveryRecord {
+            finish: JobFinish {
+                id: j.id,
+                end: JobEnd::Dead { error: None },
+            },
+            fate: DeliveryFate::GiveUp,
             log: Some(log_of(j, "Failed", now)),
             pending_log_id: None,
         })
         .collect();
-    let effects = system.complete_jobs(&gave_up, "w", 2).await.unwrap();
+    let effects = system.record_deliveries(&gave_up, "w", 2).await.unwrap();
+    // Abandoned deliveries are dead letters, not queued work.
+    assert_eq!(system.queued_jobs(Some(hook.id)).await.unwrap(), 0);
+    assert_eq!(system.dead_jobs(DELIVERY_KIND, 10).await.unwrap().len(), 2);
     assert_eq!(effects.disabled.len(), 1);
     let row = db.tenant(&a).get_webhook(hook.id).await.unwrap().unwrap();
     assert_eq!(

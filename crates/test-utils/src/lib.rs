@@ -6,8 +6,10 @@
 
 use std::net::SocketAddr;
 
+pub mod console;
 pub mod fakes;
 pub mod receiver;
+pub mod webdriver;
 pub use palisade_store::testing::TestDb;
 pub use receiver::{Hit, Receiver, Reply};
 

@@ -260,7 +260,7 @@ pub struct WorkspaceDataSources {
 /// `timeFilterSelection` of the anomaly report, as documented (schema only: the request is
 /// read as [`TimeFilterSelection`], whose `type` takes other values on the incident listing).
 #[derive(JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct AnomalyTimeFilterSelection {
     #[serde(rename = "type")]

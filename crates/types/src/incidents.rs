@@ -403,9 +403,10 @@ pub struct RelatedIncidents {
 
 // ---------------------------------------------------------------- cross-workspace listing
 
-/// `timeFilterSelection` of the cross-workspace listing.
+/// `timeFilterSelection` of the cross-workspace listing. An unknown field is refused (a typo
+/// would silently widen the result).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimeFilterSelection {
     /// `TwentyFourHours`, `SevenDays`, `ThirtyDays` or `Custom`.
     #[serde(rename = "type")]
@@ -419,16 +420,18 @@ pub struct TimeFilterSelection {
 
 /// Per-workspace, per-source continuation tokens.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WorkspacePageTokensInput {
     #[schemars(with = "Uuid")]
     pub workspace_id: Option<String>,
     pub source_tokens: Option<std::collections::BTreeMap<String, String>>,
 }
 
-/// Body of `POST /incidents/across-workspaces`.
+/// Body of `POST /incidents/across-workspaces`. An unknown field is refused with
+/// `VALIDATION_ERROR` naming it: ignoring a misspelt filter (`severity` for `severities`) would
+/// silently widen the result.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(example = example!("AcrossWorkspacesRequest"))]
 pub struct AcrossWorkspacesRequest {
     #[schemars(with = "Option<Vec<Spelled<Severity>>>")]
@@ -440,14 +443,25 @@ pub struct AcrossWorkspacesRequest {
     pub sources: Option<Vec<String>>,
     /// Default: no time bound.
     pub time_filter_selection: Option<TimeFilterSelection>,
-    /// `true` (or no tokens) starts from the newest incident.
+    /// `true` starts from the newest incident (tokens are then ignored). Left out, a call
+    /// without tokens is a first call. `false` with no tokens is the end of a listing: an empty
+    /// page with `moreIncidentsAvailable: false` (an exhausted listing stays exhausted, so a
+    /// client that echoes the last, empty `sourcePageTokens` does not loop).
     pub is_first_call: Option<bool>,
-    /// The previous response's `sourcePageTokens`, verbatim.
+    /// The previous response's `sourcePageTokens`, verbatim and complete: a continuation
+    /// that leaves out a stream's token is a `VALIDATION_ERROR` naming the stream (a stream
+    /// that is exhausted gets no token, and needs none).
     pub workspace_page_tokens: Option<Vec<WorkspacePageTokensInput>>,
+    /// Extension: only these workspaces (at least one, at most 1,000). Workspaces the caller
+    /// holds no role on are left out silently, as without the filter. Left out: every
+    /// workspace the caller holds a role on.
+    #[schemars(with = "Option<Vec<Uuid>>")]
+    pub workspace_ids: Option<Vec<String>>,
     /// Matched against the incident id, number, title and description.
     pub query: Option<String>,
     pub assignee_emails: Option<Vec<String>>,
-    /// With `assigneeEmails`: also include incidents without an owner.
+    /// With `assigneeEmails`: also include incidents without an owner; without them: only
+    /// incidents without an owner.
     pub include_unassigned: Option<bool>,
 }
 

@@ -206,7 +206,8 @@ pub struct InvestigationAuditEntry {
     pub credential_id: Uuid,
     /// `SignInLogs` or `DirectoryLogs`.
     pub log_type: String,
-    pub user_id: String,
+    /// `null` when the query covered every user of the workspace.
+    pub user_id: Option<String>,
     pub time_filtering_type: String,
     pub start_date: DateTime<Utc>,
     pub end_date: DateTime<Utc>,

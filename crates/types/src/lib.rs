@@ -4,6 +4,7 @@
 //! PascalCase enum values. The server and client SDKs share these definitions; the OpenAPI
 //! document's schemas are generated from them.
 
+pub mod audit;
 pub mod azure;
 pub mod datasources;
 pub mod enums;

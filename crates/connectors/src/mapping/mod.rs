@@ -43,16 +43,12 @@ pub fn map_native(kind: ConnectorKind, item: &Value) -> Result<PulledIncident, F
             sentinel::incident(item, item.get("entities"), item.get("alerts"))
         }
         ConnectorKind::MicrosoftDefenderXdr => defender::incident(item),
-        other => {
-            let mut e = FieldErrors::new();
-            e.insert(
-                String::new(),
-                vec![format!(
-                    "The native format of {other} is not available in this build yet."
-                )],
-            );
-            Err(e)
+        ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::incident(item),
+        ConnectorKind::SplunkEnterpriseSecurity => crate::sources::splunk::mapping::incident(item),
+        ConnectorKind::IbmQRadar => {
+            crate::sources::qradar::mapping::incident(item, &Default::default())
         }
+        ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::incident(item),
     }
 }
 
@@ -63,7 +59,12 @@ pub fn reconcile(kind: ConnectorKind, pulled: &mut PulledIncident, current: &Inc
     let projected = match kind {
         ConnectorKind::MicrosoftSentinel => sentinel::project(current),
         ConnectorKind::MicrosoftDefenderXdr => defender::project(current),
-        _ => return,
+        ConnectorKind::SentinelOne => crate::sources::sentinelone::mapping::project(current),
+        ConnectorKind::SplunkEnterpriseSecurity => {
+            crate::sources::splunk::mapping::project(current)
+        }
+        ConnectorKind::IbmQRadar => crate::sources::qradar::mapping::project(current),
+        ConnectorKind::CrowdStrikeFalcon => crate::sources::crowdstrike::mapping::project(current),
     };
     let v = &pulled.vendor;
     let i = &mut pulled.incident;

@@ -10,6 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use palisade_connectors::Credentials;
 use palisade_connectors::{
     Connector, ConnectorConfig, ConnectorKind, ConnectorOptions, Cursor, Page, SourceError,
 };
@@ -159,4 +160,56 @@ pub fn ids(pages: &[Page]) -> Vec<String> {
         .iter()
         .flat_map(|p| p.items.iter().map(|i| i.external_id.clone()))
         .collect()
+}
+
+/// A connector of `kind` from `settings` (with `patch`) and `credentials`.
+pub fn vendor_connector(
+    kind: ConnectorKind,
+    mut settings: Value,
+    patch: Value,
+    credentials: Value,
+) -> Connector {
+    for (k, v) in patch.as_object().cloned().unwrap_or_default() {
+        if v.is_null() {
+            settings.as_object_mut().unwrap().remove(&k);
+        } else {
+            settings[&k] = v;
+        }
+    }
+    let c = ConnectorConfig::parse(kind, Some(&settings), Some(&credentials)).unwrap();
+    assert!(matches!(
+        c.credentials,
+        Credentials::ApiToken(_) | Credentials::ClientSecret(_)
+    ));
+    Connector::new(&c, &options(guard(true, &[]))).unwrap()
+}
+
+/// Polls until a poll fails, returning the pages before the failure and the error.
+pub async fn poll_until_error(
+    c: &Connector,
+    cursor: &mut Cursor,
+    cont: &mut Option<palisade_connectors::Continuation>,
+) -> (Vec<Page>, Option<SourceError>) {
+    let mut pages = Vec::new();
+    loop {
+        match c.pull(cursor, cont.as_ref()).await {
+            Ok(page) => {
+                *cursor = page.high_water.clone();
+                *cont = page.continuation.clone();
+                pages.push(page);
+                if cont.is_none() {
+                    return (pages, None);
+                }
+            }
+            Err(e) => return (pages, Some(e)),
+        }
+    }
+}
+
+/// Every id appears once.
+pub fn assert_unique(ids: &[String]) {
+    let mut seen = std::collections::HashSet::new();
+    for i in ids {
+        assert!(seen.insert(i.clone()), "{i} pulled twice");
+    }
 }

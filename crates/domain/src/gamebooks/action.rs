@@ -5,7 +5,7 @@ use palisade_types::gamebooks::{ActionType, PlaybookAction};
 use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus, Severity};
 
 use super::template::{Escape, TemplateContext};
-use crate::incident::valid_pair;
+use crate::incident::{mismatched_reason, reasons_for, valid_pair};
 use crate::Validator;
 
 /// The longest comment template, in characters.
@@ -118,11 +118,22 @@ fn set_status(v: &mut Validator, a: &PlaybookAction, out: &mut PlaybookAction) {
             }
             (Some(Some(c)), Some(Some(r))) => v.add(
                 "action.classificationReason",
-                format!("'{}' is not a reason for '{}'.", r.as_str(), c.as_str()),
+                mismatched_reason(c, r),
+            ),
+            (Some(Some(c)), _) => v.add(
+                "action.classificationReason",
+                format!(
+                    "Closing an incident requires a valid classificationReason. Reasons for '{}': {}.",
+                    c.as_str(),
+                    reasons_for(c)
+                ),
             ),
             _ => v.add(
                 "action.classification",
-                "Closing an incident requires a valid classification and classificationReason.",
+                format!(
+                    "Closing an incident requires a valid classification and classificationReason. Classifications: {}.",
+                    Classification::allowed()
+                ),
             ),
         },
         Some(_) if classification.is_some() || reason.is_some() => v.add(

@@ -5,7 +5,7 @@ use palisade_types::incidents::{
     AssignRequest, Classification, ClassificationReason, IncidentStatus, Owner,
 };
 
-use super::{valid_pair, IncidentDoc};
+use super::{mismatched_reason, reasons_for, valid_pair, IncidentDoc};
 use crate::Validator;
 
 /// The longest comment, in characters.
@@ -78,22 +78,30 @@ pub fn parse_status_change(
         if classification.is_none() {
             v.add(
                 "classification",
-                "Closing an incident requires a classification.",
+                format!(
+                    "Closing an incident requires a classification. Allowed: {}.",
+                    Classification::allowed()
+                ),
             );
         }
-        if reason.is_none() {
-            v.add(
+        match (classification, reason) {
+            (Some(c), None) => v.add(
                 "classificationReason",
-                "Closing an incident requires a classification reason.",
-            );
-        }
-        if let (Some(c), Some(r)) = (classification, reason) {
-            if !valid_pair(c, r) {
-                v.add(
-                    "classificationReason",
-                    format!("'{}' is not a reason for '{}'.", r.as_str(), c.as_str()),
-                );
-            }
+                format!(
+                    "Closing an incident requires a classification reason. Reasons for '{}': {}.",
+                    c.as_str(),
+                    reasons_for(c)
+                ),
+            ),
+            (None, None) => v.add(
+                "classificationReason",
+                "Closing an incident requires a classification reason (which reasons apply depends on the classification).",
+            ),
+            (Some(c), Some(r)) if !valid_pair(c, r) => v.add(
+                "classificationReason",
+                mismatched_reason(c, r),
+            ),
+            _ => {}
         }
     } else if classification.is_some() || reason.is_some() {
         v.add(

@@ -1,9 +1,9 @@
-//! Gamebooks: the background engine ([`engine::Engine`]) that starts auto-run gamebooks from
-//! the outbox and works runs as leased jobs, over the pure rules in
+//! Gamebooks: the background work ([`runner`]) that starts auto-run gamebooks from the outbox
+//! and works runs as jobs of the job runtime, over the pure rules in
 //! [`palisade_domain::gamebooks`] (rule matching, run planning, action templates and
 //! validation). See `docs/gamebooks.md`.
 
-pub mod engine;
+pub mod runner;
 
 use std::collections::HashMap;
 

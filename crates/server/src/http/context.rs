@@ -136,10 +136,14 @@ async fn finish_problem(response: Response<Body>, path: &str) -> Response<Body> 
         parts.headers.remove(header::CONTENT_LENGTH);
         Response::from_parts(parts, Body::from(body))
     } else if status.is_client_error() || status.is_server_error() {
+        // ProblemDetails already, or a page of the console (which answers people in HTML).
         let is_problem = response
             .headers()
             .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+            .is_some_and(|v| {
+                v.as_bytes().starts_with(b"application/problem+json")
+                    || v.as_bytes().starts_with(b"text/html")
+            });
         if is_problem {
             response
         } else {

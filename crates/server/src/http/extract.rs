@@ -46,6 +46,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             return Ok(v);
         }
     }
+    // A body that is not one JSON value (bad syntax, data after the value) is the wrong
+    // shape as a whole, whatever its fields hold.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return Err(not_json(e));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize::<_, T>(Strict(&mut de));
     match parsed {
@@ -55,11 +60,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             let inner = e.into_inner();
             match inner.classify() {
                 serde_json::error::Category::Data => {
+                    // A refused unknown field's path is the field's own.
                     let key = if path == "." { String::new() } else { path };
-                    // Strip serde's position suffix; keep the message short.
+                    // Strip serde's position suffix; keep the message short (long enough
+                    // for the known fields an unknown field's message lists).
                     let msg = inner.to_string();
                     let msg = msg.split(" at line ").next().unwrap_or(&msg);
-                    let msg: String = msg.chars().take(300).collect();
+                    let msg: String = msg.chars().take(600).collect();
                     Err(Error::field(&key, msg))
                 }
                 _ => Err(not_json(inner)),

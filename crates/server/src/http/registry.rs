@@ -19,6 +19,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use super::context::{set_principal, set_route};
 use super::error::ApiError;
 use crate::access::{OrgCtx, WorkspaceCtx};
+use crate::service::audit::{Change, Channel};
 use crate::AppState;
 
 /// Who may call a route.
@@ -85,6 +86,8 @@ pub struct Doc {
     pub response: Option<SchemaFn>,
     pub raw_response: Option<&'static str>,
     pub success_status: u16,
+    /// An upsert: 201 when it created, 200 (the same body) when it replaced.
+    pub replaces: bool,
     pub query: Vec<QueryParam>,
     /// The path as documented, when the router needs another parameter name at the same
     /// position (the legacy no-source incident routes).
@@ -120,6 +123,7 @@ pub fn doc(operation_id: &'static str, tag: &'static str, summary: &'static str)
         response: None,
         raw_response: None,
         success_status: 200,
+        replaces: false,
         query: Vec::new(),
         documented_path: None,
         body_limit: None,
@@ -174,6 +178,13 @@ impl Doc {
         self.response = Some(schema_of::<T>);
         self.success_status = 201;
         self
+    }
+    /// An upsert: 201 with `T` when it created, 200 with `T` when it replaced.
+    pub fn created_or_replaced<T: JsonSchema>(self) -> Self {
+        Doc {
+            replaces: true,
+            ..self.created::<T>()
+        }
     }
     pub fn documented_as(mut self, path: &'static str) -> Self {
         self.documented_path = Some(path);
@@ -246,9 +257,11 @@ impl Api {
             );
         }
         let filter = MethodFilter::try_from(method.clone()).expect("standard method");
+        // Every call that may change something is audited: all but GET and reading POSTs.
         let guard = Guard {
             access,
             route: path,
+            audit: method != Method::GET && method != Method::HEAD && !doc.reads,
         };
         let mut method_router =
             on(filter, handler).route_layer(from_fn_with_state(guard, authorize));
@@ -274,6 +287,7 @@ impl Api {
 struct Guard {
     access: Access,
     route: &'static str,
+    audit: bool,
 }
 
 /// Authentication and authorization for one route: 401, then 403 `INSUFFICIENT_SCOPE`, then
@@ -312,8 +326,38 @@ async fn authorize(State(guard): State<Guard>, req: Request, next: Next) -> Resp
             Err(e) => return ApiError(e).into_response(),
         }
     }
+    let audit = guard.audit.then(|| {
+        (
+            org.clone(),
+            format!("{} {}", parts.method, guard.route),
+            parts.uri.path().to_string(),
+            peer_address(&parts),
+        )
+    });
     parts.extensions.insert(org);
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if let Some((org, action, target, address)) = audit {
+        if response.status().is_success() {
+            let change = Change {
+                principal: &org.principal,
+                channel: Channel::Api,
+                action,
+                target,
+                status: response.status().as_u16(),
+                address,
+            };
+            state.audit().record(&org.org, change).await;
+        }
+    }
+    response
+}
+
+/// The peer address of the request.
+pub(crate) fn peer_address(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 /// Authenticates the caller and checks the route's scope.
@@ -325,10 +369,7 @@ async fn authenticate(state: &AppState, guard: &Guard, parts: &Parts) -> Result<
         ),
         None => None,
     };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = peer_address(parts);
     let principal = state.auth().authenticate(header, peer).await?;
     set_principal(principal.service_account_id.to_string());
     let scopes = guard.access.scopes();
@@ -336,6 +377,46 @@ async fn authenticate(state: &AppState, guard: &Guard, parts: &Parts) -> Result<
         return Err(Error::InsufficientScope(scopes));
     }
     Ok(OrgCtx::new(principal))
+}
+
+/// What the route layer checks, for a caller already authenticated another way (the
+/// console's signed-in user): the access rule's scope, then, for a workspace rule, the role
+/// on `workspace` (404 for another organization's). The console calls this with the access
+/// rule of the API route it acts like ([`access_of`]), so both refuse the same things.
+pub async fn check_access(
+    state: &AppState,
+    org: &OrgCtx,
+    access: Access,
+    workspace: Option<&str>,
+) -> Result<Option<WorkspaceCtx>, Error> {
+    let scopes = access.scopes();
+    if !scopes.is_empty() && !scopes.iter().any(|s| org.principal.scopes.allows(*s)) {
+        return Err(Error::InsufficientScope(scopes));
+    }
+    match access.role() {
+        None => Ok(None),
+        Some(required) => {
+            let raw = workspace.unwrap_or_default();
+            Ok(Some(workspace_ctx(state, org, raw, required).await?))
+        }
+    }
+}
+
+/// The access rule of the API route `method path` (a registered template).
+pub fn access_of(method: &Method, path: &str) -> Option<Access> {
+    static TABLE: std::sync::OnceLock<Vec<(Method, &'static str, Access)>> =
+        std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let (_, routes) = crate::routes::api().into_parts();
+            routes
+                .into_iter()
+                .map(|r| (r.method, r.path, r.access))
+                .collect()
+        })
+        .iter()
+        .find(|(m, p, _)| m == method && *p == path)
+        .map(|(_, _, a)| *a)
 }
 
 /// The caller's context on the `{workspaceId}` of the path, when it holds `required` there.

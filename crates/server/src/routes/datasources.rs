@@ -127,13 +127,20 @@ pub async fn across(
     ctx: OrgCtx,
     Query(q): Params,
 ) -> ApiResult<Data<Vec<WorkspaceDataSources>>> {
-    let ids: Vec<String> = q
+    // Every value given, empty ones included: `?workspaceIds=` names no workspace, which is
+    // a validation error rather than "every workspace".
+    let given: Vec<&str> = q
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("workspaceIds"))
-        .flat_map(|(_, v)| v.split(','))
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+        .map(|(_, v)| v.as_str())
         .collect();
+    let ids = (!given.is_empty()).then(|| {
+        given
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_string())
+            .collect::<Vec<String>>()
+    });
     Ok(Data(s.datasources().across(&ctx, ids).await?))
 }
 
@@ -209,7 +216,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             volume)
         .route(Method::GET, "/api/v2/datasources/across-workspaces", Org(DatasourcesRead),
             doc("v2-list-datasources-across-workspaces", DATASOURCES, "Group connected data sources by workspace")
-                .describe("Repeat `?workspaceIds=` for each workspace (a comma-separated list works too); without it, every workspace the caller holds a role on. Workspaces the caller holds no role on are left out silently.")
+                .describe("Repeat `?workspaceIds=` for each workspace (a comma-separated list works too); without it, every workspace the caller holds a role on. An empty or malformed value is a `VALIDATION_ERROR` naming `workspaceIds[i]`. Workspaces the caller holds no role on are left out silently.")
                 .query("workspaceIds", false, "A workspace GUID; repeatable", json!({"type": "array", "items": {"type": "string", "format": "uuid"}}))
                 .returns::<Vec<WorkspaceDataSources>>(),
             across)

@@ -131,12 +131,11 @@ pub async fn run_playbooks(
     Path((_, id)): Path<(String, String)>,
     Query(q): Params,
 ) -> ApiResult<Data<Vec<Playbook>>> {
-    let id = path_id("Gamebook", &id)?;
     let year = q
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("year"))
         .map(|(_, v)| v.as_str());
-    Ok(Data(s.gamebooks().run_playbooks(&ctx, id, year).await?))
+    Ok(Data(s.gamebooks().run_playbooks(&ctx, &id, year).await?))
 }
 
 pub async fn by_incident(
@@ -222,8 +221,8 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             history)
         .route(Method::GET, "/api/v2/workspaces/{workspaceId}/gamebooks/history/{gamebookId}/playbooks", Access::Workspace(GamebooksRead, WorkspaceReader),
             doc("v2-get-playbooks-by-gamebook-id", GAMEBOOKS, "Get the playbooks recorded against a specific gamebook run")
-                .describe("In sequence order, one per playbook and affected entity. `year` (the vendor's storage partition) is accepted and checked for form but not needed; `tenantId` is ignored.")
-                .query("year", false, "The run's creation year.", serde_json::json!({"type": "integer"}))
+                .describe("In sequence order, one per playbook and affected entity. `year` (the vendor's storage partition) is required, as documented, and validated before the run is looked up; Palisade needs no partition, so any valid year finds the run. `tenantId` is ignored.")
+                .query("year", true, "The run's creation year (1970 to 9999).", serde_json::json!({"type": "integer", "minimum": 1970, "maximum": 9999}))
                 .query("tenantId", false, "Ignored.", serde_json::json!({"type": "string"}))
                 .returns::<Vec<Playbook>>(),
             run_playbooks)

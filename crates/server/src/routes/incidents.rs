@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
+use palisade_domain::Error;
 use palisade_types::gamebooks::Gamebook;
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AlertRule, AssignRequest, BulkUpdateRequest,
@@ -70,10 +71,22 @@ pub async fn detail(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Data<RawJson>> {
     let source = parse_source(&source)?;
-    let with_details = q
+    let with_details = match q
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("withDetails"))
-        .is_some_and(|(_, v)| v.eq_ignore_ascii_case("true") || v == "1");
+        .map(|(_, v)| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => {
+            return Err(Error::field(
+                "withDetails",
+                "'withDetails' must be true or false (1 or 0).",
+            )
+            .into())
+        }
+    };
     let entry = s.incidents().entry(&ctx.incident(source, &id)).await?;
     let raw = s.incidents().detail(&entry, with_details)?;
     // The rendered detail is cached without its catalogue, which follows the rules.
@@ -333,7 +346,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             by_entity)
         .route(Method::POST, "/api/v2/incidents/across-workspaces", Org(IncidentsRead),
             doc("v2-list-incidents-across-workspaces", INCIDENTS, "List incidents across every workspace the caller holds a role on")
-                .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` and no tokens; every later call echoes the previous `sourcePageTokens` verbatim as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Page size is server-controlled.")
+                .describe("Newest first by (createdAt, workspaceId, source, id) across workspaces, each match exactly once. The first call sends `isFirstCall: true` (or no tokens and no `isFirstCall`); every later call echoes the previous `sourcePageTokens` verbatim and complete as `workspacePageTokens`, with the same filters, until `moreIncidentsAvailable` is false. An exhausted stream gets no token; a continuation that leaves out a token the previous response gave is a `VALIDATION_ERROR` naming the stream (it would silently drop that stream). `isFirstCall: false` with no tokens is the end of a listing: an empty page, `moreIncidentsAvailable: false` (so a client echoing the last, empty token set does not loop). Tokens are sealed and bound to the organization, the stream and the filters; a tampered or mismatched token is a `VALIDATION_ERROR`. Unknown body fields are a `VALIDATION_ERROR` naming the field (a misspelt filter would widen the result). `workspaceIds` (extension) narrows the listing to those workspaces. Page size is server-controlled.")
                 .body_limit(PAGE_TOKENS_BODY_BYTES)
                 .reads().body::<AcrossWorkspacesRequest>().returns::<AcrossWorkspacesPage>(),
             across_workspaces)

@@ -55,7 +55,7 @@ pub async fn audit(
 // ---------------------------------------------------------------- route table
 
 const INVESTIGATION: &str = "Investigation";
-const LOG_QUERY_NOTE: &str = "Newest first, 100 items per page. `UserId` containing `@` matches the user principal name, otherwise the user's object id (both case-insensitive). `EntityName`, `ResourceId` and `ResourceName` are recorded in the investigation audit trail only. Follow `nextPageLink` (a relative URL whose sealed `NextPageLink` is bound to the organization, workspace, user and time filter; relative windows keep the bounds of the first page) until it is null. `canRetrieveData` tells whether the workspace has a connected connector for these logs. Every call is recorded in the audit trail (`GET …/investigation/audit`).";
+const LOG_QUERY_NOTE: &str = "Newest first, 100 items per page. Without `UserId`, the workspace's logs of every user. `UserId` containing `@` matches the user principal name, otherwise the user's object id (both case-insensitive). `EntityName`, `ResourceId` and `ResourceName` are recorded in the investigation audit trail only. Follow `nextPageLink` (a relative URL whose sealed `NextPageLink` is bound to the organization, workspace, user (or every user) and time filter; relative windows keep the bounds of the first page) until it is null. `canRetrieveData` tells whether the workspace has a connected connector for these logs. Every call is recorded in the audit trail (`GET …/investigation/audit`).";
 
 /// What both log listings document: the note and their query parameters.
 #[rustfmt::skip]
@@ -63,7 +63,7 @@ fn log_query(listing: super::table::Doc) -> super::table::Doc {
     use super::table::{json, spelled_schema};
     use palisade_types::incidents::TimeFilteringType;
     listing.describe(LOG_QUERY_NOTE)
-        .query("UserId", true, "The user's object id, or user principal name", json!({"type": "string"}))
+        .query("UserId", false, "The user's object id, or user principal name. Left out: every user of the workspace.", json!({"type": "string"}))
         .query("TimeFilteringType", true, "ThreeHours, SixHours, TwelveHours, TwentyFourHours, FourtyEightHours, Custom.", spelled_schema::<TimeFilteringType>())
         .query("StartDate", false, "Required with Custom.", json!({"type": "string", "format": "date-time"}))
         .query("EndDate", false, "Required with Custom (inclusive; at most 90 days after StartDate).", json!({"type": "string", "format": "date-time"}))

@@ -3,6 +3,7 @@
 //! single table the router, the authorization layer, the OpenAPI document and the
 //! route-walking test are built from. The order of the chain is the order of the document.
 
+pub mod audit;
 pub mod azure;
 pub mod datasources;
 pub mod gamebooks;
@@ -42,6 +43,7 @@ pub fn api() -> Api {
         gamebooks::routes,
         tickets::routes,
         azure::routes,
+        audit::routes,
     ]
     .into_iter()
     .fold(Api::new(), |api, routes| routes(api))

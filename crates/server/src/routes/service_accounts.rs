@@ -118,14 +118,16 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             create)
         .route(Method::PUT, "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsManage),
             doc("v2-update-service-account", SA, "Update a service account")
-                .describe("Absent fields are left unchanged; `workspaceAssignments`, when present, replaces every assignment.")
+                .describe("Absent fields are left unchanged; `workspaceAssignments`, when present, replaces every assignment. Demoting the last active Admin is refused (409 `CONFLICT`): an active Admin is an enabled `Admin` service account with an unexpired, unrevoked credential holding `org:service-accounts:manage`.")
                 .body::<UpdateServiceAccountRequest>().returns::<ServiceAccount>(),
             update)
         .route(Method::DELETE, "/api/v2/service-accounts/{id}", Org(OrgServiceAccountsManage),
-            doc("v2-delete-service-account", SA, "Delete a service account and its credentials").returns::<bool>(),
+            doc("v2-delete-service-account", SA, "Delete a service account and its credentials")
+                .describe("Deleting the last active Admin is refused (409 `CONFLICT`; see updating a service account).").returns::<bool>(),
             delete)
         .route(Method::POST, "/api/v2/service-accounts/{id}/disable", Org(OrgServiceAccountsManage),
-            doc("v2-disable-service-account", SA, "Disable a service account (all its credentials are rejected)").returns::<ServiceAccount>(),
+            doc("v2-disable-service-account", SA, "Disable a service account (all its credentials are rejected)")
+                .describe("Disabling the last active Admin (the caller itself included) is refused (409 `CONFLICT`; see updating a service account).").returns::<ServiceAccount>(),
             disable)
         .route(Method::POST, "/api/v2/service-accounts/{id}/enable", Org(OrgServiceAccountsManage),
             doc("v2-enable-service-account", SA, "Re-enable a disabled service account").returns::<ServiceAccount>(),
@@ -136,6 +138,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
                 .optional_body::<CreateCredentialRequest>().created::<IssuedCredential>(),
             issue_credential)
         .route(Method::POST, "/api/v2/service-accounts/{id}/credentials/{credentialId}/revoke", Org(OrgServiceAccountsManage),
-            doc("v2-revoke-service-account-credential", SA, "Revoke a credential (idempotent, irreversible)").returns::<Credential>(),
+            doc("v2-revoke-service-account-credential", SA, "Revoke a credential (idempotent, irreversible)")
+                .describe("Revoking the last credential that makes its account an active Admin, when no other active Admin remains, is refused (409 `CONFLICT`; see updating a service account).").returns::<Credential>(),
             revoke_credential)
 }

@@ -33,6 +33,8 @@ const GUIDES: &[(&str, &str)] = &[
         "connectors.md",
         include_str!("../../../../docs/connectors.md"),
     ),
+    ("console.md", include_str!("../../../../docs/console.md")),
+    ("contract.md", include_str!("../../../../docs/contract.md")),
     (
         "datasources.md",
         include_str!("../../../../docs/datasources.md"),
@@ -53,6 +55,8 @@ const GUIDES: &[(&str, &str)] = &[
         "investigation.md",
         include_str!("../../../../docs/investigation.md"),
     ),
+    ("jobs.md", include_str!("../../../../docs/jobs.md")),
+    ("storage.md", include_str!("../../../../docs/storage.md")),
     ("tickets.md", include_str!("../../../../docs/tickets.md")),
     ("webhooks.md", include_str!("../../../../docs/webhooks.md")),
 ];
@@ -124,6 +128,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
              # TYPE palisade_gamebook_events_pending gauge\npalisade_gamebook_events_pending {gamebook_events}\n"
         ));
     }
+    match state.jobs().render_metrics().await {
+        Ok(jobs) => text.push_str(&jobs),
+        Err(e) => tracing::warn!(error = %e, "reading the job queue's figures failed"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -191,9 +199,14 @@ pub async fn guide(Path(name): Path<String>) -> ApiResult<Response> {
         .into_response())
 }
 
-/// `/` leads to the API reference.
-pub async fn root() -> Response {
-    axum::response::Redirect::temporary("/docs").into_response()
+/// `/` leads to the console, or to the API reference when the console is disabled.
+pub async fn root(State(state): State<AppState>) -> Response {
+    let to = if state.config().console.enabled {
+        "/console"
+    } else {
+        "/docs"
+    };
+    axum::response::Redirect::temporary(to).into_response()
 }
 
 pub async fn ping() -> Data<Pong> {
@@ -238,11 +251,11 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             doc("docs", SYSTEM, "Rendered API reference").extension().raw("text/html"),
             docs_page)
         .route(Method::GET, "/", Public,
-            doc("root", SYSTEM, "Redirects to the API reference (`/docs`)").extension().raw("text/html").status(307),
+            doc("root", SYSTEM, "Redirects to the console (`/console`), or to the API reference (`/docs`) when the console is disabled").extension().raw("text/html").status(307),
             root)
         .route(Method::GET, "/docs/{guide}", Public,
             doc("docs-guide", SYSTEM, "A guide of `docs/`, e.g. [webhooks.md](/docs/webhooks.md)")
-                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `tickets.md`, `webhooks.md`.")
+                .describe("The Markdown source of the guide, as `text/plain`. Guides: `ARCHITECTURE.md`, `azure.md`, `benchmarks.md`, `configuration.md`, `connectors.md`, `console.md`, `contract.md`, `datasources.md`, `decisions.md`, `gamebooks.md`, `incidents.md`, `investigation.md`, `jobs.md`, `storage.md`, `tickets.md`, `webhooks.md`.")
                 .extension().raw("text/plain"),
             guide)
         .route(Method::GET, "/docs/redoc.standalone.js", Public,

@@ -78,7 +78,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/tickets", Access::Workspace(TicketsManage, IncidentResponder),
             doc("v2-upsert-ticket", TICKETS, "Create or replace a service ticket")
                 .describe("Keyed by `ticketId` within the workspace; exactly one PSA sub-object. 201 when created, 200 when replaced. `number` and `priority` default to the PSA ticket's own.")
-                .extension().body::<ServiceTicketInput>().created::<ServiceTicket>(),
+                .extension().body::<ServiceTicketInput>().created_or_replaced::<ServiceTicket>(),
             upsert)
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/tickets/link", Access::Workspace(TicketsManage, IncidentResponder),
             doc("v2-link-ticket", TICKETS, "Link a service ticket to an incident")

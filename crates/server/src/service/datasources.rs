@@ -488,15 +488,29 @@ impl DataSourceService {
             .collect())
     }
 
-    /// `GET /datasources/across-workspaces`.
+    /// `GET /datasources/across-workspaces`: `workspace_ids` as given (`None` when the
+    /// parameter is absent; every given value must be a GUID).
     pub async fn across(
         &self,
         ctx: &OrgCtx,
-        workspace_ids: Vec<String>,
+        workspace_ids: Option<Vec<String>>,
     ) -> Result<Vec<WorkspaceDataSources>> {
         let names = self.store.tenant(&ctx.org).workspace_names().await?;
         let mut v = Validator::new();
-        let selected = selected_workspaces(&mut v, &ctx.principal, &names, Some(&workspace_ids));
+        if let Some(ids) = &workspace_ids {
+            for (i, raw) in ids.iter().enumerate() {
+                if raw.is_empty() {
+                    v.add(
+                        format!("workspaceIds[{i}]"),
+                        "An empty workspace id: give a workspace GUID, or leave 'workspaceIds' out for every workspace.",
+                    );
+                }
+            }
+        }
+        let workspace_ids: Option<Vec<String>> =
+            workspace_ids.map(|ids| ids.into_iter().filter(|s| !s.is_empty()).collect());
+        let selected =
+            selected_workspaces(&mut v, &ctx.principal, &names, workspace_ids.as_deref());
         v.finish()?;
         let mut out = Vec::with_capacity(selected.len());
         for (ws, name) in selected {

@@ -3,25 +3,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use palisade_domain::incident::{incident_id, normalize};
-use palisade_domain::validate::parse_list;
 use palisade_domain::{Error, Result, Validator};
-use palisade_store::{
-    AcrossFilter, Applied, Cursor, IncidentKey, IncidentRow, IngestIncident, Store, WorkspaceId,
-};
+use palisade_store::{Applied, IncidentKey, IncidentRow, IngestIncident, Store};
 use palisade_types::incidents::{
-    AcrossWorkspacesPage, AcrossWorkspacesRequest, EntityKind, Evidence, IncidentComment,
-    IncidentDetail, IncidentInput, IncidentSource, IncidentStatus, IngestBatchResult,
-    IngestOneResult, IngestOutcome, IngestResult, InvestigationDetails, RelatedIncident,
-    RelatedIncidents, Severity, SourcePageTokens, TimeFilteringType,
+    EntityKind, Evidence, IncidentComment, IncidentDetail, IncidentInput, IncidentSource,
+    IngestBatchResult, IngestOneResult, IngestOutcome, IngestResult, InvestigationDetails,
+    RelatedIncident, RelatedIncidents, TimeFilteringType,
 };
-use sha2::Digest;
-use uuid::Uuid;
 
 use super::incident_wire as wire;
-use crate::access::{OrgCtx, WorkspaceCtx};
-use crate::paging::{PageSealer, PageState};
+use crate::access::WorkspaceCtx;
+use crate::paging::PageSealer;
 use crate::service::cache::{Cached, IncidentCache};
 use crate::service::datasources::ingest_volume;
 use palisade_types::datasources::ConnectorType;
@@ -41,9 +35,9 @@ pub struct RawBatch {
 const BY_ENTITY_LIMIT: i64 = 100;
 
 pub struct IncidentService {
-    store: Store,
-    sealer: PageSealer,
-    page_size: usize,
+    pub(super) store: Store,
+    pub(super) sealer: PageSealer,
+    pub(super) page_size: usize,
     cache: Arc<IncidentCache>,
 }
 
@@ -450,296 +444,6 @@ impl IncidentService {
                     classification_comment: r.doc.classification_comment.clone(),
                 })
                 .collect(),
-        })
-    }
-
-    /// `POST /incidents/across-workspaces` (DESIGN §5): newest first across the workspaces the
-    /// caller holds a role on, each match exactly once, with sealed per-stream tokens.
-    pub async fn across_workspaces(
-        &self,
-        ctx: &OrgCtx,
-        req: AcrossWorkspacesRequest,
-    ) -> Result<AcrossWorkspacesPage> {
-        let tenant = self.store.tenant(&ctx.org);
-        let mut v = Validator::new();
-        let mut sources: Vec<IncidentSource> = parse_list(
-            &mut v,
-            "sources",
-            &req.sources,
-            IncidentSource::parse,
-            IncidentSource::allowed(),
-        );
-        if sources.is_empty() {
-            sources = IncidentSource::ALL.to_vec();
-        }
-        sources.sort();
-        let mut severities: Vec<Severity> = parse_list(
-            &mut v,
-            "severities",
-            &req.severities,
-            Severity::parse,
-            Severity::allowed(),
-        );
-        severities.sort();
-        let mut statuses: Vec<IncidentStatus> = parse_list(
-            &mut v,
-            "statuses",
-            &req.statuses,
-            IncidentStatus::parse,
-            IncidentStatus::allowed(),
-        );
-        statuses.sort();
-        let query = v
-            .optional_str("query", req.query.as_deref(), 200)
-            .map(|q| q.to_lowercase());
-        let mut assignees: Vec<String> = Vec::new();
-        for (i, e) in req.assignee_emails.iter().flatten().enumerate() {
-            if let Some(e) = v.optional_str(&format!("assigneeEmails[{i}]"), Some(e), 320) {
-                let e = e.to_lowercase();
-                if !assignees.contains(&e) {
-                    assignees.push(e);
-                }
-            }
-        }
-        assignees.sort();
-        if assignees.len() > 100 {
-            v.add("assigneeEmails", "At most 100 emails.");
-        }
-        let include_unassigned = req.include_unassigned.unwrap_or(false);
-        let window = req
-            .time_filter_selection
-            .as_ref()
-            .and_then(|t| t.type_.as_deref())
-            .map(|t| t.trim().to_string());
-        let (mut custom_start, mut custom_end) = (None, None);
-        match window.as_deref() {
-            None | Some("TwentyFourHours") | Some("SevenDays") | Some("ThirtyDays") => {}
-            Some("Custom") => {
-                let t = req.time_filter_selection.as_ref().unwrap();
-                for (field, value, slot) in [
-                    (
-                        "timeFilterSelection.customStartUtc",
-                        &t.custom_start_utc,
-                        &mut custom_start,
-                    ),
-                    (
-                        "timeFilterSelection.customEndUtc",
-                        &t.custom_end_utc,
-                        &mut custom_end,
-                    ),
-                ] {
-                    match value
-                        .as_deref()
-                        .map(|s| DateTime::parse_from_rfc3339(s.trim()))
-                    {
-                        None => v.add(
-                            field,
-                            format!("'{field}' is required when the type is Custom."),
-                        ),
-                        Some(Err(_)) => v.add(
-                            field,
-                            format!("'{field}' must be an ISO-8601 date-time with an offset."),
-                        ),
-                        Some(Ok(t)) => *slot = Some(t.with_timezone(&Utc)),
-                    }
-                }
-                if let (Some(s), Some(e)) = (custom_start, custom_end) {
-                    if e < s {
-                        v.add(
-                            "timeFilterSelection.customEndUtc",
-                            "The end must not be before the start.",
-                        );
-                    }
-                }
-            }
-            Some(other) => {
-                let shown: String = other.chars().take(64).collect();
-                v.add(
-                    "timeFilterSelection.type",
-                    format!("'{shown}' is not allowed. Allowed: TwentyFourHours, SevenDays, ThirtyDays, Custom."),
-                )
-            }
-        }
-        v.finish()?;
-
-        // The filter fingerprint binds tokens to the filters they were issued for.
-        let canonical = serde_json::json!({
-            "sources": sources, "severities": severities, "statuses": statuses, "query": query,
-            "assignees": assignees, "includeUnassigned": include_unassigned, "window": window,
-            "customStart": custom_start, "customEnd": custom_end,
-        });
-        let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
-        let mut fingerprint = [0u8; 16];
-        fingerprint.copy_from_slice(&digest[..16]);
-
-        let all = tenant.workspace_names().await?;
-        let org_workspaces = all.len();
-        let visible: HashMap<Uuid, (WorkspaceId, String)> = all
-            .into_iter()
-            .filter_map(|(id, name)| Some((id, (ctx.principal.workspace(&id)?.0, name))))
-            .collect();
-        let tokens = req.workspace_page_tokens.unwrap_or_default();
-        let first = req.is_first_call.unwrap_or(tokens.is_empty());
-        let invalid = || {
-            Error::ValidationDetail {
-            detail: "One or more pagination tokens are invalid. Use the tokens from the previous response unmodified."
-                .into(),
-            errors: [(
-                "workspacePageTokens".to_string(),
-                vec!["One or more pagination tokens are invalid. Restart from the first call with an empty workspacePageTokens array.".to_string()],
-            )]
-            .into(),
-        }
-        };
-        let (state, live): (PageState, Vec<(Uuid, IncidentSource)>) = if first {
-            let now = Utc::now();
-            let (since, until) = match window.as_deref() {
-                Some("TwentyFourHours") => (Some(now - Duration::hours(24)), None),
-                Some("SevenDays") => (Some(now - Duration::days(7)), None),
-                Some("ThirtyDays") => (Some(now - Duration::days(30)), None),
-                Some("Custom") => (custom_start, custom_end),
-                _ => (None, None),
-            };
-            let mut live: Vec<(Uuid, IncidentSource)> = Vec::new();
-            for ws in visible.keys() {
-                for s in &sources {
-                    live.push((*ws, *s));
-                }
-            }
-            (
-                PageState {
-                    fingerprint,
-                    since: since.map(palisade_domain::time::to_micros),
-                    until: until.map(palisade_domain::time::to_micros),
-                    cursor: None,
-                },
-                live,
-            )
-        } else {
-            let mut state: Option<PageState> = None;
-            let mut live = Vec::new();
-            let mut opener = self.sealer.opener(&ctx.org);
-            let mut listed = std::collections::HashSet::new();
-            for entry in &tokens {
-                let ws = entry
-                    .workspace_id
-                    .as_deref()
-                    .and_then(|w| Uuid::parse_str(w).ok())
-                    .ok_or_else(invalid)?;
-                for (name, token) in entry.source_tokens.iter().flatten() {
-                    let source = IncidentSource::parse(name).ok_or_else(invalid)?;
-                    let opened = opener.open(ws, source, token).ok_or_else(invalid)?;
-                    if opened.fingerprint != fingerprint || !sources.contains(&source) {
-                        return Err(invalid());
-                    }
-                    match &state {
-                        None => state = Some(opened),
-                        Some(s) if *s == opened => {}
-                        Some(_) => return Err(invalid()),
-                    }
-                    // A token never widens what the caller may see.
-                    if visible.contains_key(&ws) && listed.insert((ws, source)) {
-                        live.push((ws, source));
-                    }
-                }
-            }
-            match state {
-                Some(s) => (s, live),
-                None => {
-                    return Ok(AcrossWorkspacesPage {
-                        incidents: Vec::new(),
-                        source_page_tokens: Vec::new(),
-                        more_incidents_available: false,
-                    })
-                }
-            }
-        };
-        let mut workspaces: Vec<Uuid> = live.iter().map(|(w, _)| *w).collect();
-        workspaces.sort();
-        workspaces.dedup();
-        // When every workspace of the organization is in play, the listing needs no
-        // workspace list at all (the common case for MSSP administrators).
-        let workspaces = (workspaces.len() < org_workspaces).then(|| {
-            workspaces
-                .iter()
-                .filter_map(|w| visible.get(w).map(|(id, _)| *id))
-                .collect()
-        });
-        let filter = AcrossFilter {
-            workspaces,
-            sources: sources.clone(),
-            severities,
-            statuses,
-            since: state.since,
-            until: state.until,
-            query,
-            assignees,
-            include_unassigned,
-        };
-        let mut rows = tenant
-            .list_across(&filter, state.cursor.as_ref(), self.page_size as i64 + 1)
-            .await?;
-        let more = rows.len() > self.page_size;
-        rows.truncate(self.page_size);
-        let cursor = rows
-            .last()
-            .map(|r| Cursor {
-                created_at: palisade_domain::time::to_micros(r.created_at),
-                workspace_id: r.workspace_id,
-                source: r.source,
-                id: r.id.clone(),
-            })
-            .or(state.cursor.clone());
-        let mut source_page_tokens = Vec::new();
-        if more {
-            let floors = tenant.stream_floors().await?;
-            let next = self.sealer.seal_page(
-                &ctx.org,
-                &PageState {
-                    cursor: cursor.clone(),
-                    ..state
-                },
-            );
-            let mut by_ws: std::collections::BTreeMap<
-                Uuid,
-                std::collections::BTreeMap<String, String>,
-            > = Default::default();
-            for (ws, source) in &live {
-                // A stream whose oldest incident is newer than the cursor is exhausted.
-                let Some(floor) = floors.get(&(*ws, *source)) else {
-                    continue;
-                };
-                if let Some(c) = &cursor {
-                    if *floor > c.created_at {
-                        continue;
-                    }
-                }
-                by_ws
-                    .entry(*ws)
-                    .or_default()
-                    .insert(source.as_str().to_string(), next.token(*ws, *source));
-            }
-            source_page_tokens = by_ws
-                .into_iter()
-                .map(|(workspace_id, source_tokens)| SourcePageTokens {
-                    workspace_id,
-                    source_tokens,
-                })
-                .collect();
-        }
-        Ok(AcrossWorkspacesPage {
-            incidents: rows
-                .into_iter()
-                .map(|r| {
-                    let name = visible
-                        .get(&r.workspace_id)
-                        .map(|(_, name)| name.clone())
-                        .unwrap_or_default();
-                    wire::list_item(r, name)
-                })
-                .collect(),
-            more_incidents_available: more && !source_page_tokens.is_empty(),
-            source_page_tokens,
         })
     }
 }

@@ -268,7 +268,8 @@ pub fn directory_row(v: &mut Validator, i: usize, x: &DirectoryLogInput) -> Opti
 
 /// A parsed and validated log query.
 struct LogQuery {
-    user: String,
+    /// `None`: every user of the workspace.
+    user: Option<String>,
     by: UserMatch,
     key: String,
     filter: TimeFilteringType,
@@ -420,7 +421,7 @@ impl InvestigationService {
 
     fn parse_query(&self, ws: &WorkspaceId, kind: LogKind, q: &Params) -> Result<LogQuery> {
         let mut v = Validator::new();
-        let user = v.required_str("UserId", param(q, "UserId"), MAX_USER);
+        let user = v.optional_str("UserId", param(q, "UserId"), MAX_USER);
         let filter = match param(q, "TimeFilteringType") {
             None => {
                 v.add(
@@ -484,11 +485,12 @@ impl InvestigationService {
         let resource_id = audit(&mut v, "ResourceId");
         let resource_name = audit(&mut v, "ResourceName");
         v.finish()?;
-        let (user, filter, (since, until)) = (user.unwrap(), filter.unwrap(), window.unwrap());
-        let (by, key) = if user.contains('@') {
-            (UserMatch::PrincipalName, user.to_lowercase())
-        } else {
-            (UserMatch::ObjectId, user.to_lowercase())
+        let (filter, (since, until)) = (filter.unwrap(), window.unwrap());
+        // No user's key is empty, so the empty key (every user) binds tokens apart.
+        let (by, key) = match &user {
+            None => (UserMatch::Any, String::new()),
+            Some(u) if u.contains('@') => (UserMatch::PrincipalName, u.to_lowercase()),
+            Some(u) => (UserMatch::ObjectId, u.to_lowercase()),
         };
         let mut out = LogQuery {
             user,
@@ -539,7 +541,9 @@ impl InvestigationService {
 
     fn next_link(&self, ws: Uuid, kind: LogKind, q: &LogQuery, token: &str) -> String {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
-        s.append_pair("UserId", &q.user);
+        if let Some(user) = &q.user {
+            s.append_pair("UserId", user);
+        }
         s.append_pair("TimeFilteringType", q.filter.as_str());
         if q.filter == TimeFilteringType::Custom {
             if let (Some(a), Some(b)) = (&q.start_raw, &q.end_raw) {
@@ -606,7 +610,10 @@ impl InvestigationService {
                 "No {what} found: the workspace has no connected {} connector.",
                 connector.as_str()
             ),
-            (0, true) => format!("No {what} for this user in the selected time range."),
+            (0, true) if q.user.is_some() => {
+                format!("No {what} for this user in the selected time range.")
+            }
+            (0, true) => format!("No {what} in the selected time range."),
             (n, _) if more => format!("{n} {what} returned; more are available at nextPageLink."),
             (n, _) => format!("{n} {what} returned."),
         };
@@ -619,7 +626,8 @@ impl InvestigationService {
                     service_account_id: ctx.principal.service_account_id,
                     credential_id: ctx.principal.credential_id,
                     log_kind: kind.as_str().into(),
-                    user_id: q.user.clone(),
+                    // Empty: the query covered every user (the column predates that).
+                    user_id: q.user.clone().unwrap_or_default(),
                     time_filtering_type: q.filter.as_str().into(),
                     start_at: q.since,
                     end_at: q.until,
@@ -704,7 +712,7 @@ impl InvestigationService {
                     service_account_id: a.service_account_id,
                     credential_id: a.credential_id,
                     log_type: a.log_kind,
-                    user_id: a.user_id,
+                    user_id: Some(a.user_id).filter(|u| !u.is_empty()),
                     time_filtering_type: a.time_filtering_type,
                     start_date: from_micros(a.start_at),
                     end_date: from_micros(a.end_at),

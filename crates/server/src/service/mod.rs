@@ -1,12 +1,15 @@
 //! The service layer: validation, authorization beyond the route's scope and role, and
 //! orchestration of the store. Handlers call exactly one method here.
 
+pub mod audit;
 pub mod azure;
 pub mod cache;
 pub mod connectors;
+pub mod dashboard;
 pub mod datasources;
 pub mod gamebooks;
 pub mod incident_actions;
+mod incident_listing;
 pub mod incident_native;
 pub mod incident_wire;
 pub mod incidents;
@@ -17,6 +20,7 @@ pub mod tickets;
 mod users;
 pub mod webhooks;
 
+pub use audit::AuditService;
 pub use azure::AzureService;
 pub use datasources::DataSourceService;
 pub use gamebooks::GamebookService;

@@ -1,9 +1,9 @@
 //! Webhook delivery: sealed delivery credentials, one delivery attempt ([`Deliverer`]) and
-//! the background engine ([`engine::Engine`]) that fans outbox events out to webhooks and
-//! works the delivery queue, over the event catalogue of [`palisade_domain::events`]. See
+//! the background work ([`delivery`]: a job kind on the runtime of `crates/jobs`, and the
+//! dispatcher that fans outbox events out to webhooks), over the event catalogue of [`palisade_domain::events`]. See
 //! `docs/webhooks.md`.
 
-pub mod engine;
+pub mod delivery;
 pub mod signing;
 pub use palisade_net::ssrf;
 
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use palisade_store::OrgId;
-use palisade_store::{NewJob, PendingEvent, WebhookRow};
+use palisade_store::{Delivery, PendingEvent, WebhookRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -281,7 +281,10 @@ impl Deliverer {
         for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let mut resp = req.send().await.map_err(describe_send_error)?;
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| palisade_net::upstream::describe_request_error(&e, "receiver"))?;
         let status = resp.status().as_u16();
         let retry_after = palisade_net::upstream::retry_after(resp.headers());
         let mut snippet = Vec::new();
@@ -307,30 +310,6 @@ impl Deliverer {
     }
 }
 
-fn describe_send_error(e: reqwest::Error) -> String {
-    use std::error::Error as _;
-    if e.is_timeout() {
-        return "The receiver did not answer within the timeout.".into();
-    }
-    let mut msg = String::from(if e.is_connect() {
-        "Could not connect to the receiver"
-    } else {
-        "The request failed"
-    });
-    let mut source = e.source();
-    let mut last = None;
-    while let Some(s) = source {
-        last = Some(s.to_string());
-        source = s.source();
-    }
-    if let Some(cause) = last {
-        msg.push_str(": ");
-        msg.push_str(&cause);
-    }
-    msg.push('.');
-    msg
-}
-
 /// Does a webhook receive this event?
 pub fn matches(hook: &WebhookRow, e: &PendingEvent) -> bool {
     hook.status != "Disabled"
@@ -346,7 +325,7 @@ pub fn matches(hook: &WebhookRow, e: &PendingEvent) -> bool {
 }
 
 /// The jobs an event fans out to.
-pub fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
+pub fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<Delivery> {
     let targets: Vec<&WebhookRow> = hooks.iter().filter(|h| matches(h, e)).collect();
     if targets.is_empty() {
         return Vec::new();
@@ -372,7 +351,7 @@ pub fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
     .to_string();
     targets
         .into_iter()
-        .map(|h| NewJob {
+        .map(|h| Delivery {
             org: e.org,
             webhook_id: h.id,
             event_id: e.id,
@@ -383,7 +362,6 @@ pub fn plan(e: &PendingEvent, hooks: &[WebhookRow]) -> Vec<NewJob> {
             subject_display_name: display.clone(),
             subject_attributes: Some(attributes.clone()),
             occurred_at: Some(e.occurred_at),
-            next_attempt_at: e.created_at,
             original_delivery_id: None,
             pending_log_id: None,
         })

@@ -377,6 +377,24 @@ async fn datasources_across_workspaces_groups_visible_workspaces() {
         .await;
     r.assert_problem(400, "VALIDATION_ERROR");
     assert!(r.json["errors"]["workspaceIds[0]"].is_array(), "{}", r.text);
+    // An empty value names no workspace: a validation error, not "every workspace".
+    for (query, key) in [
+        ("workspaceIds=".to_string(), "workspaceIds[0]"),
+        (format!("workspaceIds={ws1},"), "workspaceIds[1]"),
+        (
+            format!("workspaceIds={ws1}&workspaceIds="),
+            "workspaceIds[1]",
+        ),
+    ] {
+        let r = app
+            .get(
+                &format!("/api/v2/datasources/across-workspaces?{query}"),
+                Some(&org.admin),
+            )
+            .await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        assert!(r.json["errors"][key].is_array(), "{query}: {}", r.text);
+    }
     let (no_scope, _) = app
         .service_account(
             &org.admin,

@@ -432,6 +432,27 @@ async fn an_ingested_incident_runs_its_auto_run_rule_and_the_playbooks_change_it
         .await;
     r.assert_problem(400, "VALIDATION_ERROR");
     assert!(r.json["errors"]["year"].is_array());
+    // `year` is required, and validated before the run is looked up: an unknown or
+    // malformed run without it is a validation error, not a 404.
+    for run in [id.to_string(), Uuid::new_v4().to_string(), "nope".into()] {
+        let r = app
+            .get(
+                &format!("/api/v2/workspaces/{ws}/gamebooks/history/{run}/playbooks"),
+                Some(a),
+            )
+            .await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        assert!(r.json["errors"]["year"].is_array(), "{}", r.text);
+    }
+    app.get(
+        &format!(
+            "/api/v2/workspaces/{ws}/gamebooks/history/{}/playbooks?year=2026",
+            Uuid::new_v4()
+        ),
+        Some(a),
+    )
+    .await
+    .assert_problem(404, "NOT_FOUND");
     let r = app
         .get(
             &format!("/api/v2/workspaces/{ws}/gamebooks/by-incident/INC-1"),
@@ -678,6 +699,24 @@ async fn a_failing_http_action_is_recorded_with_its_error() {
     let msg = run["playbooks"][1]["errorMessage"].as_str().unwrap();
     assert!(msg.starts_with("Could not connect to the target"), "{msg}");
 
+    // Issue 16, item 15: `/metrics` counts gamebook runs by outcome, and the run jobs.
+    let kind = "kind=\"gamebook.run\"";
+    let want = [
+        format!("palisade_job_outcomes_total{{{kind},outcome=\"PartiallySucceeded\"}} 1"),
+        format!("palisade_job_outcomes_total{{{kind},outcome=\"Failed\"}} 1"),
+        format!("palisade_jobs_total{{{kind},outcome=\"succeeded\"}} 2"),
+        format!("palisade_jobs_queued{{{kind}}} 0"),
+    ];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = app.get("/metrics", None).await.text;
+        if want.iter().all(|w| text.lines().any(|l| l == w)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{want:?} in {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // Without allow_private_targets the SSRF guard refuses a loopback target.
     let strict = TestApp::spawn_with(|c| {
         c.gamebooks.poll_interval_ms = 50;
@@ -788,11 +827,20 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     // step two and is gone.
     let now = palisade_domain::time::to_micros(chrono::Utc::now());
     let lease = now + 1_000_000;
-    let claimed = system
-        .claim_runs("dead-replica", now, lease, 10)
+    let leased = system
+        .lease_jobs(
+            palisade_store::RUN_KIND,
+            "dead-replica",
+            now,
+            lease,
+            10,
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(claimed, vec![id]);
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].payload, id.to_string());
+    assert!(system.adopt_run(id, "dead-replica", lease).await.unwrap());
     let item = system.run_for_work(id).await.unwrap().unwrap();
     let steps = item.steps.clone();
     assert!(system
@@ -827,7 +875,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     assert_eq!(r.data()["playbooks"][0]["status"], "Succeeded");
     assert_eq!(r.data()["playbooks"][1]["status"], "Running");
     // While the lease holds, no other worker takes the run.
-    app.state.gamebook_engine().runs_queued();
+    app.state.jobs().wake(palisade_store::RUN_KIND);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         app.get(&get, Some(a)).await.data()["playbooks"][1]["status"],
@@ -840,7 +888,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
 
     // After the lease lapses, the live worker resumes it.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    app.state.gamebook_engine().runs_queued();
+    app.state.jobs().wake(palisade_store::RUN_KIND);
     let run = wait_status(
         &app,
         a,
@@ -1053,7 +1101,7 @@ async fn catalogue_and_rule_routes_validate_and_hide_other_organizations() {
         .await
         .assert_problem(404, "NOT_FOUND");
     app.get(
-        &format!("{gb}/history/{}/playbooks", Uuid::new_v4()),
+        &format!("{gb}/history/{}/playbooks?year=2026", Uuid::new_v4()),
         Some(a),
     )
     .await
@@ -1300,4 +1348,50 @@ async fn two_replicas_start_and_work_each_run_once() {
             "R-{i}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_gamebook_comment_emits_incident_updated_with_the_comment() {
+    let app = app().await;
+    let org = app.org("Gamebook comments").await;
+    let a = &org.admin;
+    let ws = app.workspace(&org, "SOC").await;
+    let note = playbook(
+        &app,
+        a,
+        json!({"name": "Note", "action": {"type": "AddComment", "message": "Triage of #{{incident.number}}"}}),
+    )
+    .await;
+    rule(
+        &app,
+        a,
+        ws,
+        json!({"title": "Note beacons", "matchType": "Contains", "titlePattern": "Beacon",
+               "playbookIds": [note], "isAutoRun": true}),
+    )
+    .await;
+    ingest(
+        &app,
+        a,
+        ws,
+        "INC-1",
+        json!({"title": "Beacon", "severity": "Low"}),
+    )
+    .await;
+    wait_succeeded(&app, a, 1).await;
+    let events = app.events(&org).await;
+    let updates: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.event_type == "incident.updated")
+        .map(|e| &e.payload)
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let changes = updates[0]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["field"], "comments");
+    assert!(changes[0]["from"].is_null());
+    assert_eq!(changes[0]["to"]["message"], "Triage of #1");
+    assert_eq!(changes[0]["to"]["isActivityComment"], false);
+    let listed = comments(&app, a, ws, "INC-1").await;
+    assert_eq!(changes[0]["to"]["id"], listed[0]["id"]);
 }

@@ -75,6 +75,40 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
                               "classificationReason": "ConfirmedActivity"});
     let r = set_status(&app, &org.admin, &base, &wrong_reason).await;
     r.assert_problem(400, "VALIDATION_ERROR");
+    // The errors name the valid values: the reasons valid for the classification.
+    assert!(
+        r.json["errors"]["classificationReason"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("Reasons for 'FalsePositive': InaccurateData, IncorrectAlertLogic, Other."),
+        "{}",
+        r.text
+    );
+    let r = set_status(
+        &app,
+        &org.admin,
+        &base,
+        &json!({"status": "Closed", "classification": "BenignPositive"}),
+    )
+    .await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(
+        r.json["errors"]["classificationReason"][0]
+            .as_str()
+            .unwrap()
+            .contains("Reasons for 'BenignPositive': SuspiciousButExpected, Other."),
+        "{}",
+        r.text
+    );
+    let r = set_status(&app, &org.admin, &base, &json!({"status": "Closed"})).await;
+    assert!(
+        r.json["errors"]["classification"][0]
+            .as_str()
+            .unwrap()
+            .contains("TruePositive"),
+        "{}",
+        r.text
+    );
     let r = set_status(
         &app,
         &org.admin,
@@ -137,11 +171,23 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
         .iter()
         .map(|c| c["field"].as_str().unwrap())
         .collect();
-    // Changes are listed in field-name order.
+    // Changes are listed in field-name order; the caller's comment is one of them.
     assert_eq!(
         fields,
-        vec!["classification", "classificationReason", "status"]
+        vec![
+            "classification",
+            "classificationReason",
+            "comments",
+            "status"
+        ]
     );
+    let comment = &updates[0]["changes"][2];
+    assert!(comment["from"].is_null());
+    assert_eq!(
+        comment["to"]["message"],
+        "Confirmed benign. User was traveling."
+    );
+    assert_eq!(comment["to"]["isClosingComment"], true);
 }
 
 #[tokio::test]
@@ -340,34 +386,105 @@ async fn comments_create_and_edit_with_either_scope() {
         .as_str()
         .unwrap()
         .to_string();
+    let refused = [
+        (
+            true,
+            format!("{base}/comments/{activity}"),
+            "rewrite history",
+            409,
+            "CONFLICT",
+        ),
+        (true, format!("{base}/comments/nope"), "x", 404, "NOT_FOUND"),
+        (
+            false,
+            format!("{base}/comments"),
+            "",
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            false,
+            format!("/api/v2/workspaces/{ws}/incidents/Sentinel/NOPE/comments"),
+            "x",
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (edit, path, content, status, code) in refused {
+        let body = json!({ "content": content });
+        let r = if edit {
+            app.put(&path, Some(&org.admin), &body).await
+        } else {
+            app.post(&path, Some(&org.admin), &body).await
+        };
+        r.assert_problem(status, code);
+    }
+}
+
+#[tokio::test]
+async fn comments_emit_incident_updated_with_the_comment() {
+    let (app, org, ws) = setup().await;
+    let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
+    let updates = |events: Vec<palisade_store::StoredEvent>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|e| e.event_type == "incident.updated")
+            .map(|e| e.payload)
+            .collect()
+    };
+    assert!(updates(app.events(&org).await).is_empty());
+    let r = app
+        .post(
+            &format!("{base}/comments"),
+            Some(&org.admin),
+            &json!({"content": "Customer confirmed the trip."}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.data()["id"].as_str().unwrap().to_string();
+    // The legacy route (source in the body) is the same operation.
+    let r = app
+        .post(
+            &format!("/api/v2/workspaces/{ws}/incidents/INC-1/comments"),
+            Some(&org.admin),
+            &json!({"content": "Second note", "source": "sentinel"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .put(
+            &format!("{base}/comments/{id}"),
+            Some(&org.admin),
+            &json!({"content": "Customer confirmed the trip to Lisbon."}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The same text again changes nothing.
     app.put(
-        &format!("{base}/comments/{activity}"),
+        &format!("{base}/comments/{id}"),
         Some(&org.admin),
-        &json!({"content": "rewrite history"}),
+        &json!({"content": "Customer confirmed the trip to Lisbon."}),
     )
-    .await
-    .assert_problem(409, "CONFLICT");
-    app.put(
-        &format!("{base}/comments/nope"),
-        Some(&org.admin),
-        &json!({"content": "x"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
-    app.post(
-        &format!("{base}/comments"),
-        Some(&org.admin),
-        &json!({"content": ""}),
-    )
-    .await
-    .assert_problem(400, "VALIDATION_ERROR");
-    app.post(
-        &format!("/api/v2/workspaces/{ws}/incidents/Sentinel/NOPE/comments"),
-        Some(&org.admin),
-        &json!({"content": "x"}),
-    )
-    .await
-    .assert_problem(404, "NOT_FOUND");
+    .await;
+    let u = updates(app.events(&org).await);
+    assert_eq!(u.len(), 3, "{u:?}");
+    for e in &u {
+        assert_eq!(e["incidentId"], "INC-1");
+        assert_eq!(e["changes"].as_array().unwrap().len(), 1);
+        assert_eq!(e["changes"][0]["field"], "comments");
+    }
+    let (created, edited) = (&u[0]["changes"][0], &u[2]["changes"][0]);
+    assert!(created["from"].is_null());
+    assert_eq!(created["to"]["id"], id.as_str());
+    assert_eq!(created["to"]["message"], "Customer confirmed the trip.");
+    assert_eq!(created["to"]["authorName"], r.data()["authorName"]);
+    assert_eq!(u[1]["changes"][0]["to"]["message"], "Second note");
+    assert_eq!(edited["from"]["message"], "Customer confirmed the trip.");
+    assert_eq!(
+        edited["to"]["message"],
+        "Customer confirmed the trip to Lisbon."
+    );
+    assert_eq!(edited["to"]["id"], id.as_str());
 }
 
 #[tokio::test]

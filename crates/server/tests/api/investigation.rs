@@ -236,6 +236,53 @@ async fn investigation_signin_logs_page_every_row_once() {
         r.text
     );
 
+    // Without UserId (documented as optional): the workspace's logs of every user, paged
+    // to the end, each row once; the links carry no UserId, and a user's link does not
+    // continue the workspace listing (nor the reverse).
+    let whole = format!("{}?TimeFilteringType=TwentyFourHours", signins(ws));
+    let all_users = pages(&app, &org.admin, &whole).await;
+    let ids: HashSet<String> = all_users
+        .iter()
+        .flat_map(|p| p["items"].as_array().unwrap().clone())
+        .map(|it| it["id"].as_str().unwrap().to_string())
+        .collect();
+    let rows: usize = all_users
+        .iter()
+        .map(|p| p["items"].as_array().unwrap().len())
+        .sum();
+    assert_eq!((rows, ids.len()), (280, 280));
+    let workspace_link = all_users[0]["nextPageLink"].as_str().unwrap();
+    assert!(!workspace_link.contains("UserId"), "{workspace_link}");
+    let workspace_token: String =
+        url::form_urlencoded::parse(workspace_link.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "NextPageLink")
+            .unwrap()
+            .1
+            .into_owned();
+    for url in [
+        format!("{whole}&NextPageLink={token}"),
+        format!(
+            "{}?UserId={user}&TimeFilteringType=TwentyFourHours&NextPageLink={workspace_token}",
+            signins(ws)
+        ),
+    ] {
+        app.get(&url, Some(&org.admin))
+            .await
+            .assert_problem(400, "VALIDATION_ERROR");
+    }
+    let audit = app
+        .get(
+            &format!("/api/v2/workspaces/{ws}/investigation/audit?pageSize=1"),
+            Some(&org.admin),
+        )
+        .await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    assert!(
+        audit.data()["items"][0]["userId"].is_null(),
+        "{}",
+        audit.text
+    );
+
     // Connector volume: the workspace's sign-in connector was created and counted.
     let ds = app
         .get(
@@ -285,7 +332,7 @@ async fn investigation_validation_scope_role_and_404s() {
     assert!(r.data()["nextPageLink"].is_null());
 
     for (query, path) in [
-        ("TimeFilteringType=SixHours", "UserId"),
+        (&*format!("UserId={}&TimeFilteringType=SixHours", "u".repeat(321)), "UserId"),
         ("UserId=u1", "TimeFilteringType"),
         ("UserId=u1&TimeFilteringType=Forever", "TimeFilteringType"),
         ("UserId=u1&TimeFilteringType=Custom", "StartDate"),

@@ -577,3 +577,26 @@ async fn the_documented_required_fields_are_required() {
     }
     assert!(checked >= 20, "{checked}");
 }
+
+/// An upsert documents both outcomes: 201 when it created, 200 when it replaced (found by the
+/// contract test, docs/contract.md).
+#[tokio::test]
+async fn an_upsert_documents_created_and_replaced() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Upsert").await;
+    let ws = app.workspace(&org, "W").await;
+    let op = &operations()[&(
+        "POST".to_string(),
+        "/api/v2/workspaces/{workspaceId}/tickets".to_string(),
+    )];
+    let path = format!("/api/v2/workspaces/{ws}/tickets");
+    let body = json!({"ticketId": "AT-1", "autotaskTicket": {"id": 1, "title": "x", "priority": "Medium"}});
+    for expected in [201, 200] {
+        let r = app.post(&path, Some(&org.admin), &body).await;
+        assert_eq!(r.status, expected, "{}", r.text);
+        assert!(
+            op["responses"][expected.to_string()].is_object(),
+            "{expected} is not documented"
+        );
+    }
+}

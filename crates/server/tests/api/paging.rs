@@ -210,10 +210,15 @@ fn expected(data: &[Gen], visible: &[Uuid], f: &Value) -> Vec<(String, String, S
             })
         })
         .filter(|g| {
-            list("assigneeEmails").is_none_or(|l| match g.owner {
-                Some(o) => l.contains(&o.to_lowercase()),
-                None => f["includeUnassigned"].as_bool().unwrap_or(false),
-            })
+            let unassigned = f["includeUnassigned"].as_bool().unwrap_or(false);
+            match list("assigneeEmails") {
+                Some(l) => match g.owner {
+                    Some(o) => l.contains(&o.to_lowercase()),
+                    None => unassigned,
+                },
+                // Alone, `includeUnassigned` keeps only incidents without an owner.
+                None => !unassigned || g.owner.is_none(),
+            }
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -274,6 +279,8 @@ fn random_filters(rng: &mut StdRng) -> Value {
     if rng.gen_bool(0.3) {
         f["assigneeEmails"] = json!(["ANA@contoso.com", "cy@fabrikam.com"]);
         f["includeUnassigned"] = json!(rng.gen_bool(0.5));
+    } else if rng.gen_bool(0.15) {
+        f["includeUnassigned"] = json!(true);
     }
     f
 }
@@ -515,4 +522,132 @@ async fn continuation_calls_may_carry_megabytes_of_tokens() {
     app.post(path, Some(&org.admin), &huge)
         .await
         .assert_problem(413, "PAYLOAD_TOO_LARGE");
+}
+
+/// Issue 16, item 3: a continuation must send back every token; the end of a listing stays the
+/// end; unknown fields are refused by name; `workspaceIds` narrows the listing.
+#[tokio::test]
+async fn continuations_need_every_token_and_unknown_fields_are_refused() {
+    let app = TestApp::spawn_with(|c| c.incidents.page_size = 3).await;
+    let org = app.org("Complete").await;
+    let (w1, w2, w3) = (
+        app.workspace(&org, "W1").await,
+        app.workspace(&org, "W2").await,
+        app.workspace(&org, "W3").await,
+    );
+    let mut rng = StdRng::seed_from_u64(21);
+    let data = seed(&app, &org.admin, &[w1, w2, w3], &mut rng, 60).await;
+    let path = "/api/v2/incidents/across-workspaces";
+    let a = &org.admin;
+    let r = app.post(path, Some(a), &json!({"isFirstCall": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let tokens = r.data()["sourcePageTokens"].as_array().unwrap().clone();
+    assert!(tokens.len() >= 2, "{tokens:?}");
+    let next = |tokens: Vec<Value>| json!({"isFirstCall": false, "workspacePageTokens": tokens});
+
+    // One workspace's tokens left out: refused, naming that workspace's streams.
+    let left_out = tokens[0]["workspaceId"].as_str().unwrap().to_string();
+    let r = app.post(path, Some(a), &next(tokens[1..].to_vec())).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    let messages = r.json["errors"]["workspacePageTokens"].to_string();
+    let source = tokens[0]["sourceTokens"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    assert!(
+        messages.contains(&format!("workspace {left_out}, source {source}")),
+        "{messages}"
+    );
+    assert!(
+        r.json["detail"].as_str().unwrap().contains(&left_out),
+        "{}",
+        r.text
+    );
+    // One stream's token left out, the workspace's others sent.
+    let mut one_less = tokens.clone();
+    one_less[0]["sourceTokens"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&source);
+    let r = app.post(path, Some(a), &next(one_less)).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(
+        r.json["errors"]["workspacePageTokens"]
+            .to_string()
+            .contains(&format!("workspace {left_out}, source {source}")),
+        "{}",
+        r.text
+    );
+    // Every token, repeated or reordered: fine.
+    let mut all = tokens.clone();
+    all.reverse();
+    all.extend(tokens.clone());
+    assert_eq!(app.post(path, Some(a), &next(all)).await.status, 200);
+
+    // Paging to the end, each continuation with the previous tokens, then once more with the
+    // last (empty) token set: the end stays the end.
+    let (keys, _) = page_all(&app, a, &json!({})).await;
+    assert_eq!(keys.len(), data.len());
+    let r = app.post(path, Some(a), &next(Vec::new())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["incidents"], json!([]));
+    assert_eq!(r.data()["moreIncidentsAvailable"], false);
+
+    // Unknown fields are refused by name, at the top and inside.
+    for (body, field) in [
+        (json!({"severity": "High"}), "severity"),
+        (json!({"workspaceId": w1}), "workspaceId"),
+        (
+            json!({"timeFilterSelection": {"type": "SevenDays", "customStart": "x"}}),
+            "timeFilterSelection.customStart",
+        ),
+        (
+            json!({"isFirstCall": false, "workspacePageTokens": [{"workspaceId": w1, "tokens": {}}]}),
+            "workspacePageTokens[0].tokens",
+        ),
+    ] {
+        let r = app.post(path, Some(a), &body).await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        assert!(r.json["errors"][field].is_array(), "{field}: {}", r.text);
+        assert!(
+            r.json["errors"][field].to_string().contains(", expected "),
+            "names the known fields: {}",
+            r.text
+        );
+    }
+
+    // workspaceIds: only those workspaces, paged to the end; empty or malformed refused.
+    let (keys, _) = page_all(&app, a, &json!({"workspaceIds": [w2, w3]})).await;
+    let want = data.iter().filter(|g| g.ws != w1).count();
+    assert_eq!(keys.len(), want);
+    assert!(keys.iter().all(|(ws, _, _)| *ws != w1.to_string()));
+    // A workspace of another organization, or one without a role, is left out silently.
+    let other = app.org("Other").await;
+    let foreign = app.workspace(&other, "Theirs").await;
+    let (keys, _) = page_all(&app, a, &json!({"workspaceIds": [w1, foreign]})).await;
+    assert_eq!(keys.len(), data.iter().filter(|g| g.ws == w1).count());
+    for bad in [json!([]), json!(["not-a-guid"])] {
+        let r = app.post(path, Some(a), &json!({"workspaceIds": bad})).await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        assert!(r.text.contains("workspaceIds"), "{}", r.text);
+    }
+    // Tokens are bound to the filter: another workspaceIds with old tokens is refused.
+    let r = app
+        .post(
+            path,
+            Some(a),
+            &json!({"isFirstCall": true, "workspaceIds": [w1, w2]}),
+        )
+        .await;
+    let mut changed = next(r.data()["sourcePageTokens"].as_array().unwrap().clone());
+    changed["workspaceIds"] = json!([w1]);
+    let r = app.post(path, Some(a), &changed).await;
+    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(r.json["detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("One or more pagination tokens are invalid."));
 }

@@ -133,6 +133,20 @@ async fn validation_rules() {
         r.assert_problem(400, "VALIDATION_ERROR");
         assert!(r.json["errors"][field].is_array(), "{field}: {}", r.text);
     }
+    // An unknown scope's error names the known ones.
+    let r = app
+        .post(
+            "/api/v2/service-accounts",
+            Some(&org.admin),
+            &json!({"name": "ok", "scopes": ["incidents:delete"]}),
+        )
+        .await;
+    let message = r.json["errors"]["scopes[0]"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("Unknown scope 'incidents:delete'. Known scopes: incidents:read, ")
+            && message.contains("org:workspaces:manage"),
+        "{message}"
+    );
     // Exactly 200 and 1000 characters are fine.
     let r = app
         .post(
@@ -145,4 +159,154 @@ async fn validation_rules() {
     // Nothing else was created.
     let r = app.get("/api/v2/service-accounts", Some(&org.admin)).await;
     assert_eq!(r.data().as_array().unwrap().len(), 2);
+}
+
+/// Issue 16, item 9: an organization cannot lock itself out. Deleting, disabling, revoking the
+/// last credential of, or demoting the last active Admin is 409 `CONFLICT`, whoever does it;
+/// with another active Admin, each is allowed.
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_removed() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Lockout").await;
+    let admin = &org.admin;
+    let me = admin.client_id;
+    let sa = |id: uuid::Uuid| format!("/api/v2/service-accounts/{id}");
+    let own = app.get(&sa(me), Some(admin)).await;
+    let own_credential = own.data()["credentials"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let refused = |r: palisade_test_utils::Resp| {
+        r.assert_problem(409, "CONFLICT");
+        assert!(
+            r.json["detail"].as_str().unwrap().contains("active Admin"),
+            "{}",
+            r.text
+        );
+    };
+    // The admin on itself: disable, revoke its only credential, demote, delete.
+    refused(
+        app.post(&format!("{}/disable", sa(me)), Some(admin), &json!({}))
+            .await,
+    );
+    refused(
+        app.post(
+            &format!("{}/credentials/{own_credential}/revoke", sa(me)),
+            Some(admin),
+            &json!({}),
+        )
+        .await,
+    );
+    refused(
+        app.put(
+            &sa(me),
+            Some(admin),
+            &json!({"organizationalRole": "UserAdmin"}),
+        )
+        .await,
+    );
+    refused(app.delete(&sa(me), Some(admin)).await);
+    // Renaming it is no lockout.
+    let r = app
+        .put(&sa(me), Some(admin), &json!({"name": "Root"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // Another account that may manage service accounts, but is no Admin, cannot either.
+    let (manager, _) = app
+        .service_account(
+            admin,
+            &json!({"name": "manager", "organizationalRole": "UserAdmin",
+                    "scopes": ["org:service-accounts:manage"]}),
+        )
+        .await;
+    refused(
+        app.post(&format!("{}/disable", sa(me)), Some(&manager), &json!({}))
+            .await,
+    );
+    // An Admin whose credentials cannot manage service accounts does not count.
+    let (weak, _) = app
+        .service_account(
+            admin,
+            &json!({"name": "weak admin", "organizationalRole": "Admin", "scopes": ["incidents:read"]}),
+        )
+        .await;
+    refused(
+        app.post(&format!("{}/disable", sa(me)), Some(admin), &json!({}))
+            .await,
+    );
+
+    // Rotation: a new credential first, then the old one may go.
+    let r = app
+        .post(&format!("{}/credentials", sa(me)), Some(admin), &json!({}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let rotated = palisade_test_utils::Cred {
+        client_id: me,
+        secret: r.data()["clientSecret"].as_str().unwrap().to_string(),
+    };
+    let r = app
+        .post(
+            &format!("{}/credentials/{own_credential}/revoke", sa(me)),
+            Some(&rotated),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let admin = &rotated;
+
+    // With a second active Admin, the first may be demoted or disabled — then the second is
+    // the last one and is protected in turn.
+    let (second, r) = app
+        .service_account(
+            admin,
+            &json!({"name": "second admin", "organizationalRole": "Admin",
+                    "scopes": ["org:service-accounts:manage", "org:service-accounts:read"]}),
+        )
+        .await;
+    let second_credential = r.data()["credentials"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = app
+        .post(&format!("{}/disable", sa(me)), Some(&second), &json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.data()["isActive"], false);
+    let s = second.client_id;
+    refused(
+        app.post(
+            &format!("{}/credentials/{second_credential}/revoke", sa(s)),
+            Some(&second),
+            &json!({}),
+        )
+        .await,
+    );
+    refused(
+        app.post(&format!("{}/disable", sa(s)), Some(&second), &json!({}))
+            .await,
+    );
+    // Re-enabling the first makes both active again; then the second may step down.
+    let r = app
+        .post(&format!("{}/enable", sa(me)), Some(&second), &json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .put(
+            &sa(s),
+            Some(admin),
+            &json!({"organizationalRole": "Member"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    refused(app.delete(&sa(me), Some(admin)).await);
+    // The weak Admin and the manager may go: neither was an active Admin.
+    for id in [weak.client_id, manager.client_id] {
+        assert_eq!(app.delete(&sa(id), Some(admin)).await.status, 200);
+    }
+    // And the admin still works.
+    assert_eq!(
+        app.get("/api/v2/users/profile", Some(admin)).await.status,
+        200
+    );
 }

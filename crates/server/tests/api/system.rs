@@ -153,8 +153,13 @@ async fn guides_are_served_and_every_link_of_the_document_resolves() {
     }
     assert!(links >= 5, "{links}");
 
-    // `/` leads to the reference.
+    // `/` leads to the console (enabled by default); with the console disabled, to the
+    // reference.
     let r = app.get("/", None).await;
+    assert_eq!(r.status, 307, "{}", r.text);
+    assert_eq!(r.header("location"), Some("/console"));
+    let off = TestApp::spawn_with(|c| c.console.enabled = false).await;
+    let r = off.get("/", None).await;
     assert_eq!(r.status, 307, "{}", r.text);
     assert_eq!(r.header("location"), Some("/docs"));
 }

@@ -1185,3 +1185,110 @@ async fn timeouts_fail_and_redirects_are_not_followed() {
     assert_eq!(items[2]["success"], true);
     assert!(elsewhere.hits().is_empty(), "the redirect was not followed");
 }
+
+/// What the server logs while a test runs on this thread (the current-thread runtime polls the
+/// app, its workers and the receiver here).
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || logs.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Issue 16, item 15: a failed delivery, an abandoned event and a disabled webhook each log a
+/// warning naming their ids; `/metrics` counts deliveries by outcome and the delivery jobs.
+#[tokio::test]
+async fn delivery_outcomes_are_logged_and_counted() {
+    let logs = Logs::default();
+    let _guard = logs.capture();
+    let app = TestApp::spawn_with(|c| {
+        deliveries(c);
+        c.webhooks.retry_schedule_secs = vec![0];
+        c.webhooks.disable_after_consecutive_failures = 2;
+    })
+    .await;
+    let rx = Receiver::with_plan(|_, _| Reply::status(503)).await;
+    let org = app.org("Counted").await;
+    let ws = app.workspace(&org, "w").await;
+    let hook = subscribe(&app, &org.admin, &rx).await;
+    let id = hook["id"].as_str().unwrap().to_string();
+    ingest(&app, &org.admin, ws, "C-1", "one").await;
+    ingest(&app, &org.admin, ws, "C-2", "two").await;
+    wait_until("auto-disable", || async {
+        let w = app
+            .get(&format!("/api/v2/webhooks/{id}"), Some(&org.admin))
+            .await;
+        w.data()["status"] == "Disabled"
+    })
+    .await;
+    let metric = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    let kind = "kind=\"webhook.delivery\"";
+    let text = app.get("/metrics", None).await.text;
+    let outcome = |o: &str| format!("palisade_job_outcomes_total{{{kind},outcome=\"{o}\"}}");
+    assert_eq!(metric(&text, &outcome("failed")), Some(2.0), "{text}");
+    assert_eq!(metric(&text, &outcome("abandoned")), Some(2.0), "{text}");
+    let jobs = |o: &str| format!("palisade_jobs_total{{{kind},outcome=\"{o}\"}}");
+    assert_eq!(metric(&text, &jobs("dead")), Some(2.0), "{text}");
+    assert_eq!(metric(&text, &jobs("retried")), Some(2.0), "{text}");
+    let dead = format!("palisade_jobs_dead{{{kind}}}");
+    assert_eq!(metric(&text, &dead), Some(2.0), "{text}");
+    assert!(metric(
+        &text,
+        &format!("palisade_jobs_oldest_age_seconds{{{kind}}}")
+    )
+    .is_some());
+
+    let log = logs.text();
+    let lines = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(lines("webhook delivery failed"), 4, "{log}");
+    assert_eq!(lines("webhook event abandoned"), 2, "{log}");
+    assert!(log
+        .lines()
+        .any(|l| l.contains("webhook disabled") && l.contains(&id)));
+    assert!(log
+        .lines()
+        .filter(|l| l.contains("abandoned"))
+        .all(|l| l.contains(&id) && l.contains("event=") && l.contains("delivery=")));
+
+    // Delivered once the receiver recovers.
+    rx.set_plan(|_, _| Reply::ok());
+    let path = format!("/api/v2/webhooks/{id}/enable");
+    assert_eq!(
+        app.post(&path, Some(&org.admin), &json!({})).await.status,
+        200
+    );
+    ingest(&app, &org.admin, ws, "C-3", "three").await;
+    rx.wait_for(5, Duration::from_secs(10)).await;
+    wait_until("the delivery to be counted", || async {
+        let text = app.get("/metrics", None).await.text;
+        metric(&text, &outcome("delivered")) == Some(1.0)
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ mod sql;
 
 use std::time::Duration;
 
-pub(crate) use exec::{sql, DbResult, Params, Tx};
+pub(crate) use exec::{sql, DbResult, Params, Sql, Tx};
 use palisade_domain::{Error, Result};
 pub(crate) use sql::{json_rows, now_micros, placeholders, push_placeholders, MAX_PARAMS};
 use sqlx::any::AnyPoolOptions;

@@ -69,19 +69,13 @@ impl Tenant<'_> {
         id: Uuid,
         f: &PlaybookFields,
     ) -> Result<Option<PlaybookRow>> {
-        let updated = sql(
+        let update = sql(
             "UPDATE playbooks SET name = $3, description = $4, entity_type = $5, is_admin_required = $6, \
              parameters = $7, action = $8, modified_at = $9 WHERE organization_id = $1 AND id = $2",
             (self.org, id),
         )
-        .params(f.params())
-        .bind(now_micros())
-        .execute(self.store.writer())
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        self.get_playbook(id).await
+        .params(f.params());
+        self.update_then(update, || self.get_playbook(id)).await
     }
 
     /// Deletes a playbook. Rules naming it are left alone (a run skips a playbook that no

@@ -1,20 +1,20 @@
 //! Gamebooks: the playbook catalogue (`catalog.rs`), gamebook rules (`rules.rs`), and gamebook
 //! runs worked as durable jobs (`runs/`).
 //!
-//! Flow: the trigger ([`crate::System::trigger_gamebooks`]) takes `events` rows not yet seen
-//! by it, creates the runs that `incident.created` events call for and marks the events seen,
-//! in one transaction, so each event starts its runs exactly once however many replicas run
-//! it. Workers claim runs with a lease ([`crate::System::claim_runs`]: `FOR UPDATE SKIP
-//! LOCKED` on PostgreSQL, the single writer lock on SQLite) and commit every step on its own,
-//! each time checking they still own the run; an incident change made by a step commits in
-//! the same transaction as the step's outcome. A run whose worker died is claimable again
-//! once its lease has passed and resumes at its first unfinished step.
+//! Flow: the trigger ([`crate::System::trigger_gamebooks`]) reads the `events` after its
+//! outbox cursor, creates the runs that `incident.created` events call for (each with its
+//! [`RUN_KIND`] job) and moves its cursor, in one transaction, so each event starts its runs
+//! exactly once however many replicas run it. The job runtime leases a run's job; its worker
+//! takes the run over ([`crate::System::adopt_run`]) and commits every step on its own, each
+//! time checking it still owns the run; an incident change made by a step commits in the same
+//! transaction as the step's outcome. A run whose worker died is claimable again once its
+//! job's lease has passed and resumes at its first unfinished step.
 
 mod catalog;
 mod rules;
 mod runs;
 
-pub use runs::{RunFilter, StepRecorded, StepResult, WorkItem};
+pub use runs::{RunFilter, StepRecorded, StepResult, WorkItem, RUN_KIND};
 
 use palisade_domain::vocab::IncidentSource;
 use uuid::Uuid;
@@ -190,6 +190,9 @@ pub struct TriggerEvent {
     pub workspace_id: Option<Uuid>,
     pub event_type: String,
     pub subject_id: String,
+    /// Where the event stands in the outbox.
+    #[sqlx(flatten)]
+    pub position: crate::Position,
 }
 
 const PLAYBOOK_COLS: &str =

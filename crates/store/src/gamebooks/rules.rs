@@ -76,20 +76,14 @@ impl Tenant<'_> {
         id: Uuid,
         f: &RuleFields,
     ) -> Result<Option<RuleRow>> {
-        let updated = sql(
+        let update = sql(
             "UPDATE gamebook_rules SET title = $4, match_type = $5, pattern = $6, severities = $7, \
              sources = $8, playbook_ids = $9, is_auto_run = $10, is_enabled = $11, modified_at = $12 \
              WHERE organization_id = $1 AND workspace_id = $2 AND id = $3",
             (self.org, self.own(ws)?, id),
         )
-        .params(f.params())
-        .bind(now_micros())
-        .execute(self.store.writer())
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        self.get_rule(ws, id).await
+        .params(f.params());
+        self.update_then(update, || self.get_rule(ws, id)).await
     }
 
     pub async fn delete_rule(&self, ws: &WorkspaceId, id: Uuid) -> Result<bool> {

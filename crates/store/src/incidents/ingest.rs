@@ -388,6 +388,10 @@ impl<'a> Batch<'a> {
                  title = excluded.title, description = excluded.description, severity = excluded.severity, \
                  status = excluded.status, owner_email = excluded.owner_email, created_at = excluded.created_at, \
                  updated_at = excluded.updated_at, summary = excluded.summary, doc = excluded.doc, \
+                 acknowledged_at = COALESCE(incidents.acknowledged_at, CASE WHEN excluded.status <> 'New' \
+                 OR excluded.owner_email IS NOT NULL THEN excluded.updated_at END), \
+                 closed_at = CASE WHEN excluded.status = 'Closed' THEN \
+                 COALESCE(incidents.closed_at, excluded.updated_at) END, \
                  connector_id = COALESCE(excluded.connector_id, incidents.connector_id)",
             );
             let mut q = sql(&text, (ws, src, org, connector.as_deref()));

@@ -46,7 +46,67 @@ pub struct CommentRow {
 /// the comments added.
 pub type Modified = (IncidentRow, Vec<FieldChange>, Vec<CommentRow>);
 
+/// The change a comment makes to its incident, as `incident.updated` lists it: `comments`
+/// from the comment before (`None` for a new one) to the comment as the API shows it.
+fn comment_change(before: Option<&CommentRow>, c: &CommentRow) -> FieldChange {
+    let shown = |c: &CommentRow| {
+        serde_json::json!({
+            "id": c.id,
+            "message": c.message,
+            "createdTime": c.created_at,
+            "authorEmail": c.author_email,
+            "authorName": c.author_name,
+            "isActivityComment": c.is_activity,
+            "isAgentComment": c.is_agent,
+            "agentName": c.agent_name,
+            "isClosingComment": c.is_closing,
+            "ticketNoteId": c.ticket_note_id,
+            "ticketId": c.ticket_id,
+        })
+    };
+    FieldChange {
+        field: "comments".into(),
+        from: before.map(shown).unwrap_or(serde_json::Value::Null),
+        to: shown(c),
+    }
+}
+
 impl Tenant<'_> {
+    /// Emits `incident.updated` for `changes` of the incident `row` (in the caller's
+    /// transaction, at `t`).
+    async fn emit_updated(
+        &self,
+        tx: &mut Tx,
+        key: &IncidentKey,
+        row: &IncidentRow,
+        changes: &[FieldChange],
+        t: i64,
+    ) -> Result<()> {
+        let ws = self.own(&key.workspace)?;
+        let account = workspace_account(tx, &self.org, ws).await?;
+        let data = event_data(
+            (account.0, &account.1),
+            ws,
+            key.source,
+            &key.id,
+            row.number,
+            row.created_at,
+            &row.doc,
+            Some(changes),
+        );
+        insert_event(
+            tx,
+            &self.org,
+            ws,
+            account.0,
+            "incident.updated",
+            &format!("{}/{}", key.source.as_str(), key.id),
+            &data,
+            t,
+        )
+        .await
+    }
+
     async fn insert_comment(
         &self,
         tx: &mut Tx,
@@ -159,13 +219,32 @@ impl Tenant<'_> {
             return Ok(None);
         };
         let (doc, comments) = change(&row)?;
-        let changes = diff(&row.doc, &doc);
+        let mut changes = diff(&row.doc, &doc);
         let before = row.connector_id.map(|_| row.doc.clone());
         let t = now_micros();
-        if !changes.is_empty() {
+        let mut added = Vec::new();
+        // One microsecond apart, so comments added together keep their order.
+        for (i, c) in comments.iter().enumerate() {
+            added.push(self.insert_comment(tx, key, c, t + i as i64).await?);
+        }
+        // A comment someone wrote is a change of the incident (`incident.updated`); activity
+        // comments only narrate the changes listed beside them.
+        let written: Vec<FieldChange> = added
+            .iter()
+            .filter(|c| !c.is_activity)
+            .map(|c| comment_change(None, c))
+            .collect();
+        let doc_changed = !changes.is_empty();
+        if !written.is_empty() {
+            changes.extend(written);
+            changes.sort_by(|a, b| a.field.cmp(&b.field));
+        }
+        if doc_changed {
             sql(
                 "UPDATE incidents SET status = $5, severity = $6, owner_email = $7, updated_at = $8, doc = $9, \
-                 summary = $10 WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
+                 summary = $10, acknowledged_at = COALESCE(acknowledged_at, CASE WHEN $5 <> 'New' \
+                 OR $7 IS NOT NULL THEN $8 END), closed_at = CASE WHEN $5 = 'Closed' THEN \
+                 COALESCE(closed_at, $8) END WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND id = $4",
                 (
                     self.org,
                     ws,
@@ -181,35 +260,11 @@ impl Tenant<'_> {
             )
             .execute(&mut **tx)
             .await?;
-            let account = workspace_account(tx, &self.org, ws).await?;
-            let data = event_data(
-                (account.0, &account.1),
-                ws,
-                key.source,
-                &key.id,
-                row.number,
-                row.created_at,
-                &doc,
-                Some(&changes),
-            );
-            insert_event(
-                tx,
-                &self.org,
-                ws,
-                account.0,
-                "incident.updated",
-                &format!("{}/{}", key.source.as_str(), key.id),
-                &data,
-                t,
-            )
-            .await?;
             row.doc = doc;
             row.updated_at = palisade_domain::time::from_micros(t);
         }
-        let mut added = Vec::new();
-        // One microsecond apart, so comments added together keep their order.
-        for (i, c) in comments.iter().enumerate() {
-            added.push(self.insert_comment(tx, key, c, t + i as i64).await?);
+        if !changes.is_empty() {
+            self.emit_updated(tx, key, &row, &changes, t).await?;
         }
         // A pulled incident's change is sent back to its source (outbox, same transaction).
         if let (Some(connector), Some(before)) = (row.connector_id, &before) {
@@ -238,8 +293,10 @@ impl Tenant<'_> {
             .and_then(|(_, _, mut added)| added.pop()))
     }
 
-    /// Edits a comment's text. Activity comments are the incident's history and cannot be
-    /// edited (`Conflict`). `None` when there is no such comment on the incident.
+    /// Edits a comment's text and emits `incident.updated` with the change, in one
+    /// transaction (an unchanged text changes nothing). Activity comments are the incident's
+    /// history and cannot be edited (`Conflict`). `None` when there is no such comment on the
+    /// incident.
     pub async fn update_comment(
         &self,
         key: &IncidentKey,
@@ -247,32 +304,58 @@ impl Tenant<'_> {
         message: &str,
     ) -> Result<Option<CommentRow>> {
         let ws = self.own(&key.workspace)?;
-        let found: Option<(i64,)> = sql(
-            "SELECT is_activity FROM incident_comments WHERE organization_id = $1 AND workspace_id = $2 \
-             AND source = $3 AND incident_id = $4 AND id = $5",
+        let mut tx = self.store.begin_write().await?;
+        let lock = if self.store.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        let row: Option<IncidentRow> = sql(
+            &format!(
+                "SELECT {INCIDENT_COLS} FROM incidents WHERE organization_id = $1 AND workspace_id = $2 \
+                 AND source = $3 AND id = $4{lock}"
+            ),
+            (self.org, ws, key.source, key.id.as_str()),
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let before: Option<CommentRow> = sql(
+            "SELECT id, message, author_email, author_name, is_activity, is_agent, agent_name, \
+             is_closing, ticket_note_id, ticket_id, created_at FROM incident_comments \
+             WHERE organization_id = $1 AND workspace_id = $2 AND source = $3 AND incident_id = $4 \
+             AND id = $5",
             (self.org, ws, key.source, key.id.as_str(), comment),
         )
-        .fetch_optional(self.store.read())
+        .fetch_optional(&mut *tx)
         .await?;
-        let Some((is_activity,)) = found else {
+        let Some(before) = before else {
             return Ok(None);
         };
-        if is_activity != 0 {
+        if before.is_activity {
             return Err(Error::Conflict(
                 "Activity comments record the incident's history and cannot be edited.".into(),
             ));
+        }
+        if before.message == message {
+            return Ok(Some(before));
         }
         sql(
             "UPDATE incident_comments SET message = $6 WHERE organization_id = $1 AND workspace_id = $2 \
              AND source = $3 AND incident_id = $4 AND id = $5",
             (self.org, ws, key.source, key.id.as_str(), comment, message),
         )
-        .execute(self.store.writer())
+        .execute(&mut *tx)
         .await?;
-        Ok(self
-            .incident_comments(key)
-            .await?
-            .into_iter()
-            .find(|c| c.id == comment))
+        let after = CommentRow {
+            message: message.to_string(),
+            ..before.clone()
+        };
+        let changes = [comment_change(Some(&before), &after)];
+        self.emit_updated(&mut tx, key, &row, &changes, now_micros())
+            .await?;
+        tx.commit().await?;
+        self.store.events_written();
+        Ok(Some(after))
     }
 }

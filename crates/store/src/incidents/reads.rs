@@ -35,7 +35,8 @@ pub struct AcrossFilter {
     pub until: Option<i64>,
     /// Lowercased text matched against id (exact), number, title and description.
     pub query: Option<String>,
-    /// Lowercased owner emails; `include_unassigned` adds incidents without an owner.
+    /// Lowercased owner emails; `include_unassigned` adds incidents without an owner (alone:
+    /// only those).
     pub assignees: Vec<String>,
     pub include_unassigned: bool,
 }
@@ -252,6 +253,9 @@ impl Tenant<'_> {
                 text.push_str(" OR owner_email IS NULL");
             }
             text.push(')');
+        } else if f.include_unassigned {
+            // Alone, "unassigned" means only incidents without an owner.
+            text.push_str(" AND owner_email IS NULL");
         }
         if let Some(c) = after {
             text.push_str(" AND (created_at, workspace_id, source, id) < (");

@@ -2,6 +2,7 @@
 //! accounts with their credentials, users, and workspace roles.
 
 mod accounts;
+mod admins;
 mod service_accounts;
 mod users;
 mod workspaces;

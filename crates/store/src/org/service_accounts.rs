@@ -318,6 +318,7 @@ impl Tenant<'_> {
         let t = now_micros();
         let key = (self.org, id);
         let mut tx = self.store.begin_write().await?;
+        let guard = self.admin_guard(&mut tx).await?;
         let exists = sql(
             "UPDATE service_accounts SET last_modified_at = $3 WHERE organization_id = $1 AND id = $2",
             (self.org, id, t),
@@ -360,6 +361,7 @@ impl Tenant<'_> {
             .await?;
             assign(self, &mut tx, id, assignments, t).await?;
         }
+        guard.check(&mut tx, &self.org).await?;
         tx.commit().await?;
         self.get_service_account(id).await
     }
@@ -369,31 +371,39 @@ impl Tenant<'_> {
         id: Uuid,
         active: bool,
     ) -> Result<Option<ServiceAccountRow>> {
+        let mut tx = self.store.begin_write().await?;
+        let guard = self.admin_guard(&mut tx).await?;
         let updated = sql(
             "UPDATE service_accounts SET is_active = $3, last_modified_at = $4 \
              WHERE organization_id = $1 AND id = $2",
             (self.org, id, active, now_micros()),
         )
-        .execute(self.store.writer())
+        .execute(&mut *tx)
         .await?;
         if updated == 0 {
             return Ok(None);
         }
+        guard.check(&mut tx, &self.org).await?;
+        tx.commit().await?;
         self.get_service_account(id).await
     }
 
     /// Deletes a service account, its credentials and its roles; false if there is no such
-    /// account.
+    /// account. `Conflict` when it is the organization's last active Admin.
     pub async fn delete_service_account(&self, id: Uuid) -> Result<bool> {
-        self.delete_owned(
-            id,
-            &[
-                "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
-                "DELETE FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
-                "DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2",
-            ],
-        )
-        .await
+        let mut tx = self.store.begin_write().await?;
+        let guard = self.admin_guard(&mut tx).await?;
+        let mut removed = 0;
+        for text in [
+            "DELETE FROM workspace_roles WHERE organization_id = $1 AND principal_id = $2",
+            "DELETE FROM credentials WHERE organization_id = $1 AND service_account_id = $2",
+            "DELETE FROM service_accounts WHERE organization_id = $1 AND id = $2",
+        ] {
+            removed = sql(text, (self.org, id)).execute(&mut *tx).await?;
+        }
+        guard.check(&mut tx, &self.org).await?;
+        tx.commit().await?;
+        Ok(removed > 0)
     }
 
     /// Adds a credential to a service account; `None` when there is no such account.
@@ -436,13 +446,17 @@ impl Tenant<'_> {
         account: Uuid,
         id: Uuid,
     ) -> Result<Option<CredentialRow>> {
+        let mut tx = self.store.begin_write().await?;
+        let guard = self.admin_guard(&mut tx).await?;
         sql(
             "UPDATE credentials SET revoked_at = $4 WHERE organization_id = $1 \
              AND service_account_id = $2 AND id = $3 AND revoked_at IS NULL",
             (self.org, account, id, now_micros()),
         )
-        .execute(self.store.writer())
+        .execute(&mut *tx)
         .await?;
+        guard.check(&mut tx, &self.org).await?;
+        tx.commit().await?;
         self.credential(account, id).await
     }
 }

@@ -115,20 +115,14 @@ impl Tenant<'_> {
         fields: &WebhookFields,
     ) -> Result<Option<WebhookRow>> {
         let workspace = self.check_fields(fields).await?;
-        let updated = sql(
+        let update = sql(
             "UPDATE webhooks SET target_account_id = $3, workspace_id = $4, name = $5, url = $6, \
              event_types = $7, monitored_account_ids = $8, last_modified_at = $9 \
              WHERE organization_id = $1 AND id = $2",
             (self.org, id),
         )
-        .params(fields.params(workspace))
-        .bind(now_micros())
-        .execute(self.store.writer())
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        self.get_webhook(id).await
+        .params(fields.params(workspace));
+        self.update_then(update, || self.get_webhook(id)).await
     }
 
     pub async fn set_webhook_secrets(
@@ -136,19 +130,13 @@ impl Tenant<'_> {
         id: Uuid,
         secrets: &WebhookSecrets,
     ) -> Result<Option<WebhookRow>> {
-        let updated = sql(
+        let update = sql(
             "UPDATE webhooks SET authentication_type = $3, api_key_header = $4, sealed_credentials = $5, \
              sealed_signing_secret = $6, last_modified_at = $7 WHERE organization_id = $1 AND id = $2",
             (self.org, id),
         )
-        .params(secrets.params())
-        .bind(now_micros())
-        .execute(self.store.writer())
-        .await?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        self.get_webhook(id).await
+        .params(secrets.params());
+        self.update_then(update, || self.get_webhook(id)).await
     }
 
     /// Moves a webhook from `from` to `to`. `Ok(None)`: no such webhook; `Ok(Some(false))`:
@@ -174,8 +162,10 @@ impl Tenant<'_> {
             if from == "Disabled" {
                 // Re-enabled: what was waiting for a retry is due at once.
                 sql(
-                    "UPDATE webhook_jobs SET next_attempt_at = $2 WHERE webhook_id = $1 AND next_attempt_at > $2",
-                    (id, now),
+                    "UPDATE jobs SET run_at = $3 WHERE kind = $4 AND organization_id = $1 \
+                     AND job_key = $2 AND state = 'queued' AND run_at > $3 \
+                     AND (lease_until IS NULL OR lease_until < $3)",
+                    (self.org, id.to_string(), now, crate::DELIVERY_KIND),
                 )
                 .execute(self.store.writer())
                 .await?;
@@ -189,7 +179,7 @@ impl Tenant<'_> {
         self.delete_owned(
             id,
             &[
-                "DELETE FROM webhook_jobs WHERE organization_id = $1 AND webhook_id = $2",
+                "DELETE FROM jobs WHERE kind = 'webhook.delivery' AND organization_id = $1 AND job_key = $2",
                 "DELETE FROM webhook_deliveries WHERE organization_id = $1 AND webhook_id = $2",
                 "DELETE FROM webhooks WHERE organization_id = $1 AND id = $2",
             ],

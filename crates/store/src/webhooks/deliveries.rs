@@ -1,9 +1,8 @@
-//! The delivery job queue (fan-out, leased claims, outcomes: the system's), and delivery logs
-//! (an organization's: listing, redelivery, test attempts) with their retention.
+//! Delivery jobs (fan-out into the job queue, outcomes: the system's), and delivery logs (an
+//! organization's: listing, redelivery, test attempts) with their retention.
 //!
-//! The queue is hot (docs/benchmarks.md, docs/decisions.md): claims walk the
-//! `next_attempt_at` index naming held webhooks instead of joining `webhooks`, writes commit
-//! without waiting for the WAL flush on PostgreSQL, and batches are multi-row statements.
+//! The path is hot (docs/benchmarks.md, docs/decisions.md): writes commit without waiting
+//! for the WAL flush on PostgreSQL, and batches are multi-row statements.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,16 +10,13 @@ use palisade_domain::Result;
 use uuid::Uuid;
 
 use super::{
-    ClaimedJob, Completion, CompletionEffects, JobFate, LogRow, NewJob, PendingEvent, WebhookRow,
-    WEBHOOK_COLUMNS, WEBHOOK_FROM,
+    CompletionEffects, Delivery, DeliveryFate, DeliveryRecord, LogRow, PendingEvent, WebhookRow,
+    DELIVERY_KIND, WEBHOOK_COLUMNS, WEBHOOK_FROM,
 };
 use crate::db::{now_micros, placeholders, sql, Backend, Tx, MAX_PARAMS};
-use crate::{Store, System, Tenant};
-
-const JOB_COLUMNS: &str =
-    "id, organization_id, webhook_id, event_id, event_type, body, account_id, \
-     subject_id, subject_display_name, subject_attributes, occurred_at, attempts, lease_until, \
-     original_delivery_id, pending_log_id";
+use crate::jobs::{enqueue_in, finish_in, JobSpec};
+use crate::outbox::OutboxCursor;
+use crate::{System, Tenant};
 
 const LOG_COLUMNS: &str =
     "l.id, l.organization_id, l.webhook_id, l.event_id, l.event_type, l.status, \
@@ -35,23 +31,6 @@ const LOG_COLUMNS: &str =
 struct Id {
     #[sqlx(try_from = "String")]
     id: Uuid,
-}
-
-impl Store {
-    /// A write transaction of the delivery machinery (fan-out, claims, outcomes). On
-    /// PostgreSQL it commits without waiting for the WAL flush (`synchronous_commit = off`):
-    /// a database crash can lose the last such commits, which only means deliveries are made
-    /// again (at least once), while the state stays consistent. Incident writes keep the
-    /// default, durable commit.
-    async fn begin_queue_write(&self) -> Result<Tx> {
-        let mut tx = self.begin_write().await?;
-        if self.backend() == Backend::Postgres {
-            sql("SET LOCAL synchronous_commit = off", ())
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
-    }
 }
 
 async fn insert_logs(tx: &mut Tx, logs: &[&LogRow], params: usize) -> Result<()> {
@@ -106,66 +85,19 @@ async fn insert_logs(tx: &mut Tx, logs: &[&LogRow], params: usize) -> Result<()>
     Ok(())
 }
 
-async fn insert_jobs(tx: &mut Tx, jobs: &[NewJob], params: usize) -> Result<()> {
-    const COLS: usize = 15;
-    let now = now_micros();
-    for chunk in jobs.chunks((params / COLS).max(1)) {
-        let mut text = String::from(
-            "INSERT INTO webhook_jobs (id, organization_id, webhook_id, event_id, event_type, body, \
-             account_id, subject_id, subject_display_name, subject_attributes, occurred_at, \
-             next_attempt_at, created_at, original_delivery_id, pending_log_id, attempts) VALUES ",
-        );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            text.push('(');
-            text.push_str(&placeholders(1 + i * COLS, COLS));
-            text.push_str(", 0)");
-        }
-        let mut q = sql(&text, ());
-        for j in chunk {
-            q = q
-                .bind(Uuid::new_v4())
-                .bind(j.org)
-                .bind(j.webhook_id)
-                .bind(j.event_id)
-                .bind(&j.event_type)
-                .bind(&j.body)
-                .bind(j.account_id)
-                .bind(&j.subject_id)
-                .bind(&j.subject_display_name)
-                .bind(&j.subject_attributes)
-                .bind(j.occurred_at)
-                .bind(j.next_attempt_at)
-                .bind(now)
-                .bind(j.original_delivery_id)
-                .bind(j.pending_log_id);
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Runs `text` (ending in an `IN (` list from `$first` on) once per chunk of `ids`.
-async fn for_id_chunks(
-    tx: &mut Tx,
-    ids: &[Uuid],
-    chunk: usize,
-    text: impl Fn(usize) -> String,
-    first: Option<&str>,
-) -> Result<()> {
-    for ids in ids.chunks(chunk) {
-        let text = text(ids.len());
-        let mut q = sql(&text, ());
-        if let Some(f) = first {
-            q = q.bind(f);
-        }
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.execute(&mut **tx).await?;
-    }
+/// Queues deliveries in `tx`, each due at its `run_at`.
+async fn enqueue_deliveries(tx: &mut Tx, jobs: &[(Delivery, i64)], params: usize) -> Result<()> {
+    let specs: Vec<JobSpec> = jobs
+        .iter()
+        .map(|(d, run_at)| JobSpec {
+            kind: DELIVERY_KIND.into(),
+            key: d.webhook_id.to_string(),
+            org: Some(d.org),
+            payload: serde_json::to_string(d).expect("a delivery serializes"),
+            run_at: *run_at,
+        })
+        .collect();
+    enqueue_in(tx, &specs, params).await?;
     Ok(())
 }
 
@@ -195,29 +127,28 @@ impl System<'_> {
     pub async fn dispatch_events(
         &self,
         limit: i64,
-        mut plan: impl FnMut(&PendingEvent, &[WebhookRow]) -> Vec<NewJob>,
+        mut plan: impl FnMut(&PendingEvent, &[WebhookRow]) -> Vec<Delivery>,
     ) -> Result<usize> {
         let store = self.store;
         // Look before taking the write lock: idle dispatchers cost the writers nothing.
-        let pending: Option<(String,)> =
-            sql("SELECT id FROM events WHERE dispatched = 0 LIMIT 1", ())
-                .fetch_optional(store.read())
-                .await?;
-        if pending.is_none() {
+        if !crate::outbox::any_after(store, crate::outbox::WEBHOOKS).await? {
             return Ok(0);
         }
         let mut tx = store.begin_queue_write().await?;
-        let lock = match store.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let Some(cursor) =
+            OutboxCursor::open(&mut tx, store.backend(), crate::outbox::WEBHOOKS).await?
+        else {
+            return Ok(0);
         };
         let events: Vec<PendingEvent> = sql(
             &format!(
                 "SELECT id, organization_id, workspace_id, account_id, event_type, subject_id, payload, \
-                 occurred_at, created_at FROM events WHERE dispatched = 0 ORDER BY created_at, id LIMIT $1{lock}"
+                 occurred_at, created_at, txid, seq FROM events WHERE {} ORDER BY txid, seq LIMIT $4",
+                cursor.after(1)
             ),
-            (limit,),
+            cursor.params(),
         )
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         if events.is_empty() {
@@ -244,24 +175,14 @@ impl System<'_> {
         for e in &events {
             let hooks = by_org.get(&e.org).map(Vec::as_slice).unwrap_or(&[]);
             if !hooks.is_empty() {
-                jobs.extend(plan(e, hooks));
+                // Due from the event's creation: deliveries are claimed in event order.
+                jobs.extend(plan(e, hooks).into_iter().map(|d| (d, e.created_at)));
             }
         }
-        insert_jobs(&mut tx, &jobs, store.params()).await?;
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        for_id_chunks(
-            &mut tx,
-            &ids,
-            store.params(),
-            |n| {
-                format!(
-                    "UPDATE events SET dispatched = 1 WHERE id IN ({})",
-                    placeholders(1, n)
-                )
-            },
-            None,
-        )
-        .await?;
+        enqueue_deliveries(&mut tx, &jobs, store.params()).await?;
+        if let Some(last) = events.last() {
+            cursor.advance(&mut tx, last.position).await?;
+        }
         tx.commit().await?;
         Ok(events.len())
     }
@@ -283,124 +204,11 @@ impl System<'_> {
         Ok(Some(rows.into_iter().map(|r| r.id).collect()))
     }
 
-    /// The webhooks to leave out of a due-jobs query: held plus `exclude`, or `None` to join.
-    fn skip_list(held: Option<&[Uuid]>, exclude: &[Uuid]) -> Option<Vec<Uuid>> {
-        let held = held?;
-        if held.len() + exclude.len() > MAX_PARAMS - 10 {
-            return None;
-        }
-        Some(held.iter().chain(exclude).copied().collect())
-    }
-
-    /// The `FROM … WHERE` of the due-jobs queries, parameters from `$first` on. Naming the
-    /// held webhooks lets both engines walk the `next_attempt_at` index in order and stop
-    /// after `LIMIT` rows, where a join with `webhooks` made PostgreSQL visit every due job.
-    fn due_jobs(held: &Option<Vec<Uuid>>, exclude: &[Uuid], first: usize) -> String {
-        match held {
-            Some(list) if list.is_empty() => "FROM webhook_jobs j WHERE j.next_attempt_at <= $1 \
-                 AND (j.lease_until IS NULL OR j.lease_until < $1)"
-                .to_string(),
-            Some(list) => format!(
-                "FROM webhook_jobs j WHERE j.next_attempt_at <= $1 \
-                 AND (j.lease_until IS NULL OR j.lease_until < $1) AND j.webhook_id NOT IN ({})",
-                placeholders(first, list.len())
-            ),
-            None => {
-                let not_in = if exclude.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " AND j.webhook_id NOT IN ({})",
-                        placeholders(first, exclude.len())
-                    )
-                };
-                format!(
-                    "FROM webhook_jobs j JOIN webhooks w ON w.id = j.webhook_id \
-                     WHERE w.status = 'Active' AND j.next_attempt_at <= $1 \
-                     AND (j.lease_until IS NULL OR j.lease_until < $1){not_in}"
-                )
-            }
-        }
-    }
-
-    /// The ids named by [`System::due_jobs`]'s `NOT IN` list.
-    fn due_binds<'a>(held: &'a Option<Vec<Uuid>>, exclude: &'a [Uuid]) -> &'a [Uuid] {
-        match held {
-            Some(list) => list,
-            None => exclude,
-        }
-    }
-
-    /// Claims up to `limit` due jobs of active webhooks not in `exclude`, leasing them to
-    /// `owner` until `lease_until`.
-    pub async fn claim_jobs(
+    /// Records a batch of worked deliveries (see [`DeliveryFate`]) with their jobs' ends, in
+    /// one transaction. `disable_after` consecutive failed events disable a webhook.
+    pub async fn record_deliveries(
         &self,
-        owner: &str,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-        exclude: &[Uuid],
-        held: Option<&[Uuid]>,
-    ) -> Result<Vec<ClaimedJob>> {
-        let exclude = &exclude[..exclude.len().min(MAX_PARAMS - 10)];
-        let held = Self::skip_list(held, exclude);
-        let lock = match self.store.backend() {
-            Backend::Postgres => " FOR UPDATE OF j SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let text = format!(
-            "UPDATE webhook_jobs SET lease_until = $2, lease_owner = $3 WHERE id IN (\
-               SELECT j.id {} ORDER BY j.next_attempt_at LIMIT $4{lock}) \
-             AND (lease_until IS NULL OR lease_until < $5) RETURNING {JOB_COLUMNS}",
-            Self::due_jobs(&held, exclude, 6)
-        );
-        let mut q = sql(&text, (now, lease_until, owner, limit, now));
-        for w in Self::due_binds(&held, exclude) {
-            q = q.bind(*w);
-        }
-        let mut tx = self.store.begin_queue_write().await?;
-        let jobs = q.fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(jobs)
-    }
-
-    /// Is any job of an active webhook (not in `exclude`) due and unleased? A read: on SQLite
-    /// it does not take the write lock, so idle workers cost the writers nothing.
-    pub async fn any_job_due(
-        &self,
-        now: i64,
-        exclude: &[Uuid],
-        held: Option<&[Uuid]>,
-    ) -> Result<bool> {
-        let exclude = &exclude[..exclude.len().min(MAX_PARAMS - 10)];
-        let held = Self::skip_list(held, exclude);
-        let text = format!("SELECT j.id {} LIMIT 1", Self::due_jobs(&held, exclude, 2));
-        let mut q = sql(&text, (now,));
-        for w in Self::due_binds(&held, exclude) {
-            q = q.bind(*w);
-        }
-        Ok(q.fetch_optional::<(String,), _>(self.store.read())
-            .await?
-            .is_some())
-    }
-
-    /// The earliest `next_attempt_at` of a job of an active webhook, if any.
-    pub async fn next_due_job(&self) -> Result<Option<i64>> {
-        let (due,): (Option<i64>,) = sql(
-            "SELECT MIN(j.next_attempt_at) AS due FROM webhook_jobs j JOIN webhooks w ON w.id = j.webhook_id \
-             WHERE w.status = 'Active'",
-            (),
-        )
-        .fetch_one(self.store.read())
-        .await?;
-        Ok(due)
-    }
-
-    /// Records a batch of attempts; see [`JobFate`]. `disable_after` consecutive failed
-    /// events disable a webhook.
-    pub async fn complete_jobs(
-        &self,
-        batch: &[Completion],
+        batch: &[DeliveryRecord],
         owner: &str,
         disable_after: i64,
     ) -> Result<CompletionEffects> {
@@ -467,39 +275,8 @@ impl System<'_> {
         }
         insert_logs(&mut tx, &fresh, store.params()).await?;
         // Jobs.
-        let done: Vec<Uuid> = batch
-            .iter()
-            .filter(|c| matches!(c.fate, JobFate::Delivered | JobFate::GiveUp))
-            .map(|c| c.job_id)
-            .collect();
-        for_id_chunks(
-            &mut tx,
-            &done,
-            store.params(),
-            |n| {
-                format!(
-                    "DELETE FROM webhook_jobs WHERE lease_owner = $1 AND id IN ({})",
-                    placeholders(2, n)
-                )
-            },
-            Some(owner),
-        )
-        .await?;
-        for c in batch {
-            let (attempted, next) = match c.fate {
-                JobFate::Retry(at) | JobFate::Gone(at) => (1, at),
-                JobFate::Release => (0, now),
-                _ => continue,
-            };
-            sql(
-                "UPDATE webhook_jobs SET attempts = attempts + $3, next_attempt_at = $4, lease_until = NULL, \
-                 lease_owner = NULL, pending_log_id = CASE WHEN $3 = 1 THEN NULL ELSE pending_log_id END \
-                 WHERE id = $1 AND lease_owner = $2",
-                (c.job_id, owner, attempted as i64, next),
-            )
-            .execute(&mut *tx)
-            .await?;
-        }
+        let ends: Vec<crate::JobFinish> = batch.iter().map(|c| c.finish.clone()).collect();
+        finish_in(&mut tx, owner, &ends, store.params()).await?;
         // Webhook failure runs, in completion order: a delivery resets the run, an abandoned
         // event extends it.
         let mut runs: Vec<(Uuid, bool, i64)> = Vec::new(); // (webhook, reset, failures after)
@@ -518,12 +295,12 @@ impl System<'_> {
                 }
             };
             match c.fate {
-                JobFate::Delivered => {
+                DeliveryFate::Delivered => {
                     runs[pos].1 = true;
                     runs[pos].2 = 0;
                 }
-                JobFate::GiveUp => runs[pos].2 += 1,
-                JobFate::Gone(_) => gone.push(w),
+                DeliveryFate::GiveUp => runs[pos].2 += 1,
+                DeliveryFate::Gone => gone.push(w),
                 _ => {}
             }
         }
@@ -574,8 +351,8 @@ impl System<'_> {
 
     // ------------------------------------------------------------ retention and metrics
 
-    /// PostgreSQL: vacuums the delivery queue and the outbox. Both churn fast (every job is
-    /// inserted, leased and deleted; every event is marked dispatched), and until dead index
+    /// PostgreSQL: vacuums the job queue and the outbox. Both churn fast (every job is
+    /// inserted, leased and deleted; events are written and purged), and until dead index
     /// entries are vacuumed the due-jobs and pending-events scans walk over them: measured at
     /// 20,000 dead jobs, a claim took 35 ms instead of 0.1 ms. Autovacuum's one-minute naptime
     /// is too slow for a queue. A no-op on SQLite (deleted rows leave its B-trees at once).
@@ -583,7 +360,7 @@ impl System<'_> {
         if self.store.backend() != Backend::Postgres {
             return Ok(());
         }
-        sql("VACUUM (SKIP_LOCKED) webhook_jobs, events", ())
+        sql("VACUUM (SKIP_LOCKED) jobs, events", ())
             .execute(self.store.writer())
             .await?;
         Ok(())
@@ -598,31 +375,29 @@ impl System<'_> {
         )
         .execute(writer)
         .await?;
-        sql(
-            "DELETE FROM events WHERE dispatched = 1 AND gamebooks_seen = 1 AND created_at < $1",
-            (before,),
-        )
-        .execute(writer)
-        .await?;
+        self.purge_events(before).await?;
         Ok(logs)
     }
 
-    /// Jobs still queued, of one webhook or of all (tests, metrics).
+    /// Deliveries still queued (not dead-lettered), of one webhook or of all (tests, metrics).
     pub async fn queued_jobs(&self, webhook: Option<Uuid>) -> Result<i64> {
         let read = self.store.read();
         let (n,): (i64,) = match webhook {
             Some(w) => {
                 sql(
-                    "SELECT COUNT(*) AS n FROM webhook_jobs WHERE webhook_id = $1",
-                    (w,),
+                    "SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND job_key = $2 AND state = 'queued'",
+                    (DELIVERY_KIND, w.to_string()),
                 )
                 .fetch_one(read)
                 .await?
             }
             None => {
-                sql("SELECT COUNT(*) AS n FROM webhook_jobs", ())
-                    .fetch_one(read)
-                    .await?
+                sql(
+                    "SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND state = 'queued'",
+                    (DELIVERY_KIND,),
+                )
+                .fetch_one(read)
+                .await?
             }
         };
         Ok(n)
@@ -720,7 +495,7 @@ impl Tenant<'_> {
             ..original.clone()
         };
         insert_logs(&mut tx, &[&pending], self.store.params()).await?;
-        let job = NewJob {
+        let job = Delivery {
             org: self.org.uuid(),
             webhook_id: original.webhook_id,
             event_id: original.event_id,
@@ -731,11 +506,10 @@ impl Tenant<'_> {
             subject_display_name: original.subject_display_name.clone(),
             subject_attributes: original.subject_attributes.clone(),
             occurred_at: original.event_occurred_at,
-            next_attempt_at: now,
             original_delivery_id: Some(original.id),
             pending_log_id: Some(pending.id),
         };
-        insert_jobs(&mut tx, &[job], self.store.params()).await?;
+        enqueue_deliveries(&mut tx, &[(job, now)], self.store.params()).await?;
         tx.commit().await?;
         Ok(Some(pending))
     }

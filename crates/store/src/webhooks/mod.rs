@@ -2,13 +2,12 @@
 //! (`deliveries.rs`).
 //!
 //! Flow: a state change writes an `events` row in its own transaction (outbox). The
-//! dispatcher ([`crate::System::dispatch_events`]) takes undispatched events, writes one
-//! `webhook_jobs` row per matching webhook and marks the events dispatched, in one
-//! transaction, so each event fans out exactly once however many replicas run it. Workers
-//! claim due jobs with a lease ([`crate::System::claim_jobs`]: `FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL, the single writer lock on SQLite), deliver them, and record the outcome with
-//! [`crate::System::complete_jobs`]: a delivery log per attempt, the job deleted or
-//! rescheduled, the webhook's failure run updated — again in one transaction.
+//! dispatcher ([`crate::System::dispatch_events`]) reads the events after its cursor, queues
+//! one [`DELIVERY_KIND`] job per matching webhook (keyed by the webhook) and moves its cursor,
+//! in one transaction, so each event fans out exactly once however many replicas run it. The
+//! job runtime (`crates/jobs`) claims and works the jobs; their outcomes are recorded with
+//! [`crate::System::record_deliveries`]: a delivery log per attempt, the job's lease ended,
+//! the webhook's failure run updated — again in one transaction.
 
 mod configs;
 mod deliveries;
@@ -95,11 +94,17 @@ pub struct PendingEvent {
     pub payload: String,
     pub occurred_at: i64,
     pub created_at: i64,
+    /// Where the event stands in the outbox.
+    #[sqlx(flatten)]
+    pub position: crate::Position,
 }
 
-/// A delivery to queue.
-#[derive(Debug, Clone)]
-pub struct NewJob {
+/// The job kind of webhook deliveries; its jobs are keyed by webhook id.
+pub const DELIVERY_KIND: &str = "webhook.delivery";
+
+/// One delivery of one event to one webhook: the payload of a [`DELIVERY_KIND`] job.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
     pub org: Uuid,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
@@ -110,37 +115,8 @@ pub struct NewJob {
     pub subject_display_name: Option<String>,
     pub subject_attributes: Option<String>,
     pub occurred_at: Option<i64>,
-    pub next_attempt_at: i64,
     /// Set on redeliveries: the log re-sent, and the pending log the first attempt completes.
     pub original_delivery_id: Option<Uuid>,
-    pub pending_log_id: Option<Uuid>,
-}
-
-/// A job claimed by a worker.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ClaimedJob {
-    #[sqlx(try_from = "String")]
-    pub id: Uuid,
-    #[sqlx(rename = "organization_id", try_from = "String")]
-    pub org: Uuid,
-    #[sqlx(try_from = "String")]
-    pub webhook_id: Uuid,
-    #[sqlx(try_from = "String")]
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub body: String,
-    #[sqlx(try_from = "NullText")]
-    pub account_id: Option<Uuid>,
-    pub subject_id: Option<String>,
-    pub subject_display_name: Option<String>,
-    pub subject_attributes: Option<String>,
-    pub occurred_at: Option<i64>,
-    /// Attempts made before this one.
-    pub attempts: i64,
-    pub lease_until: i64,
-    #[sqlx(try_from = "NullText")]
-    pub original_delivery_id: Option<Uuid>,
-    #[sqlx(try_from = "NullText")]
     pub pending_log_id: Option<Uuid>,
 }
 
@@ -183,28 +159,29 @@ pub struct LogRow {
     pub created_at: i64,
 }
 
-/// What became of a job after an attempt.
+/// What became of a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobFate {
-    /// Delivered: the job is removed, the webhook's failure run resets.
+pub enum DeliveryFate {
+    /// Delivered: the webhook's failure run resets.
     Delivered,
-    /// Failed; try again at this instant.
-    Retry(i64),
-    /// Failed for the last time: the job is removed and counts as a failed event.
+    /// Failed; tried again later.
+    Retry,
+    /// Failed for the last time: counts as a failed event.
     GiveUp,
     /// The receiver answered 410 Gone: the webhook is disabled at once; the job is kept and
-    /// retried after `enable`.
-    Gone(i64),
-    /// Not attempted (lease too close to expiry, webhook changed): release the lease only.
+    /// tried again after `enable`.
+    Gone,
+    /// Not attempted (the webhook is held or gone): nothing to record but the lease's end.
     Release,
 }
 
-/// The outcome of one attempt, to record.
+/// One worked delivery, to record.
 #[derive(Debug, Clone)]
-pub struct Completion {
-    pub job_id: Uuid,
-    pub fate: JobFate,
-    /// `None` for [`JobFate::Release`].
+pub struct DeliveryRecord {
+    /// The job's end, as the runtime decided it.
+    pub finish: crate::JobFinish,
+    pub fate: DeliveryFate,
+    /// `None` for [`DeliveryFate::Release`].
     pub log: Option<LogRow>,
     /// Update the pre-written pending log row instead of inserting one.
     pub pending_log_id: Option<Uuid>,

@@ -4,9 +4,7 @@
 #![allow(dead_code)]
 
 use palisade_domain::incident::{IncidentDoc, NormalizedIncident};
-use palisade_domain::vocab::{
-    Entity, EntityKind, Evidence, IncidentSource, IncidentStatus, OrgRole, Severity,
-};
+use palisade_domain::vocab::{Entity, EntityKind, IncidentSource, OrgRole, Severity};
 use palisade_domain::Scope;
 use palisade_store::testing::TestDb;
 use palisade_store::{
@@ -19,14 +17,14 @@ use uuid::Uuid;
 /// A migrated store on a database of its own (dropped with the value).
 pub struct Db {
     pub store: Store,
-    _db: TestDb,
+    pub raw: TestDb,
 }
 
 pub async fn db() -> Db {
     let db = TestDb::new().await;
     Db {
         store: db.store().await,
-        _db: db,
+        raw: db,
     }
 }
 
@@ -94,20 +92,6 @@ pub fn assert_not_found<T: std::fmt::Debug>(r: palisade_domain::Result<T>) {
 /// An incident document: `entity` names a host entity when given.
 pub fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc {
     IncidentDoc {
-        title: title.into(),
-        description: None,
-        severity,
-        status: IncidentStatus::New,
-        classification: None,
-        classification_reason: None,
-        classification_comment: None,
-        owner: None,
-        labels: Vec::new(),
-        tactics: Vec::new(),
-        alert_product_names: Vec::new(),
-        first_activity_at: None,
-        last_activity_at: None,
-        provider_url: None,
         entities: entity
             .map(|name| Entity {
                 id: "e1".into(),
@@ -117,9 +101,7 @@ pub fn doc(title: &str, severity: Severity, entity: Option<&str>) -> IncidentDoc
             })
             .into_iter()
             .collect(),
-        alerts: Vec::new(),
-        evidence: Evidence::default(),
-        properties: None,
+        ..IncidentDoc::titled(title, severity)
     }
 }
 
@@ -301,4 +283,32 @@ pub fn audit_row(ws: Uuid, at: i64) -> AuditRow {
         result_count: 1,
         created_at: at,
     }
+}
+
+/// Runs an outbox consumer's `step` until it has consumed `want` events or 10 s passed;
+/// returns how many it consumed. On PostgreSQL a consumer reads only below the oldest
+/// transaction of the database still running (docs/jobs.md, "The outbox cursor"), which
+/// a transaction still open holds back for a moment.
+pub async fn consume(want: usize, mut step: impl AsyncFnMut() -> usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut total = 0;
+    while total < want && std::time::Instant::now() < deadline {
+        let n = step().await;
+        total += n;
+        if n == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    total
+}
+
+/// The types of the organization's outbox events, oldest first.
+pub async fn event_types(tenant: &palisade_store::Tenant<'_>) -> Vec<String> {
+    tenant
+        .events()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
 }

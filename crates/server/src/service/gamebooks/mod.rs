@@ -21,7 +21,6 @@ use uuid::Uuid;
 use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::auth::Principal;
 use crate::crypto::SealingKey;
-use crate::gamebooks::engine::Engine;
 use crate::gamebooks::{applicable, canonical_entity_type, validate_action, validate_pattern};
 
 const MAX_PLAYBOOKS_PER_RULE: usize = 50;
@@ -36,7 +35,7 @@ type RulesCache = Mutex<HashMap<Uuid, (Instant, Arc<Vec<RuleRow>>)>>;
 #[derive(Clone)]
 pub struct GamebookService {
     store: Store,
-    engine: Engine,
+    jobs: palisade_jobs::Jobs,
     sealer: Arc<SealingKey>,
     rules: Arc<RulesCache>,
 }
@@ -94,10 +93,10 @@ fn may_manage_catalogue(p: &Principal) -> Result<()> {
 
 /// Parses a list query parameter: repeated and/or comma-separated values.
 impl GamebookService {
-    pub fn new(store: Store, engine: Engine, server_secret: &str) -> Self {
+    pub fn new(store: Store, jobs: palisade_jobs::Jobs, server_secret: &str) -> Self {
         GamebookService {
             store,
-            engine,
+            jobs,
             sealer: Arc::new(SealingKey::derive(
                 server_secret,
                 "palisade gamebook history token v1",

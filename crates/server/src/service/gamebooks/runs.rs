@@ -207,7 +207,7 @@ impl GamebookService {
             steps,
         };
         let id = tenant.create_run(&ctx.workspace, &run).await?;
-        self.engine.runs_queued();
+        self.jobs.wake(palisade_store::RUN_KIND);
         self.get_run(ctx, id).await
     }
 
@@ -221,23 +221,33 @@ impl GamebookService {
         Ok(run_to_wire(&run, &steps))
     }
 
-    /// `GET …/gamebooks/history/{gamebookId}/playbooks`. `year`, documented as the storage
-    /// partition, is checked for form and otherwise not needed.
+    /// `GET …/gamebooks/history/{gamebookId}/playbooks`. `year`, documented as the (required)
+    /// storage partition, is validated first (before the run is looked up) and otherwise not
+    /// needed.
     pub async fn run_playbooks(
         &self,
         ctx: &WorkspaceCtx,
-        id: Uuid,
+        id: &str,
         year: Option<&str>,
     ) -> Result<Vec<Playbook>> {
-        if let Some(y) = year {
-            if !y
-                .trim()
-                .parse::<i32>()
-                .is_ok_and(|y| (1970..=9999).contains(&y))
-            {
-                return Err(Error::field("year", "'year' must be a year such as 2026."));
+        match year.map(|y| y.trim().parse::<i32>()) {
+            None => {
+                return Err(Error::field(
+                    "year",
+                    "'year' is required: the run's creation year, such as 2026.",
+                ))
+            }
+            Some(Ok(y)) if (1970..=9999).contains(&y) => {}
+            Some(_) => {
+                return Err(Error::field(
+                    "year",
+                    "'year' must be a year from 1970 to 9999, such as 2026.",
+                ))
             }
         }
+        // A malformed id is simply not found.
+        let id = Uuid::parse_str(id)
+            .map_err(|_| run_not_found(id.chars().take(64).collect::<String>()))?;
         Ok(self.get_run(ctx, id).await?.playbooks)
     }
 
@@ -442,7 +452,7 @@ impl GamebookService {
             .approve_run(&ctx.workspace, id, &by)
             .await?
             .ok_or_else(|| run_not_found(id))?;
-        self.engine.runs_queued();
+        self.jobs.wake(palisade_store::RUN_KIND);
         self.get_run(ctx, id).await
     }
 

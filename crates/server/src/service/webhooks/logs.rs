@@ -104,8 +104,7 @@ impl WebhookService {
             .deliverer
             .attempt(&target, event_id, &schema_name(event_type), &body, true)
             .await;
-        let job = palisade_store::ClaimedJob {
-            id: Uuid::new_v4(),
+        let job = palisade_store::Delivery {
             org: ctx.org.uuid(),
             webhook_id: row.id,
             event_id,
@@ -118,12 +117,10 @@ impl WebhookService {
                 json!({"source": "sentinel", "incidentNumber": 0}).to_string(),
             ),
             occurred_at: Some(to_micros(now)),
-            attempts: 0,
-            lease_until: 0,
             original_delivery_id: None,
             pending_log_id: None,
         };
-        let mut log = crate::webhooks::engine::log_row(&job, &row, &attempt, 1, true);
+        let mut log = crate::webhooks::delivery::log_row(&job, &row, &attempt, 1, true);
         self.store.tenant(&ctx.org).insert_test_log(&log).await?;
         log.account_name = Some(row.target_account_name.clone());
         Ok(log_to_wire(&log))
@@ -248,7 +245,7 @@ impl WebhookService {
             .redeliver(id, original.id)
             .await?
             .ok_or_else(|| Error::not_found_target("Delivery log", log_id, "logId"))?;
-        self.engine.jobs_queued();
+        self.jobs.wake(palisade_store::DELIVERY_KIND);
         Ok(log_to_wire(&pending))
     }
 }

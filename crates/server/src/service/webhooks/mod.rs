@@ -1,6 +1,6 @@
 //! Webhook configurations; their delivery logs, test events and redelivery are in `logs.rs`.
 
-mod logs;
+pub mod logs;
 
 pub use logs::LogQuery;
 
@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use crate::access::OrgCtx;
 use crate::crypto::SealingKey;
-use crate::webhooks::engine::Engine;
 use crate::webhooks::{
     normalize_event_type, schema_name, signing, Credentials, Deliverer, SecretBox, Target,
     EVENT_TYPES,
@@ -31,7 +30,7 @@ pub struct WebhookService {
     store: Store,
     secrets: Arc<SecretBox>,
     deliverer: Deliverer,
-    engine: Engine,
+    jobs: palisade_jobs::Jobs,
     sealer: Arc<SealingKey>,
 }
 
@@ -213,14 +212,14 @@ impl WebhookService {
         store: Store,
         secrets: Arc<SecretBox>,
         deliverer: Deliverer,
-        engine: Engine,
+        jobs: palisade_jobs::Jobs,
         server_secret: &str,
     ) -> Self {
         WebhookService {
             store,
             secrets,
             deliverer,
-            engine,
+            jobs,
             sealer: Arc::new(SealingKey::derive(
                 server_secret,
                 "palisade delivery-log token v1",
@@ -582,7 +581,7 @@ impl WebhookService {
             None => Err(not_found(id)),
             Some(true) => {
                 if to == WebhookStatus::Active {
-                    self.engine.jobs_queued();
+                    self.jobs.wake(palisade_store::DELIVERY_KIND);
                 }
                 self.get(ctx, id).await
             }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{NewRun, NewStep, RunRow, StepRow};
 use crate::db::{now_micros, placeholders, sql, Backend, Tx, MAX_PARAMS};
+use crate::jobs::{enqueue_in, JobSpec};
 use crate::outbox::{insert_event, workspace_account};
 use crate::{OrgId, Tenant, WorkspaceId};
 
@@ -54,9 +55,36 @@ fn like(q: &str) -> String {
     s
 }
 
+/// The job kind of gamebook runs: one job per run while it is due (new, approved, or
+/// resumed), keyed by workspace; its payload is the run id.
+pub const RUN_KIND: &str = "gamebook.run";
+
+/// Queues the jobs that work runs `ids` of workspace `ws`, in `tx`.
+async fn enqueue_run(tx: &mut Tx, org: &OrgId, ws: Uuid, ids: &[Uuid]) -> Result<()> {
+    let now = now_micros();
+    let specs: Vec<JobSpec> = ids
+        .iter()
+        .map(|id| JobSpec {
+            kind: RUN_KIND.into(),
+            key: ws.to_string(),
+            org: Some(org.uuid()),
+            payload: id.to_string(),
+            run_at: now,
+        })
+        .collect();
+    enqueue_in(tx, &specs, MAX_PARAMS).await?;
+    Ok(())
+}
+
 /// Creates runs of one workspace of `org` (the caller checked it is the organization's) with
-/// their steps. Returns their ids.
+/// their steps, and queues their jobs. Returns their ids.
 async fn insert_runs(tx: &mut Tx, org: &OrgId, ws: Uuid, runs: &[NewRun]) -> Result<Vec<Uuid>> {
+    let ids = insert_run_rows(tx, org, ws, runs).await?;
+    enqueue_run(tx, org, ws, &ids).await?;
+    Ok(ids)
+}
+
+async fn insert_run_rows(tx: &mut Tx, org: &OrgId, ws: Uuid, runs: &[NewRun]) -> Result<Vec<Uuid>> {
     let now = now_micros();
     let mut ids = Vec::with_capacity(runs.len());
     for run in runs {
@@ -381,6 +409,7 @@ impl Tenant<'_> {
         )
         .execute(&mut *tx)
         .await?;
+        enqueue_run(&mut tx, &self.org, ws, &[id]).await?;
         tx.commit().await?;
         Ok(Some(()))
     }

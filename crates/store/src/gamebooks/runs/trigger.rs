@@ -7,9 +7,10 @@ use palisade_domain::Result;
 use uuid::Uuid;
 
 use super::insert_runs;
-use crate::db::{placeholders, sql, Backend, MAX_PARAMS};
+use crate::db::sql;
 use crate::gamebooks::{NewRun, PlaybookRow, RuleRow, TriggerEvent, PLAYBOOK_COLS, RULE_COLS};
 use crate::incidents::INCIDENT_COLS;
+use crate::outbox::OutboxCursor;
 use crate::{IncidentRow, OrgId, System};
 
 impl System<'_> {
@@ -31,25 +32,24 @@ impl System<'_> {
     ) -> Result<(usize, usize)> {
         let store = self.store;
         // A cheap look first, so an idle trigger does not take the write lock.
-        let any: Option<(String,)> =
-            sql("SELECT id FROM events WHERE gamebooks_seen = 0 LIMIT 1", ())
-                .fetch_optional(store.read())
-                .await?;
-        if any.is_none() {
+        if !crate::outbox::any_after(store, crate::outbox::GAMEBOOKS).await? {
             return Ok((0, 0));
         }
         let mut tx = store.begin_write().await?;
-        let lock = match store.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        let Some(cursor) =
+            OutboxCursor::open(&mut tx, store.backend(), crate::outbox::GAMEBOOKS).await?
+        else {
+            return Ok((0, 0));
         };
         let events: Vec<TriggerEvent> = sql(
             &format!(
-                "SELECT id, organization_id, workspace_id, event_type, subject_id FROM events \
-                 WHERE gamebooks_seen = 0 ORDER BY created_at, id LIMIT $1{lock}"
+                "SELECT id, organization_id, workspace_id, event_type, subject_id, txid, seq \
+                 FROM events WHERE {} ORDER BY txid, seq LIMIT $4",
+                cursor.after(1)
             ),
-            (limit,),
+            cursor.params(),
         )
+        .bind(limit)
         .fetch_all(&mut *tx)
         .await?;
         if events.is_empty() {
@@ -105,17 +105,8 @@ impl System<'_> {
                 .await?
                 .len();
         }
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        for chunk in ids.chunks(MAX_PARAMS) {
-            let text = format!(
-                "UPDATE events SET gamebooks_seen = 1 WHERE id IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sql(&text, ());
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
+        if let Some(last) = events.last() {
+            cursor.advance(&mut tx, last.position).await?;
         }
         tx.commit().await?;
         Ok((events.len(), created))

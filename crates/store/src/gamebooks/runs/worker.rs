@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{completed_event, RUN_COLS, RUN_FROM};
-use crate::db::{now_micros, sql, Backend, Tx};
+use crate::db::{now_micros, sql, Tx};
 use crate::gamebooks::{RunRow, StepRow};
 use crate::{CommentRow, IncidentKey, IncidentRow, NewComment, OrgId, System, WorkspaceId};
 
@@ -36,12 +36,6 @@ pub enum StepRecorded {
     Done { incident_changed: bool },
     /// The run is no longer this worker's (cancelled, or the lease was lost).
     Lost,
-}
-
-#[derive(sqlx::FromRow)]
-struct RunId {
-    #[sqlx(try_from = "String")]
-    id: Uuid,
 }
 
 /// The result of a change a step tried: failed with a domain error it records, or an
@@ -91,45 +85,24 @@ async fn set_step(tx: &mut Tx, step: Uuid, r: &StepResult, started_at: i64) -> R
 }
 
 impl System<'_> {
-    /// Claims up to `limit` runs that are due (new, approved, or whose worker's lease lapsed).
-    pub async fn claim_runs(
-        &self,
-        owner: &str,
-        now: i64,
-        lease_until: i64,
-        limit: i64,
-    ) -> Result<Vec<Uuid>> {
-        let store = self.store;
-        let lock = match store.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let text = format!(
+    /// Takes run `id` over for `owner`, whose job for it the runtime leased: the run is
+    /// `Running` under `owner`'s lease until `lease_until`; taken from another owner (whose
+    /// lease lapsed) it counts an attempt. `false`: the run is not due (finished, cancelled,
+    /// awaiting approval).
+    pub async fn adopt_run(&self, id: Uuid, owner: &str, lease_until: i64) -> Result<bool> {
+        let now = now_micros();
+        let mut tx = self.store.begin_write().await?;
+        let n = sql(
             "UPDATE gamebook_runs SET lease_until = $2, lease_owner = $3, status = 'Running', \
-               attempts = attempts + CASE WHEN lease_until IS NULL THEN 0 ELSE 1 END, \
-               started_at = COALESCE(started_at, $1), modified_at = $1 \
-             WHERE id IN (SELECT id FROM gamebook_runs WHERE status IN ('Pending', 'Running') \
-               AND (lease_until IS NULL OR lease_until < $1) ORDER BY created_at LIMIT $4{lock}) \
-             AND status IN ('Pending', 'Running') AND (lease_until IS NULL OR lease_until < $1) \
-             RETURNING id"
-        );
-        // Look before taking the write lock: idle workers cost the writers nothing.
-        let due: Option<(String,)> = sql(
-            "SELECT id FROM gamebook_runs WHERE status IN ('Pending', 'Running') \
-             AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
-            (now,),
+               attempts = attempts + CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END, \
+               started_at = COALESCE(started_at, $4), modified_at = $4 \
+             WHERE id = $1 AND status IN ('Pending', 'Running')",
+            (id, lease_until, owner, now),
         )
-        .fetch_optional(store.read())
+        .execute(&mut *tx)
         .await?;
-        if due.is_none() {
-            return Ok(Vec::new());
-        }
-        let mut tx = store.begin_write().await?;
-        let rows: Vec<RunId> = sql(&text, (now, lease_until, owner, limit))
-            .fetch_all(&mut *tx)
-            .await?;
         tx.commit().await?;
-        Ok(rows.into_iter().map(|r| r.id).collect())
+        Ok(n == 1)
     }
 
     /// A claimed run, its steps and its incident's key, whatever its organization.

@@ -1,7 +1,8 @@
-//! The gamebook engine: a trigger that turns `incident.created` outbox events into runs of
-//! the matching auto-run rules, and workers that claim runs with a lease and work their
-//! steps in sequence, committing each. Every replica runs one; they coordinate only through
-//! the database.
+//! Gamebook runs on the job runtime (`crates/jobs`, docs/jobs.md): the trigger loop that
+//! turns `incident.created` outbox events into runs of the matching auto-run rules, and the
+//! [`palisade_store::RUN_KIND`] kind whose jobs (one per due run, keyed by workspace) are
+//! worked by [`Runner`], step by step in sequence, committing each. Every replica runs them;
+//! they coordinate only through the database.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,16 +10,15 @@ use std::time::{Duration, Instant};
 use palisade_domain::incident::IncidentDoc;
 use palisade_domain::time::to_micros;
 use palisade_domain::{Error, Result};
+use palisade_jobs::{Backoff, Handler, Job, Jobs, Kind, Outcome};
 use palisade_store::{
-    IncidentRow, NewComment, NewRun, StepRecorded, StepResult, StepRow, Store, WorkItem,
+    IncidentRow, NewComment, NewRun, StepRecorded, StepResult, StepRow, Store, WorkItem, RUN_KIND,
 };
 use palisade_types::gamebooks::{ActionType, PlaybookAction};
 use palisade_types::incidents::{
     Classification, ClassificationReason, IncidentStatus, Owner, Severity,
 };
 use serde_json::{json, Map, Value};
-use tokio::sync::{watch, Notify, Semaphore};
-use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::{applicable, plan_steps, Escape, TemplateContext};
@@ -32,205 +32,178 @@ const TRIGGER_COALESCE: Duration = Duration::from_millis(50);
 const TRIGGER_BATCH: i64 = 200;
 const SNIPPET_BYTES: usize = 512;
 
-/// Shared handle: wake the workers after creating or approving runs.
-#[derive(Clone)]
-pub struct Engine {
-    inner: Arc<Inner>,
+/// What the runner did with one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Worked {
+    /// Finished with this status.
+    Finished(&'static str),
+    Waiting,
+    Lost,
 }
 
-struct Inner {
+/// Registers gamebook runs on `jobs`: the run kind and the trigger.
+pub fn register(
+    jobs: &Jobs,
+    config: GamebooksConfig,
+    guard: ssrf::Guard,
+    cache: Arc<IncidentCache>,
+) {
+    let store = jobs.store().clone();
+    let poll = Duration::from_millis(config.poll_interval_ms);
+    let lease = Duration::from_secs(config.lease_secs);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(config.http_timeout_secs))
+        .connect_timeout(Duration::from_secs(config.http_timeout_secs.min(10)))
+        .user_agent(concat!("Palisade-Gamebooks/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(ssrf::GuardedResolver(guard.clone())))
+        .build()
+        .expect("HTTP client builds");
+    jobs.register(
+        Kind {
+            name: RUN_KIND,
+            concurrency: config.max_concurrent_runs,
+            per_key: config.max_concurrent_runs,
+            // A run that fails to record (the database away) is resumed, as long as it takes.
+            max_attempts: 1_000,
+            backoff: Backoff::Exponential {
+                first: Duration::from_secs(1),
+                max: lease,
+            },
+            lease,
+            poll,
+        },
+        Runner {
+            store: store.clone(),
+            config,
+            client,
+            guard,
+            cache,
+            owner: jobs.owner().to_string(),
+            jobs: jobs.clone(),
+        },
+    );
+    let (wake_store, handle) = (store.clone(), jobs.clone());
+    jobs.register_loop(
+        "gamebooks.trigger",
+        poll,
+        move || {
+            let s = wake_store.clone();
+            Box::pin(async move {
+                s.gamebook_events_committed().await;
+                // Let a burst of commits gather: one trigger transaction for many events
+                // instead of one per ingest request, leaving the write lock (SQLite's single
+                // writer) to the ingest and the webhook dispatcher.
+                tokio::time::sleep(TRIGGER_COALESCE).await;
+            })
+        },
+        move || {
+            let (store, jobs) = (store.clone(), handle.clone());
+            async move {
+                let (seen, runs) = store
+                    .system()
+                    .trigger_gamebooks(TRIGGER_BATCH, plan_runs)
+                    .await?;
+                if runs > 0 {
+                    jobs.wake(RUN_KIND);
+                }
+                Ok(seen > 0)
+            }
+        },
+    );
+}
+
+/// The auto-runs an `incident.created` event starts.
+fn plan_runs(
+    e: &palisade_store::TriggerEvent,
+    incident: &IncidentRow,
+    rules: &[palisade_store::RuleRow],
+    playbooks: &std::collections::HashMap<Uuid, palisade_store::PlaybookRow>,
+) -> Vec<NewRun> {
+    if e.workspace_id.is_none() {
+        return Vec::new();
+    }
+    let doc = &incident.doc;
+    applicable(rules, &doc.title, Some(doc.severity), Some(incident.source))
+        .into_iter()
+        .filter(|r| r.fields.is_auto_run)
+        .filter_map(|r| {
+            let steps = plan_steps(doc, &r.fields.playbook_ids, playbooks);
+            (!steps.is_empty()).then(|| NewRun {
+                source: incident.source,
+                incident_id: incident.id.clone(),
+                incident_number: incident.number,
+                incident_title: doc.title.clone(),
+                rule_id: Some(r.id),
+                title: r.fields.title.clone(),
+                is_auto_run: true,
+                triggered_by: None,
+                trigger_event_id: Some(e.id),
+                steps,
+            })
+        })
+        .collect()
+}
+
+/// Works gamebook runs: takes the run over, then its steps in sequence.
+pub struct Runner {
     store: Store,
     config: GamebooksConfig,
     client: reqwest::Client,
     guard: ssrf::Guard,
     cache: Arc<IncidentCache>,
+    /// This replica's lease owner name (the runtime's).
     owner: String,
-    runs: Notify,
+    jobs: Jobs,
 }
 
-/// The running engine's tasks; [`Running::stop`] lets in-flight steps finish.
-pub struct Running {
-    stop: watch::Sender<bool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
+impl Handler for Runner {
+    type Note = ();
 
-impl Running {
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+    async fn run(&self, job: &Job) -> (Outcome, ()) {
+        let Ok(id) = job.payload.parse::<Uuid>() else {
+            let error = format!("unreadable run id '{}'", job.payload);
+            return (Outcome::Fail { error }, ());
+        };
+        let worked = match self
+            .store
+            .system()
+            .adopt_run(id, &self.owner, self.lease_until())
+            .await
+        {
+            Ok(true) => self.work(id).await,
+            Ok(false) => Ok(Worked::Lost),
+            Err(e) => Err(e),
+        };
+        match worked {
+            Ok(w) => {
+                tracing::debug!(run = %id, outcome = ?w, "gamebook run worked");
+                match w {
+                    Worked::Finished(status) => self.jobs.count_outcome(RUN_KIND, status),
+                    Worked::Waiting => self.jobs.count_outcome(RUN_KIND, "AwaitingApproval"),
+                    Worked::Lost => {}
+                }
+                (Outcome::Done, ())
+            }
+            Err(e) => {
+                // Resumed after the kind's backoff, from the first step not recorded.
+                tracing::warn!(run = %id, error = %e, "gamebook run failed; it resumes");
+                let error = e.to_string();
+                (Outcome::Retry { after: None, error }, ())
+            }
         }
     }
 }
 
-/// What the engine did with one run (tests and the benchmark).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Worked {
-    Finished,
-    Waiting,
-    Lost,
-}
-
-impl Engine {
-    pub fn new(
-        store: Store,
-        config: GamebooksConfig,
-        guard: ssrf::Guard,
-        cache: Arc<IncidentCache>,
-    ) -> Engine {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(config.http_timeout_secs))
-            .connect_timeout(Duration::from_secs(config.http_timeout_secs.min(10)))
-            .user_agent(concat!("Palisade-Gamebooks/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(ssrf::GuardedResolver(guard.clone())))
-            .build()
-            .expect("HTTP client builds");
-        Engine {
-            inner: Arc::new(Inner {
-                store,
-                config,
-                client,
-                guard,
-                cache,
-                owner: format!("gamebooks-{}", Uuid::new_v4()),
-                runs: Notify::new(),
-            }),
-        }
-    }
-
-    /// Runs became due (created, approved).
-    pub fn runs_queued(&self) {
-        self.inner.runs.notify_one();
-    }
-
-    pub fn start(&self) -> Running {
-        let (stop, stopped) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(self.clone().trigger_loop(stopped.clone())),
-            tokio::spawn(self.clone().work_loop(stopped)),
-        ];
-        Running { stop, tasks }
-    }
-
-    fn poll(&self) -> Duration {
-        Duration::from_millis(self.inner.config.poll_interval_ms)
-    }
-
+impl Runner {
     fn lease_until(&self) -> i64 {
-        to_micros(chrono::Utc::now()) + (self.inner.config.lease_secs as i64) * 1_000_000
-    }
-
-    async fn trigger_loop(self, mut stopped: watch::Receiver<bool>) {
-        loop {
-            if *stopped.borrow() {
-                return;
-            }
-            match self
-                .inner
-                .store
-                .system()
-                .trigger_gamebooks(TRIGGER_BATCH, |e, incident, rules, playbooks| {
-                    if e.workspace_id.is_none() {
-                        return Vec::new();
-                    }
-                    let doc = &incident.doc;
-                    applicable(rules, &doc.title, Some(doc.severity), Some(incident.source))
-                        .into_iter()
-                        .filter(|r| r.fields.is_auto_run)
-                        .filter_map(|r| {
-                            let steps = plan_steps(doc, &r.fields.playbook_ids, playbooks);
-                            (!steps.is_empty()).then(|| NewRun {
-                                source: incident.source,
-                                incident_id: incident.id.clone(),
-                                incident_number: incident.number,
-                                incident_title: doc.title.clone(),
-                                rule_id: Some(r.id),
-                                title: r.fields.title.clone(),
-                                is_auto_run: true,
-                                triggered_by: None,
-                                trigger_event_id: Some(e.id),
-                                steps,
-                            })
-                        })
-                        .collect()
-                })
-                .await
-            {
-                Ok((seen, runs)) if seen > 0 => {
-                    if runs > 0 {
-                        self.inner.runs.notify_one();
-                    }
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "gamebook trigger failed; retrying"),
-            }
-            tokio::select! {
-                _ = self.inner.store.gamebook_events_committed() => {
-                    // Let a burst of commits gather: one trigger transaction for many events
-                    // instead of one per ingest request, leaving the write lock (SQLite's
-                    // single writer) to the ingest and the webhook dispatcher.
-                    tokio::time::sleep(TRIGGER_COALESCE).await;
-                }
-                _ = tokio::time::sleep(self.poll()) => {}
-                _ = stopped.changed() => {}
-            }
-        }
-    }
-
-    async fn work_loop(self, mut stopped: watch::Receiver<bool>) {
-        let slots = Arc::new(Semaphore::new(self.inner.config.max_concurrent_runs));
-        let mut running = JoinSet::new();
-        loop {
-            while running.try_join_next().is_some() {}
-            if *stopped.borrow() {
-                break;
-            }
-            let free = slots.available_permits() as i64;
-            let mut claimed = Vec::new();
-            if free > 0 {
-                let now = to_micros(chrono::Utc::now());
-                match self
-                    .inner
-                    .store
-                    .system()
-                    .claim_runs(&self.inner.owner, now, self.lease_until(), free)
-                    .await
-                {
-                    Ok(ids) => claimed = ids,
-                    Err(e) => tracing::warn!(error = %e, "claiming gamebook runs failed"),
-                }
-            }
-            if claimed.is_empty() {
-                tokio::select! {
-                    _ = self.inner.runs.notified() => {}
-                    _ = tokio::time::sleep(self.poll()) => {}
-                    Some(_) = running.join_next(), if !running.is_empty() => {}
-                    _ = stopped.changed() => {}
-                }
-                continue;
-            }
-            for id in claimed {
-                let permit = slots.clone().acquire_owned().await.expect("open");
-                let engine = self.clone();
-                running.spawn(async move {
-                    match engine.work(id).await {
-                        Ok(w) => tracing::debug!(run = %id, outcome = ?w, "gamebook run worked"),
-                        // The lease lapses and the run is resumed.
-                        Err(e) => tracing::warn!(run = %id, error = %e, "gamebook run failed; it resumes after its lease"),
-                    }
-                    drop(permit);
-                });
-            }
-        }
-        while running.join_next().await.is_some() {}
+        to_micros(chrono::Utc::now()) + (self.config.lease_secs as i64) * 1_000_000
     }
 
     /// Works a claimed run step by step until it finishes, waits for approval, or is lost.
     async fn work(&self, id: Uuid) -> Result<Worked> {
-        let store = &self.inner.store;
-        let owner = &self.inner.owner;
+        let store = &self.store;
+        let owner = &self.owner;
         loop {
             let Some(item) = store.system().run_for_work(id).await? else {
                 return Ok(Worked::Lost);
@@ -252,7 +225,7 @@ impl Engine {
                         .finish_run(&item, owner, status, &summary)
                         .await?
                     {
-                        Worked::Finished
+                        Worked::Finished(status)
                     } else {
                         Worked::Lost
                     },
@@ -287,8 +260,8 @@ impl Engine {
     }
 
     async fn execute(&self, item: &WorkItem, step: &StepRow) -> Result<StepRecorded> {
-        let store = &self.inner.store;
-        let owner = &self.inner.owner;
+        let store = &self.store;
+        let owner = &self.owner;
         let (run, key) = (&item.run, &item.incident);
         let (org, source) = (key.workspace.org(), key.source);
         let action: PlaybookAction = serde_json::from_str(&step.action).unwrap_or_default();
@@ -381,7 +354,7 @@ impl Engine {
         };
         tracing::debug!(run = %run.id, step = %step.id, ms = started.elapsed().as_millis() as u64, "playbook step done");
         if matches!(recorded, StepRecorded::Done { .. }) {
-            self.inner.cache.forget(key);
+            self.cache.forget(key);
         }
         Ok(recorded)
     }
@@ -394,17 +367,17 @@ impl Engine {
             output: None,
         };
         let url = ctx.render(action.url.as_deref().unwrap_or_default(), Escape::Url);
-        let parsed = match self.inner.guard.check_form(&url) {
+        let parsed = match self.guard.check_form(&url) {
             Ok(u) => u,
             Err(e) => return fail(format!("The URL {e}.")),
         };
-        if let Err(e) = self.inner.guard.check_literal_host(&parsed) {
+        if let Err(e) = self.guard.check_literal_host(&parsed) {
             return fail(format!("Refused by the SSRF guard: {e}."));
         }
         let method =
             reqwest::Method::from_bytes(action.method.as_deref().unwrap_or("POST").as_bytes())
                 .unwrap_or(reqwest::Method::POST);
-        let mut req = self.inner.client.request(method, parsed);
+        let mut req = self.client.request(method, parsed);
         if let Some(body) = &action.body {
             let json_body = matches!(body.trim_start().chars().next(), Some('{') | Some('['));
             let escape = if json_body {
@@ -455,33 +428,9 @@ impl Engine {
                     }
                 }
             }
-            Err(e) => fail(describe(e)),
+            Err(e) => fail(palisade_net::upstream::describe_request_error(&e, "target")),
         }
     }
-}
-
-fn describe(e: reqwest::Error) -> String {
-    use std::error::Error as _;
-    if e.is_timeout() {
-        return "The target did not answer within the timeout.".into();
-    }
-    let mut msg = String::from(if e.is_connect() {
-        "Could not connect to the target"
-    } else {
-        "The request failed"
-    });
-    let mut source = e.source();
-    let mut last = None;
-    while let Some(s) = source {
-        last = Some(s.to_string());
-        source = s.source();
-    }
-    if let Some(cause) = last {
-        msg.push_str(": ");
-        msg.push_str(&cause);
-    }
-    msg.push('.');
-    msg
 }
 
 fn activity(author: &str, message: String, closing: bool) -> NewComment {

@@ -2,20 +2,27 @@
 //! the mapping of ARM's resources to Palisade's shapes (`palisade_types::azure`, documented in
 //! `docs/azure.md`).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use palisade_domain::{Error, Result};
 use palisade_types::azure::{
     AnalyticsRule, AzureResourceGroup, AzureSubscription, CheckStatus, LogAnalyticsWorkspace,
-    NetworkSecurityGroup, NetworkSecurityRule, OwnerRoleAssignment, SentinelInstance,
-    SubscriptionOwnership, WorkspaceCheck, WorkspaceCheckResult, WorkspaceValidation,
+    NetworkSecurityGroup, OwnerRoleAssignment, SentinelInstance, SubscriptionOwnership,
+    WorkspaceCheck, WorkspaceValidation,
 };
 use reqwest::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::azure::{AzureClient, AzureError};
+
+mod access;
+mod arm;
+#[cfg(test)]
+mod tests;
+
+use access::{access_check, check};
+use arm::*;
 
 pub const API_SUBSCRIPTIONS: &str = "2022-12-01";
 pub const API_RESOURCE_GROUPS: &str = "2021-04-01";
@@ -145,266 +152,6 @@ impl RuleAddress {
             workspace: segs[7].to_string(),
             rule: segs[11].to_string(),
         })
-    }
-}
-
-// ---------------------------------------------------------------- ARM JSON → Palisade shapes
-
-fn text(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_string)
-}
-
-fn tags(v: &Value) -> BTreeMap<String, String> {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let v = v
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string());
-                    (k.clone(), v)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The segment after `key` in an ARM id (`resourceGroups` → the group's name).
-fn id_part(id: &str, key: &str) -> Option<String> {
-    let mut segs = id.split('/');
-    while let Some(s) = segs.next() {
-        if s.eq_ignore_ascii_case(key) {
-            return segs.next().map(str::to_string);
-        }
-    }
-    None
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// ARM's plural list plus its singular field (when set).
-fn merged(props: &Value, plural: &str, singular: &str) -> Vec<String> {
-    let mut out = strings(&props[plural]);
-    if let Some(one) = props[singular].as_str().filter(|s| !s.is_empty()) {
-        if !out.iter().any(|o| o == one) {
-            out.insert(0, one.to_string());
-        }
-    }
-    out
-}
-
-fn ids(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|x| text(&x["id"])).collect())
-        .unwrap_or_default()
-}
-
-fn subscription(v: &Value) -> AzureSubscription {
-    let subscription_id = text(&v["subscriptionId"])
-        .or_else(|| text(&v["id"]).and_then(|id| id_part(&id, "subscriptions")))
-        .unwrap_or_default();
-    AzureSubscription {
-        id: text(&v["id"]).unwrap_or_else(|| format!("/subscriptions/{subscription_id}")),
-        subscription_id,
-        display_name: text(&v["displayName"]).unwrap_or_default(),
-        state: text(&v["state"]).unwrap_or_default(),
-        tenant_id: text(&v["tenantId"]),
-        authorization_source: text(&v["authorizationSource"]),
-        tags: tags(&v["tags"]),
-    }
-}
-
-fn resource_group(v: &Value) -> AzureResourceGroup {
-    AzureResourceGroup {
-        id: text(&v["id"]).unwrap_or_default(),
-        name: text(&v["name"]).unwrap_or_default(),
-        location: text(&v["location"]).unwrap_or_default(),
-        provisioning_state: text(&v["properties"]["provisioningState"]),
-        managed_by: text(&v["managedBy"]),
-        tags: tags(&v["tags"]),
-    }
-}
-
-fn security_rule(v: &Value) -> NetworkSecurityRule {
-    let p = &v["properties"];
-    NetworkSecurityRule {
-        id: text(&v["id"]),
-        name: text(&v["name"]).unwrap_or_default(),
-        priority: p["priority"].as_i64(),
-        direction: text(&p["direction"]),
-        access: text(&p["access"]),
-        protocol: text(&p["protocol"]),
-        source_address_prefixes: merged(p, "sourceAddressPrefixes", "sourceAddressPrefix"),
-        source_port_ranges: merged(p, "sourcePortRanges", "sourcePortRange"),
-        destination_address_prefixes: merged(
-            p,
-            "destinationAddressPrefixes",
-            "destinationAddressPrefix",
-        ),
-        destination_port_ranges: merged(p, "destinationPortRanges", "destinationPortRange"),
-        description: text(&p["description"]),
-    }
-}
-
-fn network_security_group(v: &Value) -> NetworkSecurityGroup {
-    let id = text(&v["id"]).unwrap_or_default();
-    let p = &v["properties"];
-    NetworkSecurityGroup {
-        resource_group: id_part(&id, "resourceGroups"),
-        name: text(&v["name"]).unwrap_or_default(),
-        location: text(&v["location"]),
-        provisioning_state: text(&p["provisioningState"]),
-        security_rules: p["securityRules"]
-            .as_array()
-            .map(|a| a.iter().map(security_rule).collect())
-            .unwrap_or_default(),
-        network_interface_ids: ids(&p["networkInterfaces"]),
-        subnet_ids: ids(&p["subnets"]),
-        tags: tags(&v["tags"]),
-        id,
-    }
-}
-
-fn workspace(v: &Value) -> LogAnalyticsWorkspace {
-    let id = text(&v["id"]).unwrap_or_default();
-    let p = &v["properties"];
-    LogAnalyticsWorkspace {
-        subscription_id: id_part(&id, "subscriptions"),
-        resource_group: id_part(&id, "resourceGroups"),
-        name: text(&v["name"]).unwrap_or_default(),
-        location: text(&v["location"]),
-        customer_id: text(&p["customerId"]),
-        provisioning_state: text(&p["provisioningState"]),
-        sku: text(&p["sku"]["name"]),
-        retention_in_days: p["retentionInDays"].as_i64(),
-        created_date: text(&p["createdDate"]),
-        tags: tags(&v["tags"]),
-        id,
-    }
-}
-
-fn analytics_rule(v: &Value, changed: bool) -> AnalyticsRule {
-    let p = &v["properties"];
-    AnalyticsRule {
-        id: text(&v["id"]).unwrap_or_default(),
-        name: text(&v["name"]).unwrap_or_default(),
-        kind: text(&v["kind"]),
-        display_name: text(&p["displayName"]),
-        enabled: p["enabled"].as_bool().unwrap_or(false),
-        severity: text(&p["severity"]),
-        etag: text(&v["etag"]),
-        last_modified_utc: text(&p["lastModifiedUtc"]),
-        changed,
-    }
-}
-
-// ---------------------------------------------------------------- permissions
-
-/// `*` matches any run of characters; ARM actions compare without regard to case.
-fn glob(pattern: &str, action: &str) -> bool {
-    let p: Vec<char> = pattern.to_ascii_lowercase().chars().collect();
-    let a: Vec<char> = action.to_ascii_lowercase().chars().collect();
-    let (mut pi, mut ai) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ai < a.len() {
-        if pi < p.len() && p[pi] != '*' && p[pi] == a[ai] {
-            pi += 1;
-            ai += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ai;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ai = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
-/// Whether the permissions (ARM `Microsoft.Authorization/permissions`: per role, `actions`
-/// minus `notActions`) allow an action.
-fn allowed(permissions: &[Value], action: &str) -> bool {
-    permissions.iter().any(|perm| {
-        strings(&perm["actions"]).iter().any(|a| glob(a, action))
-            && !strings(&perm["notActions"]).iter().any(|n| glob(n, action))
-    })
-}
-
-fn check(
-    name: WorkspaceCheck,
-    required: bool,
-    status: CheckStatus,
-    detail: impl Into<String>,
-) -> WorkspaceCheckResult {
-    WorkspaceCheckResult {
-        name,
-        required,
-        status,
-        detail: detail.into(),
-        missing_actions: Vec::new(),
-    }
-}
-
-fn access_check(
-    name: WorkspaceCheck,
-    required: bool,
-    permissions: &std::result::Result<Vec<Value>, AzureError>,
-    actions: &[&str],
-) -> WorkspaceCheckResult {
-    match permissions {
-        Ok(perms) => {
-            let missing: Vec<String> = actions
-                .iter()
-                .filter(|a| !allowed(perms, a))
-                .map(|a| a.to_string())
-                .collect();
-            let mut c = if missing.is_empty() {
-                check(
-                    name,
-                    required,
-                    CheckStatus::Passed,
-                    format!("The Azure principal may perform {}.", actions.join(", ")),
-                )
-            } else {
-                check(
-                    name,
-                    required,
-                    CheckStatus::Failed,
-                    format!(
-                        "The Azure principal lacks {} on the workspace.",
-                        missing.join(", ")
-                    ),
-                )
-            };
-            c.missing_actions = missing;
-            c
-        }
-        Err(e) => {
-            let mut c = check(
-                name,
-                required,
-                CheckStatus::Failed,
-                format!(
-                    "The Azure principal's permissions could not be read ({}).",
-                    e.summary()
-                ),
-            );
-            c.missing_actions = actions.iter().map(|a| a.to_string()).collect();
-            c
-        }
     }
 }
 
@@ -862,78 +609,5 @@ impl AzureService {
             .await
             .map_err(|e| targeted(e, "ruleId"))?;
         Ok(analytics_rule(&updated, true))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn rule_ids_parse_in_any_case() {
-        let id = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourcegroups/rg-sec/providers/microsoft.operationalinsights/workspaces/ws-1/providers/Microsoft.SecurityInsights/alertRules/73e01a99-5cd7-4139-a149-9f2736ff2ab5";
-        let a = RuleAddress::parse(id).unwrap();
-        assert_eq!(a.resource_group, "rg-sec");
-        assert_eq!(a.workspace, "ws-1");
-        assert_eq!(a.rule, "73e01a99-5cd7-4139-a149-9f2736ff2ab5");
-        assert_eq!(RuleAddress::parse(&id[1..]).unwrap(), a);
-        for bad in [
-            "",
-            "73e01a99-5cd7-4139-a149-9f2736ff2ab5",
-            &id.replace("alertRules", "watchlists"),
-            &id.replace("rg-sec", "rg/../x"),
-            &id.replace("0b1f6471-1bf0-4dda-aec3-cb9272f09590", "sub"),
-            &format!("{id}/extra"),
-        ] {
-            assert!(RuleAddress::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn permissions_follow_actions_minus_not_actions() {
-        let perms = vec![
-            json!({"actions": ["*/read"], "notActions": []}),
-            json!({"actions": ["Microsoft.SecurityInsights/*"], "notActions": ["Microsoft.SecurityInsights/alertRules/write"]}),
-        ];
-        assert!(allowed(&perms, "Microsoft.SecurityInsights/incidents/read"));
-        assert!(allowed(
-            &perms,
-            "microsoft.operationalinsights/workspaces/read"
-        ));
-        assert!(allowed(
-            &perms,
-            "Microsoft.SecurityInsights/incidents/write"
-        ));
-        assert!(!allowed(
-            &perms,
-            "Microsoft.SecurityInsights/alertRules/write"
-        ));
-        assert!(allowed(&[json!({"actions": ["*"]})], "Anything/at/all"));
-        assert!(!allowed(&[], "Microsoft.SecurityInsights/incidents/read"));
-        assert!(glob("a*c*e", "abcde") && !glob("a*c*f", "abcde"));
-    }
-
-    #[test]
-    fn nsg_rules_merge_singular_and_plural_fields() {
-        let nsg = network_security_group(&json!({
-            "id": "/subscriptions/s/resourceGroups/rg-net/providers/Microsoft.Network/networkSecurityGroups/nsg-web",
-            "name": "nsg-web", "location": "westeurope",
-            "properties": {
-                "provisioningState": "Succeeded",
-                "securityRules": [{"name": "allow-https", "properties": {
-                    "priority": 100, "direction": "Inbound", "access": "Allow", "protocol": "Tcp",
-                    "sourceAddressPrefix": "*", "sourcePortRange": "*",
-                    "destinationAddressPrefixes": ["10.0.0.4", "10.0.0.5"], "destinationPortRange": "443"}}],
-                "networkInterfaces": [{"id": "/nic/1"}]
-            }
-        }));
-        assert_eq!(nsg.resource_group.as_deref(), Some("rg-net"));
-        let r = &nsg.security_rules[0];
-        assert_eq!(r.source_address_prefixes, vec!["*"]);
-        assert_eq!(r.destination_address_prefixes, vec!["10.0.0.4", "10.0.0.5"]);
-        assert_eq!(r.destination_port_ranges, vec!["443"]);
-        assert_eq!(nsg.network_interface_ids, vec!["/nic/1"]);
-        assert!(nsg.subnet_ids.is_empty());
     }
 }

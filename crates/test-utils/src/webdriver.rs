@@ -1,0 +1,304 @@
+//! A small W3C WebDriver client over reqwest, driving Debian's `chromium` through
+//! `chromedriver` (both installed by `.ci/run`), headless, for the console's browser tests.
+//! One [`Browser`] is one chromedriver process with one session; dropping it ends both.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+/// The W3C element reference key.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Browser {
+    driver: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A found element.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+fn driver_path() -> String {
+    for p in ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"] {
+        if std::path::Path::new(p).exists() {
+            return p.to_string();
+        }
+    }
+    panic!(
+        "chromedriver is not installed: the console's browser tests need Debian's `chromium` and \
+         `chromium-driver` (`apt-get install chromium chromium-driver`, done by `.ci/run setup`)"
+    )
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port and opens a headless session.
+    pub async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(driver_path())
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let root = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        loop {
+            let ready = http
+                .get(format!("{root}/status"))
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ready {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--no-first-run", "--disable-extensions",
+                         "--disable-background-networking", "--disable-sync", "--disable-default-apps",
+                         "--no-default-browser-check", "--disable-component-update"]
+            }
+        }}});
+        let r: Value = http
+            .post(format!("{root}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session JSON");
+        let id = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {r}"))
+            .to_string();
+        Browser {
+            driver,
+            base: format!("{root}/session/{id}"),
+            http,
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r: Value = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+            .json()
+            .await
+            .expect("WebDriver JSON");
+        if r["value"]["error"].is_string() {
+            panic!("{method} {path}: {}", r["value"]);
+        }
+        r["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    pub async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The element matching `css`, waiting up to 10 s for it.
+    pub async fn find(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            let r: Value = self
+                .http
+                .post(format!("{}/element", self.base))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .expect("find")
+                .json()
+                .await
+                .expect("find JSON");
+            if let Some(id) = r["value"][ELEMENT].as_str() {
+                return Element(id.to_string());
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let source = self.source().await;
+                let shown: String = source.chars().take(3000).collect();
+                panic!("no element {css} on {}: {r}\n{shown}", self.url().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// How many elements match `css` now.
+    pub async fn count(&self, css: &str) -> usize {
+        self.call(
+            reqwest::Method::POST,
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .await
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0)
+    }
+
+    pub async fn click(&self, e: &Element) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", e.0),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn type_text(&self, e: &Element, text: &str) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", e.0),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    pub async fn clear(&self, e: &Element) {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", e.0),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    pub async fn text(&self, e: &Element) -> String {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/text", e.0),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Chooses the `<option>` with `value` in the `<select>` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        let option = self.find(&format!("{css} option[value=\"{value}\"]")).await;
+        self.click(&option).await;
+    }
+
+    /// Fills the field matching `css`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        self.clear(&e).await;
+        self.type_text(&e, text).await;
+    }
+
+    /// Clicks what matches `css`.
+    pub async fn press(&self, css: &str) {
+        let e = self.find(css).await;
+        self.click(&e).await;
+    }
+
+    /// Waits up to 10 s for the page source to contain `text`.
+    pub async fn wait_for_text(&self, text: &str) {
+        let started = Instant::now();
+        loop {
+            if self.source().await.contains(text) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{text:?} never appeared on {}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A cookie's value.
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        let all = self.call(reqwest::Method::GET, "/cookie", None).await;
+        all.as_array()?
+            .iter()
+            .find(|c| c["name"] == name)
+            .and_then(|c| c["value"].as_str().map(str::to_string))
+    }
+
+    pub async fn delete_cookie(&self, name: &str) {
+        self.call(reqwest::Method::DELETE, &format!("/cookie/{name}"), None)
+            .await;
+    }
+
+    /// A PNG of the viewport.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .expect("PNG")
+    }
+
+    /// Writes a screenshot to `docs/console/{name}.png` when `PALISADE_SCREENSHOTS=1`.
+    pub async fn screenshot_to_docs(&self, name: &str) {
+        if std::env::var("PALISADE_SCREENSHOTS").as_deref() != Ok("1") {
+            return;
+        }
+        let png = self.screenshot().await;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/console");
+        std::fs::create_dir_all(&dir).expect("docs/console");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Ends the session and chromedriver.
+    pub async fn quit(mut self) {
+        let _ = self.http.delete(&self.base).send().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
