@@ -157,7 +157,7 @@ pub struct ConnectorStatus {
 /// Body of `POST`/`PUT …/datasources[/{dataConnectorId}]`. On create `connectorType` is
 /// required; on update absent fields are left unchanged. With `settings` and `credentials`
 /// an incident source's data source becomes a connector that Palisade polls
-/// (docs/connectors.md).
+/// ([the connectors guide](/docs/connectors.md)).
 #[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(example = example!("DataSourceRequest"))]

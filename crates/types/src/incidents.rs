@@ -308,7 +308,7 @@ pub struct Incident {
     pub alerts_count: usize,
     pub entities_count: usize,
     /// On an incident a connector pulled: `{source: {...}}`, what the source has that this
-    /// model has no field for (vendor references, unmapped values; docs/connectors.md).
+    /// model has no field for (vendor references, unmapped values; [the connectors guide](/docs/connectors.md)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
