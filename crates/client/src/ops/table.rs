@@ -158,13 +158,13 @@ operations! {
             () [body AnomaliesRequest] -> DataConnectorAnomalies;
         /// Poll the connector now (202).
         sync: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/sync" "v2-sync-datasource"
-            (workspace_id, data_connector_id) -> Value [accepted];
+            (workspace_id, data_connector_id) -> ConnectorStatus [accepted];
         status: GET "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/status" "v2-get-datasource-status"
             (workspace_id, data_connector_id) -> ConnectorStatus;
         pause: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/pause" "v2-pause-datasource"
-            (workspace_id, data_connector_id) -> Value [accepted];
+            (workspace_id, data_connector_id) -> ConnectorStatus;
         resume: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/resume" "v2-resume-datasource"
-            (workspace_id, data_connector_id) -> Value [accepted];
+            (workspace_id, data_connector_id) -> ConnectorStatus;
     }
 }
 
