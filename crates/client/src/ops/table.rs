@@ -91,7 +91,7 @@ operations! {
             (workspace_id, source, incident_id) [body IncidentInput] -> IngestOneResult;
         /// A batch of up to 1,000 (an upsert by id, so retried like an idempotent call).
         ingest_batch: POST "/api/v2/workspaces/{workspaceId}/incidents/{source}/ingest" "v2-ingest-incidents" [idempotent]
-            (workspace_id, source) [body IngestBatchRequest] -> IngestBatchResult;
+            (workspace_id, source) [query IngestQuery] [body IngestBatchRequest] -> IngestBatchResult;
         get: GET "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}" "v2-get-incident-by-id"
             (workspace_id, source, incident_id) [query DetailQuery] -> IncidentDetail;
         evidence: GET "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/evidence" "v2-get-incident-evidence"
