@@ -415,6 +415,47 @@ impl Clock {
     }
 }
 
+/// The test controls every resource fake offers on its `inner: Arc<Inner>` (an `Inner` with a
+/// `core: Core` and the stored items in `$items`): `len`, `is_empty`, `requests`, `writes`
+/// (the requests `$pred` picks), `fail_next` and `set_delay`.
+macro_rules! fake_controls {
+    ($fake:ty, $items:ident, $writes_doc:literal, |$r:ident| $pred:expr) => {
+        impl $fake {
+            pub fn len(&self) -> usize {
+                self.inner.$items.lock().unwrap().len()
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Every request received.
+            pub fn requests(&self) -> Vec<$crate::common::Recorded> {
+                self.inner.core.requests()
+            }
+
+            #[doc = $writes_doc]
+            pub fn writes(&self) -> Vec<$crate::common::Recorded> {
+                self.requests().into_iter().filter(|$r| $pred).collect()
+            }
+
+            pub fn fail_next(
+                &self,
+                call: $crate::common::Call,
+                times: usize,
+                fault: $crate::common::Fault,
+            ) {
+                self.inner.core.script.fail_next(call, times, fault);
+            }
+
+            pub fn set_delay(&self, call: $crate::common::Call, delay: ::std::time::Duration) {
+                self.inner.core.script.set_delay(call, delay);
+            }
+        }
+    };
+}
+pub(crate) use fake_controls;
+
 #[cfg(test)]
 mod tests {
     use super::*;

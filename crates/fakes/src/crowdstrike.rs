@@ -25,7 +25,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor::{self, parse_time};
 
 pub const OFFSET_WINDOW: usize = 10_000;
@@ -233,35 +233,11 @@ impl FakeCrowdStrike {
             .get(id)
             .map(|a| a.body.clone())
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.alerts.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The `PATCH` requests.
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "PATCH")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(FakeCrowdStrike, alerts, "The `PATCH` requests.", |r| r
+    .method
+    == "PATCH");
 
 /// Nanosecond precision, as Falcon writes its timestamps.
 fn ts(t: DateTime<Utc>) -> String {

@@ -24,7 +24,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::common::{self, Call, Core, Fault, ListQuery, Recorded, Running};
+use crate::common::{self, Call, Core, ListQuery, Running};
 use crate::entra::{FakeEntra, TokenProblem};
 use crate::simulate;
 
@@ -267,35 +267,14 @@ impl FakeGraph {
         let all = self.inner.incidents.lock().unwrap();
         all.get(id).map(|i| render(i, true))
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.incidents.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The requests that change something (`POST`, `PATCH`).
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| matches!(r.method.as_str(), "POST" | "PATCH"))
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(
+    FakeGraph,
+    incidents,
+    "The requests that change something (`POST`, `PATCH`).",
+    |r| matches!(r.method.as_str(), "POST" | "PATCH")
+);
 
 fn touch(i: &mut Incident, now: DateTime<Utc>) {
     i.modified = now;
@@ -335,14 +314,7 @@ async fn handle(
             )
         }
     }
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = crate::vendor::query(&uri);
     let Some(rest) = uri.path().strip_prefix("/v1.0/security/incidents") else {
         return graph_error(
             400,

@@ -23,7 +23,7 @@ use axum::response::Response;
 use axum::Router;
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor;
 
 struct Inner {
@@ -193,34 +193,10 @@ impl FakeQRadar {
             .cloned()
             .unwrap_or_default()
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.offenses.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "POST")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(FakeQRadar, offenses, "The `POST` requests.", |r| r.method
+    == "POST");
 
 async fn handle(
     State(cell): State<Arc<OnceLock<Arc<Inner>>>>,

@@ -21,7 +21,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor::{self, fmt_micros, parse_time};
 
 const STATUSES: [&str; 3] = ["unresolved", "in_progress", "resolved"];
@@ -191,34 +191,11 @@ impl FakeSentinelOne {
             .cloned()
             .unwrap_or_default()
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.threats.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "POST")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(FakeSentinelOne, threats, "The `POST` requests.", |r| r
+    .method
+    == "POST");
 
 fn touch(t: &mut Threat, now: DateTime<Utc>) {
     t.modified = now;

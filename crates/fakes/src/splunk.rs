@@ -24,7 +24,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor;
 
 const STATUS_LABELS: [&str; 6] = [
@@ -154,35 +154,14 @@ impl FakeSplunk {
             .find(|((_, i), _)| i == event_id)
             .map(|(_, v)| v.clone())
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.notables.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The `notable_update` requests.
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == "/services/notable_update")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(
+    FakeSplunk,
+    notables,
+    "The `notable_update` requests.",
+    |r| r.path == "/services/notable_update"
+);
 
 async fn handle(
     State(cell): State<Arc<OnceLock<Arc<Inner>>>>,

@@ -58,14 +58,7 @@ pub(super) async fn handle(
             )
         }
     }
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = crate::vendor::query(&uri);
     let Some(api) = query.get("api-version").cloned() else {
         return arm_error(
             400,

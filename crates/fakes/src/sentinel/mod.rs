@@ -22,7 +22,7 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Core, Running};
 use crate::entra::FakeEntra;
 use crate::simulate;
 
@@ -226,35 +226,6 @@ impl FakeSentinel {
             .unwrap_or_default()
     }
 
-    pub fn len(&self) -> usize {
-        self.inner.incidents.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Every request received.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The requests that change something (`PUT`, `PATCH`, `DELETE`).
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE"))
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
-
     /// The next `times` incident `PUT`s find the incident changed by someone else first.
     pub fn stale_etag_next(&self, times: usize) {
         self.inner.stale_next.store(times, Ordering::SeqCst);
@@ -266,6 +237,13 @@ impl FakeSentinel {
         *self.inner.next_link_base.lock().unwrap() = base.map(str::to_string);
     }
 }
+
+common::fake_controls!(
+    FakeSentinel,
+    incidents,
+    "The requests that change something (`PUT`, `PATCH`, `DELETE`).",
+    |r| matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE")
+);
 
 impl Inner {
     fn add(&self, seed: SentinelSeed) -> String {
