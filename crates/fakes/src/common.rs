@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -200,6 +200,27 @@ impl Core {
     pub(crate) fn next_seed(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst)
     }
+}
+
+/// A fake's state, set once its server has an address.
+pub(crate) type Cell<I> = Arc<OnceLock<Arc<I>>>;
+
+/// Serves `handle` (every path) on loopback; `make` builds the fake's state from its base URL.
+pub(crate) async fn start<I, H, T>(
+    handle: H,
+    make: impl FnOnce(String) -> I,
+) -> (Arc<I>, Arc<Running>)
+where
+    I: Send + Sync + 'static,
+    H: axum::handler::Handler<T, Cell<I>>,
+    T: 'static,
+{
+    let cell: Cell<I> = Arc::new(OnceLock::new());
+    let router = Router::new().fallback(handle).with_state(cell.clone());
+    let running = serve(router).await;
+    let inner = Arc::new(make(running.base()));
+    let _ = cell.set(inner.clone());
+    (inner, Arc::new(running))
 }
 
 /// Runs `f` every `every` (first after one period) until the task is aborted.

@@ -14,14 +14,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -95,11 +94,8 @@ fn epoch(d: Duration) -> u64 {
 impl FakeCrowdStrike {
     /// An API client `client_id` / `secret` of customer `cid`.
     pub async fn start(client_id: &str, secret: &str, cid: &str) -> FakeCrowdStrike {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             client_id: client_id.to_string(),
             secret: secret.to_string(),
             cid: cid.to_ascii_lowercase(),
@@ -115,12 +111,9 @@ impl FakeCrowdStrike {
             }),
             throttled: AtomicU64::new(0),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeCrowdStrike {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeCrowdStrike { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -278,7 +271,7 @@ fn throttled(limit: u64, wait: Duration) -> Response {
 }
 
 async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
+    State(cell): State<common::Cell<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -13,14 +13,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
@@ -128,11 +127,7 @@ fn graph_error(status: u16, code: &str, message: &str) -> Response {
 
 impl FakeGraph {
     pub async fn start(entra: &FakeEntra, tenant: &str) -> FakeGraph {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let base = running.base();
-        let inner = Arc::new(Inner {
+        let (inner, _running) = common::start(handle, |base| Inner {
             entra: entra.clone(),
             scope: Mutex::new(format!("{base}/.default")),
             base,
@@ -140,12 +135,9 @@ impl FakeGraph {
             incidents: Mutex::new(BTreeMap::new()),
             ids: AtomicI64::new(2_972_394),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeGraph {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeGraph { inner, _running }
     }
 
     /// The Graph endpoint: `http://127.0.0.1:{port}` (paths start with `/v1.0`).
@@ -290,7 +282,7 @@ fn render(i: &Incident, expand: bool) -> Value {
 }
 
 async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
+    State(cell): State<common::Cell<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

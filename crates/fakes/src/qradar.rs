@@ -13,14 +13,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use axum::Router;
 use serde_json::{json, Value};
 
 use crate::common::{self, Call, Core, Running};
@@ -65,16 +64,13 @@ fn q_error(status: u16, code: i64, message: &str, retry_after: Option<u64>) -> R
 impl FakeQRadar {
     /// A console accepting the authorized service token `token`.
     pub async fn start(token: &str) -> FakeQRadar {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
         let reasons = vec![
             json!({"id": 1, "text": "Non-Issue", "is_reserved": false, "is_deleted": false}),
             json!({"id": 2, "text": "False-Positive, Tuned", "is_reserved": false, "is_deleted": false}),
             json!({"id": 3, "text": "Policy Violation", "is_reserved": false, "is_deleted": false}),
         ];
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             token: token.to_string(),
             offenses: Mutex::new(BTreeMap::new()),
             addresses: Mutex::new((HashMap::new(), BTreeMap::new())),
@@ -82,12 +78,9 @@ impl FakeQRadar {
             reasons: Mutex::new(reasons),
             ids: AtomicI64::new(1000),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeQRadar {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeQRadar { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -199,7 +192,7 @@ common::fake_controls!(FakeQRadar, offenses, "The `POST` requests.", |r| r.metho
     == "POST");
 
 async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
+    State(cell): State<common::Cell<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

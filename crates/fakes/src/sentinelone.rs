@@ -10,14 +10,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -65,22 +64,16 @@ fn s1_error(
 impl FakeSentinelOne {
     /// A console accepting `api_token`.
     pub async fn start(api_token: &str) -> FakeSentinelOne {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             token: api_token.to_string(),
             threats: Mutex::new(BTreeMap::new()),
             notes: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1_925_476_593_418_297_000),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeSentinelOne {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeSentinelOne { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -203,7 +196,7 @@ fn touch(t: &mut Threat, now: DateTime<Utc>) {
 }
 
 async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
+    State(cell): State<common::Cell<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

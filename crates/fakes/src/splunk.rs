@@ -13,14 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
@@ -68,21 +67,15 @@ fn splunk_time(t: DateTime<Utc>) -> String {
 
 impl FakeSplunk {
     pub async fn start(token: &str) -> FakeSplunk {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             token: token.to_string(),
             notables: Mutex::new(BTreeMap::new()),
             seq: AtomicU64::new(0),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeSplunk {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeSplunk { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -164,7 +157,7 @@ common::fake_controls!(
 );
 
 async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
+    State(cell): State<common::Cell<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

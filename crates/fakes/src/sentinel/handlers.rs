@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -23,7 +22,7 @@ const REASONS: [&str; 4] = [
 ];
 
 pub(super) async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
+    State(cell): State<common::Cell<Inner>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,

@@ -14,11 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
@@ -122,12 +121,7 @@ const CLASSIFICATIONS: [&str; 4] = [
 
 impl FakeSentinel {
     pub async fn start(entra: &FakeEntra, ws: SentinelWorkspace) -> FakeSentinel {
-        // The state needs the server's address, known once it is bound.
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let base = running.base();
-        let inner = Arc::new(Inner {
+        let (inner, _running) = common::start(handle, |base| Inner {
             entra: entra.clone(),
             ws,
             scope: Mutex::new(format!("{base}/.default")),
@@ -137,12 +131,9 @@ impl FakeSentinel {
             core: Core::default(),
             next_link_base: Mutex::new(None),
             stale_next: AtomicUsize::new(0),
-        });
-        let _ = cell.set(inner.clone());
-        FakeSentinel {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeSentinel { inner, _running }
     }
 
     /// The Resource Manager endpoint: `http://127.0.0.1:{port}`.
