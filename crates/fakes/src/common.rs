@@ -438,10 +438,22 @@ impl Clock {
 
 /// The test controls every resource fake offers on its `inner: Arc<Inner>` (an `Inner` with a
 /// `core: Core` and the stored items in `$items`): `len`, `is_empty`, `requests`, `writes`
-/// (the requests `$pred` picks), `fail_next` and `set_delay`.
+/// (the requests `$pred` picks), `fail_next`, `set_delay` and `spawn_simulation` (seeds
+/// salted with `$salt`).
 macro_rules! fake_controls {
-    ($fake:ty, $items:ident, $writes_doc:literal, |$r:ident| $pred:expr) => {
+    ($fake:ty, $items:ident, $writes_doc:literal, |$r:ident| $pred:expr, simulate: $salt:expr) => {
         impl $fake {
+            /// Adds one simulated item every `every` until the returned task is aborted.
+            pub fn spawn_simulation(
+                &self,
+                every: ::std::time::Duration,
+            ) -> tokio::task::JoinHandle<()> {
+                let me = self.clone();
+                $crate::common::spawn_every(every, move || {
+                    me.add_simulated(me.inner.core.next_seed() ^ $salt);
+                })
+            }
+
             pub fn len(&self) -> usize {
                 self.inner.$items.lock().unwrap().len()
             }

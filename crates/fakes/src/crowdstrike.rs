@@ -201,13 +201,6 @@ impl FakeCrowdStrike {
         )
     }
 
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0xc5);
-        })
-    }
-
     /// Changes an alert at the source (a new `updated_timestamp`).
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Value)) {
         let now = self.inner.core.clock.now();
@@ -230,7 +223,7 @@ impl FakeCrowdStrike {
 
 common::fake_controls!(FakeCrowdStrike, alerts, "The `PATCH` requests.", |r| r
     .method
-    == "PATCH");
+    == "PATCH", simulate: 0xc5);
 
 /// Nanosecond precision, as Falcon writes its timestamps.
 fn ts(t: DateTime<Utc>) -> String {

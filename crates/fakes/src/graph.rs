@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -237,14 +236,6 @@ impl FakeGraph {
         })
     }
 
-    /// Adds one simulated incident every `every` until the returned task is aborted.
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x00de_fe4d);
-        })
-    }
-
     /// Changes an incident at the source: a new `lastUpdateDateTime`.
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Map<String, Value>)) {
         let now = self.inner.core.clock.now();
@@ -266,7 +257,7 @@ common::fake_controls!(
     incidents,
     "The requests that change something (`POST`, `PATCH`).",
     |r| matches!(r.method.as_str(), "POST" | "PATCH")
-);
+, simulate: 0x00de_fe4d);
 
 fn touch(i: &mut Incident, now: DateTime<Utc>) {
     i.modified = now;

@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -156,13 +155,6 @@ impl FakeQRadar {
         )
     }
 
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x9a);
-        })
-    }
-
     /// Changes an offense at the source (new `last_updated_time` / `last_persisted_time`).
     pub fn modify(&self, id: i64, f: impl FnOnce(&mut Value)) {
         let now = self.inner.core.clock.now().timestamp_millis();
@@ -189,7 +181,7 @@ impl FakeQRadar {
 }
 
 common::fake_controls!(FakeQRadar, offenses, "The `POST` requests.", |r| r.method
-    == "POST");
+    == "POST", simulate: 0x9a);
 
 async fn handle(
     State(cell): State<common::Cell<Inner>>,

@@ -11,7 +11,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -149,14 +148,6 @@ impl FakeSentinelOne {
         }
     }
 
-    /// Adds one simulated threat every `every` until the returned task is aborted.
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x51);
-        })
-    }
-
     /// Changes a threat at the source (a new `updatedAt`).
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Value)) {
         let now = self.inner.core.clock.now();
@@ -188,7 +179,7 @@ impl FakeSentinelOne {
 
 common::fake_controls!(FakeSentinelOne, threats, "The `POST` requests.", |r| r
     .method
-    == "POST");
+    == "POST", simulate: 0x51);
 
 fn touch(t: &mut Threat, now: DateTime<Utc>) {
     t.modified = now;

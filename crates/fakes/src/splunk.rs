@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -134,13 +133,6 @@ impl FakeSplunk {
         )
     }
 
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x5b);
-        })
-    }
-
     pub fn notable(&self, event_id: &str) -> Option<Value> {
         let all = self.inner.notables.lock().unwrap();
         all.iter()
@@ -154,7 +146,7 @@ common::fake_controls!(
     notables,
     "The `notable_update` requests.",
     |r| r.path == "/services/notable_update"
-);
+, simulate: 0x5b);
 
 async fn handle(
     State(cell): State<common::Cell<Inner>>,

@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -186,14 +185,6 @@ impl FakeSentinel {
         })
     }
 
-    /// Adds one simulated incident every `every` until the returned task is aborted.
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x5e47_1e11);
-        })
-    }
-
     /// Changes an incident at the source (as an analyst in the portal would): a new
     /// `lastModifiedTimeUtc` and `etag`.
     pub fn modify(&self, name: &str, f: impl FnOnce(&mut Map<String, Value>)) {
@@ -234,7 +225,7 @@ common::fake_controls!(
     incidents,
     "The requests that change something (`PUT`, `PATCH`, `DELETE`).",
     |r| matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE")
-);
+, simulate: 0x5e47_1e11);
 
 impl Inner {
     fn add(&self, seed: SentinelSeed) -> String {
