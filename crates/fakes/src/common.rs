@@ -223,6 +223,30 @@ where
     (inner, Arc::new(running))
 }
 
+/// One request as a fake's handler takes it: method, URI, headers and the body (read as axum's
+/// `Bytes` reads it).
+pub(crate) struct Req(pub Method, pub Uri, pub HeaderMap, pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Req, Response> {
+        let (parts, body) = req.into_parts();
+        let (method, uri, headers) = (
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+        );
+        let body = <Bytes as axum::extract::FromRequest<S>>::from_request(
+            axum::extract::Request::from_parts(parts, body),
+            state,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        Ok(Req(method, uri, headers, body))
+    }
+}
+
 /// Runs `f` every `every` (first after one period) until the task is aborted.
 pub(crate) fn spawn_every(
     every: Duration,

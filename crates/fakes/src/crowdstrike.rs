@@ -17,9 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -263,16 +262,11 @@ fn throttled(limit: u64, wait: Duration) -> Response {
     r
 }
 
-async fn handle(
-    State(cell): State<common::Cell<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return cs_error(503, "Starting.");
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let path = uri.path().to_string();
     let call = match (&method, path.as_str()) {

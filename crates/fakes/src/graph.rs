@@ -15,9 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
@@ -272,16 +271,11 @@ fn render(i: &Incident, expand: bool) -> Value {
     v
 }
 
-async fn handle(
-    State(cell): State<common::Cell<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return graph_error(503, "serviceNotAvailable", "Starting.");
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {

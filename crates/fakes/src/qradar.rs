@@ -15,9 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -183,16 +182,11 @@ impl FakeQRadar {
 common::fake_controls!(FakeQRadar, offenses, "The `POST` requests.", |r| r.method
     == "POST", simulate: 0x9a);
 
-async fn handle(
-    State(cell): State<common::Cell<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return q_error(503, 0, "Starting.", None);
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
     if h("sec") != s.token {

@@ -12,9 +12,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -186,16 +185,11 @@ fn touch(t: &mut Threat, now: DateTime<Utc>) {
     t.body["threatInfo"]["updatedAt"] = json!(fmt_micros(now));
 }
 
-async fn handle(
-    State(cell): State<common::Cell<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return s1_error(503, 5030010, "Service Unavailable", "Starting.", None);
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let auth = headers
         .get("authorization")

@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -148,16 +148,11 @@ common::fake_controls!(
     |r| r.path == "/services/notable_update"
 , simulate: 0x5b);
 
-async fn handle(
-    State(cell): State<common::Cell<Inner>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return messages(503, "ERROR", "Starting.", None);
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let auth = headers
         .get("authorization")
