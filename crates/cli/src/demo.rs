@@ -9,6 +9,7 @@
 //! since. A database holding other organizations is not seeded unless `--force`.
 
 mod api;
+mod connectors;
 
 use palisade_demo::incidents as sample;
 use palisade_domain::{OrgRole, Scope, WorkspaceRole};
@@ -106,6 +107,22 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
             print_seeded(&seeded, &secrets, &base);
         }
     }
+    let seeded: Option<Seeded> = store
+        .system()
+        .find_server_key(MARKER)
+        .await
+        .map_err(err)?
+        .and_then(|v| serde_json::from_str(&v).ok());
+    // The simulated Microsoft tenant runs as long as the server does.
+    let _simulation = match seeded {
+        Some(s) if !s.workspaces.is_empty() => {
+            let ws = s.workspaces[0];
+            let sim = connectors::start(&application, s.organization_id, ws).await?;
+            say!("# Connectors: a simulated Sentinel workspace ({}) and Defender XDR tenant ({}) on loopback produce an incident every 8 s; the workspace's MicrosoftSentinel and MicrosoftDefenderXdr connectors poll them every 10 s: GET {base}/workspaces/{ws}/datasources (and …/{{dataConnectorId}}/status). Close a Sentinel incident in Palisade (PUT {base}/workspaces/{ws}/incidents/Sentinel/{{id}}/status) and its detail shows sync.state Synced once the simulated Sentinel took it.", sim.sentinel.base(), sim.graph.base());
+            Some(sim)
+        }
+        _ => None,
+    };
     let addr = application.local_addr();
     say!("# Palisade demo is running at http://{addr} (API reference: http://{addr}/docs). Stop with Ctrl-C.");
     application.run_until(app::shutdown_signal()).await

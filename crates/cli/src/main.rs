@@ -266,6 +266,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = load(&common, listen.listen)?;
             config.webhooks.allow_private_targets = true;
             config.webhooks.allow_http = true;
+            config.connectors.allow_private_targets = true;
+            config.connectors.allow_http = true;
             demo::run(
                 config,
                 demo::Options {

@@ -74,6 +74,8 @@ query! {
     }
     /// `GET …/incidents/{source}/{incidentId}`.
     DetailQuery { "withDetails" with_details: opt bool }
+    /// `POST …/incidents/{source}/ingest`: `format=native` takes the source's own JSON.
+    IngestQuery { "format" format: opt String }
     /// `GET …/incidents/{source}/by-entity`.
     ByEntityQuery {
         "EntityKind" entity_kind: req String,

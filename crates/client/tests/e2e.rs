@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
 use futures_util::TryStreamExt;
-use palisade_client::query::{AuditQuery, DeliveryLogQuery, DetailQuery, LogQuery};
+use palisade_client::query::{AuditQuery, DeliveryLogQuery, DetailQuery, IngestQuery, LogQuery};
 use palisade_client::types::incidents::{
     AcrossWorkspacesRequest, CommentRequest, IncidentInput, IncidentSource, IncidentStatus,
     IngestBatchRequest, StatusUpdateRequest,
@@ -190,6 +190,7 @@ async fn the_cross_workspace_stream_yields_every_match_once() {
                 .ingest_batch(
                     ws,
                     source,
+                    &IngestQuery::default(),
                     &IngestBatchRequest {
                         incidents: Some(items),
                     },

@@ -45,6 +45,10 @@ pub struct IncidentDoc {
     pub entities: Vec<Entity>,
     pub alerts: Vec<Alert>,
     pub evidence: Evidence,
+    /// What a connector's source has that Palisade's model has no field for
+    /// (`{source: {...}}`, docs/connectors.md); absent on pushed incidents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Map<String, Value>>,
 }
 
 impl IncidentDoc {
@@ -68,6 +72,7 @@ impl IncidentDoc {
             entities: Vec::new(),
             alerts: Vec::new(),
             evidence: Evidence::default(),
+            properties: None,
         }
     }
 }
@@ -320,6 +325,7 @@ pub fn normalize(
             entities,
             alerts,
             evidence,
+            properties: None,
         },
         number: input.number,
         created_at,

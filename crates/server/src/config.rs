@@ -16,6 +16,9 @@ pub use console::{ConsoleConfig, OidcConfig};
 /// A string that never shows up in `Debug` or logs.
 pub use palisade_net::Secret;
 
+mod connectors;
+pub use connectors::ConnectorsConfig;
+
 /// The database URL. Its password (if any) is redacted in `Debug`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
@@ -71,6 +74,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub gamebooks: GamebooksConfig,
     pub azure: AzureConfig,
+    pub connectors: ConnectorsConfig,
     pub console: ConsoleConfig,
 }
 
@@ -252,6 +256,7 @@ impl Default for Config {
                 http_timeout_secs: 15,
             },
             azure: AzureConfig::default(),
+            connectors: ConnectorsConfig::default(),
             console: ConsoleConfig::default(),
         }
     }
@@ -288,6 +293,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "incidents",
     "webhooks",
     "azure",
+    "connectors",
     "console",
 ];
 
@@ -489,6 +495,7 @@ impl Config {
             ));
         }
         validate_azure(&self.azure)?;
+        self.connectors.validate()?;
         Ok(())
     }
 }

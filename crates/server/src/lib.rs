@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod azure;
 pub mod config;
+pub mod connectors;
 pub mod console;
 pub mod crypto;
 pub mod gamebooks;
@@ -48,6 +49,7 @@ struct Inner {
     oidc: console::oidc::OidcCache,
     oidc_sealer: crypto::SealingKey,
     azure: Option<service::AzureService>,
+    connectors: connectors::Connectors,
     metrics: http::metrics::Metrics,
     openapi: Arc<Vec<u8>>,
     openapi_30: Arc<Vec<u8>>,
@@ -65,6 +67,12 @@ impl AppState {
             config.incidents.cache_entries,
             config.incidents.cache_bytes,
         ));
+        let connectors = connectors::Connectors::new(
+            store.clone(),
+            config.connectors.clone(),
+            server_secret,
+            cache.clone(),
+        );
         let org = service::OrgService::new(
             store.clone(),
             auth.clone(),
@@ -107,7 +115,7 @@ impl AppState {
                 None
             }
         };
-        let datasources = service::DataSourceService::new(store.clone());
+        let datasources = service::DataSourceService::new(store.clone(), connectors.clone());
         let investigation = service::InvestigationService::new(
             store.clone(),
             server_secret,
@@ -134,6 +142,7 @@ impl AppState {
             oidc: Default::default(),
             oidc_sealer: crypto::SealingKey::derive(server_secret, "palisade console oidc flow v1"),
             azure,
+            connectors,
             store,
             auth,
             org,
@@ -199,6 +208,10 @@ impl AppState {
                 "The Azure integration is not configured: set azure.tenant_id, azure.client_id and azure.client_secret (PALISADE_AZURE__TENANT_ID, PALISADE_AZURE__CLIENT_ID, PALISADE_AZURE__CLIENT_SECRET).".into(),
             )
         })
+    }
+    /// The connector engine (polls and write-backs).
+    pub fn connectors(&self) -> &connectors::Connectors {
+        &self.0.connectors
     }
     pub fn metrics(&self) -> &http::metrics::Metrics {
         &self.0.metrics

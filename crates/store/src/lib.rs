@@ -12,6 +12,7 @@
 //! [`System`] (`store.system()`). [`OrgId`] and [`WorkspaceId`] are made only here, from rows
 //! the store read. The store returns row and domain types, never wire types.
 
+mod connectors;
 mod console;
 mod datasources;
 mod db;
@@ -29,6 +30,10 @@ pub mod testing;
 mod tickets;
 mod webhooks;
 
+pub use connectors::{
+    ClaimedPoll, ClaimedWriteBack, ConnectorEngineRow, ConnectorSetup, PollFailure, PulledPage,
+    SyncRow, WriteBackChange, WriteBackFate,
+};
 pub use console::{
     AuditEntryRow, AuditFilter, LoginCandidate, MilestoneRow, NewAuditEntry, NewSession,
     OpenCountRow, SessionRow,

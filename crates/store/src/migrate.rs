@@ -61,6 +61,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0012_gamebook_jobs.sql"),
     },
     Migration {
+        version: 20,
+        name: "connectors",
+        sql: include_str!("../migrations/0020_connectors.sql"),
+    },
+    Migration {
         version: 30,
         name: "console",
         sql: include_str!("../migrations/0030_console.sql"),

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, Utc};
 use common::{
-    audit_row, comment, connector, credential, db, doc, item, new_run, playbook, rule,
+    audit_row, comment, connector, credential, db, doc, item, new_run, playbook, rule, setup,
     webhook_fields, webhook_secrets, Db, Org,
 };
 
@@ -57,6 +57,7 @@ struct Seed {
     incident: IncidentKey,
     comment: String,
     connector: Uuid,
+    polled: Uuid,
     webhook: Uuid,
     log: Uuid,
     playbook: Uuid,
@@ -138,6 +139,10 @@ async fn seed(db: &Db, name: &str) -> Seed {
         .unwrap()
         .id;
     t.record_volume(&org.ws, conn, &[(3_600_000_000, 10, 100)])
+        .await
+        .unwrap();
+    let polled = t
+        .create_polled_connector(&org.ws, &connector("Sentinel", true), &setup())
         .await
         .unwrap();
     t.insert_logs(
@@ -230,6 +235,7 @@ async fn seed(db: &Db, name: &str) -> Seed {
         incident,
         comment,
         connector: conn,
+        polled,
         webhook: hook.id,
         log: log.id,
         playbook: book,
@@ -255,6 +261,24 @@ async fn snapshot(t: &Tenant<'_>, s: &Seed) -> Vec<String> {
         format!("{:?}", t.search_tickets(ws, None, None, 100).await.unwrap()),
         format!("{:?}", t.ticket_links(ws, &["T-1".into()]).await.unwrap()),
         format!("{:?}", t.list_connectors(ws).await.unwrap()),
+        t.connector_engines(ws)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {:?} {} {}",
+                    e.datasource_id,
+                    e.settings,
+                    e.credentials,
+                    e.paused,
+                    e.cursor,
+                    e.next_poll_at,
+                    e.poll_interval_secs
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
         format!("{:?}", t.volume(ws, None, 0, FOREVER).await.unwrap()),
         format!(
             "{:?}",
@@ -334,6 +358,7 @@ fn a_ids(s: &Seed) -> Vec<String> {
         s.credential,
         s.user,
         s.connector,
+        s.polled,
         s.webhook,
         s.log,
         s.playbook,
@@ -834,6 +859,45 @@ async fn every_tenant_method_is_scoped_to_its_organization() {
             tb.update_connector(bws, a.connector, &connector("QRadar", true))
                 .await,
         );
+    });
+    walk!("connector_engines", {
+        not_found("connector_engines", tb.connector_engines(aws).await);
+        none_of_a("connector_engines", &ids, tb.connector_engines(bws).await);
+    });
+    walk!("connector_engine", {
+        nothing("connector_engine", tb.connector_engine(aws, a.polled).await);
+        nothing("connector_engine", tb.connector_engine(bws, a.polled).await);
+    });
+    walk!("create_polled_connector", {
+        not_found(
+            "create_polled_connector",
+            tb.create_polled_connector(aws, &connector("DefenderXDR", true), &setup())
+                .await,
+        );
+    });
+    walk!("update_polled_connector", {
+        unchanged(
+            "update_polled_connector",
+            tb.update_polled_connector(aws, a.polled, &setup()).await,
+        );
+        unchanged(
+            "update_polled_connector",
+            tb.update_polled_connector(bws, a.polled, &setup()).await,
+        );
+    });
+    walk!("set_connector_paused", {
+        unchanged(
+            "set_connector_paused",
+            tb.set_connector_paused(aws, a.polled, true).await,
+        );
+        unchanged(
+            "set_connector_paused",
+            tb.set_connector_paused(bws, a.polled, true).await,
+        );
+    });
+    walk!("request_poll", {
+        unchanged("request_poll", tb.request_poll(aws, a.polled).await);
+        unchanged("request_poll", tb.request_poll(bws, a.polled).await);
     });
     walk!("delete_connector", {
         unchanged(

@@ -116,11 +116,49 @@ pub struct DataSource {
     pub created_date_time: DateTime<Utc>,
     /// Created by Palisade on the first ingest for a kind the workspace had no connector of.
     pub auto_created: bool,
+    /// A polled connector's interval between polls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_secs: Option<i64>,
+    /// A polled connector's first instant pulled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_from: Option<DateTime<Utc>>,
+    /// A polled connector's health (as `GET …/{dataConnectorId}/status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ConnectorStatus>,
+}
+
+wire_enum! {
+    /// `Healthy`: the last poll worked. `Degraded`: the source throttles or is unavailable
+    /// (retried after its `Retry-After` or with backoff). `Failing`: the source refuses the
+    /// settings or credentials, or has failed repeatedly. `Paused`: not polled.
+    ConnectorState { Healthy, Degraded, Failing, Paused }
+}
+
+/// `GET …/datasources/{dataConnectorId}/status`: a polled connector's health.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorStatus {
+    pub state: ConnectorState,
+    pub last_poll_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Every change up to this instant of the source has been committed.
+    pub cursor: String,
+    /// Items read from the source so far.
+    pub pulled_total: i64,
+    /// Changes made in Palisade waiting to be written back to the source.
+    pub write_backs_pending: i64,
+    /// Changes given up on.
+    pub write_backs_failed: i64,
+    /// When the next poll is due (absent while paused).
+    pub next_poll_at: Option<DateTime<Utc>>,
 }
 
 /// Body of `POST`/`PUT …/datasources[/{dataConnectorId}]`. On create `connectorType` is
-/// required; on update absent fields are left unchanged.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+/// required; on update absent fields are left unchanged. With `settings` and `credentials`
+/// an incident source's data source becomes a connector that Palisade polls
+/// ([the connectors guide](/docs/connectors.md)).
+#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(example = example!("DataSourceRequest"))]
 pub struct DataSourceRequest {
@@ -133,8 +171,39 @@ pub struct DataSourceRequest {
     pub icon: Option<String>,
     /// Default `true`. A disconnected connector is never reported as anomalous.
     pub connected: Option<bool>,
-    /// Non-secret settings shown to users (at most 50).
+    /// Non-secret settings shown to users (at most 50). A polled connector shows its
+    /// `settings` here instead.
     pub parameters_helper: Option<Vec<ParameterHelper>>,
+    /// A polled connector's incident source (must match `connectorType`; optional).
+    #[schemars(with = "Option<Spelled<IncidentSource>>")]
+    pub source: Option<String>,
+    /// A polled connector: seconds between polls (default 60, at least 10).
+    pub poll_interval_secs: Option<i64>,
+    /// A polled connector: pull what changed since (default: 24 hours ago).
+    #[schemars(with = "Option<DateTime<Utc>>")]
+    pub start_from: Option<String>,
+    /// A polled connector's non-secret settings (Sentinel: `tenantId`, `clientId`,
+    /// `subscriptionId`, `resourceGroup`, `workspaceName`; Defender XDR: `tenantId`,
+    /// `clientId`; optional `cloud`, `baseUrl`, `authorityUrl`, `pageSize`, `overlapSecs`),
+    /// echoed as `parametersHelper`.
+    pub settings: Option<serde_json::Value>,
+    /// A polled connector's secrets (`{clientSecret}`): sealed at rest, never returned or
+    /// logged. On update, absent keeps the stored ones.
+    pub credentials: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for DataSourceRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataSourceRequest")
+            .field("connector_type", &self.connector_type)
+            .field("name", &self.name)
+            .field("settings", &self.settings)
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// One hour of volume to record.

@@ -307,6 +307,10 @@ pub struct Incident {
     pub provider_url: Option<String>,
     pub alerts_count: usize,
     pub entities_count: usize,
+    /// On an incident a connector pulled: `{source: {...}}`, what the source has that this
+    /// model has no field for (vendor references, unmapped values; [the connectors guide](/docs/connectors.md)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -326,6 +330,25 @@ pub struct IncidentDetail {
     pub evidence: Evidence,
     /// Playbooks recommended for this incident by gamebook rules (empty until rules exist).
     pub gamebook_catalog: serde_json::Value,
+    /// On an incident a connector pulled, once a change made in Palisade is to be written
+    /// back to its source: where that stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<IncidentSync>,
+}
+
+wire_enum! {
+    /// `Pending`: a change waits to be (or is being) sent to the source; `Synced`: the source
+    /// has every change; `Failed`: a change was given up on (`lastError` says why).
+    SyncState { Pending, Synced, Failed }
+}
+
+/// Where the write-backs of a pulled incident stand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IncidentSync {
+    pub state: SyncState,
+    pub last_error: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// Response of the single-incident ingest.

@@ -91,7 +91,7 @@ operations! {
             (workspace_id, source, incident_id) [body IncidentInput] -> IngestOneResult;
         /// A batch of up to 1,000 (an upsert by id, so retried like an idempotent call).
         ingest_batch: POST "/api/v2/workspaces/{workspaceId}/incidents/{source}/ingest" "v2-ingest-incidents" [idempotent]
-            (workspace_id, source) [body IngestBatchRequest] -> IngestBatchResult;
+            (workspace_id, source) [query IngestQuery] [body IngestBatchRequest] -> IngestBatchResult;
         get: GET "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}" "v2-get-incident-by-id"
             (workspace_id, source, incident_id) [query DetailQuery] -> IncidentDetail;
         evidence: GET "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}/evidence" "v2-get-incident-evidence"
@@ -158,13 +158,13 @@ operations! {
             () [body AnomaliesRequest] -> DataConnectorAnomalies;
         /// Poll the connector now (202).
         sync: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/sync" "v2-sync-datasource"
-            (workspace_id, data_connector_id) -> Value [accepted];
+            (workspace_id, data_connector_id) -> ConnectorStatus [accepted];
         status: GET "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/status" "v2-get-datasource-status"
             (workspace_id, data_connector_id) -> ConnectorStatus;
         pause: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/pause" "v2-pause-datasource"
-            (workspace_id, data_connector_id) -> Value [accepted];
+            (workspace_id, data_connector_id) -> ConnectorStatus;
         resume: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/resume" "v2-resume-datasource"
-            (workspace_id, data_connector_id) -> Value [accepted];
+            (workspace_id, data_connector_id) -> ConnectorStatus;
     }
 }
 

@@ -444,6 +444,7 @@ pub(crate) fn closed_doc(
         entities: vec![],
         alerts: vec![],
         evidence: Default::default(),
+        properties: None,
     }
 }
 

@@ -54,3 +54,12 @@ impl<T: Serialize> IntoResponse for Created<T> {
         envelope(StatusCode::CREATED, &self.0)
     }
 }
+
+/// `202 Accepted` with `data` in the envelope (work queued).
+pub struct Accepted<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Accepted<T> {
+    fn into_response(self) -> Response {
+        envelope(StatusCode::ACCEPTED, &self.0)
+    }
+}

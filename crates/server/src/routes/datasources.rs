@@ -7,7 +7,7 @@ use palisade_types::datasources::*;
 use crate::access::{OrgCtx, WorkspaceCtx};
 use crate::http::error::ApiResult;
 use crate::http::extract::{path_id, Json};
-use crate::http::respond::{Created, Data};
+use crate::http::respond::{Accepted, Created, Data};
 use crate::AppState;
 
 type Params = Query<Vec<(String, String)>>;
@@ -59,6 +59,42 @@ pub async fn delete(
 ) -> ApiResult<Data<bool>> {
     let id = path_id("Data connector", &id)?;
     Ok(Data(s.datasources().delete(&ctx, id).await?))
+}
+
+pub async fn status(
+    State(s): State<AppState>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Data<ConnectorStatus>> {
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().status(&ctx, id).await?))
+}
+
+pub async fn sync(
+    State(s): State<AppState>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Accepted<ConnectorStatus>> {
+    let id = path_id("Data connector", &id)?;
+    Ok(Accepted(s.datasources().sync(&ctx, id).await?))
+}
+
+pub async fn pause(
+    State(s): State<AppState>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Data<ConnectorStatus>> {
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().set_paused(&ctx, id, true).await?))
+}
+
+pub async fn resume(
+    State(s): State<AppState>,
+    ctx: WorkspaceCtx,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Data<ConnectorStatus>> {
+    let id = path_id("Data connector", &id)?;
+    Ok(Data(s.datasources().set_paused(&ctx, id, false).await?))
 }
 
 pub async fn record_volume(
@@ -133,7 +169,7 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             list)
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources", Access::Workspace(DatasourcesManage, ContentAdmin),
             doc("v2-create-datasource", DATASOURCES, "Create a data connector")
-                .describe("`connectorType` is required. A workspace has at most one connector of each ingest-fed type (the six sources, `AzureActiveDirectory`, `AzureActiveDirectoryAudit`): a second is 409 `CONFLICT`. `MicrosoftOffice`, `Syslog` and `Custom` connectors may repeat.")
+                .describe("`connectorType` is required. A workspace has at most one connector of each ingest-fed type (the six sources, `AzureActiveDirectory`, `AzureActiveDirectoryAudit`): a second is 409 `CONFLICT`. `MicrosoftOffice`, `Syslog` and `Custom` connectors may repeat. With `settings` and `credentials` (connector types `MicrosoftSentinel`, `MicrosoftDefenderXdr`, or their data-source names) the data source becomes a connector Palisade polls: `settings` are echoed as `parametersHelper`, `credentials` are sealed and never returned, every connector URL passes the SSRF guard (`[connectors]`), and an auto-created data source of the same type is upgraded in place. See [the connectors guide](/docs/connectors.md).")
                 .extension().body::<DataSourceRequest>().requires("CreateDataSourceRequest", &["connectorType"]).created::<DataSource>(),
             create)
         .route(Method::GET, CONNECTOR, Access::Workspace(DatasourcesRead, WorkspaceReader),
@@ -141,12 +177,32 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             get)
         .route(Method::PUT, CONNECTOR, Access::Workspace(DatasourcesManage, ContentAdmin),
             doc("v2-update-datasource", DATASOURCES, "Update a data connector")
-                .describe("Absent fields are left unchanged; `parametersHelper`, when present, replaces the list. A disconnected connector (`connected: false`) is not examined for anomalies.")
+                .describe("Absent fields are left unchanged; `parametersHelper`, when present, replaces the list. A disconnected connector (`connected: false`) is not examined for anomalies. On a polled connector, absent `credentials` keep the sealed ones, and new `settings` or `startFrom` start pulling again from `startFrom`.")
                 .extension().body::<DataSourceRequest>().returns::<DataSource>(),
             update)
         .route(Method::DELETE, CONNECTOR, Access::Workspace(DatasourcesManage, ContentAdmin),
             doc("v2-delete-datasource", DATASOURCES, "Delete a data connector and its volume history").extension().returns::<bool>(),
             delete)
+        .route(Method::GET, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/status", Access::Workspace(DatasourcesRead, WorkspaceReader),
+            doc("v2-get-datasource-status", DATASOURCES, "A polled connector's health")
+                .describe("`state`: `Healthy`, `Degraded` (throttled or unavailable source, retried), `Failing` (refused settings or credentials, or repeated failures; `lastError` says why) or `Paused`. A data source that is not polled is 409 `CONFLICT`.")
+                .extension().returns::<ConnectorStatus>(),
+            status)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/sync", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-sync-datasource", DATASOURCES, "Poll a connector now")
+                .describe("202: a poll is due at once (a paused connector is 409 `CONFLICT`).")
+                .extension().status(202).returns::<ConnectorStatus>(),
+            sync)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/pause", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-pause-datasource", DATASOURCES, "Stop polling a connector")
+                .describe("Write-backs of changes already made are still sent.")
+                .extension().returns::<ConnectorStatus>(),
+            pause)
+        .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/resume", Access::Workspace(DatasourcesManage, ContentAdmin),
+            doc("v2-resume-datasource", DATASOURCES, "Resume polling a connector")
+                .describe("A poll is due at once.")
+                .extension().returns::<ConnectorStatus>(),
+            resume)
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/volume", Access::Workspace(DatasourcesManage, ContentAdmin),
             doc("v2-record-datasource-volume", DATASOURCES, "Record ingestion volume that arrived outside Palisade")
                 .describe("Up to 1,000 `{hourStart, events, bytes}` entries; each is added to its UTC hour (any instant in the hour), up to 90 days back and never for a future hour. Palisade's own ingest counts automatically.")

@@ -38,10 +38,30 @@ pub async fn ingest_batch(
     State(s): State<AppState>,
     ctx: WorkspaceCtx,
     Path((_, source)): Path<(String, String)>,
+    Query(q): Query<Vec<(String, String)>>,
     Json(req): Json<RawBatch>,
 ) -> ApiResult<Data<IngestBatchResult>> {
     let source = parse_source(&source)?;
-    Ok(Data(s.incidents().ingest_batch(&ctx, source, req).await?))
+    let format = q
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("format"))
+        .map(|(_, v)| v.as_str());
+    let native = match format.map(crate::service::incident_native::parse_format) {
+        None => false,
+        Some(Some(native)) => native,
+        Some(None) => {
+            return Err(palisade_domain::Error::field(
+                "format",
+                "'format' must be 'palisade' (the default) or 'native'.",
+            )
+            .into())
+        }
+    };
+    Ok(Data(if native {
+        s.incidents().ingest_native(&ctx, source, req).await?
+    } else {
+        s.incidents().ingest_batch(&ctx, source, req).await?
+    }))
 }
 
 pub async fn detail(
@@ -293,7 +313,8 @@ pub(super) fn routes(api: super::Api) -> super::Api {
             ingest_one)
         .route(Method::POST, "/api/v2/workspaces/{workspaceId}/incidents/{source}/ingest", Access::Workspace(IncidentsIngest, ContentAdmin),
             doc("v2-ingest-incidents", INCIDENTS, "Ingest a batch of up to 1,000 incidents")
-                .describe("Body `{incidents: [{id, …incident}]}`, up to 32 MiB. Valid items are stored in one transaction; invalid ones are reported per item with their errors.")
+                .describe("Body `{incidents: [{id, …incident}]}`, up to 32 MiB. Valid items are stored in one transaction; invalid ones are reported per item with their errors. With `?format=native` the items are the source's own JSON (Sentinel's incident resource, optionally with `entities` and `alerts`; Defender XDR's Graph incident with its `alerts`), also given as the vendor's list answer `{value: [...]}`, mapped by the connector's code (see [the connectors guide](/docs/connectors.md)); what the model has no field for is kept in `properties.source`.")
+                .query("format", false, "`palisade` (default) or `native`", json!({"type": "string", "enum": ["palisade", "native"], "description": "Accepted in any letter case."}))
                 .extension().batch_body().body::<IngestBatchRequest>().returns::<IngestBatchResult>(),
             ingest_batch)
         .route(Method::GET, INCIDENT, Access::Workspace(IncidentsRead, WorkspaceReader),

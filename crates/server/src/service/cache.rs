@@ -402,6 +402,8 @@ mod tests {
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
             doc,
+            connector_id: None,
+            sync: None,
         })
     }
 

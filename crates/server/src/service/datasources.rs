@@ -25,10 +25,11 @@ const MAX_RANGE_DAYS: i64 = palisade_domain::anomaly::MAX_RANGE_DAYS;
 
 #[derive(Clone)]
 pub struct DataSourceService {
-    store: Store,
+    pub(super) store: Store,
+    pub(super) connectors: crate::connectors::Connectors,
 }
 
-fn not_found(id: impl std::fmt::Display) -> Error {
+pub(super) fn not_found(id: impl std::fmt::Display) -> Error {
     Error::not_found_target("Data connector", id, "dataConnectorId")
 }
 
@@ -46,6 +47,9 @@ fn to_wire(r: &ConnectorRow) -> DataSource {
         workspace_id: r.workspace_id,
         created_date_time: from_micros(r.created_at),
         auto_created: r.auto_created,
+        poll_interval_secs: None,
+        start_from: None,
+        status: None,
     }
 }
 
@@ -141,11 +145,11 @@ fn selected_workspaces(
 }
 
 impl DataSourceService {
-    pub fn new(store: Store) -> Self {
-        DataSourceService { store }
+    pub fn new(store: Store, connectors: crate::connectors::Connectors) -> Self {
+        DataSourceService { store, connectors }
     }
 
-    async fn row(&self, ws: &WorkspaceId, id: Uuid) -> Result<ConnectorRow> {
+    pub(super) async fn row(&self, ws: &WorkspaceId, id: Uuid) -> Result<ConnectorRow> {
         self.store
             .tenant(&ws.org())
             .get_connector(ws, id)
@@ -154,8 +158,21 @@ impl DataSourceService {
     }
 
     async fn connectors(&self, ws: &WorkspaceId) -> Result<Vec<DataSource>> {
-        let rows = self.store.tenant(&ws.org()).list_connectors(ws).await?;
-        Ok(rows.iter().map(to_wire).collect())
+        let tenant = self.store.tenant(&ws.org());
+        let rows = tenant.list_connectors(ws).await?;
+        let engines: HashMap<Uuid, _> = tenant
+            .connector_engines(ws)
+            .await?
+            .into_iter()
+            .map(|e| (e.datasource_id, e))
+            .collect();
+        Ok(rows
+            .iter()
+            .map(|r| match engines.get(&r.id) {
+                Some(e) => super::connectors::with_engine(to_wire(r), e),
+                None => to_wire(r),
+            })
+            .collect())
     }
 
     pub async fn list(&self, ctx: &WorkspaceCtx) -> Result<Vec<DataSource>> {
@@ -163,10 +180,15 @@ impl DataSourceService {
     }
 
     pub async fn get(&self, ctx: &WorkspaceCtx, id: Uuid) -> Result<DataSource> {
-        Ok(to_wire(&self.row(&ctx.workspace, id).await?))
+        let row = self.row(&ctx.workspace, id).await?;
+        let tenant = self.store.tenant(&ctx.org);
+        Ok(match tenant.connector_engine(&ctx.workspace, id).await? {
+            Some(e) => super::connectors::with_engine(to_wire(&row), &e),
+            None => to_wire(&row),
+        })
     }
 
-    fn fields(
+    pub(super) fn fields(
         v: &mut Validator,
         req: &DataSourceRequest,
         base: Option<&ConnectorRow>,
@@ -278,13 +300,16 @@ impl DataSourceService {
         })
     }
 
-    fn duplicate(kind: &str) -> Error {
+    pub(super) fn duplicate(kind: &str) -> Error {
         Error::Conflict(format!(
             "The workspace already has a {kind} connector; Palisade's ingest feeds one connector of each of these kinds per workspace."
         ))
     }
 
     pub async fn create(&self, ctx: &WorkspaceCtx, req: DataSourceRequest) -> Result<DataSource> {
+        if super::connectors::is_polled(&req) {
+            return self.create_polled(ctx, req).await;
+        }
         let mut v = Validator::new();
         let fields = Self::fields(&mut v, &req, None);
         v.finish()?;
@@ -304,6 +329,16 @@ impl DataSourceService {
         req: DataSourceRequest,
     ) -> Result<DataSource> {
         let base = self.row(&ctx.workspace, id).await?;
+        let tenant = self.store.tenant(&ctx.org);
+        if let Some(engine) = tenant.connector_engine(&ctx.workspace, id).await? {
+            return self.update_polled(ctx, id, &base, &engine, req).await;
+        }
+        if super::connectors::is_polled(&req) {
+            return Err(Error::field(
+                "settings",
+                "This data source is not polled: create a connector with POST …/datasources (connectorType, settings, credentials); an auto-created data source of its type is upgraded in place.",
+            ));
+        }
         let mut v = Validator::new();
         let fields = Self::fields(&mut v, &req, Some(&base));
         v.finish()?;
@@ -322,6 +357,7 @@ impl DataSourceService {
         if !tenant.delete_connector(&ctx.workspace, id).await? {
             return Err(not_found(id));
         }
+        self.connectors.forget(id);
         Ok(true)
     }
 

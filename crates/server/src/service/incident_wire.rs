@@ -1,7 +1,9 @@
 //! Incident rows as the API shows them.
 
 use palisade_store::{CommentRow, IncidentListRow, IncidentRow};
-use palisade_types::incidents::{Incident, IncidentComment, IncidentListItem};
+use palisade_types::incidents::{
+    Incident, IncidentComment, IncidentListItem, IncidentSync, SyncState,
+};
 
 /// The incident's own fields, as the detail response shows them.
 pub fn incident(row: &IncidentRow) -> Incident {
@@ -29,7 +31,18 @@ pub fn incident(row: &IncidentRow) -> Incident {
         provider_url: d.provider_url.clone(),
         alerts_count: d.alerts.len(),
         entities_count: d.entities.len(),
+        properties: d.properties.clone(),
     }
+}
+
+/// A pulled incident's write-back state.
+pub fn sync(row: &IncidentRow) -> Option<IncidentSync> {
+    let s = row.sync.as_ref()?;
+    Some(IncidentSync {
+        state: SyncState::parse(&s.state)?,
+        last_error: s.last_error.clone(),
+        at: s.at,
+    })
 }
 
 pub fn comment(c: CommentRow) -> IncidentComment {

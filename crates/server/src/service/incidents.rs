@@ -28,6 +28,9 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct RawBatch {
     pub incidents: Option<Vec<Box<RawValue>>>,
+    /// `?format=native` also takes the vendor's own list answer (`{value: [...]}`).
+    #[serde(default)]
+    pub value: Option<Vec<Box<RawValue>>>,
 }
 const BY_ENTITY_LIMIT: i64 = 100;
 
@@ -53,6 +56,7 @@ fn detail(row: &IncidentRow, with_details: bool) -> IncidentDetail {
         investigation_details: InvestigationDetails { entities, alerts },
         evidence: row.doc.evidence.clone(),
         gamebook_catalog: serde_json::json!({"playbooks": []}),
+        sync: wire::sync(row),
     }
 }
 
@@ -221,11 +225,25 @@ impl IncidentService {
                 errors,
             });
         }
+        let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
+        self.store_batch(ctx, source, results, indices, items, bytes)
+            .await
+    }
+
+    /// Stores a batch's valid items (in one transaction) and completes the per-item results.
+    pub(crate) async fn store_batch(
+        &self,
+        ctx: &WorkspaceCtx,
+        source: IncidentSource,
+        mut results: Vec<IngestResult>,
+        indices: Vec<usize>,
+        items: Vec<IngestIncident>,
+        bytes: usize,
+    ) -> Result<IngestBatchResult> {
         let applied = if items.is_empty() {
             Vec::new()
         } else {
             // datasources (issue #5): accepted incidents count toward the source's connector.
-            let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
             let volume = ingest_volume(ConnectorType::of_source(source), items.len(), bytes);
             let applied = self
                 .store

@@ -4,11 +4,13 @@
 pub mod audit;
 pub mod azure;
 pub mod cache;
+pub mod connectors;
 pub mod dashboard;
 pub mod datasources;
 pub mod gamebooks;
 pub mod incident_actions;
 mod incident_listing;
+pub mod incident_native;
 pub mod incident_wire;
 pub mod incidents;
 pub mod investigation;

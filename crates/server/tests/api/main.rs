@@ -2,6 +2,7 @@
 //! test; SQLite by default, PostgreSQL when `PALISADE_TEST_DATABASE` is a postgres URL).
 
 mod azure;
+mod connectors;
 mod credentials;
 mod datasources;
 mod errors;

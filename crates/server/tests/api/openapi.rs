@@ -383,6 +383,10 @@ fn input_enums_are_what_the_server_parses() {
             Box::new(|s| palisade_domain::gamebooks::canonical_entity_type(s).is_ok()),
         ),
         ("HttpMethodInput", Box::new(method)),
+        (
+            "formatInput",
+            Box::new(|s| palisade_server::service::incident_native::parse_format(s).is_some()),
+        ),
         ("AnomalyTimeFilterTypeInput", Box::new(anomaly)),
         (
             "ListingTimeFilterTypeInput",

@@ -52,14 +52,37 @@ impl Tenant<'_> {
         items: &[IngestIncident],
         volume: Option<&IngestVolume>,
     ) -> Result<Vec<Applied>> {
+        let prepared = prepare(items)?;
+        let mut tx = self.store.begin_write().await?;
+        let out = self
+            .ingest_in(&mut tx, ws, source, items, &prepared, volume, None)
+            .await?;
+        tx.commit().await?;
+        // The batch's memory is freed after the commit, outside the write lock.
+        drop(prepared);
+        self.store.events_written();
+        Ok(out)
+    }
+
+    /// [`Tenant::ingest_incidents`] inside the caller's write transaction (the caller commits
+    /// and calls `events_written`); `connector`: the connector the items were pulled from,
+    /// recorded on each incident (a pushed incident keeps `None`, and an incident once pulled
+    /// keeps its connector).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn ingest_in(
+        &self,
+        tx: &mut Tx,
+        ws: &WorkspaceId,
+        source: IncidentSource,
+        items: &[IngestIncident],
+        prepared: &[Prepared],
+        volume: Option<&IngestVolume>,
+        connector: Option<Uuid>,
+    ) -> Result<Vec<Applied>> {
         let workspace = self.own(ws)?;
-        let prepared = items
-            .iter()
-            .map(|i| Prepared::of(&i.incident.doc))
-            .collect::<Result<Vec<_>>>()?;
         let store = self.store;
-        let mut tx = store.begin_write().await?;
-        let account = workspace_account(&mut tx, &self.org, workspace).await?;
+        let tx = &mut *tx;
+        let account = workspace_account(tx, &self.org, workspace).await?;
         // The workspace's number counter, locked for this transaction (a row lock on
         // PostgreSQL; SQLite's write lock is already held).
         let (last_number,): (i64,) = sql(
@@ -68,7 +91,7 @@ impl Tenant<'_> {
              RETURNING last_number",
             (workspace,),
         )
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         // Stored incidents of the batch, in one query per `MAX_PARAMS` ids (the workspace is
         // the organization's: `workspace_account` found it).
@@ -86,7 +109,7 @@ impl Tenant<'_> {
             for id in chunk {
                 q = q.bind(*id);
             }
-            let rows: Vec<IncidentRow> = q.fetch_all(&mut *tx).await?;
+            let rows: Vec<IncidentRow> = q.fetch_all(&mut **tx).await?;
             for row in rows {
                 stored.insert(row.id.clone(), row);
             }
@@ -106,37 +129,44 @@ impl Tenant<'_> {
             order: Vec::new(),
             params: store.params(),
             backend: store.backend(),
+            connector,
         };
         let mut out = Vec::with_capacity(items.len());
-        for (item, prepared) in items.iter().zip(&prepared) {
+        for (item, prepared) in items.iter().zip(prepared) {
             out.push(batch.ingest_one(item, prepared)?);
         }
-        batch.finish(&mut tx).await?;
+        batch.finish(tx).await?;
         if let Some(v) = volume {
             // Volume is accounting, not the data: counted in the same transaction (one commit
             // per batch, not two) behind a savepoint, so a failure to count is logged and the
             // ingest still commits.
-            sql("SAVEPOINT ingest_volume", ()).execute(&mut *tx).await?;
-            let undo = match count_volume(&mut tx, &self.org, workspace, v).await {
+            sql("SAVEPOINT ingest_volume", ())
+                .execute(&mut **tx)
+                .await?;
+            let undo = match count_volume(tx, &self.org, workspace, v).await {
                 Ok(()) => "RELEASE SAVEPOINT ingest_volume",
                 Err(e) => {
                     tracing::warn!(error = %e, workspace = %workspace, "could not count ingest volume");
                     "ROLLBACK TO SAVEPOINT ingest_volume"
                 }
             };
-            sql(undo, ()).execute(&mut *tx).await?;
+            sql(undo, ()).execute(&mut **tx).await?;
         }
-        tx.commit().await?;
-        // The batch's memory is freed after the commit, outside the write lock.
-        drop(batch);
-        store.events_written();
         Ok(out)
     }
 }
 
+/// What each item's write needs, computed before the write lock is taken.
+pub(crate) fn prepare(items: &[IngestIncident]) -> Result<Vec<Prepared>> {
+    items
+        .iter()
+        .map(|i| Prepared::of(&i.incident.doc))
+        .collect()
+}
+
 /// What an item's write needs that does not depend on the stored state, computed before the
 /// write lock is taken so that concurrent ingests overlap this work instead of queueing it.
-struct Prepared {
+pub(crate) struct Prepared {
     doc: String,
     summary: String,
     owner_email: Option<String>,
@@ -186,6 +216,8 @@ struct Batch<'a> {
     /// Bind parameters per multi-row statement on this engine.
     params: usize,
     backend: Backend,
+    /// The connector of a poll's batch.
+    connector: Option<Uuid>,
 }
 
 /// The values of one incident row and its entity keys, written at the end of the batch.
@@ -336,18 +368,19 @@ impl<'a> Batch<'a> {
     /// events.
     async fn finish(&self, tx: &mut Tx) -> Result<()> {
         let (ws, src, org) = (self.workspace, self.source, self.org);
-        for chunk in self.order.chunks(self.params / 11) {
+        let connector = self.connector.map(|c| c.to_string());
+        for chunk in self.order.chunks((self.params - 4) / 11) {
             let mut text = String::from(
-                "INSERT INTO incidents (workspace_id, source, organization_id, id, number, title, description, \
-                 severity, status, owner_email, created_at, updated_at, summary, doc) VALUES ",
+                "INSERT INTO incidents (workspace_id, source, organization_id, connector_id, id, number, title, \
+                 description, severity, status, owner_email, created_at, updated_at, summary, doc) VALUES ",
             );
             for i in 0..chunk.len() {
                 text.push_str(if i > 0 {
-                    ", ($1, $2, $3, "
+                    ", ($1, $2, $3, $4, "
                 } else {
-                    "($1, $2, $3, "
+                    "($1, $2, $3, $4, "
                 });
-                push_placeholders(&mut text, 4 + i * 11, 11);
+                push_placeholders(&mut text, 5 + i * 11, 11);
                 text.push(')');
             }
             text.push_str(
@@ -358,9 +391,10 @@ impl<'a> Batch<'a> {
                  acknowledged_at = COALESCE(incidents.acknowledged_at, CASE WHEN excluded.status <> 'New' \
                  OR excluded.owner_email IS NOT NULL THEN excluded.updated_at END), \
                  closed_at = CASE WHEN excluded.status = 'Closed' THEN \
-                 COALESCE(incidents.closed_at, excluded.updated_at) END",
+                 COALESCE(incidents.closed_at, excluded.updated_at) END, \
+                 connector_id = COALESCE(excluded.connector_id, incidents.connector_id)",
             );
-            let mut q = sql(&text, (ws, src, org));
+            let mut q = sql(&text, (ws, src, org, connector.as_deref()));
             for id in chunk {
                 let r = &self.rows[id];
                 q = q

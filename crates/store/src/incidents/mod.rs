@@ -5,6 +5,7 @@ mod ingest;
 mod modify;
 mod reads;
 
+pub(crate) use ingest::prepare;
 pub use ingest::{Applied, IngestIncident};
 pub use modify::{CommentRow, NewComment};
 pub use reads::{AcrossFilter, Cursor, IncidentListRow};
@@ -30,6 +31,12 @@ pub struct IncidentRow {
     pub updated_at: DateTime<Utc>,
     #[sqlx(try_from = "crate::db::row::JsonText")]
     pub doc: IncidentDoc,
+    /// The connector it was pulled from (`None`: pushed by ingest, never written back).
+    #[sqlx(try_from = "crate::db::row::NullText")]
+    pub connector_id: Option<Uuid>,
+    /// Where its write-backs to the source stand (`None`: nothing was written back).
+    #[sqlx(try_from = "crate::db::row::NullText")]
+    pub sync: Option<crate::connectors::SyncRow>,
 }
 
 /// The listing fields of an incident that are not columns of their own (the `summary`
@@ -68,4 +75,4 @@ pub(crate) fn owner_email(doc: &IncidentDoc) -> Option<String> {
 }
 
 pub(crate) const INCIDENT_COLS: &str =
-    "workspace_id, source, id, number, created_at, updated_at, doc";
+    "workspace_id, source, id, number, created_at, updated_at, doc, connector_id, sync";

@@ -220,6 +220,7 @@ impl Tenant<'_> {
         };
         let (doc, comments) = change(&row)?;
         let mut changes = diff(&row.doc, &doc);
+        let before = row.connector_id.map(|_| row.doc.clone());
         let t = now_micros();
         let mut added = Vec::new();
         // One microsecond apart, so comments added together keep their order.
@@ -264,6 +265,18 @@ impl Tenant<'_> {
         }
         if !changes.is_empty() {
             self.emit_updated(tx, key, &row, &changes, t).await?;
+        }
+        // A pulled incident's change is sent back to its source (outbox, same transaction).
+        if let (Some(connector), Some(before)) = (row.connector_id, &before) {
+            let writes = crate::connectors::changes_of(before, &row.doc, &added);
+            if !writes.is_empty() {
+                crate::connectors::enqueue(tx, &self.org, key, connector, &writes).await?;
+                row.sync = Some(crate::connectors::SyncRow {
+                    state: "Pending".into(),
+                    last_error: None,
+                    at: palisade_domain::time::from_micros(t),
+                });
+            }
         }
         Ok(Some((row, changes, added)))
     }

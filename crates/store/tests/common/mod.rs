@@ -174,6 +174,19 @@ pub fn connector(kind: &str, ingest_fed: bool) -> ConnectorFields {
     }
 }
 
+/// What makes a data source a polled connector (sealed credentials are opaque here).
+pub fn setup() -> palisade_store::ConnectorSetup {
+    palisade_store::ConnectorSetup {
+        kind: "MicrosoftSentinel".into(),
+        source: palisade_domain::vocab::IncidentSource::Sentinel,
+        settings: "{\"workspaceName\":\"law\"}".into(),
+        sealed_credentials: Some("sealed".into()),
+        start_from: chrono::Utc::now(),
+        poll_interval_secs: 60,
+        reset_cursor: true,
+    }
+}
+
 pub fn playbook(name: &str, admin: bool) -> PlaybookFields {
     PlaybookFields {
         name: name.into(),
