@@ -182,8 +182,7 @@ async fn outages_and_token_trouble_lose_and_duplicate_nothing() {
         json!({}),
         json!({"clientSecret": "wrong-secret"}),
     );
-    let e = bad.check().await.unwrap_err();
-    assert!(matches!(e, SourceError::Auth { .. }), "{e:?}");
+    let e = assert_auth_error(&bad).await;
     fake.fail_next(Call::Token, 1, Fault::throttle(4));
     let fresh = connector(&fake, json!({}));
     assert!(matches!(
@@ -252,10 +251,7 @@ async fn write_back_sends_action_parameters() {
         external_id: format!("{CID}:ind:0:1"),
         ..wb(Change::Assign { owner: None })
     };
-    assert!(matches!(
-        c.write_back(&gone).await,
-        Err(SourceError::NotFound { .. })
-    ));
+    assert_not_found(&c, &gone).await;
 }
 
 /// `cargo test -p palisade-connectors --test crowdstrike -- --ignored --nocapture backfill`
@@ -268,16 +264,11 @@ async fn backfill_throughput() {
         fake.add_simulated(i);
     }
     let c = connector(&fake, json!({"pageSize": 1000}));
-    let mut cursor = Cursor::start(start);
-    let t = Instant::now();
-    let pages = poll(&c, &mut cursor).await.unwrap();
-    let n: usize = pages.iter().map(|p| p.items.len()).sum();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(n, 100_000);
-    println!(
-        "CrowdStrike backfill: {n} alerts, {} pages of 1000, {} calls, {secs:.2} s, {:.0} incidents/s",
-        pages.len(),
-        c.calls().unwrap(),
-        n as f64 / secs
-    );
+    backfill_report(
+        &c,
+        start,
+        100_000,
+        ("CrowdStrike", "alerts", "pages of 1000"),
+    )
+    .await;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use common::*;
 use palisade_connectors::{Change, Cursor, SourceError, WriteBack, WriteBackOutcome};
-use palisade_fakes::{Call, Fault, GraphSeed};
+use palisade_fakes::{Call, FakeGraph, Fault, GraphSeed};
 use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus, Owner};
 use serde_json::json;
 
@@ -149,17 +149,7 @@ async fn write_back_patches_and_comments_as_documented() {
         c.write_back(&wb(note.clone(), 2)).await.unwrap(),
         WriteBackOutcome::AlreadyApplied
     );
-    let comments = g.fake.incident(&id).unwrap()["comments"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(
-        comments
-            .iter()
-            .filter(|c| c["comment"] == "Host isolated.")
-            .count(),
-        1
-    );
+    assert_eq!(comments(&g.fake, &id, "Host isolated."), 1);
     // One that really failed is sent by the retry.
     let other = Change::Comment {
         id: "c-2".into(),
@@ -172,26 +162,13 @@ async fn write_back_patches_and_comments_as_documented() {
         c.write_back(&wb(other, 2)).await.unwrap(),
         WriteBackOutcome::Applied { .. }
     ));
-    let comments = g.fake.incident(&id).unwrap()["comments"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(
-        comments
-            .iter()
-            .filter(|c| c["comment"] == "Ticket INC-42 opened.")
-            .count(),
-        1
-    );
+    assert_eq!(comments(&g.fake, &id, "Ticket INC-42 opened."), 1);
 
     let gone = WriteBack {
         external_id: "999".into(),
         ..wb(Change::Assign { owner: None }, 1)
     };
-    assert!(matches!(
-        c.write_back(&gone).await,
-        Err(SourceError::NotFound { .. })
-    ));
+    assert_not_found(&c, &gone).await;
 }
 
 #[tokio::test]
@@ -201,19 +178,7 @@ async fn graph_failures_are_typed() {
     let c = g.connector(json!({}));
     let cursor = Cursor::start(Utc::now() - chrono::Duration::hours(1));
     g.fake.fail_next(Call::List, 1, Fault::throttle(11));
-    match c.pull(&cursor, None).await {
-        Err(SourceError::RateLimited {
-            service,
-            retry_after,
-            ..
-        }) => {
-            assert_eq!(
-                (service, retry_after),
-                ("Microsoft Graph", Duration::from_secs(11))
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_rate_limited(c.pull(&cursor, None).await, "Microsoft Graph", 11);
     g.fake.fail_next(Call::List, 1, Fault::status(403));
     match c.pull(&cursor, None).await {
         Err(e @ SourceError::Auth { .. }) => {
@@ -227,4 +192,14 @@ async fn graph_failures_are_typed() {
     }
     assert_eq!(c.pull(&cursor, None).await.unwrap().items.len(), 1);
     c.check().await.unwrap();
+}
+
+/// How many of the incident's comments say `text`.
+fn comments(fake: &FakeGraph, id: &str, text: &str) -> usize {
+    fake.incident(id).unwrap()["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["comment"] == text)
+        .count()
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
@@ -114,18 +114,14 @@ async fn failures_are_typed_and_lose_nothing() {
     assert_unique(&all);
     assert_eq!(all, added);
 
-    let bad = vendor_connector(
+    let bad = token_connector(
         ConnectorKind::IbmQRadar,
-        json!({"baseUrl": fake.base()}),
+        fake.base(),
         json!({}),
-        json!({"apiToken": "not-the-token"}),
+        "not-the-token",
     );
-    let e = bad.check().await.unwrap_err();
-    assert!(matches!(e, SourceError::Auth { .. }), "{e:?}");
-    for shown in [format!("{c:?}"), format!("{e:?}"), e.to_string()] {
-        assert!(!shown.contains(TOKEN), "{shown}");
-    }
-    c.check().await.unwrap();
+    let e = assert_auth_error(&bad).await;
+    assert_hidden_and_checks(&c, &e, TOKEN).await;
 }
 
 #[tokio::test]
@@ -222,10 +218,7 @@ async fn write_back_closes_with_a_reason_assigns_and_notes() {
         external_id: "99999".into(),
         ..wb(Change::Assign { owner: None }, 1)
     };
-    assert!(matches!(
-        c.write_back(&gone).await,
-        Err(SourceError::NotFound { .. })
-    ));
+    assert_not_found(&c, &gone).await;
 }
 
 async fn backfill(page_size: u64) {
@@ -235,18 +228,8 @@ async fn backfill(page_size: u64) {
         fake.add_simulated(i);
     }
     let c = connector(&fake, json!({"pageSize": page_size}));
-    let mut cursor = Cursor::start(start);
-    let t = Instant::now();
-    let pages = poll(&c, &mut cursor).await.unwrap();
-    let n: usize = pages.iter().map(|p| p.items.len()).sum();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(n, 100_000);
-    println!(
-        "QRadar backfill: {n} offenses, {} ranges of {page_size}, {} calls, {secs:.2} s, {:.0} incidents/s",
-        pages.len(),
-        c.calls().unwrap(),
-        n as f64 / secs
-    );
+    let unit = format!("ranges of {page_size}");
+    backfill_report(&c, start, 100_000, ("QRadar", "offenses", &unit)).await;
 }
 
 /// `cargo test -p palisade-connectors --test qradar -- --ignored --nocapture backfill`

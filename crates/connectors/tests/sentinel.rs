@@ -185,19 +185,7 @@ async fn throttling_and_outages_are_typed_for_the_job() {
     // The token endpoint's own throttling.
     s.entra.revoke_all();
     s.entra.fail_next(1, Fault::throttle(3));
-    match c.pull(&cursor, None).await {
-        Err(SourceError::RateLimited {
-            service,
-            retry_after,
-            ..
-        }) => {
-            assert_eq!(
-                (service, retry_after),
-                ("Microsoft Entra ID", Duration::from_secs(3))
-            )
-        }
-        other => panic!("rate limited, got {other:?}"),
-    }
+    assert_rate_limited(c.pull(&cursor, None).await, "Microsoft Entra ID", 3);
 }
 
 #[tokio::test]
@@ -400,10 +388,7 @@ async fn a_stale_etag_is_read_again_and_reapplied_within_a_bound() {
         external_id: "00000000-0000-4000-8000-000000000000".into(),
         ..reopen(IncidentStatus::Active)
     };
-    assert!(matches!(
-        c.write_back(&gone).await,
-        Err(SourceError::NotFound { .. })
-    ));
+    assert_not_found(&c, &gone).await;
 }
 
 #[tokio::test]

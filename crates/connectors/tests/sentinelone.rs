@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
@@ -16,12 +16,7 @@ use serde_json::{json, Value};
 const TOKEN: &str = "eyJraWQiOiJzMS1hcGktdG9rZW4tZG8tbm90LWxlYWsifQ";
 
 fn connector(fake: &FakeSentinelOne, patch: Value) -> Connector {
-    vendor_connector(
-        ConnectorKind::SentinelOne,
-        json!({"baseUrl": fake.base()}),
-        patch,
-        json!({"apiToken": TOKEN}),
-    )
+    token_connector(ConnectorKind::SentinelOne, fake.base(), patch, TOKEN)
 }
 
 #[tokio::test]
@@ -111,14 +106,13 @@ async fn throttling_and_outages_lose_and_duplicate_nothing() {
 async fn auth_failures_are_typed_and_the_token_never_shows() {
     let fake = FakeSentinelOne::start(TOKEN).await;
     fake.add_simulated(1);
-    let bad = vendor_connector(
+    let bad = token_connector(
         ConnectorKind::SentinelOne,
-        json!({"baseUrl": fake.base()}),
+        fake.base(),
         json!({}),
-        json!({"apiToken": "wrong-token-value"}),
+        "wrong-token-value",
     );
-    let e = bad.check().await.unwrap_err();
-    assert!(matches!(e, SourceError::Auth { .. }), "{e:?}");
+    let e = assert_auth_error(&bad).await;
     assert!(!e.is_retryable());
     let c = connector(&fake, json!({}));
     fake.fail_next(Call::List, 1, Fault::status(403));
@@ -211,10 +205,7 @@ async fn write_back_calls_as_documented() {
         external_id: "42".into(),
         ..wb(Change::Assign { owner: None }, 1)
     };
-    assert!(matches!(
-        c.write_back(&gone).await,
-        Err(SourceError::NotFound { .. })
-    ));
+    assert_not_found(&c, &gone).await;
     fake.fail_next(Call::Update, 1, Fault::throttle(3));
     let reopen = Change::Status {
         status: IncidentStatus::Active,
@@ -243,16 +234,11 @@ async fn backfill_throughput() {
         fake.add_simulated(i);
     }
     let c = connector(&fake, json!({"pageSize": 1000}));
-    let mut cursor = Cursor::start(start);
-    let t = Instant::now();
-    let pages = poll(&c, &mut cursor).await.unwrap();
-    let n: usize = pages.iter().map(|p| p.items.len()).sum();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(n, 100_000);
-    println!(
-        "SentinelOne backfill: {n} threats, {} pages of 1000, {} calls, {secs:.2} s, {:.0} incidents/s",
-        pages.len(),
-        c.calls().unwrap(),
-        n as f64 / secs
-    );
+    backfill_report(
+        &c,
+        start,
+        100_000,
+        ("SentinelOne", "threats", "pages of 1000"),
+    )
+    .await;
 }

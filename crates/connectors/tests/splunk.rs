@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use common::*;
@@ -16,11 +16,11 @@ use serde_json::{json, Value};
 const TOKEN: &str = "eyJraWQiOiJzcGx1bmsuc2VjcmV0IiwiYWxnIjoiSFM1MTIifQ.do-not-leak";
 
 fn connector(fake: &FakeSplunk, patch: Value) -> Connector {
-    vendor_connector(
+    token_connector(
         ConnectorKind::SplunkEnterpriseSecurity,
-        json!({"baseUrl": fake.base()}),
+        fake.base(),
         patch,
-        json!({"apiToken": TOKEN}),
+        TOKEN,
     )
 }
 
@@ -139,18 +139,14 @@ async fn failures_are_typed_and_lose_nothing() {
     assert_unique(&all);
     assert_eq!(all, added);
 
-    let bad = vendor_connector(
+    let bad = token_connector(
         ConnectorKind::SplunkEnterpriseSecurity,
-        json!({"baseUrl": fake.base()}),
+        fake.base(),
         json!({}),
-        json!({"apiToken": "expired"}),
+        "expired",
     );
-    let e = bad.check().await.unwrap_err();
-    assert!(matches!(e, SourceError::Auth { .. }), "{e:?}");
-    for shown in [format!("{c:?}"), format!("{e:?}"), e.to_string()] {
-        assert!(!shown.contains(TOKEN), "{shown}");
-    }
-    c.check().await.unwrap();
+    let e = assert_auth_error(&bad).await;
+    assert_hidden_and_checks(&c, &e, TOKEN).await;
 }
 
 #[tokio::test]
@@ -232,10 +228,7 @@ async fn write_back_uses_notable_update() {
         external_id: "0@@notable@@0".into(),
         ..wb(Change::Assign { owner: None })
     };
-    assert!(matches!(
-        c.write_back(&gone).await,
-        Err(SourceError::NotFound { .. })
-    ));
+    assert_not_found(&c, &gone).await;
 }
 
 /// `cargo test -p palisade-connectors --test splunk -- --ignored --nocapture backfill`
@@ -248,16 +241,11 @@ async fn backfill_throughput() {
         fake.add_simulated(i);
     }
     let c = connector(&fake, json!({"pageSize": 10000}));
-    let mut cursor = Cursor::start(start);
-    let t = Instant::now();
-    let pages = poll(&c, &mut cursor).await.unwrap();
-    let n: usize = pages.iter().map(|p| p.items.len()).sum();
-    let secs = t.elapsed().as_secs_f64();
-    assert_eq!(n, 100_000);
-    println!(
-        "Splunk backfill: {n} notables, {} exports of up to 10000 rows, {} calls, {secs:.2} s, {:.0} incidents/s",
-        pages.len(),
-        c.calls().unwrap(),
-        n as f64 / secs
-    );
+    backfill_report(
+        &c,
+        start,
+        100_000,
+        ("Splunk", "notables", "exports of up to 10000 rows"),
+    )
+    .await;
 }

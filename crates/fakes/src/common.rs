@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -199,6 +199,51 @@ impl Core {
     /// A fresh seed for the next simulated incident.
     pub(crate) fn next_seed(&self) -> u64 {
         self.seq.fetch_add(1, Ordering::SeqCst)
+    }
+}
+
+/// A fake's state, set once its server has an address.
+pub(crate) type Cell<I> = Arc<OnceLock<Arc<I>>>;
+
+/// Serves `handle` (every path) on loopback; `make` builds the fake's state from its base URL.
+pub(crate) async fn start<I, H, T>(
+    handle: H,
+    make: impl FnOnce(String) -> I,
+) -> (Arc<I>, Arc<Running>)
+where
+    I: Send + Sync + 'static,
+    H: axum::handler::Handler<T, Cell<I>>,
+    T: 'static,
+{
+    let cell: Cell<I> = Arc::new(OnceLock::new());
+    let router = Router::new().fallback(handle).with_state(cell.clone());
+    let running = serve(router).await;
+    let inner = Arc::new(make(running.base()));
+    let _ = cell.set(inner.clone());
+    (inner, Arc::new(running))
+}
+
+/// One request as a fake's handler takes it: method, URI, headers and the body (read as axum's
+/// `Bytes` reads it).
+pub(crate) struct Req(pub Method, pub Uri, pub HeaderMap, pub Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Req, Response> {
+        let (parts, body) = req.into_parts();
+        let (method, uri, headers) = (
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+        );
+        let body = <Bytes as axum::extract::FromRequest<S>>::from_request(
+            axum::extract::Request::from_parts(parts, body),
+            state,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        Ok(Req(method, uri, headers, body))
     }
 }
 
@@ -414,6 +459,59 @@ impl Clock {
         t
     }
 }
+
+/// The test controls every resource fake offers on its `inner: Arc<Inner>` (an `Inner` with a
+/// `core: Core` and the stored items in `$items`): `len`, `is_empty`, `requests`, `writes`
+/// (the requests `$pred` picks), `fail_next`, `set_delay` and `spawn_simulation` (seeds
+/// salted with `$salt`).
+macro_rules! fake_controls {
+    ($fake:ty, $items:ident, $writes_doc:literal, |$r:ident| $pred:expr, simulate: $salt:expr) => {
+        impl $fake {
+            /// Adds one simulated item every `every` until the returned task is aborted.
+            pub fn spawn_simulation(
+                &self,
+                every: ::std::time::Duration,
+            ) -> tokio::task::JoinHandle<()> {
+                let me = self.clone();
+                $crate::common::spawn_every(every, move || {
+                    me.add_simulated(me.inner.core.next_seed() ^ $salt);
+                })
+            }
+
+            pub fn len(&self) -> usize {
+                self.inner.$items.lock().unwrap().len()
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Every request received.
+            pub fn requests(&self) -> Vec<$crate::common::Recorded> {
+                self.inner.core.requests()
+            }
+
+            #[doc = $writes_doc]
+            pub fn writes(&self) -> Vec<$crate::common::Recorded> {
+                self.requests().into_iter().filter(|$r| $pred).collect()
+            }
+
+            pub fn fail_next(
+                &self,
+                call: $crate::common::Call,
+                times: usize,
+                fault: $crate::common::Fault,
+            ) {
+                self.inner.core.script.fail_next(call, times, fault);
+            }
+
+            pub fn set_delay(&self, call: $crate::common::Call, delay: ::std::time::Duration) {
+                self.inner.core.script.set_delay(call, delay);
+            }
+        }
+    };
+}
+pub(crate) use fake_controls;
 
 #[cfg(test)]
 mod tests {

@@ -14,18 +14,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor::{self, parse_time};
 
 pub const OFFSET_WINDOW: usize = 10_000;
@@ -95,11 +93,8 @@ fn epoch(d: Duration) -> u64 {
 impl FakeCrowdStrike {
     /// An API client `client_id` / `secret` of customer `cid`.
     pub async fn start(client_id: &str, secret: &str, cid: &str) -> FakeCrowdStrike {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             client_id: client_id.to_string(),
             secret: secret.to_string(),
             cid: cid.to_ascii_lowercase(),
@@ -115,12 +110,9 @@ impl FakeCrowdStrike {
             }),
             throttled: AtomicU64::new(0),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeCrowdStrike {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeCrowdStrike { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -208,13 +200,6 @@ impl FakeCrowdStrike {
         )
     }
 
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0xc5);
-        })
-    }
-
     /// Changes an alert at the source (a new `updated_timestamp`).
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Value)) {
         let now = self.inner.core.clock.now();
@@ -233,35 +218,11 @@ impl FakeCrowdStrike {
             .get(id)
             .map(|a| a.body.clone())
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.alerts.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The `PATCH` requests.
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "PATCH")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(FakeCrowdStrike, alerts, "The `PATCH` requests.", |r| r
+    .method
+    == "PATCH", simulate: 0xc5);
 
 /// Nanosecond precision, as Falcon writes its timestamps.
 fn ts(t: DateTime<Utc>) -> String {
@@ -301,16 +262,11 @@ fn throttled(limit: u64, wait: Duration) -> Response {
     r
 }
 
-async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return cs_error(503, "Starting.");
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let path = uri.path().to_string();
     let call = match (&method, path.as_str()) {

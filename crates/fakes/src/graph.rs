@@ -13,18 +13,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::common::{self, Call, Core, Fault, ListQuery, Recorded, Running};
+use crate::common::{self, Call, Core, ListQuery, Running};
 use crate::entra::{FakeEntra, TokenProblem};
 use crate::simulate;
 
@@ -128,11 +125,7 @@ fn graph_error(status: u16, code: &str, message: &str) -> Response {
 
 impl FakeGraph {
     pub async fn start(entra: &FakeEntra, tenant: &str) -> FakeGraph {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let base = running.base();
-        let inner = Arc::new(Inner {
+        let (inner, _running) = common::start(handle, |base| Inner {
             entra: entra.clone(),
             scope: Mutex::new(format!("{base}/.default")),
             base,
@@ -140,12 +133,9 @@ impl FakeGraph {
             incidents: Mutex::new(BTreeMap::new()),
             ids: AtomicI64::new(2_972_394),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeGraph {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeGraph { inner, _running }
     }
 
     /// The Graph endpoint: `http://127.0.0.1:{port}` (paths start with `/v1.0`).
@@ -245,14 +235,6 @@ impl FakeGraph {
         })
     }
 
-    /// Adds one simulated incident every `every` until the returned task is aborted.
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x00de_fe4d);
-        })
-    }
-
     /// Changes an incident at the source: a new `lastUpdateDateTime`.
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Map<String, Value>)) {
         let now = self.inner.core.clock.now();
@@ -267,35 +249,14 @@ impl FakeGraph {
         let all = self.inner.incidents.lock().unwrap();
         all.get(id).map(|i| render(i, true))
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.incidents.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The requests that change something (`POST`, `PATCH`).
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| matches!(r.method.as_str(), "POST" | "PATCH"))
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(
+    FakeGraph,
+    incidents,
+    "The requests that change something (`POST`, `PATCH`).",
+    |r| matches!(r.method.as_str(), "POST" | "PATCH")
+, simulate: 0x00de_fe4d);
 
 fn touch(i: &mut Incident, now: DateTime<Utc>) {
     i.modified = now;
@@ -310,16 +271,11 @@ fn render(i: &Incident, expand: bool) -> Value {
     v
 }
 
-async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return graph_error(503, "serviceNotAvailable", "Starting.");
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {
@@ -335,14 +291,7 @@ async fn handle(
             )
         }
     }
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = crate::vendor::query(&uri);
     let Some(rest) = uri.path().strip_prefix("/v1.0/security/incidents") else {
         return graph_error(
             400,

@@ -13,17 +13,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
-use axum::Router;
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor;
 
 struct Inner {
@@ -65,16 +62,13 @@ fn q_error(status: u16, code: i64, message: &str, retry_after: Option<u64>) -> R
 impl FakeQRadar {
     /// A console accepting the authorized service token `token`.
     pub async fn start(token: &str) -> FakeQRadar {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
         let reasons = vec![
             json!({"id": 1, "text": "Non-Issue", "is_reserved": false, "is_deleted": false}),
             json!({"id": 2, "text": "False-Positive, Tuned", "is_reserved": false, "is_deleted": false}),
             json!({"id": 3, "text": "Policy Violation", "is_reserved": false, "is_deleted": false}),
         ];
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             token: token.to_string(),
             offenses: Mutex::new(BTreeMap::new()),
             addresses: Mutex::new((HashMap::new(), BTreeMap::new())),
@@ -82,12 +76,9 @@ impl FakeQRadar {
             reasons: Mutex::new(reasons),
             ids: AtomicI64::new(1000),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeQRadar {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeQRadar { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -163,13 +154,6 @@ impl FakeQRadar {
         )
     }
 
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x9a);
-        })
-    }
-
     /// Changes an offense at the source (new `last_updated_time` / `last_persisted_time`).
     pub fn modify(&self, id: i64, f: impl FnOnce(&mut Value)) {
         let now = self.inner.core.clock.now().timestamp_millis();
@@ -193,45 +177,16 @@ impl FakeQRadar {
             .cloned()
             .unwrap_or_default()
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.offenses.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "POST")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
 
-async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+common::fake_controls!(FakeQRadar, offenses, "The `POST` requests.", |r| r.method
+    == "POST", simulate: 0x9a);
+
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return q_error(503, 0, "Starting.", None);
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
     if h("sec") != s.token {

@@ -10,18 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor::{self, fmt_micros, parse_time};
 
 const STATUSES: [&str; 3] = ["unresolved", "in_progress", "resolved"];
@@ -65,22 +62,16 @@ fn s1_error(
 impl FakeSentinelOne {
     /// A console accepting `api_token`.
     pub async fn start(api_token: &str) -> FakeSentinelOne {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             token: api_token.to_string(),
             threats: Mutex::new(BTreeMap::new()),
             notes: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1_925_476_593_418_297_000),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeSentinelOne {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeSentinelOne { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -156,14 +147,6 @@ impl FakeSentinelOne {
         }
     }
 
-    /// Adds one simulated threat every `every` until the returned task is aborted.
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x51);
-        })
-    }
-
     /// Changes a threat at the source (a new `updatedAt`).
     pub fn modify(&self, id: &str, f: impl FnOnce(&mut Value)) {
         let now = self.inner.core.clock.now();
@@ -191,50 +174,22 @@ impl FakeSentinelOne {
             .cloned()
             .unwrap_or_default()
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.threats.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.method == "POST")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
+
+common::fake_controls!(FakeSentinelOne, threats, "The `POST` requests.", |r| r
+    .method
+    == "POST", simulate: 0x51);
 
 fn touch(t: &mut Threat, now: DateTime<Utc>) {
     t.modified = now;
     t.body["threatInfo"]["updatedAt"] = json!(fmt_micros(now));
 }
 
-async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return s1_error(503, 5030010, "Service Unavailable", "Starting.", None);
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let auth = headers
         .get("authorization")

@@ -13,18 +13,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Call, Core, Running};
 use crate::vendor;
 
 const STATUS_LABELS: [&str; 6] = [
@@ -68,21 +66,15 @@ fn splunk_time(t: DateTime<Utc>) -> String {
 
 impl FakeSplunk {
     pub async fn start(token: &str) -> FakeSplunk {
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let inner = Arc::new(Inner {
-            base: running.base(),
+        let (inner, _running) = common::start(handle, |base| Inner {
+            base,
             token: token.to_string(),
             notables: Mutex::new(BTreeMap::new()),
             seq: AtomicU64::new(0),
             core: Core::default(),
-        });
-        let _ = cell.set(inner.clone());
-        FakeSplunk {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeSplunk { inner, _running }
     }
 
     pub fn base(&self) -> String {
@@ -141,59 +133,26 @@ impl FakeSplunk {
         )
     }
 
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x5b);
-        })
-    }
-
     pub fn notable(&self, event_id: &str) -> Option<Value> {
         let all = self.inner.notables.lock().unwrap();
         all.iter()
             .find(|((_, i), _)| i == event_id)
             .map(|(_, v)| v.clone())
     }
-
-    pub fn len(&self) -> usize {
-        self.inner.notables.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The `notable_update` requests.
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == "/services/notable_update")
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
 }
 
-async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+common::fake_controls!(
+    FakeSplunk,
+    notables,
+    "The `notable_update` requests.",
+    |r| r.path == "/services/notable_update"
+, simulate: 0x5b);
+
+async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return messages(503, "ERROR", "Starting.", None);
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let auth = headers
         .get("authorization")

@@ -213,3 +213,76 @@ pub fn assert_unique(ids: &[String]) {
         assert!(seen.insert(i.clone()), "{i} pulled twice");
     }
 }
+
+/// A connector of `kind` at `base` holding `token` as its `apiToken`, settings patched by `patch`.
+pub fn token_connector(kind: ConnectorKind, base: String, patch: Value, token: &str) -> Connector {
+    vendor_connector(
+        kind,
+        json!({"baseUrl": base}),
+        patch,
+        json!({"apiToken": token}),
+    )
+}
+
+/// `bad` (wrong credentials) fails its check as `Auth`; the error is returned.
+pub async fn assert_auth_error(bad: &Connector) -> SourceError {
+    let e = bad.check().await.unwrap_err();
+    assert!(matches!(e, SourceError::Auth { .. }), "{e:?}");
+    e
+}
+
+/// Neither `c`, `e` nor `e`'s message shows `secret`, and `c` still passes its check.
+pub async fn assert_hidden_and_checks(c: &Connector, e: &SourceError, secret: &str) {
+    for shown in [format!("{c:?}"), format!("{e:?}"), e.to_string()] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    c.check().await.unwrap();
+}
+
+/// Writing back to an incident the source does not have fails as `NotFound`.
+pub async fn assert_not_found(c: &Connector, gone: &palisade_connectors::WriteBack) {
+    assert!(matches!(
+        c.write_back(gone).await,
+        Err(SourceError::NotFound { .. })
+    ));
+}
+
+/// `r` is `RateLimited` by `service`, to be retried after `secs` seconds.
+pub fn assert_rate_limited<T: std::fmt::Debug>(
+    r: Result<T, SourceError>,
+    service: &str,
+    secs: u64,
+) {
+    match r {
+        Err(SourceError::RateLimited {
+            service: s,
+            retry_after,
+            ..
+        }) => {
+            assert_eq!((s, retry_after), (service, Duration::from_secs(secs)))
+        }
+        other => panic!("rate limited, got {other:?}"),
+    }
+}
+
+/// Pulls everything after `start` (asserting `expected` items) and prints the throughput as
+/// "`{vendor}` backfill: n `{noun}`, pages `{unit}`, calls, seconds, incidents/s".
+pub async fn backfill_report(
+    c: &Connector,
+    start: chrono::DateTime<chrono::Utc>,
+    expected: usize,
+    (vendor, noun, unit): (&str, &str, &str),
+) {
+    let mut cursor = Cursor::start(start);
+    let t = std::time::Instant::now();
+    let pages = poll(c, &mut cursor).await.unwrap();
+    let n: usize = pages.iter().map(|p| p.items.len()).sum();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(n, expected);
+    println!(
+        "{vendor} backfill: {n} {noun}, {} {unit}, {} calls, {secs:.2} s, {:.0} incidents/s",
+        pages.len(),
+        c.calls().unwrap(),
+        n as f64 / secs
+    );
+}

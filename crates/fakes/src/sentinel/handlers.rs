@@ -2,11 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::Method;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
 
@@ -22,16 +20,11 @@ const REASONS: [&str; 4] = [
     "InaccurateData",
 ];
 
-pub(super) async fn handle(
-    State(cell): State<Arc<OnceLock<Arc<Inner>>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Response {
     let Some(s) = cell.get().cloned() else {
         return arm_error(503, "ServiceUnavailable", "The service is starting.");
     };
+    let common::Req(method, uri, headers, body) = req;
     s.core.record(&method, &uri, &headers, &body);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {
@@ -58,14 +51,7 @@ pub(super) async fn handle(
             )
         }
     }
-    let query: HashMap<String, String> = uri
-        .query()
-        .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = crate::vendor::query(&uri);
     let Some(api) = query.get("api-version").cloned() else {
         return arm_error(
             400,

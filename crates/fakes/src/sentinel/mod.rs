@@ -14,15 +14,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use axum::response::Response;
-use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use crate::common::{self, Call, Core, Fault, Recorded, Running};
+use crate::common::{self, Core, Running};
 use crate::entra::FakeEntra;
 use crate::simulate;
 
@@ -122,12 +120,7 @@ const CLASSIFICATIONS: [&str; 4] = [
 
 impl FakeSentinel {
     pub async fn start(entra: &FakeEntra, ws: SentinelWorkspace) -> FakeSentinel {
-        // The state needs the server's address, known once it is bound.
-        let cell: Arc<OnceLock<Arc<Inner>>> = Arc::new(OnceLock::new());
-        let router = Router::new().fallback(handle).with_state(cell.clone());
-        let running = common::serve(router).await;
-        let base = running.base();
-        let inner = Arc::new(Inner {
+        let (inner, _running) = common::start(handle, |base| Inner {
             entra: entra.clone(),
             ws,
             scope: Mutex::new(format!("{base}/.default")),
@@ -137,12 +130,9 @@ impl FakeSentinel {
             core: Core::default(),
             next_link_base: Mutex::new(None),
             stale_next: AtomicUsize::new(0),
-        });
-        let _ = cell.set(inner.clone());
-        FakeSentinel {
-            inner,
-            _running: Arc::new(running),
-        }
+        })
+        .await;
+        FakeSentinel { inner, _running }
     }
 
     /// The Resource Manager endpoint: `http://127.0.0.1:{port}`.
@@ -195,14 +185,6 @@ impl FakeSentinel {
         })
     }
 
-    /// Adds one simulated incident every `every` until the returned task is aborted.
-    pub fn spawn_simulation(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        common::spawn_every(every, move || {
-            me.add_simulated(me.inner.core.next_seed() ^ 0x5e47_1e11);
-        })
-    }
-
     /// Changes an incident at the source (as an analyst in the portal would): a new
     /// `lastModifiedTimeUtc` and `etag`.
     pub fn modify(&self, name: &str, f: impl FnOnce(&mut Map<String, Value>)) {
@@ -226,35 +208,6 @@ impl FakeSentinel {
             .unwrap_or_default()
     }
 
-    pub fn len(&self) -> usize {
-        self.inner.incidents.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Every request received.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.core.requests()
-    }
-
-    /// The requests that change something (`PUT`, `PATCH`, `DELETE`).
-    pub fn writes(&self) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE"))
-            .collect()
-    }
-
-    pub fn fail_next(&self, call: Call, times: usize, fault: Fault) {
-        self.inner.core.script.fail_next(call, times, fault);
-    }
-
-    pub fn set_delay(&self, call: Call, delay: Duration) {
-        self.inner.core.script.set_delay(call, delay);
-    }
-
     /// The next `times` incident `PUT`s find the incident changed by someone else first.
     pub fn stale_etag_next(&self, times: usize) {
         self.inner.stale_next.store(times, Ordering::SeqCst);
@@ -266,6 +219,13 @@ impl FakeSentinel {
         *self.inner.next_link_base.lock().unwrap() = base.map(str::to_string);
     }
 }
+
+common::fake_controls!(
+    FakeSentinel,
+    incidents,
+    "The requests that change something (`PUT`, `PATCH`, `DELETE`).",
+    |r| matches!(r.method.as_str(), "PUT" | "PATCH" | "DELETE")
+, simulate: 0x5e47_1e11);
 
 impl Inner {
     fn add(&self, seed: SentinelSeed) -> String {
