@@ -210,6 +210,54 @@ impl Continuation {
             next: next.to_string(),
         }
     }
+
+    /// A continuation holding a source's own state (JSON), read back by
+    /// [`PageRequest::resume`].
+    pub(crate) fn of<T: Serialize>(state: &T) -> Continuation {
+        Continuation::new(&serde_json::to_string(state).unwrap_or_default())
+    }
+}
+
+/// What a source is asked for one page: the stored cursor, the continuation of the previous
+/// page of the same poll (none on a poll's first page), and the connector's overlap.
+pub(crate) struct PageRequest<'a> {
+    pub cursor: &'a Cursor,
+    pub continuation: Option<&'a Continuation>,
+    pub overlap: Duration,
+}
+
+impl PageRequest<'_> {
+    /// Where a poll's first page starts: [`Cursor::query_from`] with the overlap.
+    pub fn from(&self) -> DateTime<Utc> {
+        self.cursor.query_from(self.overlap)
+    }
+
+    /// The state a source put in the continuation with [`Continuation::of`] (`None` on a
+    /// poll's first page); one it cannot read was made by another connector type.
+    pub fn resume<T: serde::de::DeserializeOwned>(
+        &self,
+        service: &'static str,
+    ) -> Result<Option<T>, crate::SourceError> {
+        self.continuation
+            .map(|c| {
+                serde_json::from_str(&c.next).map_err(|_| crate::SourceError::Rejected {
+                    service,
+                    status: None,
+                    detail: "a continuation of another connector type".into(),
+                })
+            })
+            .transpose()
+    }
+
+    /// The page of `mapped` items of a triaged list: [`Cursor::page`] with the overlap.
+    pub fn page(
+        &self,
+        triage: Triage<'_>,
+        mapped: Vec<Result<PulledIncident, RejectedItem>>,
+        continuation: Option<Continuation>,
+    ) -> Page {
+        self.cursor.page(triage, mapped, continuation, self.overlap)
+    }
 }
 
 /// One page of a pull.

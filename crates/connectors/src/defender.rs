@@ -13,7 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
-use crate::cursor::{Continuation, Cursor, Page, RejectedItem};
+use crate::cursor::{Page, PageRequest, RejectedItem};
 use crate::error::SourceError;
 use crate::http::{url_with, Api, ConnectorOptions, Failure};
 use crate::mapping::defender as map;
@@ -63,16 +63,7 @@ impl DefenderSource {
     }
 
     fn list_error(&self, f: Failure) -> SourceError {
-        match f.status() {
-            Some(403) => SourceError::Auth {
-                service: GRAPH,
-                detail: format!(
-                    "{} (grant the app registration the SecurityIncident.Read.All application permission, and SecurityIncident.ReadWrite.All for write-back)",
-                    f.what()
-                ),
-            },
-            _ => f.into_error(GRAPH),
-        }
+        f.explained(GRAPH, &[(403, "grant the app registration the SecurityIncident.Read.All application permission, and SecurityIncident.ReadWrite.All for write-back")])
     }
 
     fn list_url(&self, from: DateTime<Utc>, top: u32) -> Url {
@@ -94,28 +85,18 @@ impl DefenderSource {
     pub async fn check(&self) -> Result<(), SourceError> {
         let mut url = self.incidents.clone();
         url.query_pairs_mut().append_pair("$top", "1");
-        self.api
-            .call(Method::GET, url, None)
-            .await
-            .map(|_| ())
-            .map_err(|f| self.list_error(f))
+        self.api.probe(url).await.map_err(|f| self.list_error(f))
     }
 
-    pub async fn pull(
-        &self,
-        cursor: &Cursor,
-        continuation: Option<&Continuation>,
-    ) -> Result<Page, SourceError> {
-        let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
-        let url = self.api.page_url(continuation, || {
-            self.list_url(cursor.query_from(overlap), self.settings.page_size)
-        })?;
+    pub async fn pull(&self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         let (list, next) = self
             .api
-            .list_page(url, "@odata.nextLink")
+            .list(req, "@odata.nextLink", |from| {
+                self.list_url(from, self.settings.page_size)
+            })
             .await
             .map_err(|f| self.list_error(f))?;
-        let triage = cursor.triage(&list, "id", "/lastUpdateDateTime");
+        let triage = req.cursor.triage(&list, "id", "/lastUpdateDateTime");
         let mapped = triage
             .todo
             .iter()
@@ -126,7 +107,7 @@ impl DefenderSource {
                 })
             })
             .collect();
-        Ok(cursor.page(triage, mapped, next, overlap))
+        Ok(req.page(triage, mapped, next))
     }
 
     fn not_found(&self, id: &str, f: Failure) -> SourceError {

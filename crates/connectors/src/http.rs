@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use palisade_net::entra::{AccessToken, TokenError, TokenSource};
 use palisade_net::ssrf::{self, Guard, GuardedResolver};
 use palisade_net::upstream::{clip, retry_after, scrub, transport_kind};
@@ -13,7 +14,7 @@ use reqwest::header::ACCEPT;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 
-use crate::cursor::Continuation;
+use crate::cursor::{Continuation, PageRequest};
 use crate::error::SourceError;
 
 pub(crate) const ENTRA: &str = "Microsoft Entra ID";
@@ -90,6 +91,21 @@ impl Failure {
                 _ => message.clone(),
             },
             Failure::Error(e) => e.to_string(),
+        }
+    }
+
+    /// [`Failure::into_error`], except that a status `hints` names is `Auth`, with the hint
+    /// (what the source needs granted or fixed) after what it said.
+    pub fn explained(self, service: &'static str, hints: &[(u16, &str)]) -> SourceError {
+        match self
+            .status()
+            .and_then(|s| hints.iter().find(|(h, _)| *h == s))
+        {
+            Some((_, hint)) => SourceError::Auth {
+                service,
+                detail: format!("{} ({hint})", self.what()),
+            },
+            None => self.into_error(service),
         }
     }
 
@@ -280,37 +296,33 @@ impl Api {
     /// A `nextLink` the source returned: only to the same origin as the base URL (the access
     /// token goes with it) and through the guard.
     pub fn next_url(&self, link: &str) -> Result<Url, SourceError> {
-        let refuse = |why: String| SourceError::Rejected {
-            service: self.service,
-            status: None,
-            detail: why,
-        };
-        let url = Url::parse(link.trim())
-            .map_err(|_| refuse("a nextLink is not a URL; refused".into()))?;
-        if url.origin() != self.base.origin() {
-            return Err(refuse(format!(
-                "a nextLink points at {} instead of {}; refused (the access token would go with it)",
-                url.origin().ascii_serialization(),
-                self.base.origin().ascii_serialization()
-            )));
-        }
-        self.guard
-            .check_target(url.as_str())
-            .map_err(|e| refuse(format!("a nextLink is refused by the SSRF guard: {e}")))?;
-        Ok(url)
+        same_origin_link(
+            &self.guard,
+            self.service,
+            &self.base,
+            link,
+            ("a nextLink", "the access token"),
+        )
     }
 
-    /// The URL of a list page: the continuation's link (checked by [`Api::next_url`]), else
-    /// the first page's.
-    pub fn page_url(
+    /// A `GET` whose answer only has to be a success (a settings check).
+    pub async fn probe(&self, url: Url) -> Result<(), Failure> {
+        self.call(Method::GET, url, None).await.map(|_| ())
+    }
+
+    /// One page of a list: the continuation's link (checked by [`Api::next_url`]), else
+    /// `first` for where the request starts; see [`Api::list_page`].
+    pub async fn list(
         &self,
-        continuation: Option<&Continuation>,
-        first: impl FnOnce() -> Url,
-    ) -> Result<Url, SourceError> {
-        match continuation {
-            Some(c) => self.next_url(&c.next),
-            None => Ok(first()),
-        }
+        req: &PageRequest<'_>,
+        next_key: &str,
+        first: impl FnOnce(DateTime<Utc>) -> Url,
+    ) -> Result<(Vec<Value>, Option<Continuation>), Failure> {
+        let url = match req.continuation {
+            Some(c) => self.next_url(&c.next)?,
+            None => first(req.from()),
+        };
+        self.list_page(url, next_key).await
     }
 
     /// One page of a list (`{value: [...], <next_key>: link}`, as ARM and Graph answer).
@@ -411,40 +423,81 @@ impl Api {
         }
     }
 
-    async fn read(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, Failure> {
-        let too_big = || {
-            Failure::Error(SourceError::Rejected {
-                service: self.service,
-                status: None,
-                detail: format!("an answer is larger than {} bytes", self.max_answer_bytes),
+    async fn read(&self, resp: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        read_all(self.service, self.max_answer_bytes, resp).await
+    }
+}
+
+/// A follow-up link a source returned (`noun` in errors): a URL of the same origin as `base`
+/// (what is `carried`, the credentials, goes with it) that the guard allows.
+pub(crate) fn same_origin_link(
+    guard: &Guard,
+    service: &'static str,
+    base: &Url,
+    link: &str,
+    (noun, carried): (&str, &str),
+) -> Result<Url, SourceError> {
+    let refuse = |why: String| SourceError::Rejected {
+        service,
+        status: None,
+        detail: why,
+    };
+    let url =
+        Url::parse(link.trim()).map_err(|_| refuse(format!("{noun} is not a URL; refused")))?;
+    if url.origin() != base.origin() {
+        return Err(refuse(format!(
+            "{noun} points at {} instead of {}; refused ({carried} would go with it)",
+            url.origin().ascii_serialization(),
+            base.origin().ascii_serialization()
+        )));
+    }
+    guard
+        .check_target(url.as_str())
+        .map_err(|e| refuse(format!("{noun} is refused by the SSRF guard: {e}")))?;
+    Ok(url)
+}
+
+/// The next piece of an answer being read (`None` at its end).
+pub(crate) async fn chunk(
+    service: &'static str,
+    resp: &mut reqwest::Response,
+) -> Result<Option<Vec<u8>>, Failure> {
+    resp.chunk()
+        .await
+        .map(|c| c.map(|c| c.to_vec()))
+        .map_err(|e| {
+            Failure::Error(SourceError::Unavailable {
+                service,
+                detail: transport_kind(&e).into(),
+                retry_after: None,
             })
-        };
-        if resp
-            .content_length()
-            .is_some_and(|n| n as usize > self.max_answer_bytes)
-        {
+        })
+}
+
+/// The whole answer, refused once it passes `max` bytes (by its length or as it is read).
+pub(crate) async fn read_all(
+    service: &'static str,
+    max: usize,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>, Failure> {
+    let too_big = || {
+        Failure::Error(SourceError::Rejected {
+            service,
+            status: None,
+            detail: format!("an answer is larger than {max} bytes"),
+        })
+    };
+    if resp.content_length().is_some_and(|n| n as usize > max) {
+        return Err(too_big());
+    }
+    let mut out = Vec::new();
+    while let Some(c) = chunk(service, &mut resp).await? {
+        if out.len() + c.len() > max {
             return Err(too_big());
         }
-        let mut out = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(c)) => {
-                    if out.len() + c.len() > self.max_answer_bytes {
-                        return Err(too_big());
-                    }
-                    out.extend_from_slice(&c);
-                }
-                Ok(None) => return Ok(out),
-                Err(e) => {
-                    return Err(Failure::Error(SourceError::Unavailable {
-                        service: self.service,
-                        detail: transport_kind(&e).into(),
-                        retry_after: None,
-                    }))
-                }
-            }
-        }
+        out.extend_from_slice(&c);
     }
+    Ok(out)
 }
 
 /// `{base}/{segments…}?{query…}` with every segment percent-encoded.

@@ -36,7 +36,7 @@ pub use http::ConnectorOptions;
 pub use kind::ConnectorKind;
 pub use mapping::{map_native, reconcile, FieldErrors};
 pub use settings::{AzureCloud, ConnectorConfig, Credentials, Settings};
-pub use writeback::{Change, WriteBack, WriteBackOutcome};
+pub use writeback::{Change, Verdict, WriteBack, WriteBackOutcome};
 
 /// The Resource Manager api-version the Sentinel connector speaks.
 pub const SENTINEL_API_VERSION: &str = sentinel::API_VERSION;
@@ -44,6 +44,8 @@ pub const SENTINEL_API_VERSION: &str = sentinel::API_VERSION;
 /// A configured connector, ready to pull and write back.
 pub struct Connector {
     kind: ConnectorKind,
+    /// How far before the cursor each poll reaches back (`settings.overlapSecs`).
+    overlap: std::time::Duration,
     source: Source,
 }
 
@@ -99,6 +101,7 @@ impl Connector {
             };
         Ok(Connector {
             kind: config.kind,
+            overlap: config.settings.overlap(),
             source,
         })
     }
@@ -110,10 +113,10 @@ impl Connector {
     fn vendor_api(&self) -> Option<&sources::api::VendorApi> {
         match &self.source {
             Source::Sentinel(_) | Source::Defender(_) => None,
-            Source::SentinelOne(s) => Some(s.api()),
-            Source::Splunk(s) => Some(s.api()),
-            Source::QRadar(s) => Some(s.api()),
-            Source::CrowdStrike(s) => Some(s.api()),
+            Source::SentinelOne(s) => Some(&s.api),
+            Source::Splunk(s) => Some(&s.api),
+            Source::QRadar(s) => Some(&s.api),
+            Source::CrowdStrike(s) => Some(&s.api),
         }
     }
 
@@ -150,13 +153,18 @@ impl Connector {
         cursor: &Cursor,
         continuation: Option<&Continuation>,
     ) -> Result<Page, SourceError> {
+        let req = cursor::PageRequest {
+            cursor,
+            continuation,
+            overlap: self.overlap,
+        };
         match &self.source {
-            Source::Sentinel(s) => s.pull(cursor, continuation).await,
-            Source::Defender(s) => s.pull(cursor, continuation).await,
-            Source::SentinelOne(s) => s.pull(cursor, continuation).await,
-            Source::Splunk(s) => s.pull(cursor, continuation).await,
-            Source::QRadar(s) => s.pull(cursor, continuation).await,
-            Source::CrowdStrike(s) => s.pull(cursor, continuation).await,
+            Source::Sentinel(s) => s.pull(&req).await,
+            Source::Defender(s) => s.pull(&req).await,
+            Source::SentinelOne(s) => s.pull(&req).await,
+            Source::Splunk(s) => s.pull(&req).await,
+            Source::QRadar(s) => s.pull(&req).await,
+            Source::CrowdStrike(s) => s.pull(&req).await,
         }
     }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::cursor::{Continuation, Cursor, Page, RejectedItem};
+use crate::cursor::{Page, PageRequest, RejectedItem};
 use crate::error::SourceError;
 use crate::http::{url_with, Api, ConnectorOptions, Failure};
 use crate::mapping::sentinel as map;
@@ -145,28 +145,20 @@ impl SentinelSource {
     /// settings work.
     pub async fn check(&self) -> Result<(), SourceError> {
         let url = self.list_url(Utc::now(), 1);
-        self.api
-            .call(Method::GET, url, None)
-            .await
-            .map(|_| ())
-            .map_err(|f| self.list_error(f))
+        self.api.probe(url).await.map_err(|f| self.list_error(f))
     }
 
-    pub async fn pull(
-        &self,
-        cursor: &Cursor,
-        continuation: Option<&Continuation>,
-    ) -> Result<Page, SourceError> {
-        let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
-        let url = self.api.page_url(continuation, || {
-            self.list_url(cursor.query_from(overlap), self.settings.page_size)
-        })?;
+    pub async fn pull(&self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         let (list, next) = self
             .api
-            .list_page(url, "nextLink")
+            .list(req, "nextLink", |from| {
+                self.list_url(from, self.settings.page_size)
+            })
             .await
             .map_err(|f| self.list_error(f))?;
-        let triage = cursor.triage(&list, "name", "/properties/lastModifiedTimeUtc");
+        let triage = req
+            .cursor
+            .triage(&list, "name", "/properties/lastModifiedTimeUtc");
         let todo: Vec<Value> = triage.todo.iter().map(|v| (*v).clone()).collect();
         let mapped = self
             .enrich(todo)
@@ -181,7 +173,7 @@ impl SentinelSource {
                 })
             })
             .collect();
-        Ok(cursor.page(triage, mapped, next, overlap))
+        Ok(req.page(triage, mapped, next))
     }
 
     /// Entities and alerts of each incident, a bounded number of calls at a time.

@@ -43,6 +43,32 @@ impl Change {
             Change::Comment { .. } => "comment",
         }
     }
+
+    /// The verdict of a status change that closes the incident; `None` for any other change
+    /// (what a reopening carries is not a verdict).
+    pub fn verdict(&self) -> Option<Verdict<'_>> {
+        match self {
+            Change::Status {
+                status: IncidentStatus::Closed,
+                classification,
+                reason,
+                classification_comment,
+            } => Some(Verdict {
+                classification: *classification,
+                reason: *reason,
+                comment: classification_comment.as_deref(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What closing an incident says about it: [`Change::verdict`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict<'a> {
+    pub classification: Option<Classification>,
+    pub reason: Option<ClassificationReason>,
+    pub comment: Option<&'a str>,
 }
 
 /// What a write-back did.

@@ -254,6 +254,17 @@ pub struct Owner {
     pub display_name: Option<String>,
 }
 
+impl From<&Owner> for OwnerInput {
+    /// The owner as ingest takes it back (a pulled incident keeping the stored owner).
+    fn from(o: &Owner) -> OwnerInput {
+        OwnerInput {
+            user_id: o.user_id.clone(),
+            email: o.email.clone(),
+            display_name: o.display_name.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entity {

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     bounded_id, instant, lookup, push_unique, strings, text, text_or_number, Ctx, FieldErrors,
+    Timeline,
 };
 use crate::cursor::{PulledIncident, VendorState};
 use crate::writeback::Change;
@@ -170,18 +171,14 @@ pub fn assigned_to(o: Option<&Owner>) -> Value {
 /// The `PATCH` body of a change (`None` for comments).
 pub(crate) fn patch_body(change: &Change) -> Option<Value> {
     match change {
-        Change::Status {
-            status,
-            classification,
-            reason,
-            ..
-        } => {
-            let c = if *status == S::Closed {
-                classification_to(classification.unwrap_or(C::Undetermined))
-            } else {
-                "unknown"
+        Change::Status { status, .. } => {
+            let (c, r) = match change.verdict() {
+                Some(v) => (
+                    classification_to(v.classification.unwrap_or(C::Undetermined)),
+                    v.reason,
+                ),
+                None => ("unknown", None),
             };
-            let r = if *status == S::Closed { *reason } else { None };
             Some(json!({"status": status_to(*status), "classification": c,
                         "determination": determination_to(c, r)}))
         }
@@ -284,13 +281,16 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
             cx.source.insert(k.into(), json!(v));
         }
     }
-    let created = cx.time(item, "createdDateTime", "createdDateTime");
+    let mut times = Timeline {
+        created: cx.time(item, "createdDateTime", "createdDateTime"),
+        updated: version,
+        ..Timeline::default()
+    };
 
     let mut entities: Vec<EntityInput> = Vec::new();
     let mut alerts = Vec::new();
     let mut tactics = Vec::new();
     let mut products = Vec::new();
-    let (mut first, mut last) = (None, None);
     let alert_list = item
         .get("alerts")
         .and_then(Value::as_array)
@@ -309,20 +309,17 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
         if let Some(p) = &product {
             push_unique(&mut products, p.clone());
         }
-        if let Some(t) = cx.time(
+        let first = cx.time(
             a,
             "firstActivityDateTime",
             &format!("{path}.firstActivityDateTime"),
-        ) {
-            first = Some(first.map_or(t, |f: chrono::DateTime<chrono::Utc>| f.min(t)));
-        }
-        if let Some(t) = cx.time(
+        );
+        let last = cx.time(
             a,
             "lastActivityDateTime",
             &format!("{path}.lastActivityDateTime"),
-        ) {
-            last = Some(last.map_or(t, |l: chrono::DateTime<chrono::Utc>| l.max(t)));
-        }
+        );
+        times.widen(first, last);
         let mut ids = Vec::new();
         for ev in a
             .get("evidence")
@@ -364,27 +361,20 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
         });
     }
     let input = IncidentInput {
-        id: None,
         title,
         description: text(item, "description").map(str::to_string),
         severity: Some(severity.as_str().to_string()),
         status: status.map(|s| s.as_str().to_string()),
         classification: classification.map(|c| c.as_str().to_string()),
         classification_reason: reason.map(|r| r.as_str().to_string()),
-        classification_comment: None,
-        number: None,
         owner,
         labels: Some(labels),
         tactics: Some(tactics),
         alert_product_names: Some(products),
-        created_at: created.map(instant),
-        updated_at: version.map(instant),
-        first_activity_at: first.map(instant),
-        last_activity_at: last.map(instant),
         provider_url: text(item, "incidentWebUrl").map(str::to_string),
         entities: Some(entities),
         alerts: Some(alerts),
-        evidence: None,
+        ..times.input()
     };
     cx.finish(id, version, input, vendor)
 }

@@ -16,11 +16,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use palisade_domain::incident::{IncidentDoc, MAX_ID, MAX_LIST, MAX_TEXT, MAX_TITLE};
-use palisade_types::incidents::IncidentInput;
+use palisade_types::incidents::{IncidentInput, OwnerInput};
 use serde_json::{json, Map, Value};
 
 use crate::cursor::{PulledIncident, Unmapped, VendorState};
 use crate::kind::ConnectorKind;
+use crate::writeback::Verdict;
 
 pub mod defender;
 pub mod sentinel;
@@ -79,15 +80,26 @@ pub fn reconcile(kind: ConnectorKind, pulled: &mut PulledIncident, current: &Inc
             .map(|r| r.as_str().to_string());
     }
     if projected.owner == v.owner {
-        i.owner = current
-            .owner
-            .as_ref()
-            .map(|o| palisade_types::incidents::OwnerInput {
-                user_id: o.user_id.clone(),
-                email: o.email.clone(),
-                display_name: o.display_name.clone(),
-            });
+        i.owner = current.owner.as_ref().map(OwnerInput::from);
     }
+}
+
+/// The note that carries a Palisade verdict to a source with no field for it: "Closed in
+/// Palisade as {classification} ({reason}).", then the comment; `None` when it would say
+/// nothing beyond the closing itself.
+pub(crate) fn verdict_note(v: &Verdict<'_>) -> Option<String> {
+    let head = match (v.classification, v.reason) {
+        (Some(c), Some(r)) => format!("Closed in Palisade as {} ({}).", c.as_str(), r.as_str()),
+        (Some(c), None) => format!("Closed in Palisade as {}.", c.as_str()),
+        (None, _) => match v.comment {
+            Some(_) => "Closed in Palisade.".to_string(),
+            None => return None,
+        },
+    };
+    Some(match v.comment {
+        Some(t) => format!("{head} {t}"),
+        None => head,
+    })
 }
 
 /// Collects what one item's mapping finds.
@@ -281,6 +293,38 @@ pub(crate) fn instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// When an incident was created and last changed, and the span of its activity.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Timeline {
+    pub created: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl Timeline {
+    /// Widens the activity to take in an alert's first and last activity.
+    pub fn widen(&mut self, first: Option<DateTime<Utc>>, last: Option<DateTime<Utc>>) {
+        if let Some(t) = first {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+        }
+        if let Some(t) = last {
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// An ingest model with these four instants and nothing else.
+    pub fn input(self) -> IncidentInput {
+        IncidentInput {
+            created_at: self.created.map(instant),
+            updated_at: self.updated.map(instant),
+            first_activity_at: self.first.map(instant),
+            last_activity_at: self.last.map(instant),
+            ..IncidentInput::default()
+        }
+    }
+}
+
 /// Appends unseen values.
 pub(crate) fn push_unique(list: &mut Vec<String>, v: impl Into<String>) {
     let v = v.into();
@@ -417,6 +461,16 @@ pub(crate) fn fit(i: &mut IncidentInput) -> Vec<&'static str> {
         }
     }
     cut
+}
+
+/// The kinds of a mapped incident's entities, in order (for the mapping tests).
+#[cfg(test)]
+pub(crate) fn entity_kinds(i: &IncidentInput) -> Vec<&str> {
+    let entities = i.entities.as_deref().expect("mapped entities");
+    entities
+        .iter()
+        .map(|e| e.kind.as_deref().unwrap())
+        .collect()
 }
 
 /// A closed incident as Palisade stores it, for the `reconcile` tests.

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     bounded_id, instant, lookup, push_unique, strings, text, text_or_number, Ctx, FieldErrors,
+    Timeline,
 };
 use crate::cursor::{PulledIncident, VendorState};
 use crate::writeback::Change;
@@ -144,21 +145,13 @@ pub(crate) fn project(doc: &IncidentDoc) -> VendorState {
 /// Applies a change to the incident's properties (as read) for the `PUT`.
 pub(crate) fn apply(props: &mut Map<String, Value>, change: &Change) {
     match change {
-        Change::Status {
-            status,
-            classification,
-            reason,
-            classification_comment,
-        } => {
+        Change::Status { status, .. } => {
             props.insert("status".into(), json!(status_to(*status)));
-            if *status == IncidentStatus::Closed {
-                let c = classification_to(classification.unwrap_or(C::Undetermined));
+            if let Some(v) = change.verdict() {
+                let c = classification_to(v.classification.unwrap_or(C::Undetermined));
                 props.insert("classification".into(), json!(c));
-                props.insert("classificationReason".into(), json!(reason_to(c, *reason)));
-                props.insert(
-                    "classificationComment".into(),
-                    json!(classification_comment),
-                );
+                props.insert("classificationReason".into(), json!(reason_to(c, v.reason)));
+                props.insert("classificationComment".into(), json!(v.comment));
             } else {
                 for k in [
                     "classification",
@@ -262,9 +255,12 @@ pub fn incident(
     let extra = p.get("additionalData").cloned().unwrap_or(Value::Null);
     let mut tactics = strings(&extra, "tactics");
     let mut products = strings(&extra, "alertProductNames");
-    let created = cx.time(p, "createdTimeUtc", "properties.createdTimeUtc");
-    let first = cx.time(p, "firstActivityTimeUtc", "properties.firstActivityTimeUtc");
-    let last = cx.time(p, "lastActivityTimeUtc", "properties.lastActivityTimeUtc");
+    let times = Timeline {
+        created: cx.time(p, "createdTimeUtc", "properties.createdTimeUtc"),
+        updated: version,
+        first: cx.time(p, "firstActivityTimeUtc", "properties.firstActivityTimeUtc"),
+        last: cx.time(p, "lastActivityTimeUtc", "properties.lastActivityTimeUtc"),
+    };
 
     let mapped_entities = map_entities(&mut cx, items(entities, "entities"));
     let mut mapped_alerts = Vec::new();
@@ -313,7 +309,6 @@ pub fn incident(
         cx.source.insert("incidentNumber".into(), json!(n));
     }
     let input = IncidentInput {
-        id: None,
         title,
         description: text(p, "description").map(str::to_string),
         severity: Some(severity.as_str().to_string()),
@@ -321,19 +316,14 @@ pub fn incident(
         classification: classification.map(|c| c.as_str().to_string()),
         classification_reason: reason.map(|r| r.as_str().to_string()),
         classification_comment: text(p, "classificationComment").map(str::to_string),
-        number: None,
         owner,
         labels: Some(labels),
         tactics: Some(tactics),
         alert_product_names: Some(products),
-        created_at: created.map(instant),
-        updated_at: version.map(instant),
-        first_activity_at: first.map(instant),
-        last_activity_at: last.map(instant),
         provider_url: text(p, "incidentUrl").map(str::to_string),
         entities: Some(mapped_entities),
         alerts: Some(mapped_alerts),
-        evidence: None,
+        ..times.input()
     };
     cx.finish(id, version, input, vendor)
 }

@@ -43,6 +43,18 @@ pub(crate) enum Auth {
     OAuth(OAuthTokens),
 }
 
+impl Auth {
+    /// The connector's token (or secret) as the header `{name}: {prefix}{token}`.
+    pub fn header(name: &'static str, prefix: &'static str, credentials: &Credentials) -> Auth {
+        let (Credentials::ApiToken(token) | Credentials::ClientSecret(token)) = credentials;
+        Auth::Header {
+            name,
+            prefix,
+            token: token.clone(),
+        }
+    }
+}
+
 /// CrowdStrike's tokens: `POST {base}/oauth2/token` with the form `client_id`, `client_secret`
 /// (and `member_cid`), answering `{access_token, token_type, expires_in}`; reused until five
 /// minutes before they expire (halfway for short ones), one fetch for concurrent callers.
@@ -82,7 +94,10 @@ pub(crate) struct VendorApi {
     guard: Guard,
     pub base: Url,
     auth: Auth,
+    /// Sent with every request (QRadar's `Version`).
     headers: Vec<(&'static str, String)>,
+    /// What a 401 or 403 of this source means: see [`Failure::explained`].
+    auth_hints: &'static [(u16, &'static str)],
     secrets: Vec<String>,
     max_answer_bytes: usize,
     window: StdMutex<Window>,
@@ -150,7 +165,6 @@ impl VendorApi {
         service: &'static str,
         base: Url,
         auth: Auth,
-        headers: Vec<(&'static str, String)>,
         credentials: &Credentials,
         opts: &ConnectorOptions,
     ) -> Result<VendorApi, SourceError> {
@@ -166,7 +180,8 @@ impl VendorApi {
             guard: opts.guard.clone(),
             base,
             auth,
-            headers,
+            headers: Vec::new(),
+            auth_hints: &[],
             secrets: credentials
                 .secrets()
                 .into_iter()
@@ -176,6 +191,18 @@ impl VendorApi {
             window: StdMutex::new(Window::default()),
             calls: AtomicU64::new(0),
         })
+    }
+
+    /// Sends `headers` with every request.
+    pub fn with_headers(mut self, headers: Vec<(&'static str, String)>) -> VendorApi {
+        self.headers = headers;
+        self
+    }
+
+    /// What a 401 or 403 of this source means (`(status, hint)`): see [`VendorApi::error`].
+    pub fn with_auth_hints(mut self, hints: &'static [(u16, &'static str)]) -> VendorApi {
+        self.auth_hints = hints;
+        self
     }
 
     /// Tokens fetched so far (OAuth sources; 0 for a fixed token).
@@ -204,26 +231,25 @@ impl VendorApi {
 
     /// A follow-up link the source returned: same origin as the base URL, through the guard.
     pub fn next_url(&self, link: &str) -> Result<Url, SourceError> {
-        let refuse = |why: String| SourceError::Rejected {
-            service: self.service,
-            status: None,
-            detail: why,
-        };
-        let url = Url::parse(link.trim())
-            .map_err(|_| refuse("a next-page link is not a URL; refused".into()))?;
-        if url.origin() != self.base.origin() {
-            return Err(refuse(format!(
-                "a next-page link points at {} instead of {}; refused (the credentials would go with it)",
-                url.origin().ascii_serialization(),
-                self.base.origin().ascii_serialization()
-            )));
-        }
-        self.guard.check_target(url.as_str()).map_err(|e| {
-            refuse(format!(
-                "a next-page link is refused by the SSRF guard: {e}"
-            ))
-        })?;
-        Ok(url)
+        crate::http::same_origin_link(
+            &self.guard,
+            self.service,
+            &self.base,
+            link,
+            ("a next-page link", "the credentials"),
+        )
+    }
+
+    /// A failed call as this source's error ([`Failure::explained`] with its hints).
+    pub fn error(&self, f: Failure) -> SourceError {
+        f.explained(self.service, self.auth_hints)
+    }
+
+    /// A `GET` whose answer only has to be a JSON success (a settings check).
+    pub async fn probe(&self, url: Url, extra: &[(&str, String)]) -> Result<(), Failure> {
+        self.json(Method::GET, url, Body::Empty, extra)
+            .await
+            .map(|_| ())
     }
 
     fn scrubbed(&self, text: &str, token: Option<&str>) -> String {
@@ -472,42 +498,13 @@ impl VendorApi {
     }
 
     /// The whole answer, at most `max_answer_bytes`.
-    pub async fn read(&self, mut resp: reqwest::Response) -> Result<Vec<u8>, Failure> {
-        let too_big = || {
-            Failure::Error(SourceError::Rejected {
-                service: self.service,
-                status: None,
-                detail: format!("an answer is larger than {} bytes", self.max_answer_bytes),
-            })
-        };
-        if resp
-            .content_length()
-            .is_some_and(|n| n as usize > self.max_answer_bytes)
-        {
-            return Err(too_big());
-        }
-        let mut out = Vec::new();
-        while let Some(c) = self.chunk(&mut resp).await? {
-            if out.len() + c.len() > self.max_answer_bytes {
-                return Err(too_big());
-            }
-            out.extend_from_slice(&c);
-        }
-        Ok(out)
+    pub async fn read(&self, resp: reqwest::Response) -> Result<Vec<u8>, Failure> {
+        crate::http::read_all(self.service, self.max_answer_bytes, resp).await
     }
 
     /// The next piece of a streamed answer.
     pub async fn chunk(&self, resp: &mut reqwest::Response) -> Result<Option<Vec<u8>>, Failure> {
-        resp.chunk()
-            .await
-            .map(|c| c.map(|c| c.to_vec()))
-            .map_err(|e| {
-                Failure::Error(SourceError::Unavailable {
-                    service: self.service,
-                    detail: transport_kind(&e).into(),
-                    retry_after: None,
-                })
-            })
+        crate::http::chunk(self.service, resp).await
     }
 
     /// The largest line a streamed answer may have.

@@ -47,11 +47,7 @@ fn hold_back(item: &mut PulledIncident, stored: &IncidentDoc, pending: &[String]
         i.owner = stored
             .owner
             .as_ref()
-            .map(|o| palisade_types::incidents::OwnerInput {
-                user_id: o.user_id.clone(),
-                email: o.email.clone(),
-                display_name: o.display_name.clone(),
-            });
+            .map(palisade_types::incidents::OwnerInput::from);
     }
 }
 

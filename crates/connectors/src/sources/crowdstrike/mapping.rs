@@ -3,14 +3,14 @@
 
 use palisade_domain::incident::IncidentDoc;
 use palisade_types::incidents::{
-    AlertInput, Classification as C, ClassificationReason as R, EntityKind as K, IncidentInput,
-    IncidentStatus as S, Owner, OwnerInput, Severity,
+    AlertInput, Classification as C, EntityKind as K, IncidentInput, IncidentStatus as S, Owner,
+    OwnerInput, Severity,
 };
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::cursor::{PulledIncident, VendorState};
-use crate::mapping::{instant, lookup, text, Ctx, FieldErrors};
+use crate::mapping::{instant, lookup, text, verdict_note, Ctx, FieldErrors};
 use crate::sources::{add_unique, props, Entities};
 use crate::writeback::Change;
 
@@ -79,39 +79,15 @@ fn owner_key(o: Option<&Owner>) -> Option<String> {
     }
 }
 
-/// The comment that carries a Palisade verdict (Falcon alerts have no verdict field).
-pub fn verdict_comment(c: Option<C>, r: Option<R>, comment: Option<&str>) -> Option<String> {
-    let head = match (c, r) {
-        (Some(c), Some(r)) => format!("Closed in Palisade as {} ({}).", c.as_str(), r.as_str()),
-        (Some(c), None) => format!("Closed in Palisade as {}.", c.as_str()),
-        (None, _) => match comment {
-            Some(_) => "Closed in Palisade.".to_string(),
-            None => return None,
-        },
-    };
-    Some(match comment {
-        Some(t) => format!("{head} {t}"),
-        None => head,
-    })
-}
-
 /// The `action_parameters` of a change.
 pub(crate) fn action_parameters(change: &Change) -> Vec<Value> {
     let p = |name: &str, value: &str| json!({"name": name, "value": value});
     match change {
-        Change::Status {
-            status,
-            classification,
-            reason,
-            classification_comment,
-        } => {
+        Change::Status { status, .. } => {
             let mut out = vec![p("update_status", status_to(*status))];
-            if *status == S::Closed {
-                if let Some(c) =
-                    verdict_comment(*classification, *reason, classification_comment.as_deref())
-                {
-                    out.push(p("append_comment", &c));
-                }
+            // Falcon alerts have no verdict field: a comment carries it.
+            if let Some(c) = change.verdict().as_ref().and_then(verdict_note) {
+                out.push(p("append_comment", &c));
             }
             out
         }
@@ -300,9 +276,10 @@ pub fn incident(a: &Value) -> Result<PulledIncident, FieldErrors> {
 mod tests {
     use super::*;
     use crate::kind::ConnectorKind;
-    use crate::mapping::{closed_doc, map_native, reconcile};
+    use crate::mapping::{closed_doc, entity_kinds, map_native, reconcile};
     use palisade_domain::incident::normalize;
     use palisade_domain::Validator;
+    use palisade_types::incidents::ClassificationReason as R;
 
     fn example() -> Value {
         json!({
@@ -343,13 +320,7 @@ mod tests {
         );
         let o = i.owner.as_ref().unwrap();
         assert_eq!(o.email.as_deref(), Some("ann@contoso.com"));
-        let kinds: Vec<&str> = i
-            .entities
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|e| e.kind.as_deref().unwrap())
-            .collect();
+        let kinds = entity_kinds(i);
         assert_eq!(
             kinds,
             ["Host", "Ip", "Ip", "Account", "File", "FileHash", "Process"]

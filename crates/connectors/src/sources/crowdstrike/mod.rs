@@ -15,9 +15,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::api::{url_at, Auth, Body, OAuthTokens, VendorApi};
-use crate::cursor::{Continuation, Cursor, Page, RejectedItem};
+use crate::cursor::{Continuation, Page, PageRequest, RejectedItem};
 use crate::error::SourceError;
-use crate::http::{ConnectorOptions, Failure};
+use crate::http::ConnectorOptions;
 use crate::mapping::text;
 use crate::settings::{Credentials, CrowdStrikeSettings};
 use crate::writeback::{Change, WriteBack, WriteBackOutcome};
@@ -28,7 +28,7 @@ pub const OFFSET_WINDOW: u64 = 10_000;
 const SORT: &str = "updated_timestamp|asc";
 
 pub(crate) struct CrowdStrikeSource {
-    api: VendorApi,
+    pub(crate) api: VendorApi,
     settings: CrowdStrikeSettings,
 }
 
@@ -69,35 +69,15 @@ impl CrowdStrikeSource {
             secret.clone(),
             settings.member_cid.clone(),
         );
-        let api = VendorApi::new(
-            SERVICE,
-            base,
-            Auth::OAuth(tokens),
-            vec![],
-            credentials,
-            opts,
-        )?;
+        let api = VendorApi::new(SERVICE, base, Auth::OAuth(tokens), credentials, opts)?
+            .with_auth_hints(&[(
+                403,
+                "the API client needs the Alerts read scope, and Alerts write for write-back",
+            )]);
         Ok(CrowdStrikeSource {
             api,
             settings: settings.clone(),
         })
-    }
-
-    pub fn api(&self) -> &VendorApi {
-        &self.api
-    }
-
-    fn error(&self, f: Failure) -> SourceError {
-        match f.status() {
-            Some(403) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!(
-                    "{} (the API client needs the Alerts read scope, and Alerts write for write-back)",
-                    f.what()
-                ),
-            },
-            _ => f.into_error(SERVICE),
-        }
     }
 
     pub async fn check(&self) -> Result<(), SourceError> {
@@ -107,10 +87,9 @@ impl CrowdStrikeSource {
             &[("limit", "1")],
         );
         self.api
-            .json(Method::GET, url, Body::Empty, &[])
+            .probe(url, &[])
             .await
-            .map(|_| ())
-            .map_err(|f| self.error(f))
+            .map_err(|f| self.api.error(f))
     }
 
     async fn entities(&self, ids: &[String]) -> Result<Vec<Value>, SourceError> {
@@ -123,7 +102,7 @@ impl CrowdStrikeSource {
             .api
             .json(Method::POST, url, Body::Json(&body), &[])
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         let mut list = match answer.get_mut("resources").map(Value::take) {
             Some(Value::Array(l)) => l,
             _ => return Err(self.shape("the alerts entities answer has no 'resources'")),
@@ -145,22 +124,13 @@ impl CrowdStrikeSource {
         }
     }
 
-    pub async fn pull(
-        &self,
-        cursor: &Cursor,
-        continuation: Option<&Continuation>,
-    ) -> Result<Page, SourceError> {
-        let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
+    pub async fn pull(&self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         let limit = self.settings.page_size as u64;
-        let next: Next = match continuation {
-            Some(c) => serde_json::from_str(&c.next)
-                .map_err(|_| self.shape("a continuation of another connector type"))?,
-            None => Next {
-                from: stamp(cursor.query_from(overlap)),
-                offset: Some(0),
-                after: None,
-            },
-        };
+        let next = req.resume(SERVICE)?.unwrap_or_else(|| Next {
+            from: stamp(req.from()),
+            offset: Some(0),
+            after: None,
+        });
         let Some(offset) = next.offset else {
             let (list, after) = self
                 .combined(&next.from, next.after.as_deref(), limit)
@@ -170,12 +140,16 @@ impl CrowdStrikeSource {
                 offset: None,
                 after: Some(a),
             });
-            let triage = cursor.triage(&list, "composite_id", "/updated_timestamp");
-            return Ok(self.finish(cursor, triage, overlap, more));
+            let triage = req
+                .cursor
+                .triage(&list, "composite_id", "/updated_timestamp");
+            return Ok(self.finish(req, triage, more));
         };
         let (list, total) = self.by_offset(&next.from, offset, limit).await?;
         let reached = offset + list.len() as u64;
-        let triage = cursor.triage(&list, "composite_id", "/updated_timestamp");
+        let triage = req
+            .cursor
+            .triage(&list, "composite_id", "/updated_timestamp");
         let cont = if list.is_empty() || reached >= total {
             None
         } else if reached + limit <= OFFSET_WINDOW {
@@ -187,8 +161,12 @@ impl CrowdStrikeSource {
         } else {
             // Beyond what `offset` reaches: the combined endpoint, from where this page ends
             // (the skip set of the page's high-water cursor drops what was read already).
-            let high = cursor
-                .advance(triage.stamps.iter().map(|(i, v)| (i.as_str(), *v)), overlap)
+            let high = req
+                .cursor
+                .advance(
+                    triage.stamps.iter().map(|(i, v)| (i.as_str(), *v)),
+                    req.overlap,
+                )
                 .since;
             Some(Next {
                 from: high.to_rfc3339_opts(SecondsFormat::AutoSi, true),
@@ -196,7 +174,7 @@ impl CrowdStrikeSource {
                 after: None,
             })
         };
-        Ok(self.finish(cursor, triage, overlap, cont))
+        Ok(self.finish(req, triage, cont))
     }
 
     /// A page of ids and their alerts; the third value is the query's total.
@@ -221,7 +199,7 @@ impl CrowdStrikeSource {
             .api
             .json(Method::GET, url, Body::Empty, &[])
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         let Some(ids) = answer["resources"].as_array() else {
             return Err(self.shape("the alerts query answer has no 'resources'"));
         };
@@ -250,7 +228,7 @@ impl CrowdStrikeSource {
             .api
             .json(Method::POST, url, Body::Json(&body), &[])
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         let after = text(&answer["meta"]["pagination"], "after").map(str::to_string);
         match answer.get_mut("resources").map(Value::take) {
             Some(Value::Array(l)) => Ok((l, after)),
@@ -260,9 +238,8 @@ impl CrowdStrikeSource {
 
     fn finish(
         &self,
-        cursor: &Cursor,
+        req: &PageRequest<'_>,
         triage: crate::cursor::Triage<'_>,
-        overlap: std::time::Duration,
         next: Option<Next>,
     ) -> Page {
         let mapped = triage
@@ -275,8 +252,7 @@ impl CrowdStrikeSource {
                 })
             })
             .collect();
-        let cont = next.map(|n| Continuation::new(&serde_json::to_string(&n).unwrap_or_default()));
-        cursor.page(triage, mapped, cont, overlap)
+        req.page(triage, mapped, next.as_ref().map(Continuation::of))
     }
 
     pub async fn write_back(&self, wb: &WriteBack) -> Result<WriteBackOutcome, SourceError> {
@@ -294,7 +270,7 @@ impl CrowdStrikeSource {
                     service: SERVICE,
                     detail: format!("alert {} does not exist ({})", wb.external_id, f.what()),
                 },
-                _ => self.error(f),
+                _ => self.api.error(f),
             })?;
         if let Some(e) = answer["errors"].as_array().and_then(|a| a.first()) {
             return Err(SourceError::Rejected {

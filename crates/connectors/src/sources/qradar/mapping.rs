@@ -8,14 +8,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use palisade_domain::incident::IncidentDoc;
 use palisade_types::incidents::{
-    AlertInput, Classification as C, ClassificationReason as R, EntityKind as K, IncidentInput,
-    IncidentStatus as S, Owner, OwnerInput, Severity,
+    AlertInput, Classification as C, EntityKind as K, IncidentInput, IncidentStatus as S, Owner,
+    OwnerInput, Severity,
 };
 use serde_json::Value;
 
 use crate::cursor::{PulledIncident, VendorState};
-use crate::mapping::{instant, text, text_or_number, Ctx, FieldErrors};
+use crate::mapping::{instant, text, text_or_number, verdict_note, Ctx, FieldErrors};
 use crate::sources::{props, Entities};
+use crate::writeback::Verdict;
 
 pub const PRODUCT: &str = "IBM QRadar SIEM";
 
@@ -294,16 +295,8 @@ pub fn incident(o: &Value, l: &Lookups) -> Result<PulledIncident, FieldErrors> {
 }
 
 /// The note that carries a Palisade verdict when an offense is closed.
-pub fn closing_note(c: Option<C>, r: Option<R>, comment: Option<&str>) -> String {
-    let head = match (c, r) {
-        (Some(c), Some(r)) => format!("Closed in Palisade as {} ({}).", c.as_str(), r.as_str()),
-        (Some(c), None) => format!("Closed in Palisade as {}.", c.as_str()),
-        _ => "Closed in Palisade.".to_string(),
-    };
-    match comment {
-        Some(t) => format!("{head} {t}"),
-        None => head,
-    }
+pub fn closing_note(v: &Verdict<'_>) -> String {
+    verdict_note(v).unwrap_or_else(|| "Closed in Palisade.".to_string())
 }
 
 #[cfg(test)]
@@ -313,6 +306,7 @@ mod tests {
     use crate::mapping::{closed_doc, map_native, reconcile};
     use palisade_domain::incident::normalize;
     use palisade_domain::Validator;
+    use palisade_types::incidents::ClassificationReason as R;
     use serde_json::json;
 
     fn example() -> Value {
@@ -449,7 +443,11 @@ mod tests {
             Some("SuspiciousButExpected")
         );
         assert_eq!(
-            closing_note(Some(C::TruePositive), Some(R::Malware), Some("x")),
+            closing_note(&Verdict {
+                classification: Some(C::TruePositive),
+                reason: Some(R::Malware),
+                comment: Some("x"),
+            }),
             "Closed in Palisade as TruePositive (Malware). x"
         );
     }

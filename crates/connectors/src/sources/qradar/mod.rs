@@ -21,7 +21,7 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 
 use super::api::{Auth, Body, VendorApi};
-use crate::cursor::{Continuation, Cursor, Page, RejectedItem};
+use crate::cursor::{Continuation, Page, PageRequest, RejectedItem};
 use crate::error::SourceError;
 use crate::http::{ConnectorOptions, Failure};
 use crate::mapping::text_or_number;
@@ -37,7 +37,7 @@ const ADDRESS_CACHE: usize = 100_000;
 const COMMENT_CLOCK_SKEW_MS: i64 = 300_000;
 
 pub(crate) struct QRadarSource {
-    api: VendorApi,
+    pub(crate) api: VendorApi,
     settings: QRadarSettings,
     lookups: Mutex<Lookups>,
     reasons: tokio::sync::Mutex<Option<Vec<(i64, String)>>>,
@@ -74,19 +74,13 @@ impl QRadarSource {
         credentials: &Credentials,
         opts: &ConnectorOptions,
     ) -> Result<Self, SourceError> {
-        let (Credentials::ApiToken(token) | Credentials::ClientSecret(token)) = credentials;
-        let api = VendorApi::new(
-            SERVICE,
-            settings.base_url.clone(),
-            Auth::Header {
-                name: "SEC",
-                prefix: "",
-                token: token.clone(),
-            },
-            vec![("Version", settings.api_version.clone())],
-            credentials,
-            opts,
-        )?;
+        let auth = Auth::header("SEC", "", credentials);
+        let api = VendorApi::new(SERVICE, settings.base_url.clone(), auth, credentials, opts)?
+            .with_headers(vec![("Version", settings.api_version.clone())])
+            .with_auth_hints(&[
+                (401, "the authorized service token is invalid or expired"),
+                (403, "the token's user role lacks the Offenses permission"),
+            ]);
         let lookups = Lookups {
             console: Some(settings.base_url.as_str().trim_end_matches('/').to_string()),
             ..Lookups::default()
@@ -97,10 +91,6 @@ impl QRadarSource {
             lookups: Mutex::new(lookups),
             reasons: tokio::sync::Mutex::new(None),
         })
-    }
-
-    pub fn api(&self) -> &VendorApi {
-        &self.api
     }
 
     /// `{base}/api/{path}?{k=v…}` with QRadar's encoding.
@@ -120,41 +110,19 @@ impl QRadarSource {
 
     fn error(&self, f: Failure) -> SourceError {
         match f.status() {
-            Some(401) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!(
-                    "{} (the authorized service token is invalid or expired)",
-                    f.what()
-                ),
-            },
-            Some(403) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!(
-                    "{} (the token's user role lacks the Offenses permission)",
-                    f.what()
-                ),
-            },
             Some(409) => SourceError::Rejected {
                 service: SERVICE,
                 status: Some(409),
                 detail: f.what(),
             },
-            _ => f.into_error(SERVICE),
+            _ => self.api.error(f),
         }
     }
 
     pub async fn check(&self) -> Result<(), SourceError> {
         let range = [("Range", "items=0-0".to_string())];
-        self.api
-            .json(
-                Method::GET,
-                self.url(&["siem", "offenses"], &[("fields", "id")]),
-                Body::Empty,
-                &range,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|f| self.error(f))
+        let url = self.url(&["siem", "offenses"], &[("fields", "id")]);
+        self.api.probe(url, &range).await.map_err(|f| self.error(f))
     }
 
     async fn closing_reasons(&self) -> Result<Vec<(i64, String)>, SourceError> {
@@ -219,24 +187,12 @@ impl QRadarSource {
         Ok(out)
     }
 
-    pub async fn pull(
-        &self,
-        cursor: &Cursor,
-        continuation: Option<&Continuation>,
-    ) -> Result<Page, SourceError> {
-        let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
+    pub async fn pull(&self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
         let n = self.settings.page_size as u64;
-        let next: Next = match continuation {
-            Some(c) => serde_json::from_str(&c.next).map_err(|_| SourceError::Rejected {
-                service: SERVICE,
-                status: None,
-                detail: "a continuation of another connector type".into(),
-            })?,
-            None => Next {
-                from: cursor.query_from(overlap).timestamp_millis(),
-                skip: 0,
-            },
-        };
+        let next = req.resume(SERVICE)?.unwrap_or_else(|| Next {
+            from: req.from().timestamp_millis(),
+            skip: 0,
+        });
         let filter = format!("last_persisted_time >= {}", next.from);
         let url = self.url(
             &["siem", "offenses"],
@@ -259,7 +215,7 @@ impl QRadarSource {
             });
         };
         let total = content_total(&headers).unwrap_or(next.skip + list.len() as u64);
-        let triage = cursor.triage_by(&list, |o| {
+        let triage = req.cursor.triage_by(&list, |o| {
             Some((text_or_number(o, "id")?, mapping::version_of(o)?))
         });
         // What the page's new items need: addresses, closing reasons.
@@ -315,11 +271,9 @@ impl QRadarSource {
             let last = stamps.iter().copied().max().unwrap_or(next.from);
             let at_last = stamps.iter().filter(|t| **t == last).count() as u64;
             let skip = if last == next.from { read } else { at_last };
-            Continuation::new(
-                &serde_json::to_string(&Next { from: last, skip }).unwrap_or_default(),
-            )
+            Continuation::of(&Next { from: last, skip })
         });
-        Ok(cursor.page(triage, mapped, cont, overlap))
+        Ok(req.page(triage, mapped, cont))
     }
 
     async fn post_offense(&self, id: &str, query: &[(&str, &str)]) -> Result<Value, SourceError> {
@@ -340,15 +294,11 @@ impl QRadarSource {
     pub async fn write_back(&self, wb: &WriteBack) -> Result<WriteBackOutcome, SourceError> {
         let id = wb.external_id.as_str();
         let answer = match &wb.change {
-            Change::Status {
-                status,
-                classification,
-                reason,
-                classification_comment,
-            } => {
-                if *status == palisade_types::incidents::IncidentStatus::Closed {
+            Change::Status { .. } => {
+                if let Some(verdict) = wb.change.verdict() {
                     let reasons = self.closing_reasons().await?;
-                    let Some(r) = mapping::closing_reason_for(*classification, &reasons) else {
+                    let Some(r) = mapping::closing_reason_for(verdict.classification, &reasons)
+                    else {
                         return Err(SourceError::Rejected {
                             service: SERVICE,
                             status: None,
@@ -359,12 +309,7 @@ impl QRadarSource {
                     let v = self
                         .post_offense(id, &[("status", "CLOSED"), ("closing_reason_id", &r)])
                         .await?;
-                    let note = mapping::closing_note(
-                        *classification,
-                        *reason,
-                        classification_comment.as_deref(),
-                    );
-                    self.note(wb, &note).await?;
+                    self.note(wb, &mapping::closing_note(&verdict)).await?;
                     v
                 } else {
                     self.post_offense(id, &[("status", "OPEN")]).await?

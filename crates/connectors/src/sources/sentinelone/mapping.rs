@@ -257,7 +257,7 @@ pub(crate) fn filter(id: &str) -> Value {
 mod tests {
     use super::*;
     use crate::kind::ConnectorKind;
-    use crate::mapping::{closed_doc, map_native, reconcile};
+    use crate::mapping::{closed_doc, entity_kinds, map_native, reconcile};
     use palisade_domain::incident::normalize;
     use palisade_domain::Validator;
     use palisade_types::incidents::{ClassificationReason, Owner};
@@ -293,13 +293,7 @@ mod tests {
         assert_eq!(i.status.as_deref(), Some("Active"));
         assert_eq!(i.classification, None);
         assert_eq!(i.tactics.as_ref().unwrap(), &["Impact"]);
-        let kinds: Vec<&str> = i
-            .entities
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|e| e.kind.as_deref().unwrap())
-            .collect();
+        let kinds = entity_kinds(i);
         assert_eq!(
             kinds,
             ["Host", "Ip", "Ip", "Ip", "Account", "File", "FileHash"]

@@ -13,9 +13,9 @@ use reqwest::{Method, Url};
 use serde_json::{json, Value};
 
 use super::api::{url_at, Auth, Body, VendorApi};
-use crate::cursor::{Continuation, Cursor, Page, RejectedItem};
+use crate::cursor::{Continuation, Page, PageRequest, RejectedItem};
 use crate::error::SourceError;
-use crate::http::{ConnectorOptions, Failure};
+use crate::http::ConnectorOptions;
 use crate::mapping::{text, text_or_number};
 use crate::settings::{Credentials, SentinelOneSettings};
 use crate::writeback::{Change, WriteBack, WriteBackOutcome};
@@ -24,7 +24,7 @@ pub(crate) const SERVICE: &str = "SentinelOne";
 const COMMENT_CLOCK_SKEW_SECS: i64 = 300;
 
 pub(crate) struct SentinelOneSource {
-    api: VendorApi,
+    pub(crate) api: VendorApi,
     settings: SentinelOneSettings,
 }
 
@@ -34,27 +34,16 @@ impl SentinelOneSource {
         credentials: &Credentials,
         opts: &ConnectorOptions,
     ) -> Result<Self, SourceError> {
-        let (Credentials::ApiToken(token) | Credentials::ClientSecret(token)) = credentials;
-        let api = VendorApi::new(
-            SERVICE,
-            settings.base_url.clone(),
-            Auth::Header {
-                name: "authorization",
-                prefix: "ApiToken ",
-                token: token.clone(),
-            },
-            vec![],
-            credentials,
-            opts,
-        )?;
+        let auth = Auth::header("authorization", "ApiToken ", credentials);
+        let api = VendorApi::new(SERVICE, settings.base_url.clone(), auth, credentials, opts)?
+            .with_auth_hints(&[
+                (401, "the API token is invalid or expired"),
+                (403, "the token's user needs the Threats view permission, and Threats edit for write-back"),
+            ]);
         Ok(SentinelOneSource {
             api,
             settings: settings.clone(),
         })
-    }
-
-    pub fn api(&self) -> &VendorApi {
-        &self.api
     }
 
     fn url(&self, path: &[&str], query: &[(&str, &str)]) -> Url {
@@ -63,48 +52,19 @@ impl SentinelOneSource {
         url_at(&self.api.base, &segs, query)
     }
 
-    fn error(&self, f: Failure) -> SourceError {
-        match f.status() {
-            Some(401) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!("{} (the API token is invalid or expired)", f.what()),
-            },
-            Some(403) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!(
-                    "{} (the token's user needs the Threats view permission, and Threats edit for write-back)",
-                    f.what()
-                ),
-            },
-            _ => f.into_error(SERVICE),
-        }
-    }
-
     pub async fn check(&self) -> Result<(), SourceError> {
+        let url = self.url(&["threats"], &[("limit", "1")]);
         self.api
-            .json(
-                Method::GET,
-                self.url(&["threats"], &[("limit", "1")]),
-                Body::Empty,
-                &[],
-            )
+            .probe(url, &[])
             .await
-            .map(|_| ())
-            .map_err(|f| self.error(f))
+            .map_err(|f| self.api.error(f))
     }
 
-    pub async fn pull(
-        &self,
-        cursor: &Cursor,
-        continuation: Option<&Continuation>,
-    ) -> Result<Page, SourceError> {
-        let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
-        let url = match continuation {
+    pub async fn pull(&self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
+        let url = match req.continuation {
             Some(c) => self.api.next_url(&c.next)?,
             None => {
-                let from = cursor
-                    .query_from(overlap)
-                    .to_rfc3339_opts(SecondsFormat::Micros, true);
+                let from = req.from().to_rfc3339_opts(SecondsFormat::Micros, true);
                 let limit = self.settings.page_size.to_string();
                 self.url(
                     &["threats"],
@@ -121,7 +81,7 @@ impl SentinelOneSource {
             .api
             .json(Method::GET, url.clone(), Body::Empty, &[])
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         let Some(Value::Array(list)) = body.get_mut("data").map(Value::take) else {
             return Err(SourceError::Rejected {
                 service: SERVICE,
@@ -142,7 +102,7 @@ impl SentinelOneSource {
                 .append_pair("cursor", c);
             Continuation::new(u.as_str())
         });
-        let triage = cursor.triage(&list, "id", "/threatInfo/updatedAt");
+        let triage = req.cursor.triage(&list, "id", "/threatInfo/updatedAt");
         let mapped = triage
             .todo
             .iter()
@@ -153,7 +113,7 @@ impl SentinelOneSource {
                 })
             })
             .collect();
-        Ok(cursor.page(triage, mapped, next, overlap))
+        Ok(req.page(triage, mapped, next))
     }
 
     async fn post(&self, id: &str, path: &str, data: Value) -> Result<u64, SourceError> {
@@ -167,7 +127,7 @@ impl SentinelOneSource {
                 &[],
             )
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         let affected = answer["data"]["affected"].as_u64().unwrap_or(0);
         if affected == 0 {
             return Err(SourceError::NotFound {
@@ -183,7 +143,6 @@ impl SentinelOneSource {
         match &wb.change {
             Change::Status {
                 status,
-                classification,
                 classification_comment,
                 ..
             } => {
@@ -193,10 +152,9 @@ impl SentinelOneSource {
                     json!({"incidentStatus": mapping::status_to(*status)}),
                 )
                 .await?;
-                let verdict = if *status == palisade_types::incidents::IncidentStatus::Closed {
-                    mapping::verdict_to(*classification)
-                } else {
-                    "undefined"
+                let verdict = match wb.change.verdict() {
+                    Some(v) => mapping::verdict_to(v.classification),
+                    None => "undefined",
                 };
                 self.post(id, "analyst-verdict", json!({"analystVerdict": verdict}))
                     .await?;
@@ -234,7 +192,7 @@ impl SentinelOneSource {
                     &[],
                 )
                 .await
-                .map_err(|f| self.error(f))?;
+                .map_err(|f| self.api.error(f))?;
             let since = wb.made_at - chrono::Duration::seconds(COMMENT_CLOCK_SKEW_SECS);
             let there = notes["data"].as_array().is_some_and(|list| {
                 list.iter().any(|n| {

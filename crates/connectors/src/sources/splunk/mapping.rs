@@ -284,7 +284,7 @@ pub fn incident(n: &Value) -> Result<PulledIncident, FieldErrors> {
 mod tests {
     use super::*;
     use crate::kind::ConnectorKind;
-    use crate::mapping::{closed_doc, map_native, reconcile};
+    use crate::mapping::{closed_doc, entity_kinds, map_native, reconcile};
     use palisade_domain::incident::normalize;
     use palisade_domain::Validator;
     use serde_json::json;
@@ -318,13 +318,7 @@ mod tests {
             i.owner.as_ref().unwrap().display_name.as_deref(),
             Some("ann")
         );
-        let kinds: Vec<&str> = i
-            .entities
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|e| e.kind.as_deref().unwrap())
-            .collect();
+        let kinds = entity_kinds(i);
         assert_eq!(kinds, ["Ip", "Ip", "Host", "Account"]);
         assert!(p.unmapped.is_empty(), "{:?}", p.unmapped);
         let mut epoch = example();

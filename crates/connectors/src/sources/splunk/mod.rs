@@ -16,16 +16,16 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::api::{url_at, Auth, Body, VendorApi};
-use crate::cursor::{Continuation, Cursor, Page, RejectedItem};
+use crate::cursor::{Continuation, Page, PageRequest, RejectedItem};
 use crate::error::SourceError;
-use crate::http::{ConnectorOptions, Failure};
+use crate::http::ConnectorOptions;
 use crate::settings::{Credentials, SplunkSettings};
 use crate::writeback::{Change, WriteBack, WriteBackOutcome};
 
 pub(crate) const SERVICE: &str = "Splunk Enterprise Security";
 
 pub(crate) struct SplunkSource {
-    api: VendorApi,
+    pub(crate) api: VendorApi,
     settings: SplunkSettings,
 }
 
@@ -52,41 +52,22 @@ impl SplunkSource {
         credentials: &Credentials,
         opts: &ConnectorOptions,
     ) -> Result<Self, SourceError> {
-        let (Credentials::ApiToken(token) | Credentials::ClientSecret(token)) = credentials;
-        let api = VendorApi::new(
-            SERVICE,
-            settings.base_url.clone(),
-            Auth::Header {
-                name: "authorization",
-                prefix: "Bearer ",
-                token: token.clone(),
-            },
-            vec![],
-            credentials,
-            opts,
-        )?;
+        let auth = Auth::header("authorization", "Bearer ", credentials);
+        let api = VendorApi::new(SERVICE, settings.base_url.clone(), auth, credentials, opts)?
+            .with_auth_hints(&[
+            (
+                401,
+                "the authentication token is invalid, expired or disabled",
+            ),
+            (
+                403,
+                "the token's user needs the ess_analyst role or the edit_notable_events capability",
+            ),
+        ]);
         Ok(SplunkSource {
             api,
             settings: settings.clone(),
         })
-    }
-
-    pub fn api(&self) -> &VendorApi {
-        &self.api
-    }
-
-    fn error(&self, f: Failure) -> SourceError {
-        match f.status() {
-            Some(401) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!("{} (the authentication token is invalid, expired or disabled)", f.what()),
-            },
-            Some(403) => SourceError::Auth {
-                service: SERVICE,
-                detail: format!("{} (the token's user needs the ess_analyst role or the edit_notable_events capability)", f.what()),
-            },
-            _ => f.into_error(SERVICE),
-        }
     }
 
     pub async fn check(&self) -> Result<(), SourceError> {
@@ -96,30 +77,17 @@ impl SplunkSource {
             &[("output_mode", "json")],
         );
         self.api
-            .json(Method::GET, url, Body::Empty, &[])
+            .probe(url, &[])
             .await
-            .map(|_| ())
-            .map_err(|f| self.error(f))
+            .map_err(|f| self.api.error(f))
     }
 
-    pub async fn pull(
-        &self,
-        cursor: &Cursor,
-        continuation: Option<&Continuation>,
-    ) -> Result<Page, SourceError> {
-        let overlap = std::time::Duration::from_secs(self.settings.overlap_secs as u64);
-        let next: Next = match continuation {
-            Some(c) => serde_json::from_str(&c.next).map_err(|_| SourceError::Rejected {
-                service: SERVICE,
-                status: None,
-                detail: "a continuation of another connector type".into(),
-            })?,
-            None => Next {
-                earliest: cursor.query_from(overlap).timestamp_micros(),
-                latest: Utc::now().timestamp_micros(),
-                edge: 0,
-            },
-        };
+    pub async fn pull(&self, req: &PageRequest<'_>) -> Result<Page, SourceError> {
+        let next = req.resume(SERVICE)?.unwrap_or_else(|| Next {
+            earliest: req.from().timestamp_micros(),
+            latest: Utc::now().timestamp_micros(),
+            edge: 0,
+        });
         let limit = self.settings.page_size as u64 + next.edge;
         let form = [
             ("search", format!("search `notable` | sort {limit} +_time")),
@@ -136,14 +104,19 @@ impl SplunkSource {
             .api
             .send(Method::POST, url, Body::Form(&form), &[])
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         // The stream, line by line.
         let (mut rows, mut line, mut stamps) = (0u64, Vec::new(), Vec::new());
         let (mut items, mut rejected, mut skipped) = (Vec::new(), Vec::new(), 0usize);
         let mut last: Option<(DateTime<Utc>, u64)> = None;
         let mut done = false;
         while !done {
-            let chunk = match self.api.chunk(&mut resp).await.map_err(|f| self.error(f))? {
+            let chunk = match self
+                .api
+                .chunk(&mut resp)
+                .await
+                .map_err(|f| self.api.error(f))?
+            {
                 Some(c) => c,
                 None => {
                     done = true;
@@ -214,7 +187,7 @@ impl SplunkSource {
                         _ => Some((*t, 1)),
                     };
                     stamps.push((id.clone(), *t));
-                    if cursor.has(id, *t) {
+                    if req.cursor.has(id, *t) {
                         skipped += 1;
                         if rest.is_empty() {
                             break;
@@ -250,13 +223,14 @@ impl SplunkSource {
             }
             _ => None,
         };
-        let high_water = cursor.advance(stamps.iter().map(|(i, t)| (i.as_str(), *t)), overlap);
+        let high_water = req
+            .cursor
+            .advance(stamps.iter().map(|(i, t)| (i.as_str(), *t)), req.overlap);
         Ok(Page {
             items,
             rejected,
             skipped,
-            continuation: cont
-                .map(|n| Continuation::new(&serde_json::to_string(&n).unwrap_or_default())),
+            continuation: cont.as_ref().map(Continuation::of),
             high_water,
         })
     }
@@ -266,16 +240,13 @@ impl SplunkSource {
         match &wb.change {
             Change::Status {
                 status,
-                classification,
-                reason,
                 classification_comment,
+                ..
             } => {
                 form.push(("status", mapping::status_to(*status).to_string()));
-                if *status == palisade_types::incidents::IncidentStatus::Closed {
-                    form.push((
-                        "disposition",
-                        mapping::disposition_to(*classification, *reason).to_string(),
-                    ));
+                if let Some(v) = wb.change.verdict() {
+                    let disposition = mapping::disposition_to(v.classification, v.reason);
+                    form.push(("disposition", disposition.to_string()));
                 }
                 if let Some(c) = classification_comment {
                     form.push(("comment", c.clone()));
@@ -290,7 +261,7 @@ impl SplunkSource {
             .api
             .json(Method::POST, url, Body::Form(&form), &[])
             .await
-            .map_err(|f| self.error(f))?;
+            .map_err(|f| self.api.error(f))?;
         if v["success"].as_bool() != Some(true) {
             let msg = palisade_net::upstream::clip(v["message"].as_str().unwrap_or("no success"));
             return Err(
