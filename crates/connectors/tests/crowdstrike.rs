@@ -8,7 +8,7 @@ use chrono::Utc;
 use common::*;
 use palisade_connectors::{Change, Connector, ConnectorKind, Cursor, SourceError, WriteBack};
 use palisade_fakes::{Call, FakeCrowdStrike, Fault};
-use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus, Owner};
+use palisade_types::incidents::{Classification, ClassificationReason, Owner};
 use serde_json::{json, Value};
 
 const CLIENT: &str = "0123456789abcdef0123456789abcdef";
@@ -31,13 +31,9 @@ fn connector(fake: &FakeCrowdStrike, patch: Value) -> Connector {
 #[tokio::test]
 async fn ids_then_bodies_page_by_page_with_one_token() {
     let fake = fake().await;
-    fake.add("before the start", json!({}));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let start = Utc::now();
-    let added: Vec<String> = (0..250).map(|i| fake.add_simulated(i)).collect();
+    let (start, added) = simulated_since_start(&fake, 250).await;
     let c = connector(&fake, json!({"pageSize": 100}));
-    let mut cursor = Cursor::start(start);
-    let pages = poll(&c, &mut cursor).await.unwrap();
+    let (mut cursor, pages) = first_poll(&c, start).await;
     assert_eq!(pages.len(), 3);
     assert_eq!(ids(&pages), added);
     assert_eq!(c.token_requests(), 1);
@@ -199,20 +195,13 @@ async fn write_back_sends_action_parameters() {
     let fake = fake().await;
     let id = fake.add_simulated(2);
     let c = connector(&fake, json!({}));
-    let wb = |change| WriteBack {
-        external_id: id.clone(),
-        change,
-        attempt: 1,
-        made_at: Utc::now(),
-    };
-    c.write_back(&wb(Change::Status {
-        status: IncidentStatus::Closed,
-        classification: Some(Classification::FalsePositive),
-        reason: Some(ClassificationReason::IncorrectAlertLogic),
-        classification_comment: None,
-    }))
-    .await
-    .unwrap();
+    let wb = |change| write(&id, change, 1);
+    let close = closing(
+        Classification::FalsePositive,
+        ClassificationReason::IncorrectAlertLogic,
+        None,
+    );
+    c.write_back(&wb(close)).await.unwrap();
     let ann = Owner {
         user_id: Some("0b1f6471-1bf0-4dda-aec3-cb9272f09590".into()),
         email: Some("ann@contoso.com".into()),
@@ -259,16 +248,7 @@ async fn write_back_sends_action_parameters() {
 #[ignore = "benchmark: 100,000 alerts through pull"]
 async fn backfill_throughput() {
     let fake = fake().await;
-    let start = Utc::now() - chrono::Duration::seconds(1);
-    for i in 0..100_000 {
-        fake.add_simulated(i);
-    }
     let c = connector(&fake, json!({"pageSize": 1000}));
-    backfill_report(
-        &c,
-        start,
-        100_000,
-        ("CrowdStrike", "alerts", "pages of 1000"),
-    )
-    .await;
+    let labels = ("CrowdStrike", "alerts", "pages of 1000");
+    backfill_report(&fake, &c, 100_000, labels).await;
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use common::*;
 use palisade_connectors::{Change, Cursor, SourceError, WriteBack, WriteBackOutcome};
 use palisade_fakes::{Call, FakeGraph, Fault, GraphSeed};
-use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus, Owner};
+use palisade_types::incidents::{Classification, ClassificationReason, Owner};
 use serde_json::json;
 
 #[tokio::test]
@@ -74,18 +74,12 @@ async fn write_back_patches_and_comments_as_documented() {
         .fake
         .add(GraphSeed::new("Ransomware on srv-sql-02", "high"));
     let c = g.connector(json!({}));
-    let wb = |change, attempt| WriteBack {
-        external_id: id.clone(),
-        change,
-        attempt,
-        made_at: Utc::now(),
-    };
-    let close = Change::Status {
-        status: IncidentStatus::Closed,
-        classification: Some(Classification::TruePositive),
-        reason: Some(ClassificationReason::Malware),
-        classification_comment: Some("Contained and cleaned.".into()),
-    };
+    let wb = |change, attempt| write(&id, change, attempt);
+    let close = closing(
+        Classification::TruePositive,
+        ClassificationReason::Malware,
+        Some("Contained and cleaned."),
+    );
     let out = c.write_back(&wb(close, 1)).await.unwrap();
     assert!(matches!(
         out,

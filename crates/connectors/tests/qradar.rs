@@ -130,12 +130,7 @@ async fn write_back_closes_with_a_reason_assigns_and_notes() {
     let tp = fake.add_closing_reason("True Positive - Escalated");
     let id = fake.add_simulated(3);
     let c = connector(&fake, json!({}));
-    let wb = |change, attempt| WriteBack {
-        external_id: id.to_string(),
-        change,
-        attempt,
-        made_at: Utc::now(),
-    };
+    let wb = |change, attempt| write(&id.to_string(), change, attempt);
     let ann = Owner {
         user_id: None,
         email: None,
@@ -146,12 +141,11 @@ async fn write_back_closes_with_a_reason_assigns_and_notes() {
         .unwrap();
     let out = c
         .write_back(&wb(
-            Change::Status {
-                status: IncidentStatus::Closed,
-                classification: Some(Classification::TruePositive),
-                reason: Some(ClassificationReason::Malware),
-                classification_comment: Some("Reimaged.".into()),
-            },
+            closing(
+                Classification::TruePositive,
+                ClassificationReason::Malware,
+                Some("Reimaged."),
+            ),
             1,
         ))
         .await
@@ -183,15 +177,7 @@ async fn write_back_closes_with_a_reason_assigns_and_notes() {
     );
     // A closed offense is not reopened: a permanent refusal, not a retry.
     let e = c
-        .write_back(&wb(
-            Change::Status {
-                status: IncidentStatus::Active,
-                classification: None,
-                reason: None,
-                classification_comment: None,
-            },
-            1,
-        ))
+        .write_back(&wb(status(IncidentStatus::Active), 1))
         .await
         .unwrap_err();
     assert!(
@@ -223,13 +209,9 @@ async fn write_back_closes_with_a_reason_assigns_and_notes() {
 
 async fn backfill(page_size: u64) {
     let fake = FakeQRadar::start(TOKEN).await;
-    let start = Utc::now() - chrono::Duration::seconds(1);
-    for i in 0..100_000 {
-        fake.add_simulated(i);
-    }
     let c = connector(&fake, json!({"pageSize": page_size}));
     let unit = format!("ranges of {page_size}");
-    backfill_report(&c, start, 100_000, ("QRadar", "offenses", &unit)).await;
+    backfill_report(&fake, &c, 100_000, ("QRadar", "offenses", &unit)).await;
 }
 
 /// `cargo test -p palisade-connectors --test qradar -- --ignored --nocapture backfill`

@@ -216,17 +216,12 @@ async fn write_back_puts_the_whole_incident_with_its_etag() {
             .with("labels", json!([{"labelName": "vip", "labelType": "User"}])),
     );
     let c = s.connector(json!({}));
-    let close = WriteBack {
-        external_id: name.clone(),
-        change: Change::Status {
-            status: IncidentStatus::Closed,
-            classification: Some(Classification::TruePositive),
-            reason: Some(ClassificationReason::Malware),
-            classification_comment: Some("Confirmed by the SOC".into()),
-        },
-        attempt: 1,
-        made_at: Utc::now(),
-    };
+    let verdict = closing(
+        Classification::TruePositive,
+        ClassificationReason::Malware,
+        Some("Confirmed by the SOC"),
+    );
+    let close = write(&name, verdict, 1);
     let before = s.fake.incident(&name).unwrap();
     let out = c.write_back(&close).await.unwrap();
     let after = s.fake.incident(&name).unwrap();
@@ -282,12 +277,7 @@ async fn write_back_puts_the_whole_incident_with_its_etag() {
         email: Some("ann@contoso.com".into()),
         display_name: Some("Ann".into()),
     };
-    let assign = |o: Option<Owner>| WriteBack {
-        external_id: name.clone(),
-        change: Change::Assign { owner: o },
-        attempt: 1,
-        made_at: Utc::now(),
-    };
+    let assign = |o: Option<Owner>| write(&name, Change::Assign { owner: o }, 1);
     c.write_back(&assign(Some(owner))).await.unwrap();
     assert_eq!(
         s.fake.incident(&name).unwrap()["properties"]["owner"],
@@ -301,22 +291,19 @@ async fn write_back_puts_the_whole_incident_with_its_etag() {
         .all(Value::is_null));
 
     // A comment is a resource named after Palisade's comment: a retry replaces, never adds.
-    let comment = WriteBack {
-        external_id: name.clone(),
-        change: Change::Comment {
-            id: "c-17".into(),
-            text: "Isolated the host.".into(),
-        },
-        attempt: 1,
-        made_at: Utc::now(),
+    let comment = |attempt| {
+        let text = "Isolated the host.".into();
+        write(
+            &name,
+            Change::Comment {
+                id: "c-17".into(),
+                text,
+            },
+            attempt,
+        )
     };
-    c.write_back(&comment).await.unwrap();
-    c.write_back(&WriteBack {
-        attempt: 2,
-        ..comment.clone()
-    })
-    .await
-    .unwrap();
+    c.write_back(&comment(1)).await.unwrap();
+    c.write_back(&comment(2)).await.unwrap();
     let comments = s.fake.comments(&name);
     assert_eq!(comments.len(), 1);
     assert_eq!(comments[0]["properties"]["message"], "Isolated the host.");
@@ -339,17 +326,7 @@ async fn a_stale_etag_is_read_again_and_reapplied_within_a_bound() {
     let s = sentinel().await;
     let name = s.fake.add(seed("x"));
     let c = s.connector(json!({}));
-    let reopen = |status| WriteBack {
-        external_id: name.clone(),
-        change: Change::Status {
-            status,
-            classification: None,
-            reason: None,
-            classification_comment: None,
-        },
-        attempt: 1,
-        made_at: Utc::now(),
-    };
+    let reopen = |s| write(&name, status(s), 1);
     s.fake.stale_etag_next(1);
     assert!(matches!(
         c.write_back(&reopen(IncidentStatus::Active)).await.unwrap(),

@@ -22,13 +22,9 @@ fn connector(fake: &FakeSentinelOne, patch: Value) -> Connector {
 #[tokio::test]
 async fn pages_overlap_and_changes() {
     let fake = FakeSentinelOne::start(TOKEN).await;
-    fake.add("before the start", json!({}));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let start = Utc::now();
-    let added: Vec<String> = (0..250).map(|i| fake.add_simulated(i)).collect();
+    let (start, added) = simulated_since_start(&fake, 250).await;
     let c = connector(&fake, json!({"pageSize": 100}));
-    let mut cursor = Cursor::start(start);
-    let pages = poll(&c, &mut cursor).await.unwrap();
+    let (mut cursor, pages) = first_poll(&c, start).await;
     assert_eq!(pages.len(), 3);
     assert_eq!(ids(&pages), added);
     let r = fake.requests();
@@ -136,18 +132,12 @@ async fn write_back_calls_as_documented() {
     let fake = FakeSentinelOne::start(TOKEN).await;
     let id = fake.add_simulated(4);
     let c = connector(&fake, json!({}));
-    let wb = |change, attempt| WriteBack {
-        external_id: id.clone(),
-        change,
-        attempt,
-        made_at: Utc::now(),
-    };
-    let close = Change::Status {
-        status: IncidentStatus::Closed,
-        classification: Some(Classification::TruePositive),
-        reason: Some(ClassificationReason::Malware),
-        classification_comment: Some("Contained.".into()),
-    };
+    let wb = |change, attempt| write(&id, change, attempt);
+    let close = closing(
+        Classification::TruePositive,
+        ClassificationReason::Malware,
+        Some("Contained."),
+    );
     c.write_back(&wb(close, 1)).await.unwrap();
     let w = fake.writes();
     let calls: Vec<(&str, Value)> = w.iter().map(|r| (r.path.as_str(), r.json())).collect();
@@ -207,12 +197,7 @@ async fn write_back_calls_as_documented() {
     };
     assert_not_found(&c, &gone).await;
     fake.fail_next(Call::Update, 1, Fault::throttle(3));
-    let reopen = Change::Status {
-        status: IncidentStatus::Active,
-        classification: None,
-        reason: None,
-        classification_comment: None,
-    };
+    let reopen = status(IncidentStatus::Active);
     assert!(c
         .write_back(&wb(reopen.clone(), 1))
         .await
@@ -229,16 +214,7 @@ async fn write_back_calls_as_documented() {
 #[ignore = "benchmark: 100,000 threats through pull"]
 async fn backfill_throughput() {
     let fake = FakeSentinelOne::start(TOKEN).await;
-    let start = Utc::now() - chrono::Duration::seconds(1);
-    for i in 0..100_000 {
-        fake.add_simulated(i);
-    }
     let c = connector(&fake, json!({"pageSize": 1000}));
-    backfill_report(
-        &c,
-        start,
-        100_000,
-        ("SentinelOne", "threats", "pages of 1000"),
-    )
-    .await;
+    let labels = ("SentinelOne", "threats", "pages of 1000");
+    backfill_report(&fake, &c, 100_000, labels).await;
 }

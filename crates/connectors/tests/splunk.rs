@@ -10,7 +10,7 @@ use palisade_connectors::{
     Change, Connector, ConnectorConfig, ConnectorKind, Cursor, SourceError, WriteBack,
 };
 use palisade_fakes::{Call, FakeSplunk, Fault};
-use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus, Owner};
+use palisade_types::incidents::{Classification, ClassificationReason, Owner};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "eyJraWQiOiJzcGx1bmsuc2VjcmV0IiwiYWxnIjoiSFM1MTIifQ.do-not-leak";
@@ -27,13 +27,9 @@ fn connector(fake: &FakeSplunk, patch: Value) -> Connector {
 #[tokio::test]
 async fn the_export_is_paged_and_deduplicated_by_event_id() {
     let fake = FakeSplunk::start(TOKEN).await;
-    fake.add("before the start", json!({}));
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let start = Utc::now();
-    let added: Vec<String> = (0..250).map(|i| fake.add_simulated(i)).collect();
+    let (start, added) = simulated_since_start(&fake, 250).await;
     let c = connector(&fake, json!({"pageSize": 100}));
-    let mut cursor = Cursor::start(start);
-    let pages = poll(&c, &mut cursor).await.unwrap();
+    let (mut cursor, pages) = first_poll(&c, start).await;
     assert_eq!(ids(&pages), added);
     assert!(pages.len() >= 3);
     let r = fake.requests();
@@ -154,20 +150,13 @@ async fn write_back_uses_notable_update() {
     let fake = FakeSplunk::start(TOKEN).await;
     let id = fake.add_simulated(1);
     let c = connector(&fake, json!({}));
-    let wb = |change| WriteBack {
-        external_id: id.clone(),
-        change,
-        attempt: 1,
-        made_at: Utc::now(),
-    };
-    c.write_back(&wb(Change::Status {
-        status: IncidentStatus::Closed,
-        classification: Some(Classification::FalsePositive),
-        reason: Some(ClassificationReason::InaccurateData),
-        classification_comment: Some("Scanner noise.".into()),
-    }))
-    .await
-    .unwrap();
+    let wb = |change| write(&id, change, 1);
+    let close = closing(
+        Classification::FalsePositive,
+        ClassificationReason::InaccurateData,
+        Some("Scanner noise."),
+    );
+    c.write_back(&wb(close)).await.unwrap();
     let ann = Owner {
         user_id: None,
         email: None,
@@ -236,16 +225,7 @@ async fn write_back_uses_notable_update() {
 #[ignore = "benchmark: 100,000 notables through pull"]
 async fn backfill_throughput() {
     let fake = FakeSplunk::start(TOKEN).await;
-    let start = Utc::now() - chrono::Duration::seconds(1);
-    for i in 0..100_000 {
-        fake.add_simulated(i);
-    }
     let c = connector(&fake, json!({"pageSize": 10000}));
-    backfill_report(
-        &c,
-        start,
-        100_000,
-        ("Splunk", "notables", "exports of up to 10000 rows"),
-    )
-    .await;
+    let labels = ("Splunk", "notables", "exports of up to 10000 rows");
+    backfill_report(&fake, &c, 100_000, labels).await;
 }

@@ -10,12 +10,18 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use palisade_connectors::Credentials;
 use palisade_connectors::{
-    Connector, ConnectorConfig, ConnectorKind, ConnectorOptions, Cursor, Page, SourceError,
+    Change, Connector, ConnectorConfig, ConnectorKind, ConnectorOptions, Cursor, Page, SourceError,
+    WriteBack,
 };
-use palisade_fakes::{FakeEntra, FakeGraph, FakeSentinel, SentinelWorkspace};
+use palisade_fakes::{
+    FakeCrowdStrike, FakeEntra, FakeGraph, FakeQRadar, FakeSentinel, FakeSentinelOne, FakeSplunk,
+    SentinelWorkspace,
+};
 use palisade_net::ssrf::{Guard, NameResolver};
+use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus};
 use serde_json::{json, Value};
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -265,24 +271,109 @@ pub fn assert_rate_limited<T: std::fmt::Debug>(
     }
 }
 
-/// Pulls everything after `start` (asserting `expected` items) and prints the throughput as
-/// "`{vendor}` backfill: n `{noun}`, pages `{unit}`, calls, seconds, incidents/s".
+/// A vendor fake as the poll tests use it.
+pub trait VendorFake {
+    /// Adds a realistic item (the same for the same seed); returns its id at the source.
+    fn simulated(&self, seed: u64) -> String;
+    /// Adds an item with a title and the fake's defaults.
+    fn titled(&self, title: &str);
+}
+
+macro_rules! vendor_fakes {
+    ($($fake:ty),*) => {$(
+        impl VendorFake for $fake {
+            fn simulated(&self, seed: u64) -> String {
+                self.add_simulated(seed).to_string()
+            }
+
+            fn titled(&self, title: &str) {
+                self.add(title, json!({}));
+            }
+        }
+    )*};
+}
+
+vendor_fakes!(FakeCrowdStrike, FakeSentinelOne, FakeSplunk);
+
+impl VendorFake for FakeQRadar {
+    fn simulated(&self, seed: u64) -> String {
+        self.add_simulated(seed).to_string()
+    }
+
+    fn titled(&self, title: &str) {
+        self.add(title, &[], &[], json!({}));
+    }
+}
+
+/// An item added before a start instant (a second earlier), then `n` simulated ones: the
+/// start and the ids of the `n`.
+pub async fn simulated_since_start(fake: &impl VendorFake, n: u64) -> (DateTime<Utc>, Vec<String>) {
+    fake.titled("before the start");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let start = Utc::now();
+    (start, (0..n).map(|i| fake.simulated(i)).collect())
+}
+
+/// Every page of a connector's first poll from `start`, and the cursor it leaves.
+pub async fn first_poll(c: &Connector, start: DateTime<Utc>) -> (Cursor, Vec<Page>) {
+    let mut cursor = Cursor::start(start);
+    let pages = poll(c, &mut cursor).await.unwrap();
+    (cursor, pages)
+}
+
+/// A change to `id` as the write-back job sends it on attempt `attempt`.
+pub fn write(id: &str, change: Change, attempt: u32) -> WriteBack {
+    WriteBack {
+        external_id: id.to_string(),
+        change,
+        attempt,
+        made_at: Utc::now(),
+    }
+}
+
+/// Closing with a verdict.
+pub fn closing(c: Classification, r: ClassificationReason, comment: Option<&str>) -> Change {
+    Change::Status {
+        status: IncidentStatus::Closed,
+        classification: Some(c),
+        reason: Some(r),
+        classification_comment: comment.map(str::to_string),
+    }
+}
+
+/// A status change that carries no verdict (reopening, or any status but closed).
+pub fn status(status: IncidentStatus) -> Change {
+    Change::Status {
+        status,
+        classification: None,
+        reason: None,
+        classification_comment: None,
+    }
+}
+
+/// Adds `n` simulated items to `fake` and pulls them all with `c` (asserting the count), then
+/// prints the throughput as "`{vendor}` backfill: n `{noun}`, pages `{unit}`, calls, seconds,
+/// incidents/s".
 pub async fn backfill_report(
+    fake: &impl VendorFake,
     c: &Connector,
-    start: chrono::DateTime<chrono::Utc>,
-    expected: usize,
+    n: u64,
     (vendor, noun, unit): (&str, &str, &str),
 ) {
+    let start = Utc::now() - chrono::Duration::seconds(1);
+    for i in 0..n {
+        fake.simulated(i);
+    }
     let mut cursor = Cursor::start(start);
     let t = std::time::Instant::now();
     let pages = poll(c, &mut cursor).await.unwrap();
-    let n: usize = pages.iter().map(|p| p.items.len()).sum();
+    let pulled: usize = pages.iter().map(|p| p.items.len()).sum();
     let secs = t.elapsed().as_secs_f64();
-    assert_eq!(n, expected);
+    assert_eq!(pulled as u64, n);
     println!(
-        "{vendor} backfill: {n} {noun}, {} {unit}, {} calls, {secs:.2} s, {:.0} incidents/s",
+        "{vendor} backfill: {pulled} {noun}, {} {unit}, {} calls, {secs:.2} s, {:.0} incidents/s",
         pages.len(),
         c.calls().unwrap(),
-        n as f64 / secs
+        pulled as f64 / secs
     );
 }
