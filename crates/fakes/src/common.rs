@@ -185,11 +185,14 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
+    /// Records a request; returns it to be handled.
+    pub(crate) fn record(&self, req: Req) -> Req {
+        let Req(method, uri, headers, body) = &req;
         self.recorded
             .lock()
             .unwrap()
             .push(Recorded::new(method, uri, headers, body));
+        req
     }
 
     pub(crate) fn requests(&self) -> Vec<Recorded> {
@@ -245,6 +248,14 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Req {
         .map_err(IntoResponse::into_response)?;
         Ok(Req(method, uri, headers, body))
     }
+}
+
+/// The value of the header `name` (empty when absent or not text).
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// Runs `f` every `every` (first after one period) until the task is aborted.

@@ -266,8 +266,7 @@ async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Re
     let Some(s) = cell.get().cloned() else {
         return cs_error(503, "Starting.");
     };
-    let common::Req(method, uri, headers, body) = req;
-    s.core.record(&method, &uri, &headers, &body);
+    let common::Req(method, uri, headers, body) = s.core.record(req);
     let path = uri.path().to_string();
     let call = match (&method, path.as_str()) {
         (&Method::POST, "/oauth2/token") => Call::Token,

@@ -275,8 +275,7 @@ async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Re
     let Some(s) = cell.get().cloned() else {
         return graph_error(503, "serviceNotAvailable", "Starting.");
     };
-    let common::Req(method, uri, headers, body) = req;
-    s.core.record(&method, &uri, &headers, &body);
+    let common::Req(method, uri, headers, body) = s.core.record(req);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {
         Ok(()) => {}

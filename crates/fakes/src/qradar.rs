@@ -186,9 +186,8 @@ async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Re
     let Some(s) = cell.get().cloned() else {
         return q_error(503, 0, "Starting.", None);
     };
-    let common::Req(method, uri, headers, body) = req;
-    s.core.record(&method, &uri, &headers, &body);
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let common::Req(method, uri, headers, _) = s.core.record(req);
+    let h = |n: &str| common::header(&headers, n);
     if h("sec") != s.token {
         return q_error(
             401,

@@ -189,12 +189,8 @@ async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Re
     let Some(s) = cell.get().cloned() else {
         return s1_error(503, 5030010, "Service Unavailable", "Starting.", None);
     };
-    let common::Req(method, uri, headers, body) = req;
-    s.core.record(&method, &uri, &headers, &body);
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let common::Req(method, uri, headers, body) = s.core.record(req);
+    let auth = common::header(&headers, "authorization");
     if auth != format!("ApiToken {}", s.token) {
         return s1_error(401, 4010010, "Authentication Failed", "", None);
     }

@@ -8,15 +8,26 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
+/// A directory user of a scenario.
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub upn: String,
+    pub name: String,
+    pub sid: String,
+    pub aad_id: String,
+}
+
+impl User {
+    /// The account name and the domain: the two halves of the UPN.
+    pub fn account(&self) -> (&str, &str) {
+        self.upn.split_once('@').unwrap_or((&self.upn, ""))
+    }
+}
+
 /// An entity of a scenario, as data both vendors' shapes are built from.
 #[derive(Debug, Clone)]
 pub(crate) enum Thing {
-    User {
-        upn: String,
-        name: String,
-        sid: String,
-        aad_id: String,
-    },
+    User(User),
     Device {
         host: String,
         device_id: String,
@@ -104,7 +115,7 @@ fn guid(rng: &mut StdRng) -> String {
 
 fn user(rng: &mut StdRng) -> Thing {
     let (login, name) = *USERS.choose(rng).expect("users");
-    Thing::User {
+    Thing::User(User {
         upn: format!("{login}@{DOMAIN}"),
         name: name.to_string(),
         sid: format!(
@@ -113,7 +124,7 @@ fn user(rng: &mut StdRng) -> Thing {
             rng.gen_range(1000..9999)
         ),
         aad_id: guid(rng),
-    }
+    })
 }
 
 fn device(rng: &mut StdRng) -> Thing {
@@ -305,16 +316,11 @@ pub(crate) fn sentinel_entities(t: &Thing) -> Vec<Value> {
 
 fn sentinel_entity(t: &Thing, name: &str) -> Value {
     let (kind, props) = match t {
-        Thing::User {
-            upn,
-            name,
-            sid,
-            aad_id,
-        } => {
-            let (acct, suffix) = upn.split_once('@').unwrap_or((upn, ""));
+        Thing::User(u) => {
+            let (acct, suffix) = u.account();
             (
                 "Account",
-                json!({"accountName": acct, "upnSuffix": suffix, "aadUserId": aad_id, "sid": sid, "displayName": name, "friendlyName": acct}),
+                json!({"accountName": acct, "upnSuffix": suffix, "aadUserId": u.aad_id, "sid": u.sid, "displayName": u.name, "friendlyName": acct}),
             )
         }
         Thing::Device { host, device_id } => (
@@ -368,14 +374,9 @@ fn sentinel_entity(t: &Thing, name: &str) -> Value {
 /// Graph's alert evidence JSON for a thing (`@odata.type` and the type's properties).
 pub(crate) fn graph_evidence(t: &Thing, created: &str) -> Value {
     let mut e = match t {
-        Thing::User {
-            upn,
-            name,
-            sid,
-            aad_id,
-        } => {
-            let (acct, domain) = upn.split_once('@').unwrap_or((upn, ""));
-            json!({"@odata.type": "#microsoft.graph.security.userEvidence", "userAccount": {"accountName": acct, "domainName": domain, "userSid": sid, "azureAdUserId": aad_id, "userPrincipalName": upn, "displayName": name}})
+        Thing::User(u) => {
+            let (acct, domain) = u.account();
+            json!({"@odata.type": "#microsoft.graph.security.userEvidence", "userAccount": {"accountName": acct, "domainName": domain, "userSid": u.sid, "azureAdUserId": u.aad_id, "userPrincipalName": u.upn, "displayName": u.name}})
         }
         Thing::Device { host, device_id } => {
             json!({"@odata.type": "#microsoft.graph.security.deviceEvidence", "mdeDeviceId": device_id, "azureAdDeviceId": null, "deviceDnsName": format!("{host}.{DOMAIN}"), "osPlatform": "Windows11", "healthStatus": "active", "riskScore": "medium", "ipInterfaces": [], "loggedOnUsers": []})

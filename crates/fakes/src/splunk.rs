@@ -152,12 +152,8 @@ async fn handle(State(cell): State<common::Cell<Inner>>, req: common::Req) -> Re
     let Some(s) = cell.get().cloned() else {
         return messages(503, "ERROR", "Starting.", None);
     };
-    let common::Req(method, uri, headers, body) = req;
-    s.core.record(&method, &uri, &headers, &body);
-    let auth = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let common::Req(method, uri, headers, body) = s.core.record(req);
+    let auth = common::header(&headers, "authorization");
     let token = auth
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("Splunk "));

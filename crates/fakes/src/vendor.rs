@@ -55,9 +55,9 @@ pub(crate) fn simple(seed: u64) -> Simple {
     for t in &sc.things {
         match t {
             Thing::Device { host, .. } => s.host = host.clone(),
-            Thing::User { upn, name, .. } => {
-                s.user = upn.clone();
-                s.user_name = name.clone();
+            Thing::User(u) => {
+                s.user = u.upn.clone();
+                s.user_name = u.name.clone();
             }
             Thing::Address(a) => s.external_ip = a.clone(),
             Thing::File { name, dir, sha256 } => {

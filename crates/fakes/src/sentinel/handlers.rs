@@ -24,8 +24,7 @@ pub(super) async fn handle(State(cell): State<common::Cell<Inner>>, req: common:
     let Some(s) = cell.get().cloned() else {
         return arm_error(503, "ServiceUnavailable", "The service is starting.");
     };
-    let common::Req(method, uri, headers, body) = req;
-    s.core.record(&method, &uri, &headers, &body);
+    let common::Req(method, uri, headers, body) = s.core.record(req);
     let scope = s.scope.lock().unwrap().clone();
     match s.entra.check(&headers, &scope) {
         Ok(()) => {}
