@@ -11,7 +11,10 @@
 //! - `gamebooks`: an auto-run rule with simple playbooks (comment, label, severity) and a batch
 //!   of matching incidents; measures gamebook runs completed per second, from the ingest until
 //!   the last run has succeeded (`bench/gamebooks.sh`).
+//! - `connectors`: serves a fake source with generated incidents and measures a connector's
+//!   backfill, change-to-webhook and write-back latency (`bench/connectors.sh`).
 
+mod connectors;
 mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -76,6 +79,22 @@ enum Command {
         /// Matching incidents ingested (one run each).
         #[arg(long, default_value_t = 1000)]
         runs: usize,
+    },
+    /// A connector's backfill from a fake source, and its latencies (bench/connectors.sh).
+    Connectors {
+        /// The connector kind (MicrosoftSentinel, MicrosoftDefenderXdr, CrowdStrikeFalcon,
+        /// IbmQRadar, SplunkEnterpriseSecurity, SentinelOne).
+        #[arg(long)]
+        kind: String,
+        /// Incidents the fake source holds.
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
+        /// The connector's `pageSize`.
+        #[arg(long)]
+        page_size: usize,
+        /// Latency samples after the backfill (MicrosoftSentinel only; 0: none).
+        #[arg(long, default_value_t = 0)]
+        samples: usize,
     },
 }
 
@@ -188,6 +207,12 @@ async fn main() {
         } => webhooks::run(client, webhooks, events, rate, latency_secs).await,
         Command::Investigation(args) => investigation(client, args).await,
         Command::Gamebooks { runs } => gamebooks(&client, runs).await,
+        Command::Connectors {
+            kind,
+            incidents,
+            page_size,
+            samples,
+        } => connectors::run(client, &kind, incidents, page_size, samples).await,
     }
 }
 

@@ -24,14 +24,26 @@ use sha2::Sha256;
 
 use crate::{pct, Client};
 
+/// What the receiver got (shared with `connectors`).
 #[derive(Default)]
-struct Received {
-    count: AtomicUsize,
-    bad_signatures: AtomicUsize,
+pub(crate) struct Received {
+    pub(crate) count: AtomicUsize,
+    pub(crate) bad_signatures: AtomicUsize,
     /// incidentId → receipt instant (first receipt).
-    at: Mutex<HashMap<String, Instant>>,
+    pub(crate) at: Mutex<HashMap<String, Instant>>,
     /// Signing secret per webhook path.
-    secrets: Mutex<HashMap<String, String>>,
+    pub(crate) secrets: Mutex<HashMap<String, String>>,
+}
+
+/// Serves the receiver on 127.0.0.1; returns its address.
+pub(crate) async fn serve_receiver(received: Arc<Received>) -> std::net::SocketAddr {
+    let app = axum::Router::new().fallback(receive).with_state(received);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
 }
 
 async fn receive(
@@ -117,14 +129,7 @@ pub async fn run(
     latency_secs: u64,
 ) {
     let received = Arc::new(Received::default());
-    let app = axum::Router::new()
-        .fallback(receive)
-        .with_state(received.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let addr = serve_receiver(received.clone()).await;
 
     let mut workspaces = Vec::new();
     let mut hooks = Vec::new();

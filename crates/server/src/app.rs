@@ -142,7 +142,6 @@ impl Application {
         if self.api {
             state.incidents().cache().sync(state.store().clone());
         }
-        let connectors = self.workers.then(|| state.connectors().start());
         tracing::info!(address = %self.local_addr(), api = self.api, workers = self.workers, "palisade listening");
         let app = if self.api {
             router(state.clone())
@@ -159,12 +158,9 @@ impl Application {
         checkpoints.abort();
         if let Some(jobs) = jobs {
             // In-flight jobs finish and are recorded: deliveries (bounded by the delivery
-            // timeout) and gamebook steps (bounded by the playbook HTTP timeout).
+            // timeout), gamebook steps (bounded by the playbook HTTP timeout), connector polls
+            // and write-backs (bounded by the source timeout).
             jobs.stop().await;
-        }
-        if let Some(connectors) = connectors {
-            // In-flight polls and write-backs finish (bounded by the source timeout).
-            connectors.stop().await;
         }
         if let Err(e) = state.auth().flush_last_used().await {
             tracing::warn!(error = %e, "could not record lastUsedAt at shutdown");

@@ -67,12 +67,6 @@ impl AppState {
             config.incidents.cache_entries,
             config.incidents.cache_bytes,
         ));
-        let connectors = connectors::Connectors::new(
-            store.clone(),
-            config.connectors.clone(),
-            server_secret,
-            cache.clone(),
-        );
         let org = service::OrgService::new(
             store.clone(),
             auth.clone(),
@@ -90,6 +84,13 @@ impl AppState {
             config.webhooks.allow_http,
         );
         let jobs = palisade_jobs::Jobs::new(store.clone());
+        let connectors = connectors::Connectors::new(
+            jobs.clone(),
+            config.connectors.clone(),
+            server_secret,
+            cache.clone(),
+        );
+        connectors::register(&jobs, &connectors);
         gamebooks::runner::register(&jobs, config.gamebooks.clone(), guard.clone(), cache);
         let gamebooks = service::GamebookService::new(store.clone(), jobs.clone(), server_secret);
         let tickets = service::TicketService::new(store.clone());
@@ -176,7 +177,8 @@ impl AppState {
     pub fn investigation(&self) -> &service::InvestigationService {
         &self.0.investigation
     }
-    /// The background-job runtime (webhook deliveries, gamebook runs; docs/jobs.md).
+    /// The background-job runtime (webhook deliveries, gamebook runs, connector polls and
+    /// write-backs; docs/jobs.md).
     pub fn jobs(&self) -> &palisade_jobs::Jobs {
         &self.0.jobs
     }

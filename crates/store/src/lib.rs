@@ -31,8 +31,8 @@ mod tickets;
 mod webhooks;
 
 pub use connectors::{
-    ClaimedPoll, ClaimedWriteBack, ConnectorEngineRow, ConnectorSetup, PollFailure, PulledPage,
-    SyncRow, WriteBackChange, WriteBackFate,
+    ClaimedPoll, ClaimedWriteBack, ConnectorEngineRow, ConnectorSetup, PollEnd, PollResult,
+    PulledPage, SyncRow, WriteBackChange, WriteBackEnd, POLL_KIND, WRITEBACK_KIND,
 };
 pub use console::{
     AuditEntryRow, AuditFilter, LoginCandidate, MilestoneRow, NewAuditEntry, NewSession,

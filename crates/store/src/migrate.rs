@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "investigation_by_workspace",
         sql: include_str!("../migrations/0040_investigation_by_workspace.sql"),
     },
+    Migration {
+        version: 50,
+        name: "connector_jobs",
+        sql: include_str!("../migrations/0050_connector_jobs.sql"),
+    },
 ];
 
 /// Engine-specific pieces of the otherwise portable DDL: `{{WITHOUT_ROWID}}` (a SQLite table

@@ -1,14 +1,12 @@
 //! The engine side of connectors (docs/connectors.md): a polled data source's connector,
-//! built once per settings version and kept for the process (its access token lives in it);
-//! the poll and write-back job handlers ([`poll`], [`writeback`]); and the leased scheduler
-//! that drives them ([`runner`]).
-//!
-//! The handlers are functions of a claimed job that return an [`Outcome`] (done, again, retry
-//! after, fail); the scheduler is the only part that knows how jobs are claimed, so it can be
-//! replaced by the shared job subsystem without touching them.
+//! built once per settings version and kept for the process (its access token lives in it),
+//! and the two job kinds on the job runtime (`crates/jobs`, docs/jobs.md) that do the work:
+//! [`palisade_store::POLL_KIND`] ([`poll`], one job per connector, keyed by it) and
+//! [`palisade_store::WRITEBACK_KIND`] ([`writeback`], one job per write-back, keyed by the
+//! incident). [`register`] puts them on the runtime; every replica runs them and they
+//! coordinate only through the database.
 
 pub mod poll;
-pub mod runner;
 pub mod writeback;
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +16,8 @@ use std::time::Duration;
 use palisade_connectors::{
     Connector, ConnectorConfig, ConnectorKind, ConnectorOptions, Credentials, Settings, SourceError,
 };
-use palisade_store::{ConnectorEngineRow, Store, WorkspaceId};
+use palisade_jobs::{Backoff, Jobs, Kind};
+use palisade_store::{ConnectorEngineRow, Store, WorkspaceId, POLL_KIND, WRITEBACK_KIND};
 use uuid::Uuid;
 
 use crate::config::ConnectorsConfig;
@@ -26,7 +25,7 @@ use crate::crypto::SealingKey;
 use crate::service::cache::IncidentCache;
 use crate::webhooks::ssrf::Guard;
 
-/// How a job ended, for the scheduler.
+/// How a poll or write-back went, before it is told to the job runtime.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Finished; a poll is next due after the connector's interval.
@@ -37,8 +36,61 @@ pub enum Outcome {
     RetryAfter(Duration, String),
     /// Given up (the source refuses the settings or credentials, or the change).
     Fail(String),
-    /// The lease was taken over by another replica: nothing to record.
+    /// The job's lease was taken over by another replica: nothing to record.
     Lost,
+}
+
+/// Registers connector polls and write-backs on `jobs` (the engine's own runtime).
+pub fn register(jobs: &Jobs, engine: &Connectors) {
+    let c = engine.config();
+    let lease = Duration::from_secs(c.lease_secs);
+    let poll = Duration::from_millis(c.tick_ms);
+    let backoff = Backoff::Exponential {
+        first: Duration::from_secs(1),
+        max: Duration::from_secs(c.max_backoff_secs),
+    };
+    jobs.register(
+        Kind {
+            name: POLL_KIND,
+            concurrency: c.max_concurrent_polls,
+            // One poll of a connector at a time: there is one job per connector, and its
+            // lease keeps other replicas off it.
+            per_key: 1,
+            // A poll job lives as long as its connector: failures are retried after the
+            // backoff (or `Retry-After`) for good, and shown in `status`.
+            max_attempts: u32::MAX,
+            backoff: backoff.clone(),
+            lease,
+            poll,
+        },
+        poll::Polls::new(engine.clone()),
+    );
+    jobs.register(
+        Kind {
+            name: WRITEBACK_KIND,
+            concurrency: c.max_concurrent_writebacks,
+            per_key: 1,
+            max_attempts: c.writeback_max_attempts,
+            backoff,
+            lease,
+            poll,
+        },
+        writeback::WriteBacks::new(engine.clone()),
+    );
+    // Every change that queues a write-back emits an event: look for the job at once.
+    let (store, handle) = (engine.store().clone(), jobs.clone());
+    jobs.register_loop(
+        "connectors.writeback.wake",
+        poll,
+        move || {
+            let s = store.clone();
+            Box::pin(async move { s.writeback_events_committed().await })
+        },
+        move || {
+            handle.wake(WRITEBACK_KIND);
+            async { Ok(false) }
+        },
+    );
 }
 
 /// At most this many `(connector, field, value)` unmapped values are remembered as logged.
@@ -57,24 +109,24 @@ struct Inner {
     /// One connector per data source and settings version.
     built: Mutex<HashMap<Uuid, (i64, Arc<Connector>)>>,
     logged: Mutex<HashSet<(Uuid, String, String)>>,
-    owner: String,
-    wake: tokio::sync::Notify,
+    jobs: Jobs,
 }
 
 impl Connectors {
+    /// The engine of `jobs`' replica (register its kinds with [`register`]).
     pub fn new(
-        store: Store,
+        jobs: Jobs,
         config: ConnectorsConfig,
         server_secret: &str,
         incidents: Arc<IncidentCache>,
     ) -> Connectors {
         let guard = Guard::new(config.allow_private_targets, config.allow_http);
-        Self::with_guard(store, config, server_secret, incidents, guard)
+        Self::with_guard(jobs, config, server_secret, incidents, guard)
     }
 
     /// The engine with a given SSRF guard (a test's resolver).
     pub fn with_guard(
-        store: Store,
+        jobs: Jobs,
         config: ConnectorsConfig,
         server_secret: &str,
         incidents: Arc<IncidentCache>,
@@ -83,15 +135,14 @@ impl Connectors {
         let mut options = ConnectorOptions::new(guard.for_section("connectors"));
         options.timeout = Duration::from_secs(config.timeout_secs);
         Connectors(Arc::new(Inner {
-            store,
+            store: jobs.store().clone(),
             config,
             options,
             sealer: SealingKey::derive(server_secret, "palisade connector credentials v1"),
             incidents,
             built: Mutex::new(HashMap::new()),
             logged: Mutex::new(HashSet::new()),
-            owner: format!("connectors-{}", Uuid::new_v4()),
-            wake: tokio::sync::Notify::new(),
+            jobs,
         }))
     }
 
@@ -111,18 +162,18 @@ impl Connectors {
         &self.0.incidents
     }
 
-    /// This replica's lease owner name.
+    /// This replica's lease owner name (the job runtime's).
     pub(crate) fn owner(&self) -> &str {
-        &self.0.owner
+        self.0.jobs.owner()
     }
 
-    /// Work became due (a `sync`, a resume, a write-back): the scheduler looks at once.
+    /// Polls became due (a `sync`, a resume, a new connector): the runtime looks at once.
     pub fn wake(&self) {
-        self.0.wake.notify_waiters();
+        self.0.jobs.wake(POLL_KIND);
     }
 
-    pub(crate) async fn woken(&self) {
-        self.0.wake.notified().await
+    pub(crate) fn jobs(&self) -> &Jobs {
+        &self.0.jobs
     }
 
     /// Seals credentials for storage, bound to the workspace and kind.

@@ -1,13 +1,22 @@
-//! The poll job of one connector: page through the source from the stored cursor and commit
-//! each page — its incidents through the ingest path, then the cursor after them — in one
-//! transaction while the lease is held. See docs/connectors.md ("Polling").
+//! The poll job of one connector (kind `connector.poll`, keyed by the connector): page
+//! through the source from the stored cursor and commit each page — its incidents through the
+//! ingest path, then the cursor after them — in one transaction while the job's lease is held;
+//! then the job is due again after the connector's interval (`Release`), or after a backoff
+//! or the source's `Retry-After` (`Retry`). See docs/connectors.md ("Polling").
+
+use std::time::Duration;
 
 use palisade_connectors::{reconcile, Continuation, Cursor, PulledIncident};
 use palisade_domain::incident::{incident_id, normalize, IncidentDoc};
+use palisade_domain::time::to_micros;
 use palisade_domain::{Error, Validator};
-use palisade_store::{ClaimedPoll, IngestIncident, PulledPage};
+use palisade_jobs::{Finished, Handler, Job, Outcome as JobOutcome};
+use palisade_store::{
+    ClaimedPoll, IngestIncident, PollEnd, PollResult, PulledPage, Store, POLL_KIND,
+};
 use palisade_types::datasources::ConnectorType;
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use super::{outcome_of, Connectors, Outcome};
 use crate::service::datasources::ingest_volume;
@@ -136,14 +145,6 @@ pub async fn run(engine: &Connectors, claim: &ClaimedPoll) -> Outcome {
         if continuation.is_none() {
             return Outcome::Done;
         }
-        match system
-            .renew_poll(claim, engine.config().lease_secs as i64)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return Outcome::Lost,
-            Err(e) => return store_failure(engine, e, failures),
-        }
     }
     Outcome::Again
 }
@@ -154,4 +155,157 @@ fn store_failure(engine: &Connectors, e: Error, failures: u32) -> Outcome {
         engine.backoff(failures, None),
         "Palisade could not store the pulled incidents; retrying".into(),
     )
+}
+
+/// Works `connector.poll` jobs.
+pub struct Polls {
+    engine: Connectors,
+}
+
+impl Polls {
+    pub fn new(engine: Connectors) -> Polls {
+        Polls { engine }
+    }
+}
+
+/// What a poll leaves to record on its connector.
+pub struct PollNote {
+    connector: Uuid,
+    started_next: i64,
+    result: PollResult,
+}
+
+impl Handler for Polls {
+    type Note = Option<PollNote>;
+
+    async fn run(&self, job: &Job) -> (JobOutcome, Option<PollNote>) {
+        let Ok(id) = job.payload.parse::<Uuid>() else {
+            let error = format!("unreadable connector id '{}'", job.payload);
+            return (JobOutcome::Fail { error }, None);
+        };
+        let engine = &self.engine;
+        let claim = match engine
+            .store()
+            .system()
+            .poll_claim(job.id, id, engine.owner())
+            .await
+        {
+            Ok(Some(c)) => c,
+            // Deleted: the job ends with it.
+            Ok(None) => return (JobOutcome::Done, None),
+            Err(e) => {
+                tracing::warn!(connector = %id, error = %e, "a poll could not read its connector; retrying");
+                let error = "Palisade could not read the connector; retrying".to_string();
+                return (
+                    JobOutcome::Retry {
+                        after: Some(Duration::from_secs(1)),
+                        error,
+                    },
+                    None,
+                );
+            }
+        };
+        let c = &claim.connector;
+        let note = |result| {
+            Some(PollNote {
+                connector: id,
+                started_next: to_micros(c.next_poll_at),
+                result,
+            })
+        };
+        if c.paused {
+            // Paused after the claim: the end removes the job (unless resumed meanwhile).
+            return (
+                JobOutcome::Release {
+                    after: Duration::ZERO,
+                },
+                note(PollResult::Skipped),
+            );
+        }
+        let failures = c.consecutive_failures as u32 + 1;
+        let outcome = run(engine, &claim).await;
+        let failed = |error: &String, state| {
+            tracing::warn!(connector = %id, state, error = %error, "poll failed");
+            engine.jobs().count_outcome(POLL_KIND, state);
+            PollResult::Failed {
+                state,
+                error: error.clone(),
+            }
+        };
+        match outcome {
+            Outcome::Done => {
+                engine.jobs().count_outcome(POLL_KIND, "Healthy");
+                let after = Duration::from_secs(c.poll_interval_secs.max(0) as u64);
+                (JobOutcome::Release { after }, note(PollResult::Healthy))
+            }
+            // A backfill with more pages: due again at once.
+            Outcome::Again => (
+                JobOutcome::Release {
+                    after: Duration::ZERO,
+                },
+                note(PollResult::Healthy),
+            ),
+            Outcome::RetryAfter(after, error) => {
+                let state = if failures >= engine.config().failing_after {
+                    "Failing"
+                } else {
+                    "Degraded"
+                };
+                let result = failed(&error, state);
+                (
+                    JobOutcome::Retry {
+                        after: Some(after),
+                        error,
+                    },
+                    note(result),
+                )
+            }
+            Outcome::Fail(error) => {
+                let result = failed(&error, "Failing");
+                let after = Duration::from_secs(engine.config().max_backoff_secs);
+                (
+                    JobOutcome::Retry {
+                        after: Some(after),
+                        error,
+                    },
+                    note(result),
+                )
+            }
+            Outcome::Lost => {
+                tracing::info!(connector = %id, "a poll's lease was taken over");
+                (
+                    JobOutcome::Release {
+                        after: Duration::ZERO,
+                    },
+                    None,
+                )
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        store: &Store,
+        owner: &str,
+        batch: &[Finished<Option<PollNote>>],
+    ) -> palisade_domain::Result<()> {
+        let ends: Vec<PollEnd> = batch
+            .iter()
+            .map(|f| match &f.note {
+                Some(n) => PollEnd {
+                    job: f.finish(),
+                    connector: n.connector,
+                    started_next: n.started_next,
+                    result: n.result.clone(),
+                },
+                None => PollEnd {
+                    job: f.finish(),
+                    connector: f.job.payload.parse().unwrap_or_default(),
+                    started_next: 0,
+                    result: PollResult::Skipped,
+                },
+            })
+            .collect();
+        store.system().finish_polls(owner, &ends).await
+    }
 }

@@ -839,3 +839,93 @@ async fn native_ingest_maps_vendor_json_and_is_never_written_back() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(src.sentinel.writes().is_empty());
 }
+
+/// A connector's pulls count toward its data source's hourly volume through the ingest path,
+/// so a source that goes quiet shows as a Silence anomaly of the connector. The history is
+/// the hour the connector itself recorded, repeated over the week before (the test cannot wait
+/// a week): without the pulls' volume there is no baseline and no anomaly.
+#[tokio::test]
+async fn a_connector_whose_source_goes_quiet_raises_a_silence_anomaly() {
+    use chrono::{DateTime, Duration as Hours, Utc};
+    let src = source().await;
+    let app = app().await;
+    let org = app.org("Quiet").await;
+    let ws = app.workspace(&org, "Main").await;
+    for i in 0..40 {
+        src.sentinel.add_simulated(i);
+    }
+    let id = create_sentinel(&app, &org, ws, &src, json!({"pageSize": 15})).await;
+    pulled(&app, &org.admin, ws, &id, 40).await;
+    let volume = || async {
+        let r = app
+            .get(&format!("{}/{id}/volume", base(ws)), Some(&org.admin))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.data().as_array().unwrap().clone()
+    };
+    // The pulls were counted: one hour, 40 events, their bytes.
+    let hours: Vec<Value> = volume()
+        .await
+        .into_iter()
+        .filter(|h| h["events"].as_i64() > Some(0))
+        .collect();
+    assert_eq!(hours.len(), 1, "{hours:?}");
+    let fed = hours[0]["events"].as_i64().unwrap();
+    assert_eq!(fed, 40, "{hours:?}");
+    assert!(hours[0]["bytes"].as_i64().unwrap() > 0, "{hours:?}");
+    let fed_hour: DateTime<Utc> = hours[0]["hourStart"].as_str().unwrap().parse().unwrap();
+
+    // The source goes quiet: further polls re-read the overlap and count nothing.
+    let before = status(&app, &org.admin, ws, &id).await["lastSuccessAt"].clone();
+    until("a quiet poll", || async {
+        sync(&app, &org.admin, ws, &id).await;
+        let s = status(&app, &org.admin, ws, &id).await;
+        (s["lastSuccessAt"] != before).then_some(())
+    })
+    .await;
+    let events: i64 = volume()
+        .await
+        .iter()
+        .map(|h| h["events"].as_i64().unwrap())
+        .sum();
+    assert_eq!(events, fed, "a quiet source adds no volume");
+
+    // The week before: the hour the connector recorded, every hour, until three hours
+    // before it; since then the source has been quiet.
+    let entries: Vec<Value> = (4..=8 * 24)
+        .map(|back| {
+            json!({"hourStart": (fed_hour - Hours::hours(back)).to_rfc3339(), "events": fed,
+                   "bytes": hours[0]["bytes"]})
+        })
+        .collect();
+    let r = app
+        .post(
+            &format!("{}/{id}/volume", base(ws)),
+            Some(&org.admin),
+            &json!({"entries": entries}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v2/datasources/across-workspaces/anomalies",
+            Some(&org.admin),
+            &json!({"workspaceIds": [ws], "timeFilterSelection": {"type": "Custom",
+                "customStartUtc": (fed_hour - Hours::hours(24)).to_rfc3339(),
+                "customEndUtc": fed_hour.to_rfc3339()}}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let found = r.data()["anomalies"].as_array().unwrap().clone();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let a = &found[0];
+    assert_eq!(a["dataConnectorId"], id.as_str());
+    assert_eq!(a["connectorType"], "Sentinel");
+    assert_eq!(a["anomalyType"], "Silence");
+    assert_eq!(a["hours"], 3);
+    assert_eq!(a["observedEvents"], 0);
+    // Expected over the run's three hours: what the connector recorded, each hour.
+    assert_eq!(a["expectedEvents"].as_f64(), Some(3.0 * fed as f64));
+    let start: DateTime<Utc> = a["startTime"].as_str().unwrap().parse().unwrap();
+    assert_eq!(start, fed_hour - Hours::hours(3));
+}

@@ -1,8 +1,14 @@
 //! The connector engine's state (docs/connectors.md): a data source that Palisade polls
 //! (`connectors`, one row per polled data source: canonical settings, sealed credentials,
-//! cursor, health and its poll job), the write-backs of analysts' changes to pulled incidents
-//! (`connector_writebacks`, see [`writebacks`]), and on each pulled incident its connector and
-//! write-back state (`incidents.connector_id`, `incidents.sync`).
+//! cursor, health and when its next poll is due), the write-backs of analysts' changes to
+//! pulled incidents (`connector_writebacks`, see [`writebacks`]), and on each pulled incident
+//! its connector and write-back state (`incidents.connector_id`, `incidents.sync`).
+//!
+//! The work itself runs on the job queue (`crate::jobs`, docs/jobs.md): one [`POLL_KIND`] job
+//! per connector that is not paused (keyed by the connector, re-scheduled after each poll),
+//! and one [`WRITEBACK_KIND`] job per write-back (keyed by the incident). Every change that
+//! touches a connector's poll job first writes the connector's row, so on PostgreSQL such
+//! changes are serialized per connector by its row lock (connector row before job row).
 //!
 //! The store keeps what it is given: settings and the cursor are JSON text the server's
 //! connector code made, the credentials are sealed by the server before they arrive here.
@@ -10,9 +16,9 @@
 mod poll;
 mod writebacks;
 
-pub use poll::{ClaimedPoll, PollFailure, PulledPage};
+pub use poll::{ClaimedPoll, PollEnd, PollResult, PulledPage};
 pub(crate) use writebacks::{changes_of, enqueue};
-pub use writebacks::{ClaimedWriteBack, WriteBackChange, WriteBackFate};
+pub use writebacks::{ClaimedWriteBack, WriteBackChange, WriteBackEnd};
 
 use chrono::{DateTime, Utc};
 use palisade_domain::vocab::IncidentSource;
@@ -22,7 +28,57 @@ use uuid::Uuid;
 
 use crate::datasources::ConnectorFields;
 use crate::db::{now_micros, sql, Tx};
+use crate::jobs::{enqueue_in, JobSpec};
 use crate::{Tenant, WorkspaceId};
+
+/// The job kind of connector polls: one job per connector that is not paused, keyed by the
+/// connector's id (its payload too), re-scheduled after each poll.
+pub const POLL_KIND: &str = "connector.poll";
+/// The job kind of write-backs: one job per write-back, keyed by the incident, the
+/// write-back's id as payload.
+pub const WRITEBACK_KIND: &str = "connector.writeback";
+
+/// Makes the connector's poll job due at `at` (sooner only; a leased job keeps its lease),
+/// queueing one when it has none. Call it after writing the connector's row in `tx`.
+pub(crate) async fn schedule_poll(tx: &mut Tx, org: Uuid, id: Uuid, at: i64) -> Result<()> {
+    let key = id.to_string();
+    sql(
+        "UPDATE jobs SET run_at = $3 WHERE kind = $1 AND job_key = $2 AND state = 'queued' \
+         AND lease_owner IS NULL AND run_at > $3",
+        (POLL_KIND, key.as_str(), at),
+    )
+    .execute(&mut **tx)
+    .await?;
+    let queued: Option<(String,)> = sql(
+        "SELECT id FROM jobs WHERE kind = $1 AND job_key = $2 AND state = 'queued' LIMIT 1",
+        (POLL_KIND, key.as_str()),
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if queued.is_none() {
+        let spec = JobSpec {
+            kind: POLL_KIND.into(),
+            key: key.clone(),
+            org: Some(org),
+            payload: key,
+            run_at: at,
+        };
+        enqueue_in(tx, &[spec], crate::db::MAX_PARAMS).await?;
+    }
+    Ok(())
+}
+
+/// Removes the connector's poll job unless a replica holds it now (its end removes it then).
+pub(crate) async fn unschedule_poll(tx: &mut Tx, id: Uuid, now: i64) -> Result<()> {
+    sql(
+        "DELETE FROM jobs WHERE kind = $1 AND job_key = $2 AND state = 'queued' \
+         AND (lease_until IS NULL OR lease_until < $3)",
+        (POLL_KIND, id.to_string(), now),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 /// An incident's write-back state: `Pending`, `Synced` or `Failed`, the last error, and when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +285,7 @@ impl Tenant<'_> {
         .params((setup.start_from, setup.poll_interval_secs, t))
         .execute(&mut *tx)
         .await?;
+        schedule_poll(&mut tx, self.org.uuid(), id, t).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -244,6 +301,7 @@ impl Tenant<'_> {
         setup: &ConnectorSetup,
     ) -> Result<bool> {
         let w = self.own(ws)?;
+        let t = now_micros();
         let mut tx = self.store.begin_write().await?;
         let n = sql(
             "UPDATE connectors SET settings = $4, credentials = COALESCE($5, credentials), \
@@ -258,42 +316,74 @@ impl Tenant<'_> {
             setup.start_from,
             setup.poll_interval_secs,
             setup.reset_cursor as i64,
-            now_micros(),
+            t,
         ))
         .execute(&mut *tx)
         .await?;
+        if n > 0 && !self.connector_paused_in(&mut tx, id).await? {
+            schedule_poll(&mut tx, self.org.uuid(), id, t).await?;
+        }
         tx.commit().await?;
         Ok(n > 0)
     }
 
-    /// Pauses or resumes polling; resuming (and [`Tenant::request_poll`]) makes a poll due
-    /// now. `false` when there is no such polled connector.
+    /// Pauses or resumes polling: a paused connector has no poll job; resuming (and
+    /// [`Tenant::request_poll`]) makes a poll due now. `false` when there is no such polled
+    /// connector.
     pub async fn set_connector_paused(
         &self,
         ws: &WorkspaceId,
         id: Uuid,
         paused: bool,
     ) -> Result<bool> {
+        let t = now_micros();
+        let mut tx = self.store.begin_write().await?;
         let n = sql(
             "UPDATE connectors SET paused = $4, next_poll_at = $5, modified_at = $5 \
              WHERE organization_id = $1 AND workspace_id = $2 AND datasource_id = $3",
-            (self.org, self.own(ws)?, id, paused, now_micros()),
+            (self.org, self.own(ws)?, id, paused, t),
         )
-        .execute(self.store.writer())
+        .execute(&mut *tx)
         .await?;
+        if n > 0 {
+            if paused {
+                unschedule_poll(&mut tx, id, t).await?;
+            } else {
+                schedule_poll(&mut tx, self.org.uuid(), id, t).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(n > 0)
     }
 
-    /// Makes a poll due now (`sync`). `false` when there is no such polled connector.
+    /// Makes a poll due now (`sync`): the poll job's due time is moved to now, or, while a
+    /// replica works it, the request is kept in `next_poll_at` for that poll's end. `false`
+    /// when there is no such polled connector.
     pub async fn request_poll(&self, ws: &WorkspaceId, id: Uuid) -> Result<bool> {
+        let t = now_micros();
+        let mut tx = self.store.begin_write().await?;
         let n = sql(
             "UPDATE connectors SET next_poll_at = $4 \
              WHERE organization_id = $1 AND workspace_id = $2 AND datasource_id = $3",
-            (self.org, self.own(ws)?, id, now_micros()),
+            (self.org, self.own(ws)?, id, t),
         )
-        .execute(self.store.writer())
+        .execute(&mut *tx)
         .await?;
+        if n > 0 && !self.connector_paused_in(&mut tx, id).await? {
+            schedule_poll(&mut tx, self.org.uuid(), id, t).await?;
+        }
+        tx.commit().await?;
         Ok(n > 0)
+    }
+
+    async fn connector_paused_in(&self, tx: &mut Tx, id: Uuid) -> Result<bool> {
+        let row: Option<(i64,)> = sql(
+            "SELECT paused FROM connectors WHERE organization_id = $1 AND datasource_id = $2",
+            (self.org, id),
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row.is_some_and(|(p,)| p != 0))
     }
 }
 

@@ -1,25 +1,28 @@
-//! The poll job of each connector: due at `next_poll_at`, claimed with a lease by one replica
-//! at a time (a crashed replica's claim is taken over once its lease runs out), each page
-//! committed together with the cursor that follows it — only while the lease is still held.
+//! The poll job of each connector (kind [`super::POLL_KIND`], keyed by the connector): its
+//! claim as the handler sees it, each page committed together with the cursor that follows
+//! it — only while the job's lease is still held — and the end of a poll, recorded with the
+//! job's end in one transaction (health, and when the next poll is due).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
 use palisade_domain::incident::IncidentDoc;
 use palisade_domain::{Error, Result};
 use uuid::Uuid;
 
-use super::{ConnectorEngineRow, ENGINE_COLS};
+use super::{ConnectorEngineRow, ENGINE_COLS, POLL_KIND};
 use crate::datasources::IngestVolume;
-use crate::db::{now_micros, push_placeholders, sql, Backend};
+use crate::db::{now_micros, push_placeholders, sql, Backend, Tx};
 use crate::incidents::{prepare, Applied, IngestIncident};
+use crate::jobs::{finish_in, JobEnd, JobFinish};
 use crate::{OrgId, System, WorkspaceId};
 
-/// A poll claimed by this replica.
+/// A poll job claimed by a replica, with its connector as it was read at the start.
 #[derive(Debug, Clone)]
 pub struct ClaimedPoll {
     pub connector: ConnectorEngineRow,
     pub workspace: WorkspaceId,
+    /// The poll job and the replica that leases it.
+    pub job: Uuid,
     pub lease_owner: String,
 }
 
@@ -34,12 +37,28 @@ pub struct PulledPage {
     pub pulled: i64,
 }
 
-/// A failed poll: the state it leaves (`Degraded` or `Failing`), why, and when to try again.
+/// What a worked poll leaves on its connector.
 #[derive(Debug, Clone)]
-pub struct PollFailure {
-    pub state: &'static str,
-    pub error: String,
-    pub retry_at: DateTime<Utc>,
+pub enum PollResult {
+    /// Polled: `Healthy`; the next poll is due at the job's end (or sooner when a `sync`
+    /// asked for one meanwhile).
+    Healthy,
+    /// Failed: the state it leaves (`Degraded` or `Failing`) and why; the next poll is due at
+    /// the job's end (its retry).
+    Failed { state: &'static str, error: String },
+    /// Not polled (the connector is paused or gone): nothing recorded on the connector.
+    Skipped,
+}
+
+/// One worked poll job's end.
+#[derive(Debug, Clone)]
+pub struct PollEnd {
+    pub job: JobFinish,
+    pub connector: Uuid,
+    /// The connector's `next_poll_at` when the poll started (microseconds): a later one was
+    /// asked for during the poll.
+    pub started_next: i64,
+    pub result: PollResult,
 }
 
 #[derive(sqlx::FromRow)]
@@ -58,7 +77,35 @@ struct StoredDoc {
 }
 
 impl System<'_> {
-    /// Claims up to `limit` due polls of connectors that are not paused for `lease_secs`.
+    /// The claim of poll job `job` of `connector`, leased to `owner`; `None` when the
+    /// connector is gone.
+    pub async fn poll_claim(
+        &self,
+        job: Uuid,
+        connector: Uuid,
+        owner: &str,
+    ) -> Result<Option<ClaimedPoll>> {
+        let row: Option<ClaimRow> = sql(
+            &format!(
+                "SELECT c.organization_id, {ENGINE_COLS} FROM connectors c WHERE c.datasource_id = $1"
+            ),
+            (connector,),
+        )
+        .fetch_optional(self.store.read())
+        .await?;
+        Ok(row.map(|r| {
+            let org = OrgId::verified(r.organization_id);
+            ClaimedPoll {
+                workspace: WorkspaceId::verified(org, r.row.workspace_id),
+                connector: r.row,
+                job,
+                lease_owner: owner.to_string(),
+            }
+        }))
+    }
+
+    /// Claims up to `limit` due poll jobs for `lease_secs` as `owner`, outside the job
+    /// runtime (inspection and tests: a replica that claims and then dies).
     pub async fn claim_polls(
         &self,
         owner: &str,
@@ -66,49 +113,26 @@ impl System<'_> {
         limit: i64,
     ) -> Result<Vec<ClaimedPoll>> {
         let now = now_micros();
-        let lock = match self.store.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let text = format!(
-            "UPDATE connectors SET lease_owner = $1, lease_until = $2 WHERE datasource_id IN (\
-               SELECT datasource_id FROM connectors WHERE paused = 0 AND next_poll_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_poll_at LIMIT $4{lock}) \
-             AND (lease_until IS NULL OR lease_until < $3) \
-             RETURNING organization_id, {}",
-            ENGINE_COLS.replace("c.", "")
-        );
-        let mut tx = self.store.begin_write().await?;
-        let rows: Vec<ClaimRow> = sql(&text, (owner, now + lease_secs * 1_000_000, now, limit))
-            .fetch_all(&mut *tx)
+        let jobs = self
+            .lease_jobs(
+                POLL_KIND,
+                owner,
+                now,
+                now + lease_secs * 1_000_000,
+                limit,
+                &[],
+            )
             .await?;
-        tx.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let org = OrgId::verified(r.organization_id);
-                ClaimedPoll {
-                    workspace: WorkspaceId::verified(org, r.row.workspace_id),
-                    connector: r.row,
-                    lease_owner: owner.to_string(),
-                }
-            })
-            .collect())
-    }
-
-    /// Keeps a claim for another `lease_secs`; `false` when it was lost (taken over).
-    pub async fn renew_poll(&self, claim: &ClaimedPoll, lease_secs: i64) -> Result<bool> {
-        let n = sql(
-            "UPDATE connectors SET lease_until = $3 WHERE datasource_id = $1 AND lease_owner = $2",
-            (
-                claim.connector.datasource_id,
-                claim.lease_owner.as_str(),
-                now_micros() + lease_secs * 1_000_000,
-            ),
-        )
-        .execute(self.store.writer())
-        .await?;
-        Ok(n > 0)
+        let mut out = Vec::with_capacity(jobs.len());
+        for j in jobs {
+            let Ok(connector) = j.payload.parse::<Uuid>() else {
+                continue;
+            };
+            if let Some(c) = self.poll_claim(j.id, connector, owner).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     /// The stored documents of a poll's incidents among `ids`, and the kinds of write-back
@@ -153,7 +177,9 @@ impl System<'_> {
 
     /// Commits one page: the incidents through the ingest path (events, gamebook triggers,
     /// volume) marked as this connector's, and the cursor after them, in one transaction —
-    /// only while this replica still holds the claim (`Conflict` otherwise, nothing written).
+    /// only while the claim's replica still holds the poll job's lease (`Conflict`
+    /// otherwise, nothing written). On PostgreSQL the job's row stays locked until the commit,
+    /// so no other replica can claim it in between.
     pub async fn commit_pulled_page(
         &self,
         claim: &ClaimedPoll,
@@ -162,19 +188,26 @@ impl System<'_> {
         let c = &claim.connector;
         let prepared = prepare(&page.items)?;
         let mut tx = self.store.begin_write().await?;
-        let held = sql(
-            "UPDATE connectors SET cursor = $3, pulled_total = pulled_total + $4 \
-             WHERE datasource_id = $1 AND lease_owner = $2",
-            (
-                c.datasource_id,
-                claim.lease_owner.as_str(),
-                page.cursor.as_str(),
-                page.pulled,
-            ),
+        sql(
+            "UPDATE connectors SET cursor = $2, pulled_total = pulled_total + $3 \
+             WHERE datasource_id = $1",
+            (c.datasource_id, page.cursor.as_str(), page.pulled),
         )
         .execute(&mut *tx)
         .await?;
-        if held == 0 {
+        let lock = match self.store.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let held: Option<(String,)> = sql(
+            &format!(
+                "SELECT id FROM jobs WHERE id = $1 AND lease_owner = $2 AND state = 'queued'{lock}"
+            ),
+            (claim.job, claim.lease_owner.as_str()),
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
             return Err(Error::Conflict(
                 "the poll's claim was taken over; the page was not committed".into(),
             ));
@@ -203,44 +236,92 @@ impl System<'_> {
         Ok(applied)
     }
 
-    /// Ends a claimed poll: healthy (`Ok`, next poll at `next`) or failed, and releases the
-    /// claim. Nothing happens when the claim was lost.
-    pub async fn finish_poll(
-        &self,
-        claim: &ClaimedPoll,
-        outcome: std::result::Result<DateTime<Utc>, PollFailure>,
-    ) -> Result<()> {
+    /// Records worked poll jobs: their ends (only the leases `owner` still holds) and, in
+    /// the same transaction, each one's connector: its health, and the job due again when the
+    /// connector's `next_poll_at` says (a `sync` asked for during the poll stays due). The job
+    /// of a connector that is paused or gone is removed instead.
+    pub async fn finish_polls(&self, owner: &str, batch: &[PollEnd]) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let now = now_micros();
-        let key = (
-            claim.connector.datasource_id,
-            claim.lease_owner.as_str(),
-            now,
-        );
-        match outcome {
-            Ok(next) => sql(
-                // A `sync` asked for during the poll (next_poll_at moved past the claimed one)
-                // stays due.
-                "UPDATE connectors SET state = 'Healthy', last_poll_at = $3, last_success_at = $3, \
-                 last_error = NULL, consecutive_failures = 0, next_poll_at = CASE WHEN next_poll_at > $5 \
-                 AND next_poll_at < $4 THEN next_poll_at ELSE $4 END, lease_owner = NULL, lease_until = NULL \
-                 WHERE datasource_id = $1 AND lease_owner = $2",
-                key,
-            )
-            .params((next, claim.connector.next_poll_at))
-            .execute(self.store.writer())
-            .await?,
-            Err(f) => sql(
-                "UPDATE connectors SET state = $4, last_poll_at = $3, last_error = $5, \
-                 consecutive_failures = consecutive_failures + 1, next_poll_at = $6, \
-                 lease_owner = NULL, lease_until = NULL WHERE datasource_id = $1 AND lease_owner = $2",
-                key,
-            )
-            .params((f.state, f.error.as_str(), f.retry_at))
-            .execute(self.store.writer())
-            .await?,
-        };
-        Ok(())
+        let mut tx = self.store.begin_queue_write().await?;
+        if self.store.backend() == Backend::Postgres {
+            // Connector rows before job rows, as every other change of a poll job.
+            let mut ids: Vec<String> = batch.iter().map(|e| e.connector.to_string()).collect();
+            ids.sort();
+            ids.dedup();
+            let mut text =
+                String::from("SELECT datasource_id FROM connectors WHERE datasource_id IN (");
+            push_placeholders(&mut text, 1, ids.len());
+            text.push_str(") ORDER BY datasource_id FOR UPDATE");
+            let mut q = sql(&text, ());
+            for id in &ids {
+                q = q.bind(id.as_str());
+            }
+            q.fetch_all::<(String,), _>(&mut *tx).await?;
+        }
+        let ends: Vec<JobFinish> = batch.iter().map(|e| e.job.clone()).collect();
+        let owned = finish_in(&mut tx, owner, &ends, self.store.params()).await?;
+        for e in batch.iter().filter(|e| owned.contains(&e.job.id)) {
+            let at = match &e.job.end {
+                JobEnd::Release { at } | JobEnd::Retry { at, .. } => *at,
+                JobEnd::Done | JobEnd::Dead { .. } => continue,
+            };
+            match record_poll(&mut tx, e, at, now).await? {
+                Some((next, false)) => sql(
+                    "UPDATE jobs SET run_at = $2 WHERE id = $1 AND state = 'queued' \
+                     AND lease_owner IS NULL",
+                    (e.job.id, next),
+                ),
+                _ => sql(
+                    "DELETE FROM jobs WHERE id = $1 AND state = 'queued' AND lease_owner IS NULL",
+                    (e.job.id,),
+                ),
+            }
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
     }
+}
+
+/// Writes a poll's end on its connector; returns when the next poll is due and whether the
+/// connector is paused (`None`: the connector is gone).
+async fn record_poll(tx: &mut Tx, e: &PollEnd, at: i64, now: i64) -> Result<Option<(i64, bool)>> {
+    let row: Option<(i64, i64)> = match &e.result {
+        PollResult::Healthy => {
+            sql(
+                "UPDATE connectors SET state = 'Healthy', last_poll_at = $2, last_success_at = $2, \
+                 last_error = NULL, consecutive_failures = 0, next_poll_at = CASE WHEN next_poll_at > $4 \
+                 AND next_poll_at < $3 THEN next_poll_at ELSE $3 END \
+                 WHERE datasource_id = $1 RETURNING next_poll_at, paused",
+                (e.connector, now, at, e.started_next),
+            )
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        PollResult::Failed { state, error } => {
+            sql(
+                "UPDATE connectors SET state = $3, last_poll_at = $2, last_error = $4, \
+                 consecutive_failures = consecutive_failures + 1, next_poll_at = $5 \
+                 WHERE datasource_id = $1 RETURNING next_poll_at, paused",
+                (e.connector, now, *state, error.as_str(), at),
+            )
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+        PollResult::Skipped => {
+            sql(
+                "SELECT CASE WHEN next_poll_at > $2 THEN next_poll_at ELSE $2 END, paused \
+                 FROM connectors WHERE datasource_id = $1",
+                (e.connector, at),
+            )
+            .fetch_optional(&mut **tx)
+            .await?
+        }
+    };
+    Ok(row.map(|(next, paused)| (next, paused != 0)))
 }
 
 impl System<'_> {

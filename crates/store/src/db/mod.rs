@@ -39,6 +39,8 @@ pub struct Store {
     url: std::sync::Arc<str>,
     /// The same signal for the gamebook trigger (a `Notify` wakes one waiter).
     gamebook_events: std::sync::Arc<tokio::sync::Notify>,
+    /// The same signal for connector write-backs (a change that queues one emits an event).
+    writeback_events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -105,6 +107,7 @@ impl Store {
             events: Default::default(),
             url: url.into(),
             gamebook_events: Default::default(),
+            writeback_events: Default::default(),
         })
     }
 
@@ -204,6 +207,14 @@ impl Store {
     pub(crate) fn events_written(&self) {
         self.events.notify_one();
         self.gamebook_events.notify_one();
+        self.writeback_events.notify_one();
+    }
+
+    /// Resolves after this process commits new outbox events: every change that queues a
+    /// connector write-back writes one (`incident.updated`), so the write-back jobs are looked
+    /// for at once.
+    pub async fn writeback_events_committed(&self) {
+        self.writeback_events.notified().await
     }
 
     /// Resolves after this process commits new outbox events (the gamebook trigger waits on
