@@ -477,7 +477,7 @@ async fn create_backfill_and_follow(kind: Kind) {
         )),
         _ => None,
     };
-    // (A `sync` while a poll runs can be absorbed by it: wait for the outcome, not one poll.)
+    // (The poll that ends next may have started before the changes: wait for the outcome.)
     until("the new incidents and the change", || async {
         sync(&app, &org.admin, ws, &id).await;
         let events = app.events(&org).await;
