@@ -24,13 +24,13 @@ use serde_json::value::RawValue;
 pub const MAX_BATCH: usize = 1000;
 
 /// The batch body as received: items stay unparsed JSON until each is validated on its own
-/// (the documented shape is `IngestBatchRequest`).
-#[derive(Debug, Default, serde::Deserialize)]
+/// (the documented shape is `IngestBatchRequest`; `Deserialize` is in `incident_native`).
+#[derive(Debug, Default)]
 pub struct RawBatch {
     pub incidents: Option<Vec<Box<RawValue>>>,
-    /// `?format=native` also takes the vendor's own list answer (`{value: [...]}`).
-    #[serde(default)]
-    pub value: Option<Vec<Box<RawValue>>>,
+    /// `?format=native` also takes the vendor's own list answer: `(key, items)` of its list
+    /// (`value`, `resources`, `data`, `results`; `""` for a bare array).
+    pub native: Option<(&'static str, Vec<Box<RawValue>>)>,
 }
 const BY_ENTITY_LIMIT: i64 = 100;
 

@@ -3,14 +3,14 @@
 //! (paging, overlap, de-duplication, events, volume), failure states, the lease, write-back
 //! of analysts' changes without echo, and native ingest.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::connectors_common::*;
 use palisade_test_utils::fakes::{
     Call, FakeEntra, FakeGraph, FakeSentinel, Fault, GraphSeed, LogCapture, SentinelSeed,
     SentinelWorkspace,
 };
-use palisade_test_utils::{Cred, Resp, TestApp, TestOrg};
+use palisade_test_utils::{TestApp, TestOrg};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -60,53 +60,6 @@ fn credentials() -> Value {
     json!({"clientSecret": SECRET})
 }
 
-/// The app with loopback connector targets allowed and a quick scheduler. The incident read
-/// cache is off: a read that races a background write can put the older row back into it
-/// (`service/cache.rs`; noticed, not this change's), and these tests read while jobs write.
-async fn app() -> TestApp {
-    TestApp::spawn_with(quick).await
-}
-
-fn quick(c: &mut palisade_server::Config) {
-    c.connectors.allow_private_targets = true;
-    c.connectors.allow_http = true;
-    c.connectors.tick_ms = 50;
-    c.connectors.timeout_secs = 5;
-    c.connectors.lease_secs = 10;
-    c.incidents.cache_ttl_ms = Some(0);
-}
-
-fn base(ws: Uuid) -> String {
-    format!("/api/v2/workspaces/{ws}/datasources")
-}
-
-/// Waits until `f` returns `Some`, up to 15 s.
-async fn until<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn status(app: &TestApp, cred: &Cred, ws: Uuid, id: &str) -> Value {
-    let r = app
-        .get(&format!("{}/{id}/status", base(ws)), Some(cred))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.data().clone()
-}
-
 async fn create_sentinel(
     app: &TestApp,
     org: &TestOrg,
@@ -125,35 +78,6 @@ async fn create_sentinel(
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.data()["dataConnectorId"].as_str().unwrap().to_string()
-}
-
-async fn sync(app: &TestApp, cred: &Cred, ws: Uuid, id: &str) {
-    let r = app
-        .post(&format!("{}/{id}/sync", base(ws)), Some(cred), &json!({}))
-        .await;
-    assert_eq!(r.status, 202, "{}", r.text);
-}
-
-/// Syncs and waits until the connector has pulled `total` items in all.
-async fn pulled(app: &TestApp, cred: &Cred, ws: Uuid, id: &str, total: i64) -> Value {
-    sync(app, cred, ws, id).await;
-    until("the poll", || async {
-        let s = status(app, cred, ws, id).await;
-        (s["pulledTotal"].as_i64() >= Some(total) && s["lastSuccessAt"].is_string()).then_some(s)
-    })
-    .await
-}
-
-async fn incident(app: &TestApp, cred: &Cred, ws: Uuid, source: &str, id: &str) -> Resp {
-    app.get(
-        &format!("/api/v2/workspaces/{ws}/incidents/{source}/{id}"),
-        Some(cred),
-    )
-    .await
-}
-
-fn count_events(events: &[palisade_store::StoredEvent], kind: &str) -> usize {
-    events.iter().filter(|e| e.event_type == kind).count()
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 
 mod azure;
 mod connectors;
+mod connectors_common;
+mod connectors_sources;
 mod credentials;
 mod datasources;
 mod errors;

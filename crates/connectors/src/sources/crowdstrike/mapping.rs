@@ -219,7 +219,9 @@ pub fn incident(a: &Value) -> Result<PulledIncident, FieldErrors> {
         severity: Some(sev.as_str().into()),
         product_name: product.clone(),
         vendor_name: Some("CrowdStrike".into()),
-        status: text(a, "status").map(str::to_string),
+        // The alert is the incident: its status is the incident's (a copy here would change
+        // with every status written back, an echo).
+        status: None,
         created_at: created.map(instant),
         entity_ids: Some(es.ids()),
     };
@@ -257,7 +259,8 @@ pub fn incident(a: &Value) -> Result<PulledIncident, FieldErrors> {
         created_at: created.map(instant),
         updated_at: version.map(instant),
         first_activity_at: first.map(instant),
-        last_activity_at: version.map(instant),
+        // `updated_timestamp` moves with every analyst update (ours too): not activity.
+        last_activity_at: first.map(instant),
         provider_url: text(a, "falcon_host_link").map(str::to_string),
         entities: es.into_option(),
         alerts: Some(vec![alert]),

@@ -190,9 +190,8 @@ pub fn incident(o: &Value, l: &Lookups) -> Result<PulledIncident, FieldErrors> {
             .as_i64()
             .and_then(|r| l.closing_reasons.get(&r));
         let reason = reason.map(String::as_str).or(text(o, "closing_reason"));
-        if let Some(r) = reason {
-            ctx.source.insert("closingReason".into(), Value::from(r));
-        }
+        // The reason is read into the classification; its text (and `closing_user`) is not
+        // kept in `properties.source`: a close written back would come back as a change.
         reason.map_or(C::Undetermined, classification_of_reason)
     });
     let start = millis(o, "start_time");
@@ -233,7 +232,6 @@ pub fn incident(o: &Value, l: &Lookups) -> Result<PulledIncident, FieldErrors> {
         ("domainId", "domain_id"),
         ("eventCount", "event_count"),
         ("rules", "rules"),
-        ("closingUser", "closing_user"),
     ] {
         if let Some(v) = o.get(key).filter(|v| !v.is_null()) {
             ctx.source.insert(k.into(), v.clone());
@@ -256,7 +254,8 @@ pub fn incident(o: &Value, l: &Lookups) -> Result<PulledIncident, FieldErrors> {
         severity: Some(sev.as_str().into()),
         product_name: Some(PRODUCT.into()),
         vendor_name: Some("IBM".into()),
-        status: Some(raw_status.to_string()),
+        // The offense's status is the incident's (a copy here would echo a close).
+        status: None,
         created_at: start.map(instant),
         entity_ids: Some(es.ids()),
     };

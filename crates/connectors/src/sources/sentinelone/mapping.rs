@@ -206,7 +206,6 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
         ("classification", info.get("classification")),
         ("confidenceLevel", info.get("confidenceLevel")),
         ("mitigationStatus", info.get("mitigationStatus")),
-        ("analystVerdict", info.get("analystVerdict")),
         ("storyline", info.get("storyline")),
         ("siteName", agent.get("siteName")),
         ("accountName", agent.get("accountName")),
@@ -234,7 +233,8 @@ pub fn incident(item: &Value) -> Result<PulledIncident, FieldErrors> {
         created_at: created.map(instant),
         updated_at: version.map(instant),
         first_activity_at: identified.or(created).map(instant),
-        last_activity_at: version.map(instant),
+        // `updatedAt` moves with every analyst update (ours too): not activity.
+        last_activity_at: identified.or(created).map(instant),
         entities: es.into_option(),
         alerts: Some(vec![alert]),
         ..IncidentInput::default()
