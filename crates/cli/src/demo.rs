@@ -113,12 +113,13 @@ pub async fn run(config: Config, options: Options) -> anyhow::Result<()> {
         .await
         .map_err(err)?
         .and_then(|v| serde_json::from_str(&v).ok());
-    // The simulated Microsoft tenant runs as long as the server does.
+    // The simulated sources run as long as the server does.
     let _simulation = match seeded {
         Some(s) if !s.workspaces.is_empty() => {
             let ws = s.workspaces[0];
             let sim = connectors::start(&application, s.organization_id, ws).await?;
-            say!("# Connectors: a simulated Sentinel workspace ({}) and Defender XDR tenant ({}) on loopback produce an incident every 8 s; the workspace's MicrosoftSentinel and MicrosoftDefenderXdr connectors poll them every 10 s: GET {base}/workspaces/{ws}/datasources (and …/{{dataConnectorId}}/status). Close a Sentinel incident in Palisade (PUT {base}/workspaces/{ws}/incidents/Sentinel/{{id}}/status) and its detail shows sync.state Synced once the simulated Sentinel took it.", sim.sentinel.base(), sim.graph.base());
+            let m = &sim.microsoft;
+            say!("# Connectors: simulated sources on loopback — Sentinel ({}), Defender XDR ({}), CrowdStrike Falcon ({}), IBM QRadar ({}), Splunk ES ({}), SentinelOne ({}) — each produce an incident every 8 s; the workspace's six connectors poll them every 10 s: GET {base}/workspaces/{ws}/datasources (and …/{{dataConnectorId}}/status). Close a pulled incident in Palisade (PUT {base}/workspaces/{ws}/incidents/{{source}}/{{id}}/status) and its detail shows sync.state Synced once the simulated source took it.", m.sentinel.base(), m.graph.base(), sim.crowdstrike.base(), sim.qradar.base(), sim.splunk.base(), sim.sentinelone.base());
             Some(sim)
         }
         _ => None,

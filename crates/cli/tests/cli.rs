@@ -259,7 +259,100 @@ async fn demo_prints_a_working_credential() {
         !logs["data"]["items"].as_array().unwrap().is_empty(),
         "{logs}"
     );
+
+    // A simulated source of each of the six kinds feeds the first workspace's connectors, and
+    // an analyst's close reaches each of them.
+    let line = wait_line(&mut stdout, |l| l.starts_with("# Connectors"));
+    for name in [
+        "Sentinel",
+        "Defender XDR",
+        "CrowdStrike Falcon",
+        "IBM QRadar",
+        "Splunk ES",
+        "SentinelOne",
+    ] {
+        assert!(
+            line.contains(&format!("{name} (http://127.0.0.1:")),
+            "{name}: {line}"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut arrived = Vec::new();
+    for source in palisade_test_utils::SOURCES {
+        let id = loop {
+            let (_, page) = send(
+                reqwest::Method::POST,
+                &format!("{base}/incidents/across-workspaces"),
+                &cred,
+                serde_json::json!({"isFirstCall": true, "sources": [source], "workspaceIds": [ws]}),
+            )
+            .await;
+            let newest = page["data"]["incidents"][0]["id"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let url = format!("{base}/workspaces/{ws}/incidents/{source}/{newest}");
+            let (_, detail) = get(&url, &cred).await;
+            // Pulled incidents keep the source's own fields; the seeded ones have none.
+            if detail["data"]["incident"]["properties"]["source"].is_object() {
+                break newest;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing pulled from {source}: {page}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let (status, closed) = send(
+            reqwest::Method::PUT,
+            &format!("{base}/workspaces/{ws}/incidents/{source}/{id}/status"),
+            &cred,
+            serde_json::json!({"status": "Closed", "classification": "TruePositive",
+                               "classificationReason": "SuspiciousActivity"}),
+        )
+        .await;
+        assert!(status < 300, "{source}: {closed}");
+        arrived.push((source, id));
+    }
+    for (source, id) in &arrived {
+        let url = format!("{base}/workspaces/{ws}/incidents/{source}/{id}");
+        loop {
+            let (_, detail) = get(&url, &cred).await;
+            if detail["data"]["sync"]["state"] == "Synced" {
+                assert_eq!(detail["data"]["incident"]["status"], "Closed");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the close did not reach {source}: {detail}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let (_, sources) = get(&format!("{base}/workspaces/{ws}/datasources"), &cred).await;
+    let polled: Vec<&Value> = sources["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"].is_object())
+        .collect();
+    assert_eq!(polled.len(), 6, "{sources}");
+    for d in polled {
+        assert!(d["status"]["pulledTotal"].as_i64() > Some(0), "{d}");
+    }
     assert!(terminate(child).success());
+}
+
+async fn send(method: reqwest::Method, url: &str, cred: &Cred, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .request(method, url)
+        .header("authorization", cred.header())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// Returns once the server at `addr` answers `/healthz` (so it is serving, and handles SIGTERM).

@@ -1,30 +1,31 @@
-//! The demo's connectors: a simulated Microsoft tenant on loopback (Entra ID, a Sentinel
-//! workspace and a Defender XDR tenant producing an incident every few seconds and accepting
-//! write-backs), and one polled Sentinel and one Defender XDR connector in the demo's first
-//! workspace reading it (docs/connectors.md).
+//! The demo's connectors: a simulated source of each of the six kinds on loopback (Entra ID
+//! with a Sentinel workspace and a Defender XDR tenant, CrowdStrike Falcon, IBM QRadar, Splunk
+//! Enterprise Security and SentinelOne), each producing an incident every few seconds and
+//! accepting write-backs, and one polled connector of each kind in the demo's first workspace
+//! reading them (docs/connectors.md).
 
 use std::time::Duration;
 
 use palisade_connectors::{ConnectorConfig, ConnectorKind};
-use palisade_fakes::MicrosoftSimulation;
+use palisade_fakes::SourcesSimulation;
 use palisade_server::service::datasources::ingest_connector;
 use palisade_server::Application;
 use palisade_store::ConnectorSetup;
 use rand::RngCore;
 use uuid::Uuid;
 
-/// Starts the simulation and points the workspace's two Microsoft connectors at it (the
-/// simulation's ports change with every run, so the settings are written on every run).
+/// Starts the simulation and points the workspace's six connectors at it (the simulation's
+/// ports change with every run, so the settings are written on every run).
 pub async fn start(
     application: &Application,
     organization: Uuid,
     workspace: Uuid,
-) -> anyhow::Result<MicrosoftSimulation> {
+) -> anyhow::Result<SourcesSimulation> {
     let err = |e: palisade_domain::Error| anyhow::anyhow!("{e}");
     let mut secret = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut secret);
     let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let sim = MicrosoftSimulation::start(&secret, 5, Duration::from_secs(8)).await;
+    let sim = SourcesSimulation::start(&secret, 5, Duration::from_secs(8)).await;
     let state = application.state();
     let store = state.store();
     let org = store
@@ -43,12 +44,11 @@ pub async fn start(
         .id;
     let engines = tenant.connector_engines(&ws).await.map_err(err)?;
     let plain = tenant.list_connectors(&ws).await.map_err(err)?;
-    for (kind, settings) in [
-        (ConnectorKind::MicrosoftSentinel, sim.sentinel_settings()),
-        (ConnectorKind::MicrosoftDefenderXdr, sim.defender_settings()),
-    ] {
+    for (kind, settings, credentials) in sim.connectors() {
+        let kind = ConnectorKind::parse(kind)
+            .ok_or_else(|| anyhow::anyhow!("the simulation names an unknown kind {kind}"))?;
         let config =
-            ConnectorConfig::parse(kind, Some(&settings), Some(&sim.credentials())).map_err(err)?;
+            ConnectorConfig::parse(kind, Some(&settings), Some(&credentials)).map_err(err)?;
         let setup = ConnectorSetup {
             kind: kind.as_str().into(),
             source: kind.source(),
