@@ -98,6 +98,8 @@ impl IncidentService {
         if let Some(entry) = self.cache.get(key) {
             return Ok(entry);
         }
+        // Before the read: a write that invalidates meanwhile keeps what it read uncached.
+        let ticket = self.cache.ticket();
         let org = key.workspace.org();
         let row = self
             .store
@@ -106,7 +108,7 @@ impl IncidentService {
             .await?
             .ok_or_else(|| Error::not_found_target("Incident", &key.id, "incidentId"))?;
         let entry = Cached::new(row);
-        self.cache.put(&org, entry.clone());
+        self.cache.put(&org, entry.clone(), ticket);
         Ok(entry)
     }
 

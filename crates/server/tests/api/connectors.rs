@@ -73,7 +73,6 @@ fn quick(c: &mut palisade_server::Config) {
     c.connectors.tick_ms = 50;
     c.connectors.timeout_secs = 5;
     c.connectors.lease_secs = 10;
-    c.incidents.cache_ttl_ms = Some(0);
 }
 
 fn base(ws: Uuid) -> String {
