@@ -38,7 +38,7 @@ pub use ops::{
     Audit, Azure, Datasources, Gamebooks, Incidents, Investigation, ServiceAccounts, System,
     Tenancy, Tickets, Users, Webhooks,
 };
-pub use ops::{ConnectorStatus, Kind, Operation, OPERATIONS};
+pub use ops::{Kind, Operation, OPERATIONS};
 pub use palisade_types as types;
 pub use transport::{PathArg, RetryPolicy};
 /// Webhook signature verification (an alias of [`verify`]).

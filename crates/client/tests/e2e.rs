@@ -5,6 +5,9 @@ use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
 use futures_util::TryStreamExt;
+mod common;
+
+use common::{app_delivering_to_loopback, client};
 use palisade_client::query::{AuditQuery, DeliveryLogQuery, DetailQuery, IngestQuery, LogQuery};
 use palisade_client::types::incidents::{
     AcrossWorkspacesRequest, CommentRequest, IncidentInput, IncidentSource, IncidentStatus,
@@ -14,18 +17,9 @@ use palisade_client::types::investigation::SignInLogIngestRequest;
 use palisade_client::types::org::WorkspaceRequest;
 use palisade_client::types::webhooks::WebhookRequest;
 use palisade_client::Client;
-use palisade_test_utils::{TestApp, TestOrg};
+use palisade_test_utils::TestApp;
 use serde_json::json;
 use uuid::Uuid;
-
-fn client(app: &TestApp, org: &TestOrg) -> Client {
-    Client::new(
-        &format!("http://{}", app.addr),
-        &org.admin.client_id.to_string(),
-        &org.admin.secret,
-    )
-    .expect("client")
-}
 
 fn incident(id: &str, severity: &str, minutes_ago: i64) -> IncidentInput {
     serde_json::from_value(json!({
@@ -240,11 +234,7 @@ async fn the_cross_workspace_stream_yields_every_match_once() {
 
 #[tokio::test]
 async fn continuation_token_and_next_page_link_streams() {
-    let app = TestApp::spawn_with(|c| {
-        c.webhooks.allow_private_targets = true;
-        c.webhooks.allow_http = true;
-    })
-    .await;
+    let app = app_delivering_to_loopback().await;
     let org = app.org("Paging").await;
     let c = client(&app, &org);
     let ws = app.workspace(&org, "W").await;

@@ -6,29 +6,21 @@
 #[path = "../examples/ticket_sync.rs"]
 mod ticket_sync;
 
+mod common;
+
 use std::time::Duration;
 
+use common::{app_delivering_to_loopback, client};
 use palisade_client::query::DetailQuery;
 use palisade_client::types::incidents::{IncidentInput, IncidentSource, IncidentStatus};
 use palisade_client::types::webhooks::WebhookRequest;
-use palisade_client::Client;
-use palisade_test_utils::TestApp;
 use serde_json::json;
 
 #[tokio::test]
 async fn a_delivered_incident_gets_a_ticket_and_is_closed_back() {
-    let app = TestApp::spawn_with(|c| {
-        c.webhooks.allow_private_targets = true;
-        c.webhooks.allow_http = true;
-    })
-    .await;
+    let app = app_delivering_to_loopback().await;
     let org = app.org("Desk").await;
-    let c = Client::new(
-        &format!("http://{}", app.addr),
-        &org.admin.client_id.to_string(),
-        &org.admin.secret,
-    )
-    .unwrap();
+    let c = client(&app, &org);
     let ws = app.workspace(&org, "W").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

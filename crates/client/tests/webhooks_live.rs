@@ -1,28 +1,21 @@
 //! The verifier against live deliveries of the real server: a generated `whsec_` secret
 //! (both schemes on every delivery) and a secret of the caller's own (`X-CF-Signature` only).
 
+mod common;
+
 use std::time::Duration;
 
+use common::{app_delivering_to_loopback, client};
 use palisade_client::types::incidents::{IncidentInput, IncidentSource};
 use palisade_client::types::webhooks::WebhookRequest;
 use palisade_client::verify::{Scheme, Verifier, VerifyError};
-use palisade_client::Client;
-use palisade_test_utils::{Hit, Receiver, TestApp};
+use palisade_test_utils::{Hit, Receiver};
 use serde_json::json;
 
 async fn deliveries(signing_token: Option<&str>) -> (String, Vec<Hit>) {
-    let app = TestApp::spawn_with(|c| {
-        c.webhooks.allow_private_targets = true;
-        c.webhooks.allow_http = true;
-    })
-    .await;
+    let app = app_delivering_to_loopback().await;
     let org = app.org("Hooks").await;
-    let c = Client::new(
-        &format!("http://{}", app.addr),
-        &org.admin.client_id.to_string(),
-        &org.admin.secret,
-    )
-    .unwrap();
+    let c = client(&app, &org);
     let ws = app.workspace(&org, "W").await;
     let receiver = Receiver::start().await;
     let created = c

@@ -126,6 +126,13 @@ pub struct IncidentRef {
     pub incident_id: String,
 }
 
+impl IncidentRef {
+    /// The path parameters of the incident's routes: workspace, source, incident id.
+    pub fn path(&self) -> (Uuid, &str, &str) {
+        (self.workspace, &self.source, &self.incident_id)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCmd {
     /// The newest incidents across workspaces (one screen; see `across` for all).

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client, Ctl};
+use common::{app_delivering_to_loopback, client, Ctl};
 use palisade_client::types::gamebooks::PlaybookRequest;
 use palisade_client::types::incidents::{IncidentInput, IncidentSource};
 use palisade_client::types::webhooks::WebhookRequest;
@@ -17,6 +17,19 @@ fn incident(title: &str, severity: &str) -> IncidentInput {
     serde_json::from_value(json!({"title": title, "severity": severity})).unwrap()
 }
 
+/// `login` of a profile to `url` as the client `id` (the secret comes from elsewhere).
+fn login_args<'a>(profile: &'a str, url: &'a str, id: &'a str) -> [&'a str; 7] {
+    [
+        "--profile",
+        profile,
+        "login",
+        "--base-url",
+        url,
+        "--client-id",
+        id,
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_saves_a_private_profile_and_errors_exit_1_or_2() {
     let app = TestApp::spawn().await;
@@ -25,19 +38,11 @@ async fn login_saves_a_private_profile_and_errors_exit_1_or_2() {
     let ctl = Ctl::new(dir.path());
     let url = format!("http://{}", app.addr);
     let id = org.admin.client_id.to_string();
+    let login = |profile| login_args(profile, &url, &id);
     // The secret comes from standard input, never an argument.
     let r = ctl
         .run_stdin(
-            &[
-                "--profile",
-                "lab",
-                "login",
-                "--base-url",
-                &url,
-                "--client-id",
-                &id,
-                "--secret-stdin",
-            ],
+            &[&login("lab")[..], &["--secret-stdin"]].concat(),
             Some(&format!("{}\n", org.admin.secret)),
         )
         .await
@@ -62,15 +67,7 @@ async fn login_saves_a_private_profile_and_errors_exit_1_or_2() {
     let r = ctl
         .clone()
         .with("PALISADE_CLIENT_SECRET", "cf_sa_not-the-secret")
-        .run(&[
-            "--profile",
-            "bad",
-            "login",
-            "--base-url",
-            &url,
-            "--client-id",
-            &id,
-        ])
+        .run(&login("bad"))
         .await;
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
@@ -84,17 +81,7 @@ async fn login_saves_a_private_profile_and_errors_exit_1_or_2() {
     let r = ctl.run(&["--profile", "nope", "incidents", "list"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
     // No secret at all: usage.
-    let r = Ctl::new(dir.path())
-        .run(&[
-            "--profile",
-            "x",
-            "login",
-            "--base-url",
-            &url,
-            "--client-id",
-            &id,
-        ])
-        .await;
+    let r = Ctl::new(dir.path()).run(&login("x")).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
@@ -235,11 +222,7 @@ async fn incident_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_commands_and_the_local_receiver() {
-    let app = TestApp::spawn_with(|c| {
-        c.webhooks.allow_private_targets = true;
-        c.webhooks.allow_http = true;
-    })
-    .await;
+    let app = app_delivering_to_loopback().await;
     let org = app.org("Hooks").await;
     let c = client(&app, &org);
     let dir = tempfile::tempdir().unwrap();

@@ -170,6 +170,35 @@ impl NameResolver for SystemResolver {
     }
 }
 
+/// Answers from a fixed table of names (an unknown name is not found): no query leaves the
+/// process. For tests and stand-ins that must not depend on DNS.
+pub struct FixedResolver(pub std::collections::HashMap<String, Vec<IpAddr>>);
+
+impl FixedResolver {
+    pub fn new<'a>(names: impl IntoIterator<Item = (&'a str, Vec<IpAddr>)>) -> FixedResolver {
+        FixedResolver(
+            names
+                .into_iter()
+                .map(|(n, ips)| (n.to_string(), ips))
+                .collect(),
+        )
+    }
+}
+
+impl NameResolver for FixedResolver {
+    fn lookup(
+        &self,
+        host: &str,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
+        let r = self
+            .0
+            .get(host)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such host"));
+        Box::pin(async move { r })
+    }
+}
+
 /// The guard's policy and resolver.
 #[derive(Clone)]
 pub struct Guard {
@@ -390,30 +419,13 @@ impl reqwest::dns::Resolve for GuardedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    /// A resolver we control: no query leaves the process.
-    struct Fixed(HashMap<&'static str, Vec<IpAddr>>);
-
-    impl NameResolver for Fixed {
-        fn lookup(
-            &self,
-            host: &str,
-        ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
-            let r =
-                self.0.get(host).cloned().ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such host")
-                });
-            Box::pin(async move { r })
-        }
-    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
     }
 
     fn guard(allow_private: bool) -> Guard {
-        let names = HashMap::from([
+        let names = FixedResolver::new([
             ("public.example", vec![ip("93.184.216.34")]),
             ("intranet.example", vec![ip("10.1.2.3")]),
             (
@@ -424,7 +436,7 @@ mod tests {
             ("local.example", vec![ip("127.0.0.1"), ip("::1")]),
             ("v6private.example", vec![ip("fd12:3456::1")]),
         ]);
-        Guard::with_resolver(allow_private, false, Arc::new(Fixed(names)))
+        Guard::with_resolver(allow_private, false, Arc::new(names))
     }
 
     #[test]

@@ -188,6 +188,25 @@ pub fn seal_after(key: &SealingKey, aad: &[u8], created_at: i64, id: Uuid) -> St
     key.seal_bytes(aad, &msg)
 }
 
+/// The `pageSize` of a listing paged by continuation token: `default` when absent (required
+/// when there is none), else an integer from 1 to `max`; `None` with a field error on `v`
+/// otherwise.
+pub fn page_size(
+    v: &mut palisade_domain::Validator,
+    raw: Option<&str>,
+    default: Option<i64>,
+    max: i64,
+) -> Option<i64> {
+    let problem = match raw.map(str::parse::<i64>) {
+        None if default.is_some() => return default,
+        Some(Ok(n)) if (1..=max).contains(&n) => return Some(n),
+        None => format!("pageSize is required (1 to {max})."),
+        Some(_) => format!("pageSize must be an integer from 1 to {max}."),
+    };
+    v.add("pageSize", problem);
+    None
+}
+
 /// Trims rows read with one more than `page_size` to the page; whether more follow, and if
 /// so the continuation token `token` makes from the page's last row.
 pub fn finish_page<T>(

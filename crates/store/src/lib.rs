@@ -42,7 +42,7 @@ pub use datasources::{ConnectorFields, ConnectorRow, IngestVolume, VolumeRow};
 pub use db::{Backend, Store};
 pub use gamebooks::{
     NewRun, NewStep, PlaybookFields, PlaybookRow, RuleFields, RuleRow, RunFilter, RunRow,
-    StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem, RUN_KIND,
+    StepAttempt, StepRecorded, StepResult, StepRow, TriggerEvent, WorkItem, RUN_KIND,
 };
 pub use handles::{System, Tenant};
 pub use ids::{IncidentKey, OrgId, WorkspaceId};

@@ -4,7 +4,7 @@ mod common;
 
 use common::{assert_not_found, consume, db, new_run, playbook, rule, Db, Org};
 use palisade_domain::Error;
-use palisade_store::{RunFilter, StepRecorded, StepResult, RUN_KIND};
+use palisade_store::{RunFilter, StepAttempt, StepRecorded, StepResult, RUN_KIND};
 use uuid::Uuid;
 
 async fn manual_run(db: &Db, org: &Org, admin: bool) -> Uuid {
@@ -133,6 +133,16 @@ async fn the_trigger_starts_auto_runs_once_per_event() {
 }
 
 /// Leases the due run jobs for `owner` and takes their runs over, as the runner does.
+/// A step of `owner`'s started `now`, holding the run for a minute.
+fn attempt(step: Uuid, owner: &str, now: i64) -> StepAttempt<'_> {
+    StepAttempt {
+        step,
+        owner,
+        lease_until: now + 60_000_000,
+        started_at: now,
+    }
+}
+
 async fn claim(db: &Db, owner: &str, now: i64) -> Vec<Uuid> {
     let system = db.store.system();
     let lease = now + 60_000_000;
@@ -190,7 +200,7 @@ async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
     };
     assert_eq!(
         system
-            .finish_step(id, steps[0].id, "w1", now + 60_000_000, now, &done)
+            .finish_step(id, &attempt(steps[0].id, "w1", now), &done)
             .await
             .unwrap(),
         StepRecorded::Lost
@@ -200,7 +210,7 @@ async fn workers_hold_runs_by_lease_and_approval_gates_admin_steps() {
     assert_eq!(claim(&db, "w2", now).await, [id]);
     assert!(matches!(
         system
-            .finish_step(id, steps[0].id, "w2", now + 60_000_000, now, &done)
+            .finish_step(id, &attempt(steps[0].id, "w2", now), &done)
             .await
             .unwrap(),
         StepRecorded::Done { .. }

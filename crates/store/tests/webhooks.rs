@@ -56,32 +56,12 @@ async fn claim(db: &Db, owner: &str, now: i64, skip: &[Uuid]) -> Vec<JobRow> {
 fn log_of(job: &JobRow, status: &str, at: i64) -> LogRow {
     let job = delivery(job);
     LogRow {
-        id: Uuid::new_v4(),
-        org: job.org,
-        webhook_id: job.webhook_id,
-        event_id: job.event_id,
-        event_type: job.event_type.clone(),
-        status: status.into(),
         http_status_code: Some(200),
-        error_message: None,
-        account_id: job.account_id,
-        account_name: None,
-        subject_id: job.subject_id.clone(),
         subject_display_name: None,
         subject_attributes: None,
-        is_test: false,
-        original_delivery_id: None,
-        attempt_number: 1,
         latency_ms: Some(5),
-        request_url: "https://hooks.example/in".into(),
-        request_headers: "{}".into(),
-        request_body: job.body.clone(),
-        response_snippet: None,
-        event_occurred_at: job.occurred_at,
         completed_at: Some(at),
-        redelivery_requested_at: None,
-        redelivered: false,
-        created_at: at,
+        ..job.attempt_log(status, 1, "https://hooks.example/in".into(), at)
     }
 }
 

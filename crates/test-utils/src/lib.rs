@@ -97,6 +97,14 @@ impl Resp {
     }
 
     /// Asserts a ProblemDetails response with this status and code and every required field.
+    /// The first message of a field's error in a problem document.
+    #[track_caller]
+    pub fn first_error(&self, field: &str) -> &str {
+        self.json["errors"][field][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error for {field:?}: {}", self.text))
+    }
+
     pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
         assert_eq!(self.status, status, "status of {}", self.text);
         assert!(
@@ -244,6 +252,16 @@ impl TestApp {
             .events()
             .await
             .expect("read the outbox")
+    }
+
+    /// The payloads of the organization's outbox events of one type, oldest first.
+    pub async fn event_payloads(&self, org: &TestOrg, event_type: &str) -> Vec<serde_json::Value> {
+        self.events(org)
+            .await
+            .into_iter()
+            .filter(|e| e.event_type == event_type)
+            .map(|e| e.payload)
+            .collect()
     }
 
     pub async fn workspace(&self, org: &TestOrg, name: &str) -> Uuid {

@@ -210,6 +210,6 @@ macro_rules! operations {
 mod table;
 
 pub use table::{
-    Audit, Azure, ConnectorStatus, Datasources, Gamebooks, Incidents, Investigation,
-    ServiceAccounts, System, Tenancy, Tickets, Users, Webhooks,
+    Audit, Azure, Datasources, Gamebooks, Incidents, Investigation, ServiceAccounts, System,
+    Tenancy, Tickets, Users, Webhooks,
 };

@@ -1,7 +1,6 @@
 //! Every route of the server, by resource. Order and spelling follow the server's route
 //! table (`crates/server/src/routes/*`); paths are spelled as the OpenAPI document spells them.
 
-use chrono::{DateTime, Utc};
 use palisade_types::audit::*;
 use palisade_types::azure::*;
 use palisade_types::datasources::*;
@@ -11,7 +10,6 @@ use palisade_types::investigation::*;
 use palisade_types::org::*;
 use palisade_types::tickets::*;
 use palisade_types::webhooks::*;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::query::*;
@@ -166,28 +164,6 @@ operations! {
         resume: POST "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/resume" "v2-resume-datasource"
             (workspace_id, data_connector_id) -> ConnectorStatus;
     }
-}
-
-/// `GET …/datasources/{id}/status` (DESIGN §10).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectorStatus {
-    /// `Healthy`, `Degraded`, `Failing` or `Paused`.
-    pub state: String,
-    #[serde(default)]
-    pub last_poll_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub last_success_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-    #[serde(default)]
-    pub cursor: Value,
-    #[serde(default)]
-    pub pulled_total: u64,
-    #[serde(default)]
-    pub write_backs_pending: u64,
-    #[serde(default)]
-    pub write_backs_failed: u64,
 }
 
 operations! {

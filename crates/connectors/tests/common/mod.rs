@@ -3,10 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +16,7 @@ use palisade_fakes::{
     FakeCrowdStrike, FakeEntra, FakeGraph, FakeQRadar, FakeSentinel, FakeSentinelOne, FakeSplunk,
     SentinelWorkspace,
 };
-use palisade_net::ssrf::{Guard, NameResolver};
+use palisade_net::ssrf::Guard;
 use palisade_types::incidents::{Classification, ClassificationReason, IncidentStatus};
 use serde_json::{json, Value};
 
@@ -29,21 +25,7 @@ pub const CLIENT_ID: &str = "3f1c2a9e-5b7d-4e8f-9a0b-1c2d3e4f5a6b";
 pub const SECRET: &str = "Zq8~connector.CLIENT-secret_value-do-not-leak";
 
 /// A resolver with a fixed table.
-pub struct Fixed(pub HashMap<String, Vec<IpAddr>>);
-
-impl NameResolver for Fixed {
-    fn lookup(
-        &self,
-        host: &str,
-    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
-        let r = self
-            .0
-            .get(host)
-            .cloned()
-            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such host"));
-        Box::pin(async move { r })
-    }
-}
+pub use palisade_net::ssrf::FixedResolver as Fixed;
 
 /// The guard of the tests: loopback and plain http allowed (the fakes), names from `names`.
 pub fn guard(allow_private: bool, names: &[(&str, &str)]) -> Guard {

@@ -181,14 +181,18 @@ pub async fn connectors(client: &Client, cmd: ConnectorsCmd, out: &Output) -> Cm
             };
             out.list(
                 &list,
-                &["ID", "WORKSPACE", "TYPE", "NAME", "CONNECTED"],
+                &["ID", "WORKSPACE", "TYPE", "NAME", "CONNECTED", "STATE"],
                 |d| {
                     vec![
                         d.data_connector_id.to_string(),
                         d.workspace_id.to_string(),
-                        format!("{:?}", d.connector_type),
+                        d.connector_type.as_str().to_string(),
                         cut(&d.name, 40),
                         d.connected.to_string(),
+                        d.status
+                            .as_ref()
+                            .map_or("-", |s| s.state.as_str())
+                            .to_string(),
                     ]
                 },
             );
@@ -201,10 +205,12 @@ pub async fn connectors(client: &Client, cmd: ConnectorsCmd, out: &Output) -> Cm
             out.object(
                 &s,
                 &[
-                    ("state", s.state.clone()),
+                    ("state", s.state.as_str().to_string()),
                     ("last poll", opt(&s.last_poll_at)),
                     ("last success", opt(&s.last_success_at)),
                     ("last error", opt(&s.last_error)),
+                    ("cursor", s.cursor.clone()),
+                    ("next poll", opt(&s.next_poll_at)),
                     ("pulled", s.pulled_total.to_string()),
                     ("write-backs pending", s.write_backs_pending.to_string()),
                     ("write-backs failed", s.write_backs_failed.to_string()),

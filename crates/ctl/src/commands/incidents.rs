@@ -10,7 +10,7 @@ use palisade_client::types::incidents::{
 };
 use palisade_client::Client;
 
-use crate::cli::{IncidentFilter, IncidentRef, IncidentsCmd};
+use crate::cli::{IncidentFilter, IncidentsCmd};
 use crate::output::{cut, opt, print_table, Output};
 use crate::{CmdResult, Failure};
 
@@ -55,14 +55,8 @@ pub async fn run(client: &Client, cmd: IncidentsCmd, out: &Output) -> CmdResult 
             let q = DetailQuery {
                 with_details: details.then_some(true),
             };
-            let d = incidents
-                .get(
-                    incident.workspace,
-                    incident.source.as_str(),
-                    incident.incident_id.as_str(),
-                    &q,
-                )
-                .await?;
+            let (ws, source, id) = incident.path();
+            let d = incidents.get(ws, source, id, &q).await?;
             let i = &d.incident;
             let mut fields = incident_fields(i);
             fields.push((
@@ -87,14 +81,8 @@ pub async fn run(client: &Client, cmd: IncidentsCmd, out: &Output) -> CmdResult 
                 comment,
                 ..Default::default()
             };
-            let IncidentRef {
-                workspace,
-                source,
-                incident_id,
-            } = incident;
-            let i = incidents
-                .set_status(workspace, source.as_str(), incident_id.as_str(), &body)
-                .await?;
+            let (ws, source, id) = incident.path();
+            let i = incidents.set_status(ws, source, id, &body).await?;
             out.object(&i, &incident_fields(&i));
         }
         IncidentsCmd::Assign {
@@ -113,14 +101,8 @@ pub async fn run(client: &Client, cmd: IncidentsCmd, out: &Output) -> CmdResult 
                 display_name: name,
                 ..Default::default()
             };
-            let IncidentRef {
-                workspace,
-                source,
-                incident_id,
-            } = incident;
-            let i = incidents
-                .assign(workspace, source.as_str(), incident_id.as_str(), &body)
-                .await?;
+            let (ws, source, id) = incident.path();
+            let i = incidents.assign(ws, source, id, &body).await?;
             out.object(&i, &incident_fields(&i));
         }
         IncidentsCmd::Comment { incident, text } => {
@@ -137,14 +119,8 @@ pub async fn run(client: &Client, cmd: IncidentsCmd, out: &Output) -> CmdResult 
                 content: Some(content),
                 ..Default::default()
             };
-            let IncidentRef {
-                workspace,
-                source,
-                incident_id,
-            } = incident;
-            let c = incidents
-                .add_comment(workspace, source.as_str(), incident_id.as_str(), &body)
-                .await?;
+            let (ws, source, id) = incident.path();
+            let c = incidents.add_comment(ws, source, id, &body).await?;
             out.object(
                 &c,
                 &[

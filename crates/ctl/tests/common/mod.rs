@@ -6,8 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use palisade_client::Client;
 use palisade_test_utils::{TestApp, TestOrg};
+
+/// The client tests' helpers (a client of an organization's admin, an app that delivers
+/// webhooks to loopback).
+#[path = "../../../client/tests/common/mod.rs"]
+mod sdk;
+pub use sdk::{app_delivering_to_loopback, client};
 
 pub struct Run {
     pub code: i32,
@@ -116,13 +121,4 @@ impl Ctl {
         .await
         .unwrap()
     }
-}
-
-pub fn client(app: &TestApp, org: &TestOrg) -> Client {
-    Client::new(
-        &format!("http://{}", app.addr),
-        &org.admin.client_id.to_string(),
-        &org.admin.secret,
-    )
-    .unwrap()
 }

@@ -12,7 +12,8 @@ use palisade_domain::time::to_micros;
 use palisade_domain::{Error, Result};
 use palisade_jobs::{Backoff, Handler, Job, Jobs, Kind, Outcome};
 use palisade_store::{
-    IncidentRow, NewComment, NewRun, StepRecorded, StepResult, StepRow, Store, WorkItem, RUN_KIND,
+    IncidentRow, NewComment, NewRun, StepAttempt, StepRecorded, StepResult, StepRow, Store,
+    WorkItem, RUN_KIND,
 };
 use palisade_types::gamebooks::{ActionType, PlaybookAction};
 use palisade_types::incidents::{
@@ -286,37 +287,23 @@ impl Runner {
             )
         };
         let started = Instant::now();
-        let started_at = to_micros(chrono::Utc::now());
+        let at = StepAttempt {
+            step: step.id,
+            owner,
+            lease_until: self.lease_until(),
+            started_at: to_micros(chrono::Utc::now()),
+        };
+        // Records a step that changed nothing in Palisade.
+        let finish =
+            async |result: StepResult| store.system().finish_step(run.id, &at, &result).await;
         let recorded = match kind {
-            None => {
-                store
-                    .system()
-                    .finish_step(
-                        run.id,
-                        step.id,
-                        owner,
-                        self.lease_until(),
-                        started_at,
-                        &fail("The playbook's action type is unknown.".into()),
-                    )
-                    .await?
-            }
+            None => finish(fail("The playbook's action type is unknown.".into())).await?,
             Some(ActionType::HttpRequest) => {
                 let result = match store.tenant(&org).get_incident(key).await? {
                     None => fail(format!("Incident '{}' no longer exists.", run.incident_id)),
                     Some(row) => self.http(&action, &ctx(&row)).await,
                 };
-                store
-                    .system()
-                    .finish_step(
-                        run.id,
-                        step.id,
-                        owner,
-                        self.lease_until(),
-                        started_at,
-                        &result,
-                    )
-                    .await?
+                finish(result).await?
             }
             Some(ActionType::LinkTicket) => {
                 let ticket = action.ticket_id.clone().unwrap_or_default();
@@ -326,28 +313,15 @@ impl Runner {
                 };
                 store
                     .system()
-                    .finish_step_link_ticket(
-                        item,
-                        step.id,
-                        owner,
-                        self.lease_until(),
-                        started_at,
-                        &rendered,
-                        &author,
-                    )
+                    .finish_step_link_ticket(item, &at, &rendered, &author)
                     .await?
             }
             Some(kind) => {
                 let (recorded, _, _) = store
                     .system()
-                    .finish_step_with_change(
-                        item,
-                        step.id,
-                        owner,
-                        self.lease_until(),
-                        started_at,
-                        |row| apply(kind, &action, row, &ctx(row), &author),
-                    )
+                    .finish_step_with_change(item, &at, |row| {
+                        apply(kind, &action, row, &ctx(row), &author)
+                    })
                     .await?;
                 recorded
             }

@@ -59,10 +59,7 @@ pub async fn disable(
     ctx: OrgCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Data<ServiceAccount>> {
-    let id = path_id(KIND, &id)?;
-    Ok(Data(
-        s.org().set_service_account_active(&ctx, id, false).await?,
-    ))
+    set_active(s, ctx, &id, false).await
 }
 
 pub async fn enable(
@@ -70,9 +67,18 @@ pub async fn enable(
     ctx: OrgCtx,
     Path(id): Path<String>,
 ) -> ApiResult<Data<ServiceAccount>> {
-    let id = path_id(KIND, &id)?;
+    set_active(s, ctx, &id, true).await
+}
+
+async fn set_active(
+    s: AppState,
+    ctx: OrgCtx,
+    id: &str,
+    active: bool,
+) -> ApiResult<Data<ServiceAccount>> {
+    let id = path_id(KIND, id)?;
     Ok(Data(
-        s.org().set_service_account_active(&ctx, id, true).await?,
+        s.org().set_service_account_active(&ctx, id, active).await?,
     ))
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::access::OrgCtx;
 use crate::auth::Principal;
 use crate::crypto::SealingKey;
-use crate::paging::{finish_page, open_after, seal_after};
+use crate::paging::{finish_page, open_after, page_size, seal_after};
 
 /// Largest page of `GET /audit-log`.
 pub const MAX_AUDIT_PAGE: i64 = 200;
@@ -109,17 +109,8 @@ impl AuditService {
     /// `GET /audit-log`: newest first.
     pub async fn list(&self, ctx: &OrgCtx, q: AuditQuery) -> Result<AuditLogPage> {
         let mut v = Validator::new();
-        let page_size = match q.page_size.as_deref().map(str::parse::<i64>) {
-            None => 50,
-            Some(Ok(n)) if (1..=MAX_AUDIT_PAGE).contains(&n) => n,
-            Some(_) => {
-                v.add(
-                    "pageSize",
-                    format!("pageSize must be an integer from 1 to {MAX_AUDIT_PAGE}."),
-                );
-                0
-            }
-        };
+        let page_size =
+            page_size(&mut v, q.page_size.as_deref(), Some(50), MAX_AUDIT_PAGE).unwrap_or(0);
         let actor_id = match q.actor_id.as_deref() {
             None => None,
             Some(s) => match Uuid::parse_str(s.trim()) {

@@ -7,6 +7,14 @@
 //! connection clears its cache, and `incidents.cache_ttl_ms` bounds staleness only if a
 //! replica dies between committing a write and broadcasting it. A TTL of 0 turns the cache off.
 //!
+//! A read that misses takes a [`Ticket`] before it reads the database, and what it read is
+//! cached only if nothing invalidated that incident (or the whole cache) after the ticket: a
+//! read that started before a write (a connector poll's commit, a gamebook step, another
+//! replica's broadcast) and finishes after the write's invalidation would otherwise put the
+//! older row back until the TTL ran out. Each invalidation counts a generation and remembers
+//! it for its key (up to [`MAX_INVALIDATIONS`] keys; past that they are dropped and every
+//! older ticket is refused instead).
+//!
 //! The cache is bounded by bytes (`incidents.cache_bytes`) and by entries
 //! (`incidents.cache_entries`); over either bound the oldest entries go first. An entry counts
 //! as an estimate of its incident in memory, then the exact length of each detail document
@@ -81,6 +89,14 @@ struct Slot {
     seq: u64,
 }
 
+/// Taken by a read before it reads an incident from the database: the generation of
+/// invalidations then. See [`IncidentCache::put`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// How many invalidated keys are remembered for the reads still in flight.
+const MAX_INVALIDATIONS: usize = 4096;
+
 #[derive(Default)]
 struct Entries {
     map: HashMap<Key, Slot>,
@@ -89,6 +105,13 @@ struct Entries {
     order: VecDeque<(Key, u64)>,
     next_seq: u64,
     bytes: usize,
+    /// Invalidations so far (a [`Ticket`] is the count when it was taken).
+    generation: u64,
+    /// The generation of each remembered key's latest invalidation.
+    invalidated: HashMap<Key, u64>,
+    /// Tickets older than this are refused: the cache was cleared, or invalidations were
+    /// dropped from `invalidated`, since.
+    floor: u64,
 }
 
 impl Entries {
@@ -107,10 +130,29 @@ impl Entries {
         for slot in self.map.values() {
             slot.entry.resident.store(false, Ordering::Relaxed);
         }
+        let generation = self.generation + 1;
         *self = Entries {
             next_seq: self.next_seq,
+            generation,
+            floor: generation,
             ..Entries::default()
         };
+    }
+
+    /// Drops a key a write touched, and refuses what reads that started before put back.
+    fn invalidate(&mut self, key: Key) {
+        self.remove(&key);
+        self.generation += 1;
+        if self.invalidated.len() >= MAX_INVALIDATIONS {
+            self.invalidated.clear();
+            self.floor = self.generation;
+        }
+        self.invalidated.insert(key, self.generation);
+    }
+
+    /// Whether a read that took `ticket` may cache what it read of `key`.
+    fn admits(&self, key: &Key, ticket: Ticket) -> bool {
+        ticket.0 >= self.floor && self.invalidated.get(key).is_none_or(|&g| g <= ticket.0)
     }
 
     /// Drops queue items at the front that no longer name their slot.
@@ -246,7 +288,7 @@ impl IncidentCache {
             if line == "*" {
                 entries.clear();
             } else if let Some(key) = decode(line) {
-                entries.remove(&key);
+                entries.invalidate(key);
             }
         }
     }
@@ -286,13 +328,24 @@ impl IncidentCache {
         found
     }
 
-    pub fn put(&self, org: &OrgId, entry: Arc<Cached>) {
+    /// To take before reading an incident from the database, for [`IncidentCache::put`].
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.entries.lock().unwrap().generation)
+    }
+
+    /// Caches an incident read from the database by a read that took `ticket` first, unless
+    /// the incident (or the whole cache) was invalidated since: the read may then hold an
+    /// older row than the database's.
+    pub fn put(&self, org: &OrgId, entry: Arc<Cached>, ticket: Ticket) {
         if self.ttl.is_zero() {
             return;
         }
         let row = &entry.row;
         let key: Key = (org.uuid(), row.workspace_id, row.source, row.id.clone());
         let mut entries = self.entries.lock().unwrap();
+        if !entries.admits(&key, ticket) {
+            return;
+        }
         entries.remove(&key);
         let seq = entries.next_seq;
         entries.next_seq += 1;
@@ -354,8 +407,9 @@ impl IncidentCache {
 
     pub fn forget(&self, key: &IncidentKey) {
         let key = Self::key(key);
-        self.entries.lock().unwrap().remove(&key);
-        self.broadcast(encode(&key));
+        let line = encode(&key);
+        self.entries.lock().unwrap().invalidate(key);
+        self.broadcast(line);
     }
 
     /// Size, bounds and counters (`/metrics`).
@@ -420,7 +474,7 @@ mod tests {
         let orgs = crate::test_support::orgs(1).await;
         let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
         let c = IncidentCache::new(Duration::from_secs(60), 10, 1 << 20);
-        c.put(&org, row(&ws, "a"));
+        c.put(&org, row(&ws, "a"), c.ticket());
         let key = IncidentKey::new(ws, IncidentSource::Splunk, "a");
         assert!(c.get(&key).is_some());
         c.apply(&format!(
@@ -430,26 +484,79 @@ mod tests {
         assert!(c.get(&key).is_none());
     }
 
+    /// The race of a read against a background write (a connector poll's commit, a gamebook
+    /// step): the read misses, reads the row, the write commits and invalidates, and only then
+    /// does the read put what it read. The older row must not be cached.
+    #[tokio::test]
+    async fn a_read_older_than_an_invalidation_is_not_cached() {
+        let orgs = crate::test_support::orgs(1).await;
+        let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
+        let key = |id: &str| IncidentKey::new(ws, IncidentSource::Splunk, id);
+        let c = IncidentCache::new(Duration::from_secs(60), 100, 1 << 20);
+        // Another key's invalidation is no reason to refuse.
+        let read = c.ticket();
+        c.forget(&key("other"));
+        c.put(&org, row(&ws, "a"), read);
+        assert!(c.get(&key("a")).is_some());
+
+        // The read started before the write (ticket, row), the write invalidated, then the
+        // read finished: nothing is cached, and the next read goes to the database.
+        let read = c.ticket();
+        let before_write = row(&ws, "a");
+        c.forget(&key("a"));
+        c.put(&org, before_write, read);
+        assert!(c.get(&key("a")).is_none(), "the older row was cached again");
+        // A read that started after the write caches what it read.
+        let after = c.ticket();
+        c.put(&org, row(&ws, "a"), after);
+        assert!(c.get(&key("a")).is_some());
+        // A replica's broadcast invalidation and a clear refuse older reads alike.
+        let read = c.ticket();
+        c.apply(&encode(&(
+            org.uuid(),
+            ws.uuid(),
+            IncidentSource::Splunk,
+            "b".into(),
+        )));
+        c.put(&org, row(&ws, "b"), read);
+        assert!(c.get(&key("b")).is_none());
+        let read = c.ticket();
+        c.clear();
+        c.put(&org, row(&ws, "c"), read);
+        assert!(c.get(&key("c")).is_none());
+        // Past the invalidations it remembers, every read older than the last is refused.
+        let read = c.ticket();
+        for n in 0..=MAX_INVALIDATIONS {
+            c.forget(&key(&format!("w{n}")));
+        }
+        assert!(c.entries.lock().unwrap().invalidated.len() <= MAX_INVALIDATIONS);
+        c.put(&org, row(&ws, "d"), read);
+        assert!(c.get(&key("d")).is_none());
+        let fresh = c.ticket();
+        c.put(&org, row(&ws, "d"), fresh);
+        assert!(c.get(&key("d")).is_some());
+    }
+
     #[tokio::test]
     async fn expires_forgets_and_stays_bounded() {
         let orgs = crate::test_support::orgs(2).await;
         let (org, ws, other_ws) = (orgs.ids[0], orgs.workspaces[0], orgs.workspaces[1]);
         let key = |ws: WorkspaceId, id: &str| IncidentKey::new(ws, IncidentSource::Splunk, id);
         let c = IncidentCache::new(Duration::from_millis(50), 2, 1 << 20);
-        c.put(&org, row(&ws, "a"));
+        c.put(&org, row(&ws, "a"), c.ticket());
         assert!(c.get(&key(ws, "a")).is_some());
         // Another organization's key with the same incident id.
         assert!(c.get(&key(other_ws, "a")).is_none());
         c.forget(&key(ws, "a"));
         assert!(c.get(&key(ws, "a")).is_none());
-        c.put(&org, row(&ws, "a"));
-        c.put(&org, row(&ws, "b"));
-        c.put(&org, row(&ws, "c"));
+        c.put(&org, row(&ws, "a"), c.ticket());
+        c.put(&org, row(&ws, "b"), c.ticket());
+        c.put(&org, row(&ws, "c"), c.ticket());
         assert!(c.entries.lock().unwrap().map.len() <= 2);
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(c.get(&key(ws, "c")).is_none());
         let off = IncidentCache::new(Duration::ZERO, 10, 1 << 20);
-        off.put(&org, row(&ws, "a"));
+        off.put(&org, row(&ws, "a"), off.ticket());
         assert!(off.get(&key(ws, "a")).is_none());
     }
 
@@ -462,7 +569,7 @@ mod tests {
         let c = IncidentCache::new(Duration::from_secs(60), 1000, one * 3 + one / 2);
         let get = |id: &str| c.get(&IncidentKey::new(ws, IncidentSource::Splunk, id));
         for id in ["a", "b", "c", "d"] {
-            c.put(&org, row(&ws, id));
+            c.put(&org, row(&ws, id), c.ticket());
         }
         assert!(get("a").is_none(), "the oldest went first");
         assert!(get("b").is_some() && get("d").is_some());
@@ -483,7 +590,7 @@ mod tests {
         assert!(stats.bytes <= stats.capacity_bytes, "{stats:?}");
         assert_eq!(stats.bytes, 2 * one);
         // Replacing, forgetting and clearing keep the count exact.
-        c.put(&org, row(&ws, "c"));
+        c.put(&org, row(&ws, "c"), c.ticket());
         assert_eq!(c.stats().bytes, 2 * one);
         c.forget(&IncidentKey::new(ws, IncidentSource::Splunk, "c"));
         assert_eq!(c.stats().bytes, one);
@@ -517,7 +624,7 @@ mod tests {
         let (org, ws) = (orgs.ids[0], orgs.workspaces[0]);
         let c = IncidentCache::new(Duration::from_secs(60), 10, 1 << 30);
         for _ in 0..5000 {
-            c.put(&org, row(&ws, "same"));
+            c.put(&org, row(&ws, "same"), c.ticket());
         }
         let entries = c.entries.lock().unwrap();
         assert_eq!(entries.map.len(), 1);

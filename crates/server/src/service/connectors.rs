@@ -390,40 +390,30 @@ impl DataSourceService {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::future::Future;
-    use std::net::IpAddr;
-    use std::pin::Pin;
     use std::sync::Arc;
 
-    use palisade_net::ssrf::{Guard, NameResolver};
+    use palisade_net::ssrf::{FixedResolver, Guard};
     use serde_json::json;
 
     use super::*;
 
-    /// Answers from a fixed table: no name query leaves the process, and nothing connects.
-    struct Fixed(HashMap<&'static str, IpAddr>);
-
-    impl NameResolver for Fixed {
-        fn lookup(
-            &self,
-            host: &str,
-        ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + '_>> {
-            let r =
-                self.0.get(host).map(|ip| vec![*ip]).ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::NotFound, "no such host")
-                });
-            Box::pin(async move { r })
-        }
-    }
-
     fn options(allow_private: bool) -> ConnectorOptions {
-        let table = HashMap::from([
-            ("sentinel.contoso.example", "10.20.30.40".parse().unwrap()),
-            ("login.contoso.example", "169.254.169.254".parse().unwrap()),
-            ("public.contoso.example", "20.190.128.10".parse().unwrap()),
+        // No name query leaves the process, and nothing connects.
+        let table = FixedResolver::new([
+            (
+                "sentinel.contoso.example",
+                vec!["10.20.30.40".parse().unwrap()],
+            ),
+            (
+                "login.contoso.example",
+                vec!["169.254.169.254".parse().unwrap()],
+            ),
+            (
+                "public.contoso.example",
+                vec!["20.190.128.10".parse().unwrap()],
+            ),
         ]);
-        let guard = Guard::with_resolver(allow_private, false, Arc::new(Fixed(table)));
+        let guard = Guard::with_resolver(allow_private, false, Arc::new(table));
         ConnectorOptions::new(guard.for_section("connectors"))
     }
 

@@ -8,7 +8,7 @@ use palisade_types::incidents::{IncidentSource, IngestBatchResult, IngestOutcome
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::incidents::{IncidentService, RawBatch, MAX_BATCH};
+use super::incidents::{CheckedBatch, IncidentService, RawBatch, MAX_BATCH};
 use crate::access::WorkspaceCtx;
 use crate::connectors::poll::ingest_item;
 
@@ -52,12 +52,11 @@ impl IncidentService {
                 format!("Give between 1 and {MAX_BATCH} incidents."),
             ));
         }
-        let mut results = Vec::with_capacity(raw.len());
-        let (mut indices, mut items) = (Vec::new(), Vec::new());
+        let mut batch = CheckedBatch::new(raw.len());
         for (i, value) in raw.iter().enumerate() {
             let prefix = format!("{key}[{i}].");
             let mut v = Validator::new();
-            let mut id = None;
+            let (mut id, mut accepted) = (None, None);
             match serde_json::from_str::<serde_json::Value>(value.get()) {
                 Err(_) => v.add(format!("{key}[{i}]"), "Not JSON."),
                 Ok(item) => match map_native(kind, &item) {
@@ -70,32 +69,13 @@ impl IncidentService {
                     }
                     Ok(pulled) => {
                         id = Some(pulled.external_id.clone());
-                        if let Some(item) = ingest_item(&mut v, &prefix, &pulled) {
-                            if v.is_empty() {
-                                indices.push(i);
-                                items.push(item);
-                            }
-                        }
+                        accepted = ingest_item(&mut v, &prefix, &pulled);
                     }
                 },
             }
-            let errors = match v.finish() {
-                Ok(()) => None,
-                Err(Error::Validation(m)) => Some(m),
-                Err(e) => return Err(e),
-            };
-            results.push(IngestResult {
-                index: i,
-                id,
-                result: IngestOutcome::Rejected,
-                number: None,
-                changes: Vec::new(),
-                errors,
-            });
+            batch.push(i, id, accepted, v)?;
         }
-        let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
-        self.store_batch(ctx, source, results, indices, items, bytes)
-            .await
+        self.store_batch(ctx, source, batch, &raw).await
     }
 }
 

@@ -23,6 +23,53 @@ use serde_json::value::RawValue;
 
 pub const MAX_BATCH: usize = 1000;
 
+/// A batch checked item by item: a result for every item (`Rejected` until it is stored) and
+/// the accepted items with their places in the batch.
+pub(crate) struct CheckedBatch {
+    results: Vec<IngestResult>,
+    indices: Vec<usize>,
+    items: Vec<IngestIncident>,
+}
+
+impl CheckedBatch {
+    pub(crate) fn new(len: usize) -> Self {
+        CheckedBatch {
+            results: Vec::with_capacity(len),
+            indices: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+
+    /// Item `i` (its id, if one could be read) after its checks in `v`: accepted when it made
+    /// an `item` and `v` found nothing, else rejected with `v`'s field errors.
+    pub(crate) fn push(
+        &mut self,
+        i: usize,
+        id: Option<String>,
+        item: Option<IngestIncident>,
+        v: Validator,
+    ) -> Result<()> {
+        if let (Some(item), true) = (item, v.is_empty()) {
+            self.indices.push(i);
+            self.items.push(item);
+        }
+        let errors = match v.finish() {
+            Ok(()) => None,
+            Err(Error::Validation(m)) => Some(m),
+            Err(e) => return Err(e),
+        };
+        self.results.push(IngestResult {
+            index: i,
+            id,
+            result: IngestOutcome::Rejected,
+            number: None,
+            changes: Vec::new(),
+            errors,
+        });
+        Ok(())
+    }
+}
+
 /// The batch body as received: items stay unparsed JSON until each is validated on its own
 /// (the documented shape is `IngestBatchRequest`; `Deserialize` is in `incident_native`).
 #[derive(Debug, Default)]
@@ -98,6 +145,8 @@ impl IncidentService {
         if let Some(entry) = self.cache.get(key) {
             return Ok(entry);
         }
+        // Before the read: a write that invalidates meanwhile keeps what it read uncached.
+        let ticket = self.cache.ticket();
         let org = key.workspace.org();
         let row = self
             .store
@@ -106,7 +155,7 @@ impl IncidentService {
             .await?
             .ok_or_else(|| Error::not_found_target("Incident", &key.id, "incidentId"))?;
         let entry = Cached::new(row);
-        self.cache.put(&org, entry.clone());
+        self.cache.put(&org, entry.clone(), ticket);
         Ok(entry)
     }
 
@@ -173,15 +222,13 @@ impl IncidentService {
         req: RawBatch,
     ) -> Result<IngestBatchResult> {
         let raw = req.incidents.unwrap_or_default();
-        let mut indices: Vec<usize> = Vec::new();
-        let mut items: Vec<IngestIncident> = Vec::new();
         if raw.is_empty() || raw.len() > MAX_BATCH {
             return Err(Error::field(
                 "incidents",
                 format!("Give between 1 and {MAX_BATCH} incidents."),
             ));
         }
-        let mut results: Vec<IngestResult> = Vec::with_capacity(raw.len());
+        let mut batch = CheckedBatch::new(raw.len());
         for (i, value) in raw.iter().enumerate() {
             let prefix = format!("incidents[{i}].");
             let mut v = Validator::new();
@@ -201,45 +248,35 @@ impl IncidentService {
                     }
                     Err(e) => return Err(e),
                 };
-            let mut id_out = None;
+            let (mut id_out, mut accepted) = (None, None);
             if let Some(item) = item {
                 let id = incident_id(&mut v, &format!("{prefix}id"), item.id.as_deref());
                 id_out = id.clone();
                 let normalized = normalize(&mut v, &prefix, &item);
-                if let (Some(id), Some(incident), true) = (id, normalized, v.is_empty()) {
-                    indices.push(i);
-                    items.push(IngestIncident { id, incident });
+                if let (Some(id), Some(incident)) = (id, normalized) {
+                    accepted = Some(IngestIncident { id, incident });
                 }
             }
-            let errors = match v.finish() {
-                Ok(()) => None,
-                Err(Error::Validation(m)) => Some(m),
-                Err(e) => return Err(e),
-            };
-            results.push(IngestResult {
-                index: i,
-                id: id_out,
-                result: IngestOutcome::Rejected,
-                number: None,
-                changes: Vec::new(),
-                errors,
-            });
+            batch.push(i, id_out, accepted, v)?;
         }
-        let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
-        self.store_batch(ctx, source, results, indices, items, bytes)
-            .await
+        self.store_batch(ctx, source, batch, &raw).await
     }
 
-    /// Stores a batch's valid items (in one transaction) and completes the per-item results.
+    /// Stores a batch's valid items (in one transaction) and completes the per-item results;
+    /// `raw` is the batch as sent (what the accepted items count toward the volume).
     pub(crate) async fn store_batch(
         &self,
         ctx: &WorkspaceCtx,
         source: IncidentSource,
-        mut results: Vec<IngestResult>,
-        indices: Vec<usize>,
-        items: Vec<IngestIncident>,
-        bytes: usize,
+        batch: CheckedBatch,
+        raw: &[Box<RawValue>],
     ) -> Result<IngestBatchResult> {
+        let CheckedBatch {
+            mut results,
+            indices,
+            items,
+        } = batch;
+        let bytes = indices.iter().map(|&i| raw[i].get().len()).sum();
         let applied = if items.is_empty() {
             Vec::new()
         } else {

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::access::WorkspaceCtx;
 use crate::crypto::SealingKey;
-use crate::paging::{finish_page, open_after, seal_after};
+use crate::paging::{finish_page, open_after, page_size, seal_after};
 use crate::service::datasources::count_ingest;
 
 pub const MAX_INGEST: usize = 1000;
@@ -671,17 +671,8 @@ impl InvestigationService {
     /// The workspace's investigation audit trail, newest first.
     pub async fn audit(&self, ctx: &WorkspaceCtx, q: &Params) -> Result<InvestigationAuditPage> {
         let mut v = Validator::new();
-        let page_size = match param(q, "pageSize").map(str::parse::<i64>) {
-            None => 50,
-            Some(Ok(n)) if (1..=MAX_AUDIT_PAGE).contains(&n) => n,
-            Some(_) => {
-                v.add(
-                    "pageSize",
-                    format!("pageSize must be an integer from 1 to {MAX_AUDIT_PAGE}."),
-                );
-                0
-            }
-        };
+        let page_size =
+            page_size(&mut v, param(q, "pageSize"), Some(50), MAX_AUDIT_PAGE).unwrap_or(0);
         v.finish()?;
         let mut aad = b"palisade-investigation-audit-v1".to_vec();
         aad.extend_from_slice(ctx.org.uuid().as_bytes());

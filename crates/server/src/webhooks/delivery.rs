@@ -360,32 +360,20 @@ pub fn log_row(
     attempt_number: i64,
     is_test: bool,
 ) -> LogRow {
+    let status = if a.success() { "Succeeded" } else { "Failed" };
     LogRow {
-        id: Uuid::new_v4(),
-        org: job.org,
-        webhook_id: job.webhook_id,
-        event_id: job.event_id,
-        event_type: job.event_type.clone(),
-        status: if a.success() { "Succeeded" } else { "Failed" }.into(),
         http_status_code: a.status.map(i64::from),
         error_message: a.error.clone(),
-        account_id: job.account_id,
-        account_name: None,
-        subject_id: job.subject_id.clone(),
-        subject_display_name: job.subject_display_name.clone(),
-        subject_attributes: job.subject_attributes.clone(),
         is_test,
-        original_delivery_id: job.original_delivery_id,
-        attempt_number,
         latency_ms: Some(a.latency_ms as i64),
-        request_url: hook.url.clone(),
         request_headers: serde_json::Value::Object(a.request_headers.clone()).to_string(),
-        request_body: job.body.clone(),
         response_snippet: a.response_snippet.clone(),
-        event_occurred_at: job.occurred_at,
         completed_at: Some(to_micros(a.completed_at)),
-        redelivery_requested_at: None,
-        redelivered: false,
-        created_at: to_micros(a.started_at),
+        ..job.attempt_log(
+            status,
+            attempt_number,
+            hook.url.clone(),
+            to_micros(a.started_at),
+        )
     }
 }

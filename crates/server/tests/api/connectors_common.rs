@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// The app with loopback connector targets allowed and a quick scheduler. The incident read
-/// cache is off: a read that races a background write can put the older row back into it
-/// (`service/cache.rs`; noticed, not this change's), and these tests read while jobs write.
+/// cache stays on: these tests read while jobs write, which is what its invalidation
+/// generations (`service/cache.rs`) are for.
 pub async fn app() -> TestApp {
     TestApp::spawn_with(quick).await
 }
@@ -21,7 +21,6 @@ pub fn quick(c: &mut palisade_server::Config) {
     c.connectors.tick_ms = 50;
     c.connectors.timeout_secs = 5;
     c.connectors.lease_secs = 10;
-    c.incidents.cache_ttl_ms = Some(0);
 }
 
 pub fn base(ws: Uuid) -> String {

@@ -1,8 +1,8 @@
 //! No malformed body yields a 5xx: wrong types, huge strings, unknown enum values, invalid
 //! UTF-8, deep nesting, nulls and odd shapes, against every route that takes a body.
 
-use palisade_server::http::registry::Access;
-use palisade_test_utils::TestApp;
+use palisade_server::http::registry::{Access, RouteInfo};
+use palisade_test_utils::{Resp, TestApp, TestOrg};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -61,30 +61,59 @@ fn body_route_path(path: &str, ws: Uuid, sa: Uuid) -> String {
         .replace("{incidentId}", "INC-BODY-1")
 }
 
+/// The app with an organization and a workspace, whose admin sends raw requests.
+struct Fuzzed {
+    app: TestApp,
+    org: TestOrg,
+    ws: Uuid,
+}
+
+impl Fuzzed {
+    async fn new() -> Fuzzed {
+        let app = TestApp::spawn().await;
+        let org = app.org("Fuzz").await;
+        let ws = app.workspace(&org, "Fuzzed").await;
+        Fuzzed { app, org, ws }
+    }
+
+    /// Every route that needs a credential (and, with `with_body`, takes a request body).
+    fn routes(with_body: bool) -> Vec<RouteInfo> {
+        let (_, table) = palisade_server::routes::api().into_parts();
+        table
+            .into_iter()
+            .filter(|r| r.access != Access::Public && (!with_body || r.doc.request.is_some()))
+            .collect()
+    }
+
+    /// A route's path with the workspace, the admin's service account and fresh ids.
+    fn body_path(&self, route: &RouteInfo) -> String {
+        body_route_path(route.path, self.ws, self.org.admin.client_id)
+    }
+
+    /// `route`'s method to `path` as the admin, with this content type and body.
+    async fn send(&self, route: &RouteInfo, path: &str, content_type: &str, body: &[u8]) -> Resp {
+        self.app
+            .send_raw(
+                route.method.clone(),
+                path,
+                Some(&self.org.admin),
+                Some(content_type),
+                body.to_vec(),
+            )
+            .await
+    }
+}
+
 #[tokio::test]
 async fn malformed_bodies_never_yield_a_5xx() {
-    let app = TestApp::spawn().await;
-    let org = app.org("Fuzz").await;
-    let ws = app.workspace(&org, "Fuzzed").await;
-    let sa = org.admin.client_id;
-    let (_, table) = palisade_server::routes::api().into_parts();
+    let f = Fuzzed::new().await;
+    let (app, org) = (&f.app, &f.org);
     let mut sent = 0;
-    for route in table
-        .iter()
-        .filter(|r| r.doc.request.is_some() && r.access != Access::Public)
-    {
-        let path = body_route_path(route.path, ws, sa);
+    for route in &Fuzzed::routes(true) {
+        let path = f.body_path(route);
         for (name, body) in bodies() {
             for ct in ["application/json", "application/json; charset=utf-8"] {
-                let r = app
-                    .send_raw(
-                        route.method.clone(),
-                        &path,
-                        Some(&org.admin),
-                        Some(ct),
-                        body.clone(),
-                    )
-                    .await;
+                let r = f.send(route, &path, ct, &body).await;
                 assert!(
                     r.status < 500,
                     "{} {} with {name} body gave {}: {}",
@@ -123,11 +152,8 @@ async fn malformed_bodies_never_yield_a_5xx() {
 /// changes nothing.
 #[tokio::test]
 async fn bodies_of_the_wrong_shape_are_bad_requests() {
-    let app = TestApp::spawn().await;
-    let org = app.org("Shapes").await;
-    let ws = app.workspace(&org, "Shaped").await;
-    let sa = org.admin.client_id;
-    let (_, table) = palisade_server::routes::api().into_parts();
+    let f = Fuzzed::new().await;
+    let (app, org, sa) = (&f.app, &f.org, f.org.admin.client_id);
     let wrong: [&[u8]; 8] = [
         b"\"a string\"",
         b"42",
@@ -139,21 +165,10 @@ async fn bodies_of_the_wrong_shape_are_bad_requests() {
         b"{\"name\":\"x\"} {}",
     ];
     let mut checked = 0;
-    for route in table
-        .iter()
-        .filter(|r| r.doc.request.is_some() && r.access != Access::Public)
-    {
-        let path = body_route_path(route.path, ws, sa);
+    for route in &Fuzzed::routes(true) {
+        let path = f.body_path(route);
         for body in wrong {
-            let r = app
-                .send_raw(
-                    route.method.clone(),
-                    &path,
-                    Some(&org.admin),
-                    Some("application/json"),
-                    body.to_vec(),
-                )
-                .await;
+            let r = f.send(route, &path, "application/json", body).await;
             crate::openapi::assert_documented(route, r.status, &r.text);
             assert_eq!(
                 (r.status, r.code()),
@@ -234,12 +249,9 @@ fn path_value(param: &str, ws: Uuid) -> String {
 /// 400 as ProblemDetails, never a 5xx (issue 16: workspace routes answered 500).
 #[tokio::test]
 async fn invalid_utf8_in_any_path_segment_is_a_bad_request() {
-    let app = TestApp::spawn().await;
-    let org = app.org("Fuzz").await;
-    let ws = app.workspace(&org, "Fuzzed").await;
-    let (_, table) = palisade_server::routes::api().into_parts();
+    let f = Fuzzed::new().await;
     let mut sent = 0;
-    for route in table.iter().filter(|r| r.access != Access::Public) {
+    for route in &Fuzzed::routes(false) {
         let params: Vec<&str> = route
             .path
             .split('/')
@@ -251,19 +263,11 @@ async fn invalid_utf8_in_any_path_segment_is_a_bad_request() {
                 let value = if p == bad {
                     "%FF%FE".to_string()
                 } else {
-                    path_value(p, ws)
+                    path_value(p, f.ws)
                 };
                 path = path.replace(&format!("{{{p}}}"), &value);
             }
-            let r = app
-                .send_raw(
-                    route.method.clone(),
-                    &path,
-                    Some(&org.admin),
-                    Some("application/json"),
-                    b"{}".to_vec(),
-                )
-                .await;
+            let r = f.send(route, &path, "application/json", b"{}").await;
             crate::openapi::assert_documented(route, r.status, &r.text);
             assert_eq!(
                 r.status, 400,

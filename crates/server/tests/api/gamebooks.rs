@@ -614,11 +614,11 @@ async fn admin_required_playbooks_wait_for_an_owner() {
         .await
         .assert_problem(409, "CONFLICT");
     // gamebook.completed was written for each finished run, in the outbox.
-    let events = app.events(&org).await;
-    let completed: Vec<&str> = events
-        .iter()
-        .filter(|e| e.event_type == "gamebook.completed")
-        .map(|e| e.payload["status"].as_str().unwrap())
+    let completed: Vec<Value> = app
+        .event_payloads(&org, "gamebook.completed")
+        .await
+        .into_iter()
+        .map(|p| p["status"].clone())
         .collect();
     assert_eq!(completed, ["Succeeded", "Cancelled", "Cancelled"]);
 }
@@ -843,12 +843,18 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     assert!(system.adopt_run(id, "dead-replica", lease).await.unwrap());
     let item = system.run_for_work(id).await.unwrap().unwrap();
     let steps = item.steps.clone();
+    let dead = |step| palisade_store::StepAttempt {
+        step,
+        owner: "dead-replica",
+        lease_until: lease,
+        started_at: now,
+    };
     assert!(system
         .start_step(id, steps[0].id, "dead-replica", lease)
         .await
         .unwrap());
     let (rec, _, _) = system
-        .finish_step_with_change(&item, steps[0].id, "dead-replica", lease, now, |row| {
+        .finish_step_with_change(&item, &dead(steps[0].id), |row| {
             Ok((
                 row.doc.clone(),
                 vec![NewComment {
@@ -909,10 +915,7 @@ async fn a_run_whose_worker_crashed_resumes_at_its_first_unfinished_step() {
     let late = system
         .finish_step(
             id,
-            steps[2].id,
-            "dead-replica",
-            lease,
-            now,
+            &dead(steps[2].id),
             &palisade_store::StepResult {
                 status: "Failed",
                 error_message: Some("late".into()),
@@ -1379,12 +1382,7 @@ async fn a_gamebook_comment_emits_incident_updated_with_the_comment() {
     )
     .await;
     wait_succeeded(&app, a, 1).await;
-    let events = app.events(&org).await;
-    let updates: Vec<&Value> = events
-        .iter()
-        .filter(|e| e.event_type == "incident.updated")
-        .map(|e| &e.payload)
-        .collect();
+    let updates = app.event_payloads(&org, "incident.updated").await;
     assert_eq!(updates.len(), 1, "{updates:?}");
     let changes = updates[0]["changes"].as_array().unwrap();
     assert_eq!(changes.len(), 1, "{changes:?}");

@@ -65,58 +65,32 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
         app.get(&base, Some(&org.admin)).await.data()["incident"]["status"],
         "New"
     );
-    let r = set_status(&app, &org.admin, &base, &json!({"status": "Closed"})).await;
-    r.assert_problem(400, "VALIDATION_ERROR");
+    let refused = async |body: Value| {
+        let r = set_status(&app, &org.admin, &base, &body).await;
+        r.assert_problem(400, "VALIDATION_ERROR");
+        r
+    };
+    let r = refused(json!({"status": "Closed"})).await;
     assert!(
         r.json["errors"]["classification"].is_array()
             && r.json["errors"]["classificationReason"].is_array()
     );
-    let wrong_reason = json!({"status": "Closed", "classification": "FalsePositive",
-                              "classificationReason": "ConfirmedActivity"});
-    let r = set_status(&app, &org.admin, &base, &wrong_reason).await;
-    r.assert_problem(400, "VALIDATION_ERROR");
-    // The errors name the valid values: the reasons valid for the classification.
-    assert!(
-        r.json["errors"]["classificationReason"][0]
-            .as_str()
-            .unwrap()
-            .ends_with("Reasons for 'FalsePositive': InaccurateData, IncorrectAlertLogic, Other."),
-        "{}",
-        r.text
-    );
-    let r = set_status(
-        &app,
-        &org.admin,
-        &base,
-        &json!({"status": "Closed", "classification": "BenignPositive"}),
+    // The errors name the valid values: the classifications, and the reasons valid for the
+    // classification.
+    assert!(r.first_error("classification").contains("TruePositive"));
+    let r = refused(
+        json!({"status": "Closed", "classification": "FalsePositive",
+                           "classificationReason": "ConfirmedActivity"}),
     )
     .await;
-    r.assert_problem(400, "VALIDATION_ERROR");
-    assert!(
-        r.json["errors"]["classificationReason"][0]
-            .as_str()
-            .unwrap()
-            .contains("Reasons for 'BenignPositive': SuspiciousButExpected, Other."),
-        "{}",
-        r.text
-    );
-    let r = set_status(&app, &org.admin, &base, &json!({"status": "Closed"})).await;
-    assert!(
-        r.json["errors"]["classification"][0]
-            .as_str()
-            .unwrap()
-            .contains("TruePositive"),
-        "{}",
-        r.text
-    );
-    let r = set_status(
-        &app,
-        &org.admin,
-        &base,
-        &json!({"status": "Active", "classification": "TruePositive"}),
-    )
-    .await;
-    r.assert_problem(400, "VALIDATION_ERROR");
+    assert!(r
+        .first_error("classificationReason")
+        .ends_with("Reasons for 'FalsePositive': InaccurateData, IncorrectAlertLogic, Other."));
+    let r = refused(json!({"status": "Closed", "classification": "BenignPositive"})).await;
+    assert!(r
+        .first_error("classificationReason")
+        .contains("Reasons for 'BenignPositive': SuspiciousButExpected, Other."));
+    refused(json!({"status": "Active", "classification": "TruePositive"})).await;
 
     let close = json!({"status": "Closed", "classification": "FalsePositive",
                        "classificationReason": "InaccurateData",
@@ -154,12 +128,7 @@ async fn status_changes_validate_classification_and_leave_a_timeline() {
     assert_eq!(r.data()["status"], "Active");
     assert!(r.data()["classification"].is_null());
 
-    let events = app.events(&org).await;
-    let updates: Vec<&Value> = events
-        .iter()
-        .filter(|e| e.event_type == "incident.updated")
-        .map(|e| &e.payload)
-        .collect();
+    let updates = app.event_payloads(&org, "incident.updated").await;
     assert_eq!(
         updates.len(),
         2,
@@ -425,14 +394,8 @@ async fn comments_create_and_edit_with_either_scope() {
 async fn comments_emit_incident_updated_with_the_comment() {
     let (app, org, ws) = setup().await;
     let base = format!("/api/v2/workspaces/{ws}/incidents/Sentinel/INC-1");
-    let updates = |events: Vec<palisade_store::StoredEvent>| -> Vec<Value> {
-        events
-            .into_iter()
-            .filter(|e| e.event_type == "incident.updated")
-            .map(|e| e.payload)
-            .collect()
-    };
-    assert!(updates(app.events(&org).await).is_empty());
+    let updates = async || app.event_payloads(&org, "incident.updated").await;
+    assert!(updates().await.is_empty());
     let r = app
         .post(
             &format!("{base}/comments"),
@@ -466,7 +429,7 @@ async fn comments_emit_incident_updated_with_the_comment() {
         &json!({"content": "Customer confirmed the trip to Lisbon."}),
     )
     .await;
-    let u = updates(app.events(&org).await);
+    let u = updates().await;
     assert_eq!(u.len(), 3, "{u:?}");
     for e in &u {
         assert_eq!(e["incidentId"], "INC-1");

@@ -41,6 +41,12 @@ struct Gen {
     created_at: DateTime<Utc>,
 }
 
+/// The first source named in a workspace's `sourceTokens`.
+fn first_source(workspace_tokens: &Value) -> String {
+    let sources = workspace_tokens["sourceTokens"].as_object().unwrap();
+    sources.keys().next().unwrap().clone()
+}
+
 fn minutes_away_from_boundaries(m: i64) -> bool {
     [24 * 60, 7 * 24 * 60, 30 * 24 * 60]
         .iter()
@@ -377,13 +383,7 @@ async fn bad_tokens_and_changed_filters_are_refused() {
         200
     );
 
-    let source = tokens[0]["sourceTokens"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
+    let source = first_source(&tokens[0]);
     let token = tokens[0]["sourceTokens"][&source]
         .as_str()
         .unwrap()
@@ -550,13 +550,7 @@ async fn continuations_need_every_token_and_unknown_fields_are_refused() {
     let r = app.post(path, Some(a), &next(tokens[1..].to_vec())).await;
     r.assert_problem(400, "VALIDATION_ERROR");
     let messages = r.json["errors"]["workspacePageTokens"].to_string();
-    let source = tokens[0]["sourceTokens"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .next()
-        .unwrap()
-        .clone();
+    let source = first_source(&tokens[0]);
     assert!(
         messages.contains(&format!("workspace {left_out}, source {source}")),
         "{messages}"

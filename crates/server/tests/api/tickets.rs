@@ -81,13 +81,9 @@ async fn tickets_link_unlink_priority_and_search() {
         with_ticket[0]["message"],
         "Service ticket SEC-1 (Jira) linked."
     );
-    let events = app.events(&org).await;
-    let linked: Vec<_> = events
-        .iter()
-        .filter(|e| e.event_type == "ticket.linked")
-        .collect();
+    let linked = app.event_payloads(&org, "ticket.linked").await;
     assert_eq!(linked.len(), 1);
-    let d = &linked[0].payload;
+    let d = &linked[0];
     assert_eq!(d["ticketId"], "JIRA-1");
     assert_eq!(d["ticketNumber"], "SEC-1");
     assert_eq!(d["incidentId"], "INC-7");

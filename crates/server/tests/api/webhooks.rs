@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use palisade_server::config::Config;
-use palisade_test_utils::{Cred, Receiver, Reply, TestApp};
+use palisade_test_utils::{Cred, Receiver, Reply, TestApp, TestOrg};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -576,8 +576,14 @@ async fn retry_after_is_honoured() {
     );
 }
 
-#[tokio::test]
-async fn repeated_failures_disable_and_enable_restores() {
+/// A webhook of a new organization whose receiver answers 503 to everything, on an app that
+/// retries once at once and disables a webhook after two events failed in a row; two events
+/// (incidents `{prefix}-1` and `{prefix}-2`) are on their way. Returns the app, the receiver,
+/// the organization, the workspace and the webhook's id.
+async fn failing_webhook(
+    org_name: &str,
+    prefix: &str,
+) -> (TestApp, Receiver, TestOrg, Uuid, String) {
     let app = TestApp::spawn_with(|c| {
         deliveries(c);
         c.webhooks.retry_schedule_secs = vec![0];
@@ -585,12 +591,19 @@ async fn repeated_failures_disable_and_enable_restores() {
     })
     .await;
     let rx = Receiver::with_plan(|_, _| Reply::status(503)).await;
-    let org = app.org("Flaky").await;
+    let org = app.org(org_name).await;
     let ws = app.workspace(&org, "w").await;
     let hook = subscribe(&app, &org.admin, &rx).await;
     let id = hook["id"].as_str().unwrap().to_string();
-    ingest(&app, &org.admin, ws, "F-1", "one").await;
-    ingest(&app, &org.admin, ws, "F-2", "two").await;
+    for (n, title) in [(1, "one"), (2, "two")] {
+        ingest(&app, &org.admin, ws, &format!("{prefix}-{n}"), title).await;
+    }
+    (app, rx, org, ws, id)
+}
+
+#[tokio::test]
+async fn repeated_failures_disable_and_enable_restores() {
+    let (app, rx, org, ws, id) = failing_webhook("Flaky", "F").await;
     // Two events, two attempts each, all failing: the run of two failed events disables it.
     let w = wait_for("auto-disable", || async {
         let w = app
@@ -1223,19 +1236,7 @@ impl Logs {
 async fn delivery_outcomes_are_logged_and_counted() {
     let logs = Logs::default();
     let _guard = logs.capture();
-    let app = TestApp::spawn_with(|c| {
-        deliveries(c);
-        c.webhooks.retry_schedule_secs = vec![0];
-        c.webhooks.disable_after_consecutive_failures = 2;
-    })
-    .await;
-    let rx = Receiver::with_plan(|_, _| Reply::status(503)).await;
-    let org = app.org("Counted").await;
-    let ws = app.workspace(&org, "w").await;
-    let hook = subscribe(&app, &org.admin, &rx).await;
-    let id = hook["id"].as_str().unwrap().to_string();
-    ingest(&app, &org.admin, ws, "C-1", "one").await;
-    ingest(&app, &org.admin, ws, "C-2", "two").await;
+    let (app, rx, org, ws, id) = failing_webhook("Counted", "C").await;
     wait_until("auto-disable", || async {
         let w = app
             .get(&format!("/api/v2/webhooks/{id}"), Some(&org.admin))

@@ -14,7 +14,7 @@ mod catalog;
 mod rules;
 mod runs;
 
-pub use runs::{RunFilter, StepRecorded, StepResult, WorkItem, RUN_KIND};
+pub use runs::{RunFilter, StepAttempt, StepRecorded, StepResult, WorkItem, RUN_KIND};
 
 use palisade_domain::vocab::IncidentSource;
 use uuid::Uuid;

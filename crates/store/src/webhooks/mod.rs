@@ -120,6 +120,49 @@ pub struct Delivery {
     pub pending_log_id: Option<Uuid>,
 }
 
+impl Delivery {
+    /// The log of an attempt of this delivery, with what the delivery itself says (event,
+    /// subject, request body, redelivery link) and the attempt's `status`, number, target and
+    /// start; the attempt's outcome (HTTP status, error, latency, headers, response,
+    /// completion) is the caller's to fill in.
+    pub fn attempt_log(
+        &self,
+        status: &str,
+        attempt_number: i64,
+        request_url: String,
+        started_at: i64,
+    ) -> LogRow {
+        LogRow {
+            id: Uuid::new_v4(),
+            org: self.org,
+            webhook_id: self.webhook_id,
+            event_id: self.event_id,
+            event_type: self.event_type.clone(),
+            status: status.into(),
+            http_status_code: None,
+            error_message: None,
+            account_id: self.account_id,
+            account_name: None,
+            subject_id: self.subject_id.clone(),
+            subject_display_name: self.subject_display_name.clone(),
+            subject_attributes: self.subject_attributes.clone(),
+            is_test: false,
+            original_delivery_id: self.original_delivery_id,
+            attempt_number,
+            latency_ms: None,
+            request_url,
+            request_headers: "{}".into(),
+            request_body: self.body.clone(),
+            response_snippet: None,
+            event_occurred_at: self.occurred_at,
+            completed_at: None,
+            redelivery_requested_at: None,
+            redelivered: false,
+            created_at: started_at,
+        }
+    }
+}
+
 /// One recorded attempt.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LogRow {

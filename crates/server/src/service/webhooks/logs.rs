@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{parse_instant, WebhookService};
 use crate::access::OrgCtx;
-use crate::paging::{finish_page, open_after, seal_after};
+use crate::paging::{finish_page, open_after, page_size, seal_after};
 use crate::webhooks::{event_body, schema_name, Target};
 
 const MAX_LOG_PAGE: i64 = 100;
@@ -131,23 +131,7 @@ impl WebhookService {
         let mut v = Validator::new();
         let from = parse_instant(&mut v, "from", q.from.as_deref());
         let to = parse_instant(&mut v, "to", q.to.as_deref());
-        let page_size = match q.page_size.as_deref().map(str::parse::<i64>) {
-            None => {
-                v.add(
-                    "pageSize",
-                    format!("pageSize is required (1 to {MAX_LOG_PAGE})."),
-                );
-                None
-            }
-            Some(Ok(n)) if (1..=MAX_LOG_PAGE).contains(&n) => Some(n),
-            Some(_) => {
-                v.add(
-                    "pageSize",
-                    format!("pageSize must be an integer from 1 to {MAX_LOG_PAGE}."),
-                );
-                None
-            }
-        };
+        let page_size = page_size(&mut v, q.page_size.as_deref(), None, MAX_LOG_PAGE);
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
                 v.add("from", "from must not be after to.");

@@ -85,16 +85,36 @@ const RESERVED_HEADERS: &[&str] = &[
     "connection",
 ];
 
-#[allow(clippy::too_many_arguments)]
-fn validate_auth(
-    v: &mut Validator,
-    kind: Option<&str>,
-    token: Option<&str>,
-    username: Option<&str>,
-    password: Option<&str>,
-    api_key_header: Option<&str>,
-    required: bool,
-) -> Option<AuthInput> {
+/// The authentication fields of a webhook request and of a credentials update (one spelling).
+struct AuthFields<'a> {
+    kind: Option<&'a str>,
+    token: Option<&'a str>,
+    username: Option<&'a str>,
+    password: Option<&'a str>,
+    api_key_header: Option<&'a str>,
+}
+
+/// The [`AuthFields`] of a `WebhookRequest` or a `WebhookCredentialsRequest`.
+macro_rules! auth_fields {
+    ($req:expr) => {
+        AuthFields {
+            kind: $req.authentication_type.as_deref(),
+            token: $req.token.as_deref(),
+            username: $req.username.as_deref(),
+            password: $req.password.as_deref(),
+            api_key_header: $req.api_key_header.as_deref(),
+        }
+    };
+}
+
+fn validate_auth(v: &mut Validator, fields: AuthFields<'_>, required: bool) -> Option<AuthInput> {
+    let AuthFields {
+        kind,
+        token,
+        username,
+        password,
+        api_key_header,
+    } = fields;
     let kind = match kind {
         None if required => {
             v.add(
@@ -436,15 +456,7 @@ impl WebhookService {
     pub async fn create(&self, ctx: &OrgCtx, req: WebhookRequest) -> Result<WebhookCreated> {
         let mut v = Validator::new();
         let fields = self.fields(ctx, &mut v, &req, None).await?;
-        let auth = validate_auth(
-            &mut v,
-            req.authentication_type.as_deref(),
-            req.token.as_deref(),
-            req.username.as_deref(),
-            req.password.as_deref(),
-            req.api_key_header.as_deref(),
-            false,
-        );
+        let auth = validate_auth(&mut v, auth_fields!(req), false);
         let own_secret = validate_signing(&mut v, req.signing_token.as_deref());
         v.finish()?;
         let (fields, auth) = (fields.expect("validated"), auth.expect("validated"));
@@ -465,15 +477,7 @@ impl WebhookService {
         let mut v = Validator::new();
         let fields = self.fields(ctx, &mut v, &req, Some(&base)).await?;
         let auth = if req.authentication_type.is_some() {
-            validate_auth(
-                &mut v,
-                req.authentication_type.as_deref(),
-                req.token.as_deref(),
-                req.username.as_deref(),
-                req.password.as_deref(),
-                req.api_key_header.as_deref(),
-                true,
-            )
+            validate_auth(&mut v, auth_fields!(req), true)
         } else {
             for (path, present) in [
                 ("token", req.token.is_some()),
@@ -538,15 +542,7 @@ impl WebhookService {
     ) -> Result<WebhookCredentialsResult> {
         let row = self.row(&ctx.org, id).await?;
         let mut v = Validator::new();
-        let auth = validate_auth(
-            &mut v,
-            req.authentication_type.as_deref(),
-            req.token.as_deref(),
-            req.username.as_deref(),
-            req.password.as_deref(),
-            req.api_key_header.as_deref(),
-            true,
-        );
+        let auth = validate_auth(&mut v, auth_fields!(req), true);
         let signing = validate_signing(&mut v, req.signing_token.as_deref());
         v.finish()?;
         let row = self.apply_credentials(ctx, &row, auth, signing).await?;

@@ -4,7 +4,7 @@
 mod trigger;
 mod worker;
 
-pub use worker::{StepRecorded, StepResult, WorkItem};
+pub use worker::{StepAttempt, StepRecorded, StepResult, WorkItem};
 
 use std::collections::HashMap;
 

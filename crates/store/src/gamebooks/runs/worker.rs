@@ -29,6 +29,30 @@ pub struct StepResult {
     pub output: Option<Value>,
 }
 
+/// A step being recorded by the worker that owns its run: the step, the worker, the lease it
+/// extends the run's to, and when the step started.
+#[derive(Debug, Clone, Copy)]
+pub struct StepAttempt<'a> {
+    pub step: Uuid,
+    pub owner: &'a str,
+    pub lease_until: i64,
+    pub started_at: i64,
+}
+
+impl StepAttempt<'_> {
+    /// Extends the lease of `run` if this worker still owns it (`false`: it does not).
+    async fn own(&self, tx: &mut Tx, run: Uuid) -> Result<bool> {
+        own_run(tx, run, self.owner, self.lease_until).await
+    }
+
+    /// Records the step's outcome and commits.
+    async fn record(&self, mut tx: Tx, result: &StepResult) -> Result<()> {
+        set_step(&mut tx, self.step, result, self.started_at).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// What an attempt to record a step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepRecorded {
@@ -164,18 +188,14 @@ impl System<'_> {
     pub async fn finish_step(
         &self,
         run: Uuid,
-        step: Uuid,
-        owner: &str,
-        lease_until: i64,
-        started_at: i64,
+        at: &StepAttempt<'_>,
         result: &StepResult,
     ) -> Result<StepRecorded> {
         let mut tx = self.store.begin_write().await?;
-        if !own_run(&mut tx, run, owner, lease_until).await? {
+        if !at.own(&mut tx, run).await? {
             return Ok(StepRecorded::Lost);
         }
-        set_step(&mut tx, step, result, started_at).await?;
-        tx.commit().await?;
+        at.record(tx, result).await?;
         Ok(StepRecorded::Done {
             incident_changed: false,
         })
@@ -187,10 +207,7 @@ impl System<'_> {
     pub async fn finish_step_with_change<F>(
         &self,
         item: &WorkItem,
-        step: Uuid,
-        owner: &str,
-        lease_until: i64,
-        started_at: i64,
+        at: &StepAttempt<'_>,
         change: F,
     ) -> Result<(StepRecorded, Vec<FieldChange>, Vec<CommentRow>)>
     where
@@ -198,7 +215,7 @@ impl System<'_> {
     {
         let key = &item.incident;
         let mut tx = self.store.begin_write().await?;
-        if !own_run(&mut tx, item.run.id, owner, lease_until).await? {
+        if !at.own(&mut tx, item.run.id).await? {
             return Ok((StepRecorded::Lost, Vec::new(), Vec::new()));
         }
         let outcome = self
@@ -230,8 +247,7 @@ impl System<'_> {
             ),
             Err(e) => (failed(e)?, Vec::new(), Vec::new()),
         };
-        set_step(&mut tx, step, &result, started_at).await?;
-        tx.commit().await?;
+        at.record(tx, &result).await?;
         let changed = !changes.is_empty();
         if changed {
             self.store.events_written();
@@ -246,20 +262,16 @@ impl System<'_> {
     }
 
     /// Links a ticket to the run's incident and records the step in one transaction.
-    #[allow(clippy::too_many_arguments)]
     pub async fn finish_step_link_ticket(
         &self,
         item: &WorkItem,
-        step: Uuid,
-        owner: &str,
-        lease_until: i64,
-        started_at: i64,
+        at: &StepAttempt<'_>,
         ticket_id: &str,
         author: &str,
     ) -> Result<StepRecorded> {
         let key = &item.incident;
         let mut tx = self.store.begin_write().await?;
-        if !own_run(&mut tx, item.run.id, owner, lease_until).await? {
+        if !at.own(&mut tx, item.run.id).await? {
             return Ok(StepRecorded::Lost);
         }
         let linked = self
@@ -278,8 +290,7 @@ impl System<'_> {
             ),
             Err(e) => (failed(e)?, false),
         };
-        set_step(&mut tx, step, &result, started_at).await?;
-        tx.commit().await?;
+        at.record(tx, &result).await?;
         if events {
             self.store.events_written();
         }
