@@ -265,8 +265,12 @@ async fn latency(client: &Client, sentinel: &FakeSentinel, ws: &str, id: &str, s
     // ---- change at the source → webhook receipt
     let mut times = Vec::with_capacity(samples);
     for name in &names[..samples] {
+        // A change the incident cannot already have (a simulated severity may be "Low").
         sentinel.modify(name, |p| {
-            p.insert("severity".into(), json!("Low"));
+            p.insert(
+                "description".into(),
+                json!(format!("Changed at the source for sample {name}")),
+            );
         });
         let t = Instant::now();
         sync(client, ws, id).await;
