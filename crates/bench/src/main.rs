@@ -11,7 +11,10 @@
 //! - `gamebooks`: an auto-run rule with simple playbooks (comment, label, severity) and a batch
 //!   of matching incidents; measures gamebook runs completed per second, from the ingest until
 //!   the last run has succeeded (`bench/gamebooks.sh`).
+//! - `console` (bench/console.sh): signs a console user in and measures the queue and
+//!   incident pages' server time and the queue page's weight.
 
+mod console;
 mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -76,6 +79,18 @@ enum Command {
         /// Matching incidents ingested (one run each).
         #[arg(long, default_value_t = 1000)]
         runs: usize,
+    },
+    /// Console page times and weight (bench/console.sh).
+    Console {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// Detail paths written by `seed`.
+        #[arg(long)]
+        paths: String,
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
     },
 }
 
@@ -188,6 +203,21 @@ async fn main() {
         } => webhooks::run(client, webhooks, events, rate, latency_secs).await,
         Command::Investigation(args) => investigation(client, args).await,
         Command::Gamebooks { runs } => gamebooks(&client, runs).await,
+        Command::Console {
+            email,
+            password,
+            paths,
+            samples,
+        } => {
+            console::run(console::Args {
+                base: cli.base.clone(),
+                email,
+                password,
+                paths,
+                samples,
+            })
+            .await
+        }
     }
 }
 
