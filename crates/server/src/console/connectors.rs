@@ -29,6 +29,9 @@ use crate::AppState;
 pub(super) const CREATE: &str = "/api/v2/workspaces/{workspaceId}/datasources";
 pub(super) const ONE: &str = "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}";
 
+/// A posted form, field by field.
+type Fields = Form<Vec<(String, String)>>;
+
 /// Field name → messages (the API's `errors`; `""` for a message about the whole form).
 type Errors = BTreeMap<String, Vec<String>>;
 
@@ -448,7 +451,7 @@ fn field(form: &[(String, String)], k: &str) -> String {
 pub async fn create(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Form(form): Form<Vec<(String, String)>>,
+    Form(form): Fields,
 ) -> PageResult {
     let f = fail(&user);
     let (ctx, s) = adding(
@@ -546,7 +549,7 @@ pub async fn update(
     State(state): State<AppState>,
     user: ConsoleUser,
     Path((ws, id)): ConnectorPath,
-    Form(form): Form<Vec<(String, String)>>,
+    Form(form): Fields,
 ) -> PageResult {
     let f = fail(&user);
     let (ctx, s) = match editing(&state, &user, &ws, &id).await.map_err(&f)? {
