@@ -79,16 +79,7 @@ for DB in $DATABASES; do
   # Reads are measured on a settled server: the outbox events of the seed (one per incident)
   # are first worked off by the webhook dispatcher and the gamebook trigger (no webhooks or
   # rules here, so each event is only marked), which otherwise compete with the reads.
-  DRAIN_START=$(date +%s.%N)
-  for _ in $(seq 1 1200); do
-    M=$(curl -fs "$BASE/metrics" || true)
-    P1=$(awk '$1=="palisade_outbox_events_pending" {print $2}' <<<"$M")
-    P2=$(awk '$1=="palisade_gamebook_events_pending" {print $2}' <<<"$M")
-    [ "${P1:-1}" = 0 ] && [ "${P2:-1}" = 0 ] && break
-    sleep 1
-  done
-  DRAIN=$(awk -v s="$DRAIN_START" -v e="$(date +%s.%N)" 'BEGIN{printf "%.0f", e-s}')
-  echo "outbox worked off ${DRAIN} s after the seed (pending: ${P1:-?} webhook, ${P2:-?} gamebook)"
+  bench_wait_outbox
   bench_rss_peak "outbox drain"
   if [ "$DB" = postgres ]; then
     # Planner statistics, as autovacuum keeps them after a bulk load. Without them (a server

@@ -56,10 +56,11 @@ bench_drop() {
   rm -f "$WORK"/bench.db*
 }
 
-# bench_bootstrap ORG_NAME: an organization with an admin credential (ID, SECRET, AUTH).
+# bench_bootstrap ORG_NAME: an organization (ORG) with an admin credential (ID, SECRET, AUTH).
 bench_bootstrap() {
   local cred
   cred=$("$BIN" admin bootstrap --org-name "$1" --database "$URL")
+  ORG=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["organizationId"])' "$cred")
   ID=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientId"])' "$cred")
   SECRET=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["clientSecret"])' "$cred")
   AUTH="Authorization: Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)"
@@ -73,6 +74,23 @@ bench_serve() {
   env "$@" "$BIN" serve --database "$URL" --listen "127.0.0.1:$PORT" 2>>"$log" &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -fs "$BASE/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
+# bench_wait_outbox: waits (up to 20 min) until the outbox events of a seed (one per incident)
+# are worked off by the webhook dispatcher and the gamebook trigger, which otherwise compete
+# with the reads measured next; sets DRAIN (seconds waited) and prints what is left.
+bench_wait_outbox() {
+  local start m p1 p2
+  start=$(date +%s.%N)
+  for _ in $(seq 1 1200); do
+    m=$(curl -fs "$BASE/metrics" || true)
+    p1=$(awk '$1=="palisade_outbox_events_pending" {print $2}' <<<"$m")
+    p2=$(awk '$1=="palisade_gamebook_events_pending" {print $2}' <<<"$m")
+    [ "${p1:-1}" = 0 ] && [ "${p2:-1}" = 0 ] && break
+    sleep 1
+  done
+  DRAIN=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.0f", e-s}')
+  echo "outbox worked off ${DRAIN} s after the seed (pending: ${p1:-?} webhook, ${p2:-?} gamebook)"
 }
 
 bench_stop() {

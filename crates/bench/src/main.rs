@@ -13,8 +13,11 @@
 //!   the last run has succeeded (`bench/gamebooks.sh`).
 //! - `connectors`: serves a fake source with generated incidents and measures a connector's
 //!   backfill, change-to-webhook and write-back latency (`bench/connectors.sh`).
+//! - `console` (bench/console.sh): signs a console user in and measures the queue and
+//!   incident pages' server time and the queue page's weight.
 
 mod connectors;
+mod console;
 mod webhooks;
 
 use std::time::{Duration, Instant};
@@ -94,6 +97,18 @@ enum Command {
         page_size: usize,
         /// Latency samples after the backfill (MicrosoftSentinel only; 0: none).
         #[arg(long, default_value_t = 0)]
+        samples: usize,
+    },
+    /// Console page times and weight (bench/console.sh).
+    Console {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        /// Detail paths written by `seed`.
+        #[arg(long)]
+        paths: String,
+        #[arg(long, default_value_t = 200)]
         samples: usize,
     },
 }
@@ -213,6 +228,21 @@ async fn main() {
             page_size,
             samples,
         } => connectors::run(client, &kind, incidents, page_size, samples).await,
+        Command::Console {
+            email,
+            password,
+            paths,
+            samples,
+        } => {
+            console::run(console::Args {
+                base: cli.base.clone(),
+                email,
+                password,
+                paths,
+                samples,
+            })
+            .await
+        }
     }
 }
 

@@ -14,7 +14,9 @@ use uuid::Uuid;
 
 use crate::kind::ConnectorKind;
 
+mod fields;
 mod vendors;
+pub use fields::{CredentialField, FieldKind, SettingField};
 pub use vendors::{
     CrowdStrikeCloud, CrowdStrikeSettings, QRadarSettings, SentinelOneSettings, SplunkSettings,
 };
@@ -36,7 +38,7 @@ impl AzureCloud {
         AzureCloud::AzureChina,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             AzureCloud::AzurePublic => "AzurePublic",
             AzureCloud::AzureUSGovernment => "AzureUSGovernment",
@@ -635,16 +637,9 @@ fn parse_credentials(
         return None;
     }
     let m = object(v, "credentials", value)?;
-    let (key, what): (&str, &str) = match kind {
-        ConnectorKind::MicrosoftSentinel | ConnectorKind::MicrosoftDefenderXdr => (
-            "clientSecret",
-            "the client secret's value of the app registration",
-        ),
-        ConnectorKind::CrowdStrikeFalcon => ("clientSecret", "the secret of the Falcon API client"),
-        ConnectorKind::IbmQRadar => ("apiToken", "the QRadar authorized service token (SEC)"),
-        ConnectorKind::SplunkEnterpriseSecurity => ("apiToken", "a Splunk authentication token"),
-        ConnectorKind::SentinelOne => ("apiToken", "a SentinelOne API token"),
-    };
+    let CredentialField {
+        name: key, what, ..
+    } = kind.credential_field();
     unknown_keys(v, "credentials", m, &[key], kind);
     let p = format!("credentials.{key}");
     // Client secrets are short; API tokens (JWTs among them) may be longer.

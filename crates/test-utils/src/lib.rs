@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+pub mod axe;
 pub mod console;
 pub mod fakes;
 pub mod receiver;

@@ -245,17 +245,47 @@ impl Browser {
 
     /// Waits up to 10 s for the page source to contain `text`.
     pub async fn wait_for_text(&self, text: &str) {
+        self.wait_for_text_within(text, Duration::from_secs(10))
+            .await
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page; its return value.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Runs `script` in the page until it calls its last argument (the callback), up to
+    /// 60 s; the value it was called with.
+    pub async fn execute_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/timeouts",
+            Some(json!({"script": 60_000})),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Waits up to `within` for the page source to contain `text`.
+    pub async fn wait_for_text_within(&self, text: &str, within: Duration) {
         let started = Instant::now();
-        loop {
-            if self.source().await.contains(text) {
-                return;
-            }
+        while !self.source().await.contains(text) {
             assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{text:?} never appeared on {}",
+                started.elapsed() < within,
+                "{text:?} never appeared on {} within {within:?}",
                 self.url().await
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 

@@ -25,7 +25,7 @@ impl CrowdStrikeCloud {
         CrowdStrikeCloud::UsGov1,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             CrowdStrikeCloud::Us1 => "us-1",
             CrowdStrikeCloud::Us2 => "us-2",

@@ -22,6 +22,8 @@ pub struct ConsoleConfig {
     /// Mark cookies `Secure` even on plain HTTP (they always are unless the server listens on
     /// loopback over plain HTTP, which browsers treat as a secure context).
     pub force_secure_cookies: bool,
+    /// How often an open incident queue asks for new incidents (seconds).
+    pub queue_refresh_secs: u64,
     /// OpenID Connect sign-in (`[console.oidc]`); off while `issuer` is empty.
     pub oidc: OidcConfig,
 }
@@ -59,6 +61,7 @@ impl Default for ConsoleConfig {
             max_failed_sign_ins_per_address: 50,
             failed_sign_in_window_secs: 15 * 60,
             force_secure_cookies: false,
+            queue_refresh_secs: 10,
             oidc: OidcConfig::default(),
         }
     }
@@ -89,6 +92,12 @@ impl ConsoleConfig {
             return Err(invalid(
                 "console",
                 "max_failed_sign_ins_per_user, max_failed_sign_ins_per_address and failed_sign_in_window_secs must be positive",
+            ));
+        }
+        if !(1..=3600).contains(&self.queue_refresh_secs) {
+            return Err(invalid(
+                "console.queue_refresh_secs",
+                "must be from 1 to 3600",
             ));
         }
         let o = &self.oidc;

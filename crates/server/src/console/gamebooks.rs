@@ -10,17 +10,12 @@ use palisade_domain::Error;
 use palisade_types::gamebooks::GamebookStatus;
 
 use super::layout::{self, csrf};
-use super::{encode, fail, html as page_response, ConsoleUser, PageResult};
+use super::{encode, fail, html as page_response, ConsoleUser, Done, PageResult};
 use crate::AppState;
 
 const HISTORY: &str = "/api/v2/gamebooks/across-workspaces/history";
 const APPROVE: &str = "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/approve";
 const REJECT: &str = "/api/v2/workspaces/{workspaceId}/gamebooks/runs/{gamebookId}/reject";
-
-#[derive(serde::Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
-}
 
 pub async fn page(
     State(state): State<AppState>,

@@ -17,11 +17,10 @@ use palisade_types::incidents::{
     AssignRequest, CommentRequest, IncidentComment, IncidentDetail, StatusUpdateRequest,
 };
 use palisade_types::tickets::{LinkServiceTicketRequest, TicketIncidentRef};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{self, csrf};
-use super::{encode, fail, html as page_response, ConsoleUser, PageResult};
+use super::{encode, fail, html as page_response, ConsoleUser, Done, PageResult};
 use crate::AppState;
 
 const DETAIL: &str = "/api/v2/workspaces/{workspaceId}/incidents/{source}/{incidentId}";
@@ -47,11 +46,6 @@ pub fn verdicts() -> Vec<(String, String)> {
         }
     }
     out
-}
-
-#[derive(Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
 }
 
 type IncidentPath = Path<(String, String, String)>;

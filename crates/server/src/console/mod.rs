@@ -15,6 +15,7 @@
 
 mod assets;
 mod audit;
+mod connectors;
 mod dashboard;
 mod gamebooks;
 mod incident;
@@ -51,7 +52,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 /// The console's routes (merged into the application's router when `console.enabled`).
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .route("/console", get(queue::page).post(queue::page_post))
+        .route("/console", get(queue::page))
         .route("/console/incidents/rows", get(queue::rows))
         .route("/console/incidents/bulk", post(queue::bulk))
         .route(
@@ -65,6 +66,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/dashboard", get(dashboard::page))
         .route("/console/dashboard/{chart}", get(dashboard::chart))
         .route("/console/sources", get(sources::page))
+        .route(
+            "/console/sources/new",
+            get(connectors::new_form).post(connectors::create),
+        )
+        .route(
+            "/console/sources/{workspaceId}/{dataConnectorId}",
+            get(connectors::edit_form).post(connectors::update),
+        )
         .route(
             "/console/webhooks",
             get(webhooks::list).post(webhooks::create),
@@ -183,8 +192,19 @@ pub(crate) fn encode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Security headers, the session, and the CSRF check of every POST.
+/// Security headers, the session, and the CSRF check of every POST; the time the server
+/// spent on the answer in `Server-Timing` (read by `bench/console.sh`).
 async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut r = guarded(state, req, next).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        r.headers_mut().insert("server-timing", v);
+    }
+    r
+}
+
+async fn guarded(state: AppState, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let is_asset = parts.uri.path().starts_with("/console/assets/");
     let mut body = body;
@@ -273,6 +293,12 @@ pub(crate) fn error_page(user: Option<&ConsoleUser>, e: Error) -> Response {
         }
     }
     r
+}
+
+/// The `done` query parameter: the notice a page shows after an action (post/redirect/get).
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct Done {
+    pub done: Option<String>,
 }
 
 /// A result of a console handler: a page, or an error page.

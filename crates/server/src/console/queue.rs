@@ -2,7 +2,10 @@
 //! with the console's filters (Closed hidden unless asked for), columns sorted within the
 //! page, select-and-act bulk status and assignment (`PUT …/incidents/{source}/bulk` per
 //! workspace and source), keyboard navigation (console.js), and new incidents appearing
-//! without a reload (htmx polls the rows every 10 s; reads work without JavaScript).
+//! without a reload (htmx polls the first page's rows every `console.queue_refresh_secs`;
+//! reads work without JavaScript). "Older incidents" is a link carrying the position of the
+//! page's last row (`after`), not the API's per-stream tokens (thousands of them for a large
+//! MSSP: far too heavy for a page).
 
 use std::collections::BTreeMap;
 
@@ -12,9 +15,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use palisade_domain::vocab::{IncidentSource, IncidentStatus, Severity};
+use palisade_store::Cursor;
 use palisade_types::incidents::{
     AcrossWorkspacesPage, AcrossWorkspacesRequest, AssignRequest, BulkUpdateRequest,
-    IncidentListItem, TimeFilterSelection, WorkspacePageTokensInput,
+    IncidentListItem, TimeFilterSelection,
 };
 use serde::{Deserialize, Serialize};
 
@@ -52,8 +56,38 @@ pub struct Filters {
     /// `desc` (default) or `asc`.
     #[serde(default)]
     pub dir: String,
+    /// The position after which this page starts (`micros.workspace.source.id` of the
+    /// previous page's last row); empty: the newest.
+    #[serde(default)]
+    pub after: String,
     #[serde(default)]
     pub done: String,
+}
+
+/// A row's position in the listing's order, as `after` carries it.
+fn position(r: &IncidentListItem) -> String {
+    format!(
+        "{}.{}.{}.{}",
+        palisade_domain::time::to_micros(r.created_at),
+        r.workspace_id,
+        r.source.as_str(),
+        r.id
+    )
+}
+
+/// Reads `after`; anything else than a position starts from the newest.
+fn parse_position(s: &str) -> Option<Cursor> {
+    let mut it = s.splitn(4, '.');
+    let created_at = it.next()?.parse().ok()?;
+    let workspace_id = uuid::Uuid::parse_str(it.next()?).ok()?;
+    let source = IncidentSource::parse(it.next()?)?;
+    let id = it.next()?.to_string();
+    Some(Cursor {
+        created_at,
+        workspace_id,
+        source,
+        id,
+    })
 }
 
 impl Filters {
@@ -132,23 +166,22 @@ async fn listing(
     state: &AppState,
     user: &ConsoleUser,
     f: &Filters,
-    tokens: Option<Vec<WorkspacePageTokensInput>>,
-) -> Result<AcrossWorkspacesPage, Response> {
+) -> Result<(AcrossWorkspacesPage, Option<String>), Response> {
     user.authorize(state, Method::POST, ACROSS, None)
         .await
         .map_err(fail(user))?;
-    let mut req = f.request(user);
-    if let Some(t) = tokens {
-        req.is_first_call = Some(false);
-        req.workspace_page_tokens = Some(t);
-    }
     let mut page = state
         .incidents()
-        .across_workspaces(&user.ctx, req)
+        .across_workspaces_after(&user.ctx, f.request(user), parse_position(&f.after))
         .await
         .map_err(fail(user))?;
+    // Where the next page starts: the last row in the listing's order (before sorting).
+    let next = page
+        .more_incidents_available
+        .then(|| page.incidents.last().map(position))
+        .flatten();
     sort(&mut page.incidents, &f.sort, f.dir == "asc");
-    Ok(page)
+    Ok((page, next))
 }
 
 pub async fn page(
@@ -156,27 +189,8 @@ pub async fn page(
     user: ConsoleUser,
     Query(f): Query<Filters>,
 ) -> PageResult {
-    let listing = listing(&state, &user, &f, None).await?;
-    render(&state, &user, &f, listing).await
-}
-
-#[derive(Deserialize)]
-pub struct NextPage {
-    #[serde(flatten)]
-    filters: Filters,
-    tokens: String,
-}
-
-/// The next page: the listing's tokens travel in a form (they can be long).
-pub async fn page_post(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Form(form): Form<NextPage>,
-) -> PageResult {
-    let tokens: Vec<WorkspacePageTokensInput> =
-        serde_json::from_str(&form.tokens).unwrap_or_default();
-    let listing = listing(&state, &user, &form.filters, Some(tokens)).await?;
-    render(&state, &user, &form.filters, listing).await
+    let (listing, next) = listing(&state, &user, &f).await?;
+    render(&state, &user, &f, listing, next).await
 }
 
 /// The rows alone (the queue's background refresh).
@@ -185,21 +199,25 @@ pub async fn rows(
     user: ConsoleUser,
     Query(f): Query<Filters>,
 ) -> PageResult {
-    let listing = listing(&state, &user, &f, None).await?;
-    Ok(Html(rows_markup(&f, &listing.incidents).into_string()).into_response())
+    let (listing, _) = listing(&state, &user, &f).await?;
+    let every = state.config().console.queue_refresh_secs;
+    Ok(Html(rows_markup(&f, &listing.incidents, every).into_string()).into_response())
 }
 
-fn rows_markup(f: &Filters, rows: &[IncidentListItem]) -> Markup {
+/// The rows; those of the first page poll for new incidents every `every` seconds.
+fn rows_markup(f: &Filters, rows: &[IncidentListItem], every: u64) -> Markup {
+    let live = f.after.is_empty();
     let poll = format!("/console/incidents/rows?{}", f.query_string());
+    let trigger = format!("every {every}s");
     html! {
-        tbody #rows hx-get=(poll) hx-trigger="every 10s" hx-swap="outerHTML" {
+        tbody #rows hx-get=[live.then_some(&poll)] hx-trigger=[live.then_some(&trigger)] hx-swap=[live.then_some("outerHTML")] {
             @if rows.is_empty() {
                 tr { td colspan="8" { "No incidents match these filters." } }
             }
             @for r in rows {
                 @let href = format!("/console/incidents/{}/{}/{}", r.workspace_id, r.source.as_str(), encode(&r.id));
                 @let key = format!("{}|{}|{}", r.workspace_id, r.source.as_str(), r.id);
-                tr.row data-href=(href) {
+                tr.row {
                     td {
                         input.pick type="checkbox" form="bulk" name="pick" value=(key)
                             aria-label={ "Select incident " (r.number) };
@@ -253,6 +271,7 @@ async fn render(
     user: &ConsoleUser,
     f: &Filters,
     listing: AcrossWorkspacesPage,
+    next: Option<String>,
 ) -> PageResult {
     let workspaces = state
         .org()
@@ -261,10 +280,12 @@ async fn render(
         .unwrap_or_default();
     // Bulk actions are offered when the user may use them on one of the page's workspaces.
     let mut may_bulk = false;
+    let mut asked = std::collections::HashSet::new();
     for r in &listing.incidents {
-        if user
-            .may(state, Method::PUT, BULK, Some(&r.workspace_id.to_string()))
-            .await
+        if asked.insert(r.workspace_id)
+            && user
+                .may(state, Method::PUT, BULK, Some(&r.workspace_id.to_string()))
+                .await
         {
             may_bulk = true;
             break;
@@ -317,7 +338,6 @@ async fn render(
         ("SevenDays".into(), "Last 7 days".into()),
         ("ThirtyDays".into(), "Last 30 days".into()),
     ];
-    let tokens = serde_json::to_string(&listing.source_page_tokens).unwrap_or_default();
     let status_value = if f.status.is_empty() {
         "open"
     } else {
@@ -376,14 +396,12 @@ async fn render(
                     (sort_link(f, "created", "Created"))
                 }
             }
-            (rows_markup(f, &listing.incidents))
+            (rows_markup(f, &listing.incidents, state.config().console.queue_refresh_secs))
         }
-        @if listing.more_incidents_available {
-            form.more method="post" action="/console" {
-                (csrf(user))
-                @for (k, v) in filter_fields(f) { input type="hidden" name=(k) value=(v); }
-                input type="hidden" name="tokens" value=(tokens);
-                button type="submit" { "Older incidents" }
+        @if let Some(next) = &next {
+            @let sep = if f.query_string().is_empty() { "" } else { "&" };
+            p.more {
+                a #older href={ "/console?" (f.query_string()) (sep) "after=" (encode(next)) } { "Older incidents" }
             }
         }
     };
@@ -393,23 +411,6 @@ async fn render(
         "queue",
         body,
     )))
-}
-
-fn filter_fields(f: &Filters) -> BTreeMap<&'static str, String> {
-    [
-        ("workspace", &f.workspace),
-        ("source", &f.source),
-        ("severity", &f.severity),
-        ("status", &f.status),
-        ("assignee", &f.assignee),
-        ("window", &f.window),
-        ("q", &f.q),
-        ("sort", &f.sort),
-        ("dir", &f.dir),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k, v.clone()))
-    .collect()
 }
 
 /// Bulk status/assignment of the selected incidents, one API call per workspace and source.

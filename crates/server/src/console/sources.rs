@@ -1,24 +1,37 @@
 //! Data sources: every connector of the workspaces the user holds a role on
 //! (`GET /datasources/across-workspaces`), its last data hour and a 7-day volume sparkline
 //! (`GET …/datasources/{id}/volume`), and the anomalies of the last 7 days
-//! (`POST /datasources/across-workspaces/anomalies`).
+//! (`POST /datasources/across-workspaces/anomalies`); a polled connector's health and last
+//! poll; adding and editing connectors (`connectors.rs`), offered only on the workspaces where
+//! the user may manage data sources.
 
 use std::collections::BTreeMap;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::Method;
 use chrono::{Duration, Utc};
 use maud::html;
 use palisade_types::datasources::{AnomaliesRequest, VolumeHour};
 use palisade_types::incidents::TimeFilterSelection;
 
-use super::layout;
-use super::{fail, html as page_response, ConsoleUser, PageResult};
+use super::connectors::{manageable, ONE};
+use super::layout::{self, select};
+use super::{encode, fail, html as page_response, ConsoleUser, Done, PageResult};
 use crate::AppState;
 
 const ACROSS: &str = "/api/v2/datasources/across-workspaces";
 const ANOMALIES: &str = "/api/v2/datasources/across-workspaces/anomalies";
 const VOLUME: &str = "/api/v2/workspaces/{workspaceId}/datasources/{dataConnectorId}/volume";
+
+/// One row of the connectors table.
+struct Row {
+    workspace: String,
+    source: palisade_types::datasources::DataSource,
+    days: Vec<i64>,
+    last: Option<chrono::DateTime<Utc>>,
+    /// The form the user may open for it: (path, label).
+    edit: Option<(String, &'static str)>,
+}
 
 /// Events per day over 7 days, oldest first.
 fn daily(hours: &[VolumeHour]) -> Vec<i64> {
@@ -59,7 +72,11 @@ pub fn sparkline_svg(label: &str, values: &[i64]) -> String {
     )
 }
 
-pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> PageResult {
+pub async fn page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Query(done): Query<Done>,
+) -> PageResult {
     let f = fail(&user);
     user.authorize(&state, Method::GET, ACROSS, None)
         .await
@@ -96,6 +113,7 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> PageResul
             .await
             .ok()
             .flatten();
+        let may_edit = user.may(&state, Method::PUT, ONE, Some(&wsid)).await;
         for d in &ws.data_sources {
             let hours = match &ctx {
                 Some(ctx) => state
@@ -106,33 +124,103 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> PageResul
                 None => Vec::new(),
             };
             let last = hours.iter().map(|h| h.hour_start).max();
-            rows.push((ws.workspace_name.clone(), d.clone(), daily(&hours), last));
+            let edit = may_edit
+                .then(|| {
+                    let polled = d.status.is_some();
+                    let kind = palisade_connectors::ConnectorKind::parse(d.connector_type.as_str());
+                    match (polled, kind) {
+                        (true, _) => Some((
+                            format!("/console/sources/{wsid}/{}", d.data_connector_id),
+                            "Edit",
+                        )),
+                        (false, Some(k)) => Some((
+                            format!(
+                                "/console/sources/new?workspace={wsid}&type={}",
+                                encode(k.as_str())
+                            ),
+                            "Set up polling",
+                        )),
+                        (false, None) => None,
+                    }
+                })
+                .flatten();
+            rows.push(Row {
+                workspace: ws.workspace_name.clone(),
+                source: d.clone(),
+                days: daily(&hours),
+                last,
+                edit,
+            });
         }
     }
+    let workspaces = manageable(&state, &user).await;
+    let ws_opts: Vec<(String, String)> = workspaces
+        .iter()
+        .map(|(id, name)| (id.to_string(), name.clone()))
+        .collect();
+    let kind_opts: Vec<(String, String)> = palisade_connectors::ConnectorKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_string(),
+                k.source().display_name().to_string(),
+            )
+        })
+        .collect();
     let body = html! {
         h1 { "Data sources" }
-        table {
+        (layout::notice(done.done.as_deref()))
+        table #sources {
             caption.visually-hidden { "Connectors of your workspaces" }
             thead {
                 tr {
                     th scope="col" { "Workspace" } th scope="col" { "Connector" } th scope="col" { "Type" }
-                    th scope="col" { "Health" } th scope="col" { "Last data" } th scope="col" { "Events, 7 days" }
+                    th scope="col" { "Health" } th scope="col" { "Last poll" } th scope="col" { "Last data" }
+                    th scope="col" { "Events, 7 days" } th scope="col" { span.visually-hidden { "Actions" } }
                 }
             }
             tbody {
-                @if rows.is_empty() { tr { td colspan="6" { "No connectors yet." } } }
-                @for (ws, d, days, last) in &rows {
+                @if rows.is_empty() { tr { td colspan="8" { "No connectors yet." } } }
+                @for r in &rows {
+                    @let d = &r.source;
                     tr {
-                        td { (ws) }
+                        td { (r.workspace) }
                         td { (d.name) }
                         td { (d.connector_type.as_str()) }
-                        td { @if d.connected { "Connected" } @else { "Not connected" } }
-                        td { @if let Some(t) = last { (layout::time(*t)) } @else { "never" } }
                         td {
-                            (layout::svg(sparkline_svg(&format!("{} events per day: {:?}", d.name, days), days)))
-                            " " (days.iter().sum::<i64>())
+                            @match &d.status {
+                                Some(st) => { (st.state.as_str()) }
+                                None => { @if d.connected { "Connected (push)" } @else { "Not connected" } }
+                            }
+                        }
+                        td {
+                            @match d.status.as_ref().map(|st| st.last_poll_at) {
+                                Some(Some(t)) => { (layout::time(t)) }
+                                Some(None) => { "not yet" }
+                                None => { "—" }
+                            }
+                        }
+                        td { @if let Some(t) = r.last { (layout::time(t)) } @else { "never" } }
+                        td {
+                            (layout::svg(sparkline_svg(&format!("{} events per day: {:?}", d.name, r.days), &r.days)))
+                            " " (r.days.iter().sum::<i64>())
+                        }
+                        td {
+                            @if let Some((href, label)) = &r.edit {
+                                a href=(href) aria-label={ (label) " " (d.name) " of " (r.workspace) } { (label) }
+                            }
                         }
                     }
+                }
+            }
+        }
+        @if !workspaces.is_empty() {
+            form.add-connector method="get" action="/console/sources/new" {
+                fieldset {
+                    legend { "Add a connector" }
+                    (select("n-workspace", "workspace", "Workspace", &ws_opts, ""))
+                    (select("n-type", "type", "Connector type", &kind_opts, ""))
+                    button type="submit" { "Continue" }
                 }
             }
         }

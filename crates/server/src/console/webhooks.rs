@@ -13,7 +13,7 @@ use palisade_types::webhooks::{WebhookRequest, WebhookStatus};
 use uuid::Uuid;
 
 use super::layout::{self, csrf};
-use super::{encode, fail, html as page_response, ConsoleUser, PageResult};
+use super::{encode, fail, html as page_response, ConsoleUser, Done, PageResult};
 use crate::service::webhooks::logs::LogQuery;
 use crate::AppState;
 
@@ -141,11 +141,6 @@ pub async fn create(
         "webhooks",
         body,
     )))
-}
-
-#[derive(serde::Deserialize, Default)]
-pub struct Done {
-    done: Option<String>,
 }
 
 pub async fn detail(

@@ -211,6 +211,13 @@ impl Filters {
     }
 }
 
+/// How a listing continues: with the API's sealed per-stream tokens, or (the console) after a
+/// row's position, without tokens.
+enum Paging {
+    Tokens,
+    After(Option<Cursor>),
+}
+
 fn invalid_tokens() -> Error {
     Error::ValidationDetail {
         detail: "One or more pagination tokens are invalid. Use the tokens from the previous response unmodified."
@@ -269,6 +276,30 @@ impl IncidentService {
         ctx: &OrgCtx,
         req: AcrossWorkspacesRequest,
     ) -> Result<AcrossWorkspacesPage> {
+        self.listing(ctx, req, Paging::Tokens).await
+    }
+
+    /// The console's queue: the same listing, always as a first call (tokens in `req` are
+    /// ignored), continued after `after` (the position of the last row shown) and without
+    /// page tokens — one per workspace and source, thousands for a large MSSP, too heavy to
+    /// carry in a page. A forged position only moves within what the caller may see.
+    pub async fn across_workspaces_after(
+        &self,
+        ctx: &OrgCtx,
+        mut req: AcrossWorkspacesRequest,
+        after: Option<Cursor>,
+    ) -> Result<AcrossWorkspacesPage> {
+        req.is_first_call = Some(true);
+        req.workspace_page_tokens = None;
+        self.listing(ctx, req, Paging::After(after)).await
+    }
+
+    async fn listing(
+        &self,
+        ctx: &OrgCtx,
+        req: AcrossWorkspacesRequest,
+        paging: Paging,
+    ) -> Result<AcrossWorkspacesPage> {
         let tenant = self.store.tenant(&ctx.org);
         let f = Filters::parse(&req)?;
         let fingerprint = f.fingerprint();
@@ -299,7 +330,10 @@ impl IncidentService {
                     fingerprint,
                     since: since.map(palisade_domain::time::to_micros),
                     until: until.map(palisade_domain::time::to_micros),
-                    cursor: None,
+                    cursor: match &paging {
+                        Paging::Tokens => None,
+                        Paging::After(after) => after.clone(),
+                    },
                     streams: None,
                 },
                 live,
@@ -390,7 +424,7 @@ impl IncidentService {
             })
             .or(state.cursor.clone());
         let mut source_page_tokens = Vec::new();
-        if more {
+        if more && matches!(paging, Paging::Tokens) {
             let floors = tenant.stream_floors().await?;
             // A stream whose oldest incident is newer than the cursor is exhausted.
             let next: Vec<(Uuid, IncidentSource)> = live
@@ -436,7 +470,10 @@ impl IncidentService {
                     wire::list_item(r, name)
                 })
                 .collect(),
-            more_incidents_available: more && !source_page_tokens.is_empty(),
+            more_incidents_available: match paging {
+                Paging::Tokens => more && !source_page_tokens.is_empty(),
+                Paging::After(_) => more,
+            },
             source_page_tokens,
         })
     }

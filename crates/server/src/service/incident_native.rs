@@ -4,7 +4,7 @@
 
 use palisade_connectors::{map_native, ConnectorKind};
 use palisade_domain::{Error, Result, Validator};
-use palisade_types::incidents::{IncidentSource, IngestBatchResult, IngestOutcome, IngestResult};
+use palisade_types::incidents::{IncidentSource, IngestBatchResult};
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 

@@ -67,27 +67,12 @@ async fn an_analyst_filters_the_queue_and_closes_an_incident() {
     b.screenshot_to_docs("incident").await;
 
     // The same through the API.
-    let api = f
-        .app
-        .get(
-            &format!("/api/v2/workspaces/{}/incidents/Sentinel/INC-1", f.ws),
-            Some(&f.org.admin),
-        )
-        .await;
-    assert_eq!(api.data()["incident"]["status"], "Closed");
-    assert_eq!(api.data()["incident"]["classification"], "TruePositive");
-    let comments = f
-        .app
-        .get(
-            &format!(
-                "/api/v2/workspaces/{}/incidents/Sentinel/INC-1/comments",
-                f.ws
-            ),
-            Some(&f.org.admin),
-        )
-        .await;
-    assert!(comments
-        .text
+    let incident = f.api_incident("INC-1").await;
+    assert_eq!(incident["status"], "Closed");
+    assert_eq!(incident["classification"], "TruePositive");
+    assert!(f
+        .api_comments("INC-1")
+        .await
         .contains("Reported by finance.\\nSender domain blocked at the gateway."));
     b.quit().await;
 
@@ -180,5 +165,101 @@ async fn a_reader_sees_no_action_buttons_and_a_forged_post_is_refused() {
     b.delete_cookie("palisade_session").await;
     b.goto(&f.app.url("/console/dashboard")).await;
     b.find("form.signin").await;
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn new_incidents_appear_in_the_open_queue_without_a_reload() {
+    let f = fixture_with(|c| c.console.queue_refresh_secs = 1).await;
+    let b = Browser::start().await;
+    sign_in(&b, &f, &f.analyst.email, &f.analyst.password).await;
+    b.goto(&f.app.url("/console")).await;
+    b.wait_for_text("Impossible travel for ana").await;
+    assert!(!b
+        .source()
+        .await
+        .contains("Fresh ransomware on the file server"));
+    // A mark on this page: a reload would lose it.
+    b.execute(
+        "window.palisadeMark = 'still this page'; return null;",
+        vec![],
+    )
+    .await;
+    let r = f
+        .app
+        .put(
+            &format!("/api/v2/workspaces/{}/incidents/Sentinel/INC-9", f.ws),
+            Some(&f.org.admin),
+            &serde_json::json!({"title": "Fresh ransomware on the file server", "severity": "High"}),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.text);
+    b.wait_for_text_within(
+        "Fresh ransomware on the file server",
+        Duration::from_secs(20),
+    )
+    .await;
+    let mark = b
+        .execute("return window.palisadeMark || null;", vec![])
+        .await;
+    assert_eq!(mark, "still this page", "the page was not reloaded");
+    // Newest first: the new incident is the first row.
+    let first = b.text(&b.find("#queue tbody tr.row a.open").await).await;
+    assert!(first.contains("Fresh ransomware"), "{first}");
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn a_connector_is_added_with_its_errors_shown_and_edited_in_the_browser() {
+    use super::sources::{connector_fixture, fake_sentinel, CLIENT_ID, SECRET, TENANT};
+    let f = connector_fixture().await;
+    let (entra, sentinel) = fake_sentinel().await;
+    let b = Browser::start().await;
+    sign_in(&b, &f, &f.admin.email, &f.admin.password).await;
+    b.goto(&f.app.url("/console/sources")).await;
+    b.select("#n-workspace", &f.ws.to_string()).await;
+    b.select("#n-type", "MicrosoftSentinel").await;
+    b.press("form.add-connector button[type=submit]").await;
+    b.find("#c-settings-tenantId").await;
+    let w = sentinel.workspace();
+    b.fill("#c-name", "Sentinel prod").await;
+    b.fill("#c-startFrom", "2020-01-01T00:00:00Z").await;
+    b.fill("#c-settings-tenantId", "not a tenant!").await;
+    b.fill("#c-settings-clientId", CLIENT_ID).await;
+    b.fill("#c-settings-authorityUrl", &entra.authority()).await;
+    b.fill("#c-settings-subscriptionId", &w.subscription_id)
+        .await;
+    b.fill("#c-settings-resourceGroup", &w.resource_group).await;
+    b.fill("#c-settings-workspaceName", &w.workspace_name).await;
+    b.fill("#c-settings-baseUrl", &sentinel.base()).await;
+    b.press("form.connector button[type=submit]").await;
+    // The service's messages beside their fields.
+    let tenant = b.text(&b.find("#c-settings-tenantId-error").await).await;
+    assert!(
+        tenant.contains("must be a directory (tenant) id"),
+        "{tenant}"
+    );
+    let secret = b
+        .text(&b.find("#c-credentials-clientSecret-error").await)
+        .await;
+    assert!(secret.contains("is required"), "{secret}");
+    b.screenshot_to_docs("connector-errors").await;
+    // What was typed is kept (not the secret); fix it and add the secret.
+    b.fill("#c-settings-tenantId", TENANT).await;
+    b.fill("#c-credentials-clientSecret", SECRET).await;
+    b.press("form.connector button[type=submit]").await;
+    b.wait_for_text("Connector Sentinel prod added.").await;
+    let table = b.text(&b.find("#sources").await).await;
+    assert!(table.contains("Sentinel prod"), "{table}");
+    // Its form again: filled in, the secret never shown.
+    b.press("#sources a[href^='/console/sources/']").await;
+    b.find("#c-health").await;
+    let source = b.source().await;
+    assert!(!source.contains(SECRET));
+    assert!(source.contains(&w.workspace_name));
+    b.fill("#c-name", "Sentinel production").await;
+    b.press("form.connector button[type=submit]").await;
+    b.wait_for_text("Connector Sentinel production saved.")
+        .await;
     b.quit().await;
 }

@@ -172,14 +172,7 @@ async fn a_reader_sees_no_actions_and_forged_or_tokenless_posts_are_refused() {
         .await;
     assert_eq!(r.status, 403, "{}", r.text);
     assert!(r.text.contains("INSUFFICIENT_WORKSPACE_ROLE"), "{}", r.text);
-    let api = f
-        .app
-        .get(
-            &format!("/api/v2/workspaces/{}/incidents/Sentinel/INC-1", f.ws),
-            Some(&f.org.admin),
-        )
-        .await;
-    assert_eq!(api.data()["incident"]["status"], "New");
+    assert_eq!(f.api_incident("INC-1").await["status"], "New");
 
     // The analyst sees the actions; without (or with a wrong) CSRF token the form is refused.
     let mut analyst = ConsoleClient::new(&f.app);
@@ -201,14 +194,7 @@ async fn a_reader_sees_no_actions_and_forged_or_tokenless_posts_are_refused() {
         )
         .await;
     assert_eq!(r.status, 403, "another session's token: {}", r.text);
-    let api = f
-        .app
-        .get(
-            &format!("/api/v2/workspaces/{}/incidents/Sentinel/INC-1", f.ws),
-            Some(&f.org.admin),
-        )
-        .await;
-    assert_eq!(api.data()["incident"]["status"], "New");
+    assert_eq!(f.api_incident("INC-1").await["status"], "New");
 }
 
 #[tokio::test]
@@ -240,32 +226,14 @@ async fn console_and_api_changes_are_audited_and_feed_the_dashboard() {
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert!(r.text.contains("is not a reason for"), "{}", r.text);
-    let api = f
-        .app
-        .get(
-            &format!("/api/v2/workspaces/{}/incidents/Sentinel/INC-1", f.ws),
-            Some(&f.org.admin),
-        )
-        .await;
-    assert_eq!(api.data()["incident"]["status"], "Closed");
-    assert_eq!(api.data()["incident"]["classification"], "TruePositive");
-    assert_eq!(api.data()["incident"]["classificationReason"], "Phishing");
-    let comments = f
-        .app
-        .get(
-            &format!(
-                "/api/v2/workspaces/{}/incidents/Sentinel/INC-1/comments",
-                f.ws
-            ),
-            Some(&f.org.admin),
-        )
-        .await;
+    let incident = f.api_incident("INC-1").await;
+    assert_eq!(incident["status"], "Closed");
+    assert_eq!(incident["classification"], "TruePositive");
+    assert_eq!(incident["classificationReason"], "Phishing");
+    let comments = f.api_comments("INC-1").await;
     assert!(
-        comments
-            .text
-            .contains("Confirmed with the mailbox owner.\\nBlocked the sender domain."),
-        "{}",
-        comments.text
+        comments.contains("Confirmed with the mailbox owner.\\nBlocked the sender domain."),
+        "{comments}"
     );
     // A change through the API, by the service account.
     let r = f

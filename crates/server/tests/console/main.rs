@@ -1,9 +1,11 @@
 //! The analyst console: sessions, CSRF, authorization and the audit log over HTTP (`http`),
 //! and the analyst's flows in a real headless Chromium (`browser`).
 
+mod a11y;
 mod browser;
 mod http;
 mod oidc;
+mod sources;
 
 use palisade_domain::OrgRole;
 use palisade_test_utils::console::ConsoleLogin;
@@ -78,4 +80,36 @@ pub async fn fixture_with(configure: impl FnOnce(&mut palisade_server::Config)) 
 
 pub async fn fixture() -> Fixture {
     fixture_with(|_| {}).await
+}
+
+impl Fixture {
+    /// `GET …/incidents/Sentinel/{id}` of the fixture's workspace as the organization's
+    /// admin, through the API: the `incident` object.
+    pub async fn api_incident(&self, id: &str) -> serde_json::Value {
+        let r = self
+            .app
+            .get(
+                &format!("/api/v2/workspaces/{}/incidents/Sentinel/{id}", self.ws),
+                Some(&self.org.admin),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.data()["incident"].clone()
+    }
+
+    /// The incident's comments through the API, as the answer's text.
+    pub async fn api_comments(&self, id: &str) -> String {
+        let r = self
+            .app
+            .get(
+                &format!(
+                    "/api/v2/workspaces/{}/incidents/Sentinel/{id}/comments",
+                    self.ws
+                ),
+                Some(&self.org.admin),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.text
+    }
 }
