@@ -12,6 +12,7 @@ use palisade_test_utils::{TestApp, TestOrg};
 /// webhooks to loopback).
 #[path = "../../../client/tests/common/mod.rs"]
 mod sdk;
+#[allow(unused_imports)]
 pub use sdk::{app_delivering_to_loopback, client};
 
 pub struct Run {
