@@ -38,6 +38,13 @@ pub struct Cursor {
     /// changes is not read again, page after page, by every later poll.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reach: Option<DateTime<Utc>>,
+    /// The continuation of a listing that a poll left unfinished (its page budget ran out),
+    /// stored with the cursor of the page before it: the next poll goes on with that listing
+    /// instead of querying again from the overlap. Without it, a listing longer than one poll's
+    /// budget whose items all fall inside the overlap window (a burst of changes in one
+    /// second) would be read again from its start by every poll and never finish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Continuation>,
 }
 
 impl Cursor {
@@ -48,6 +55,7 @@ impl Cursor {
             seen: BTreeMap::new(),
             floor: Some(start_from),
             reach: None,
+            resume: None,
         }
     }
 
@@ -115,6 +123,7 @@ impl Cursor {
             seen,
             floor: self.floor,
             reach,
+            resume: None,
         }
     }
 }
@@ -197,8 +206,9 @@ impl Cursor {
     }
 }
 
-/// Where the next page of the same poll starts (the vendor's `nextLink`). Keep it in memory
-/// for the rest of the poll; a new poll starts from the stored cursor.
+/// Where the next page of the same listing starts (the vendor's `nextLink`). It is kept in
+/// memory for the rest of the poll, and stored in [`Cursor::resume`] with each page's cursor so
+/// that a poll which ran out of its page budget (or was interrupted) is continued by the next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Continuation {
     pub(crate) next: String,

@@ -74,11 +74,24 @@ pub async fn run(engine: &Connectors, claim: &ClaimedPoll) -> Outcome {
         .as_deref()
         .and_then(Cursor::from_json)
         .unwrap_or_else(|| Cursor::start(row.start_from));
-    let mut continuation: Option<Continuation> = None;
+    // A listing the previous poll left unfinished is continued (see `Cursor::resume`).
+    let mut continuation: Option<Continuation> = cursor.resume.take();
     let system = engine.store().system();
-    for _ in 0..engine.config().max_pages_per_run {
+    for page_no in 0..engine.config().max_pages_per_run {
         let page = match connector.pull(&cursor, continuation.as_ref()).await {
             Ok(p) => p,
+            // A stored continuation the source refuses (its skip token expired while no
+            // replica polled, say): the listing starts again from the cursor, as a poll
+            // without one does. A throttled or failed call is retried as it is.
+            Err(e) if page_no == 0 && continuation.is_some() && !e.is_retryable() => {
+                tracing::info!(connector = %row.datasource_id, error = %e,
+                    "the source refused the stored continuation; the listing starts again");
+                continuation = None;
+                match connector.pull(&cursor, None).await {
+                    Ok(p) => p,
+                    Err(e) => return outcome_of(engine, &e, failures),
+                }
+            }
             Err(e) => return outcome_of(engine, &e, failures),
         };
         for r in &page.rejected {
@@ -122,10 +135,13 @@ pub async fn run(engine: &Connectors, claim: &ClaimedPoll) -> Outcome {
         let pulled = (items.len() + invalid + page.rejected.len() + page.skipped) as i64;
         let volume = (!items.is_empty())
             .then(|| ingest_volume(ConnectorType::of_source(row.source), items.len(), bytes));
+        // The page's cursor is stored with the continuation of the listing after it.
+        let mut high_water = page.high_water;
+        high_water.resume = page.continuation.clone();
         let commit = PulledPage {
             items,
             volume,
-            cursor: page.high_water.to_json(),
+            cursor: high_water.to_json(),
             pulled,
         };
         match system.commit_pulled_page(claim, &commit).await {
@@ -140,7 +156,8 @@ pub async fn run(engine: &Connectors, claim: &ClaimedPoll) -> Outcome {
                 &i.id,
             ));
         }
-        cursor = page.high_water;
+        high_water.resume = None;
+        cursor = high_water;
         continuation = page.continuation;
         if continuation.is_none() {
             return Outcome::Done;

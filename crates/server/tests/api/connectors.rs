@@ -853,3 +853,35 @@ async fn a_connector_whose_source_goes_quiet_raises_a_silence_anomaly() {
     let start: DateTime<Utc> = a["startTime"].as_str().unwrap().parse().unwrap();
     assert_eq!(start, fed_hour - Hours::hours(3));
 }
+
+/// A listing longer than one poll's page budget, all of it changed inside the overlap window
+/// (a burst): each poll goes on where the previous one stopped. When every poll queried again
+/// from the overlap, the first pages were read again by each poll and the rest never arrived.
+#[tokio::test]
+async fn a_burst_longer_than_one_polls_budget_is_pulled_whole() {
+    let src = source().await;
+    let app = TestApp::spawn_with(|c| {
+        quick(c);
+        c.connectors.max_pages_per_run = 2;
+    })
+    .await;
+    let org = app.org("Burst").await;
+    let ws = app.workspace(&org, "Main").await;
+    for i in 0..70 {
+        src.sentinel.add_simulated(i);
+    }
+    let id = create_sentinel(&app, &org, ws, &src, json!({"pageSize": 10})).await;
+    until("all 70 incidents of the burst", || async {
+        let events = app.events(&org).await;
+        (count_events(&events, "incident.created") == 70).then_some(())
+    })
+    .await;
+    let s = status(&app, &org.admin, ws, &id).await;
+    assert_eq!(s["state"], "Healthy", "{s}");
+    // Seven pages of ten, read once each by four polls (2 + 2 + 2 + 1 pages), not again and
+    // again from the start.
+    assert!(
+        s["pulledTotal"].as_i64().unwrap() < 140,
+        "pages were read again: {s}"
+    );
+}
