@@ -86,7 +86,6 @@ pub async fn run(engine: &Connectors, claim: &ClaimedPoll) -> Outcome {
             Err(e) if page_no == 0 && continuation.is_some() && !e.is_retryable() => {
                 tracing::info!(connector = %row.datasource_id, error = %e,
                     "the source refused the stored continuation; the listing starts again");
-                continuation = None;
                 match connector.pull(&cursor, None).await {
                     Ok(p) => p,
                     Err(e) => return outcome_of(engine, &e, failures),
