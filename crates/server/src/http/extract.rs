@@ -60,20 +60,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             let inner = e.into_inner();
             match inner.classify() {
                 serde_json::error::Category::Data => {
-                    let msg = inner.to_string();
-                    // A root of the wrong JSON type (a string where a batch object or list is
-                    // read, say) is the wrong shape as a whole, like a struct's non-object
-                    // root in `require_object`.
-                    if path == "." && msg.starts_with("invalid type:") {
-                        return Err(Error::BadRequest(format!(
-                            "The request body has the wrong JSON type: {}",
-                            msg.split(" at line ").next().unwrap_or(&msg)
-                        )));
-                    }
                     // A refused unknown field's path is the field's own.
                     let key = if path == "." { String::new() } else { path };
                     // Strip serde's position suffix; keep the message short (long enough
                     // for the known fields an unknown field's message lists).
+                    let msg = inner.to_string();
                     let msg = msg.split(" at line ").next().unwrap_or(&msg);
                     let msg: String = msg.chars().take(600).collect();
                     Err(Error::field(&key, msg))
@@ -93,9 +84,12 @@ fn not_json(e: serde_json::Error) -> Error {
 
 /// A body for a `T` that reads a JSON object must be one: another JSON type at the root is the
 /// wrong shape as a whole (`BAD_REQUEST`), not a failure of some field.
+///
+/// No route reads a bare string, number, boolean or `null`: such a root is refused for every
+/// body type, including those that read an object or a list (the batch ingest body).
 fn require_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<(), Error> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first != Some(&b'{') && wants_object::<T>() {
+    if first != Some(&b'{') && (wants_object::<T>() || first != Some(&b'[')) {
         return Err(Error::BadRequest(
             "The request body must be a JSON object.".into(),
         ));
@@ -211,11 +205,10 @@ mod tests {
             panic!()
         };
         assert!(m.contains_key("items[0].n"), "{m:?}");
-        // A root of the wrong JSON type is the wrong shape as a whole (DESIGN §3).
-        assert!(matches!(
-            parse_json::<Body>(br#""a string""#),
-            Err(Error::BadRequest(_))
-        ));
+        let Err(Error::Validation(m)) = parse_json::<Body>(br#""a string""#) else {
+            panic!()
+        };
+        assert!(m.contains_key(""), "{m:?}");
         // Data after the value is not JSON; an array is not an object.
         assert!(matches!(
             parse_json::<Body>(br#"{"name":"x"} xx"#),

@@ -57,6 +57,13 @@ pub async fn ingest_batch(
             .into())
         }
     };
+    if !native && matches!(req.native, Some(("", _))) {
+        // A bare list is a vendor's own answer (QRadar's): read only with `?format=native`.
+        return Err(Error::BadRequest(
+            "The request body must be a JSON object with 'incidents' (a bare list is read with ?format=native).".into(),
+        )
+        .into());
+    }
     Ok(Data(if native {
         s.incidents().ingest_native(&ctx, source, req).await?
     } else {
