@@ -3,7 +3,7 @@
 //! One [`Browser`] is one chromedriver process with one session; dropping it ends both.
 
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -36,45 +36,89 @@ fn driver_path() -> String {
 
 impl Browser {
     /// Starts chromedriver on a free loopback port and opens a headless session.
+    ///
+    /// The port is found by binding port 0 and letting it go, so another process (a test's
+    /// server on port 0) can take it before chromedriver binds it: chromedriver then exits, or
+    /// the port answers something that is not chromedriver. Either way a new port is tried;
+    /// readiness is chromedriver's own `/status` answer (`value.ready: true`).
     pub async fn start() -> Browser {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let mut failures = Vec::new();
+        for _ in 0..4 {
+            match Self::spawn_driver(&http).await {
+                Ok((driver, root)) => return Self::open_session(driver, root, http).await,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("chromedriver did not start: {}", failures.join("; "))
+    }
+
+    /// One attempt: chromedriver on a fresh port, ready within 30 seconds (2 shared cores
+    /// running the rest of the suite can make it slow), or the reason it is not.
+    async fn spawn_driver(http: &reqwest::Client) -> Result<(Child, String), String> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
         // Its own process group: the browser it starts is in it too, and goes with it even
         // when a test panics before `quit`.
-        let driver = Command::new(driver_path())
+        // Its output goes to a file, read back only to say why an attempt failed.
+        let log_path = std::env::temp_dir().join(format!("palisade-chromedriver-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("chromedriver log file");
+        let mut driver = Command::new(driver_path())
             .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .spawn()
             .expect("start chromedriver");
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .expect("client");
+        let failed = |why: String| {
+            let out = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let _ = std::fs::remove_file(&log_path);
+            let tail: String = out
+                .chars()
+                .rev()
+                .take(400)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            Err(format!("{why} [output: {}]", tail.trim()))
+        };
         let root = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         loop {
-            let ready = http
-                .get(format!("{root}/status"))
-                .send()
-                .await
-                .ok()
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
-            if ready {
-                break;
+            if let Ok(Some(exit)) = driver.try_wait() {
+                return failed(format!("chromedriver on port {port} exited ({exit})"));
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "chromedriver did not start"
-            );
+            let status: Option<Value> = match http.get(format!("{root}/status")).send().await {
+                Ok(r) if r.status().is_success() => r.json().await.ok(),
+                _ => None,
+            };
+            if status.is_some_and(|s| s["value"]["ready"] == Value::Bool(true)) {
+                let _ = std::fs::remove_file(&log_path);
+                return Ok((driver, root));
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                end_group(&mut driver);
+                return failed(format!("chromedriver on port {port} not ready after 30 s"));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    async fn open_session(driver: Child, root: String, http: reqwest::Client) -> Browser {
+        // Built first, so that a panic below still ends the driver's process group.
+        let mut browser = Browser {
+            driver,
+            base: root.clone(),
+            http,
+        };
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -85,7 +129,8 @@ impl Browser {
                          "--no-default-browser-check", "--disable-component-update"]
             }
         }}});
-        let r: Value = http
+        let r: Value = browser
+            .http
             .post(format!("{root}/session"))
             .json(&caps)
             .send()
@@ -96,13 +141,9 @@ impl Browser {
             .expect("session JSON");
         let id = r["value"]["sessionId"]
             .as_str()
-            .unwrap_or_else(|| panic!("no session: {r}"))
-            .to_string();
-        Browser {
-            driver,
-            base: format!("{root}/session/{id}"),
-            http,
-        }
+            .unwrap_or_else(|| panic!("no session: {r}"));
+        browser.base = format!("{root}/session/{id}");
+        browser
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -329,15 +370,20 @@ impl Browser {
     }
 }
 
+/// Ends chromedriver and the browser it started: the driver leads its process group (see
+/// `spawn_driver`).
+fn end_group(driver: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg("--")
+        .arg(format!("-{}", driver.id()))
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
-        // The driver leads its process group (see `start`): end the browser with it.
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg("--")
-            .arg(format!("-{}", self.driver.id()))
-            .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        end_group(&mut self.driver);
     }
 }
