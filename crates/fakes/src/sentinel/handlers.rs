@@ -151,6 +151,18 @@ fn route(s: &Inner, path: &str) -> Result<String, Box<Response>> {
 }
 
 fn list(s: &Inner, path: &str, api: &str, q: &HashMap<String, String>) -> Response {
+    let expire = |n: usize| n.checked_sub(1);
+    if q.contains_key("$skipToken")
+        && s.expire_tokens_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, expire)
+            .is_ok()
+    {
+        return arm_error(
+            400,
+            "BadRequest",
+            "The skip token is invalid or has expired.",
+        );
+    }
     let lq = match ListQuery::parse(q, FIELD, 1000, &["$skipToken"]) {
         Ok(lq) => lq,
         Err(m) => return arm_error(400, "BadRequest", &m),

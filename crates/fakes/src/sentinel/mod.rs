@@ -9,6 +9,7 @@
 //!   classification, and a reason unless `Undetermined`;
 //! - `POST …/incidents/{id}/entities` → `{entities, metaData}`, `POST …/incidents/{id}/alerts`
 //!   → `{value}`, `PUT …/incidents/{id}/comments/{commentId}` with `{properties: {message}}`;
+//! - a `$skipToken` refused as expired when [`FakeSentinel::expire_skip_tokens_next`] says so;
 //! - ARM error bodies `{error: {code, message}}`, bearer tokens of [`FakeEntra`] for the scope
 //!   `{base}/.default`, scripted faults and delays per [`Call`].
 
@@ -93,6 +94,7 @@ struct Inner {
     core: Core,
     next_link_base: Mutex<Option<String>>,
     stale_next: AtomicUsize,
+    expire_tokens_next: AtomicUsize,
 }
 
 /// The fake Sentinel. Cheap to clone; the server stops when the last clone is dropped.
@@ -130,6 +132,7 @@ impl FakeSentinel {
             core: Core::default(),
             next_link_base: Mutex::new(None),
             stale_next: AtomicUsize::new(0),
+            expire_tokens_next: AtomicUsize::new(0),
         })
         .await;
         FakeSentinel { inner, _running }
@@ -211,6 +214,12 @@ impl FakeSentinel {
     /// The next `times` incident `PUT`s find the incident changed by someone else first.
     pub fn stale_etag_next(&self, times: usize) {
         self.inner.stale_next.store(times, Ordering::SeqCst);
+    }
+
+    /// The next `times` list requests carrying a `$skipToken` are answered `400 BadRequest`
+    /// (a skip token that outlived its listing).
+    pub fn expire_skip_tokens_next(&self, times: usize) {
+        self.inner.expire_tokens_next.store(times, Ordering::SeqCst);
     }
 
     /// `nextLink`s point at this origin instead of the fake's own (to test that clients

@@ -885,3 +885,50 @@ async fn a_burst_longer_than_one_polls_budget_is_pulled_whole() {
         "pages were read again: {s}"
     );
 }
+
+#[tokio::test]
+async fn a_refused_stored_continuation_is_read_again_from_the_cursor() {
+    let src = source().await;
+    let app = TestApp::spawn_with(|c| {
+        quick(c);
+        c.connectors.max_pages_per_run = 1;
+    })
+    .await;
+    let org = app.org("Expired token").await;
+    let ws = app.workspace(&org, "Main").await;
+    for i in 0..30 {
+        src.sentinel.add_simulated(i);
+    }
+    // Every poll reads one page and stores the listing's continuation for the next; the first
+    // continuation the next poll sends has expired at the source.
+    src.sentinel.expire_skip_tokens_next(1);
+    let id = create_sentinel(&app, &org, ws, &src, json!({"pageSize": 10})).await;
+    until("all 30 incidents", || async {
+        let events = app.events(&org).await;
+        (count_events(&events, "incident.created") == 30).then_some(())
+    })
+    .await;
+    let lists: Vec<String> = src
+        .sentinel
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/incidents"))
+        .map(|r| r.query.unwrap_or_default())
+        .collect();
+    let refused = lists
+        .iter()
+        .position(|q| q.contains("skipToken"))
+        .expect("a continuation was sent");
+    // The poll that was refused lists again from the stored cursor at once (no skip token),
+    // instead of failing and retrying the dead token after a back-off.
+    let next = lists
+        .get(refused + 1)
+        .expect("a list request after the refusal");
+    assert!(!next.contains("skipToken"), "{next}");
+    assert!(next.contains("filter="), "{next}");
+    let s = status(&app, &org.admin, ws, &id).await;
+    assert_eq!(s["state"], "Healthy", "{s}");
+    assert!(s["lastError"].is_null(), "{s}");
+    let events = app.events(&org).await;
+    assert_eq!(count_events(&events, "incident.created"), 30);
+}
