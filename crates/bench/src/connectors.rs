@@ -192,11 +192,17 @@ pub async fn run(
     let mut last = Value::Null;
     let stored = loop {
         let s = status(&client, &ws, &id).await;
+        // `pulledTotal` counts items read again inside the overlap too, so it can reach N
+        // before the store holds N: then the listing counts them. A short count waits as long
+        // as the scan took, so the scans (which share the server's cores with the backfill)
+        // take at most half of its time.
         if s["pulledTotal"].as_u64().unwrap_or(0) >= incidents as u64 {
+            let scan = Instant::now();
             let (_, items, _, _) = full_scan(&client, &filters).await;
             if items >= incidents {
                 break items;
             }
+            tokio::time::sleep(scan.elapsed()).await;
         }
         if s["state"] != last["state"] && s["state"] != "Healthy" {
             println!("  connector {}: {}", s["state"], s["lastError"]);
