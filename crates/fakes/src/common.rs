@@ -323,26 +323,47 @@ impl ListQuery {
         &self,
         keys: impl Iterator<Item = (DateTime<Utc>, &'a String)>,
     ) -> (Vec<(DateTime<Utc>, &'a String)>, bool) {
-        let mut keys: Vec<(DateTime<Utc>, &String)> =
-            keys.filter(|(t, _)| passes(&self.filter, *t)).collect();
-        keys.sort();
-        if !self.asc {
-            keys.reverse();
-        }
-        if let Some((t, id)) = &self.after {
-            keys.retain(|(kt, kid)| {
-                let k = (*kt, kid.as_str());
-                if self.asc {
-                    k > (*t, id.as_str())
-                } else {
-                    k < (*t, id.as_str())
-                }
-            });
-        }
+        let after = self.after.as_ref().map(|(t, id)| (*t, id.as_str()));
+        let keys: Vec<(DateTime<Utc>, &String)> = keys
+            .filter(|(t, _)| passes(&self.filter, *t))
+            .filter(|(t, id)| {
+                after.is_none_or(|a| {
+                    let k = (*t, id.as_str());
+                    if self.asc {
+                        k > a
+                    } else {
+                        k < a
+                    }
+                })
+            })
+            .collect();
         let more = keys.len() > self.top;
-        keys.truncate(self.top);
-        (keys, more)
+        let page = if self.asc {
+            first_sorted(keys, self.top, |k| *k)
+        } else {
+            first_sorted(keys, self.top, |k| std::cmp::Reverse(*k))
+        };
+        (page, more)
     }
+}
+
+/// The first `n` items in the order of `key`, sorted: a selection, then a sort of those only
+/// (O(len + n log n)). Sorting every item on every page made the fakes, not the server, the
+/// bottleneck of `bench/connectors.sh` at 100,000 incidents.
+pub(crate) fn first_sorted<T, K: Ord>(
+    mut items: Vec<T>,
+    n: usize,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if n < items.len() {
+        items.select_nth_unstable_by(n - 1, |a, b| key(a).cmp(&key(b)));
+        items.truncate(n);
+    }
+    items.sort_by_key(|a| key(a));
+    items
 }
 
 /// A JSON answer.
@@ -527,6 +548,20 @@ pub(crate) use fake_controls;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn first_sorted_is_the_head_of_a_full_sort() {
+        let items: Vec<u64> = (0..500u64).map(|i| (i * 7919) % 1009).collect();
+        let mut all = items.clone();
+        all.sort();
+        for n in [0, 1, 49, 50, 499, 500, 600] {
+            let head = first_sorted(items.clone(), n, |k| *k);
+            assert_eq!(head, all[..n.min(all.len())], "n = {n}");
+            let tail = first_sorted(items.clone(), n, |k| std::cmp::Reverse(*k));
+            let want: Vec<u64> = all.iter().rev().take(n).copied().collect();
+            assert_eq!(tail, want, "n = {n}, descending");
+        }
+    }
 
     #[test]
     fn filters_and_tokens() {
