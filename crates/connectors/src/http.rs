@@ -42,7 +42,7 @@ impl ConnectorOptions {
             guard,
             timeout: Duration::from_secs(30),
             max_answer_bytes: 32 * 1024 * 1024,
-            enrich_concurrency: 8,
+            enrich_concurrency: 16,
             max_write_attempts: 3,
         }
     }

@@ -1,8 +1,9 @@
 //! Microsoft Sentinel through Azure Resource Manager (api-version 2024-03-01):
 //! - pull: `GET …/incidents?$filter=properties/lastModifiedTimeUtc ge {t}&$orderby=
 //!   properties/lastModifiedTimeUtc asc&$top={n}`, following `nextLink`; then per incident
-//!   `POST …/incidents/{id}/entities` and `POST …/incidents/{id}/alerts` (skipped when the
-//!   incident counts no alerts and no bookmarks, which are where entities come from);
+//!   `POST …/incidents/{id}/entities` and `POST …/incidents/{id}/alerts`, both at once (the
+//!   alerts call skipped when the incident counts no alerts, the entities call when it counts
+//!   no alerts and no bookmarks, which are where entities come from);
 //! - write-back: `GET` the incident, apply the change to its writable properties, `PUT` them
 //!   with the `etag` read; on 409/412 (changed meanwhile) read and apply again, a bounded number
 //!   of times; comments: `PUT …/incidents/{id}/comments/{commentId}` with
@@ -186,22 +187,20 @@ impl SentinelSource {
         for (i, item) in items.into_iter().enumerate() {
             let extra = &item["properties"]["additionalData"];
             let none = |k: &str| extra[k].as_u64() == Some(0);
-            let wanted =
-                item["name"].as_str().is_some() && !(none("alertsCount") && none("bookmarksCount"));
-            if !wanted {
+            let (no_alerts, no_bookmarks) = (none("alertsCount"), none("bookmarksCount"));
+            let Some(id) = item["name"].as_str().map(str::to_string) else {
                 set.spawn(async move { Ok((i, item, None, None)) });
                 continue;
-            }
-            let id = item["name"].as_str().unwrap_or_default().to_string();
+            };
+            // Entities come from alerts and bookmarks: none of either, no entities call; no
+            // alerts, no alerts call.
+            let eu = (!(no_alerts && no_bookmarks)).then(|| self.incident_url(&id, &["entities"]));
+            let au = (!no_alerts).then(|| self.incident_url(&id, &["alerts"]));
             let (api, gate) = (self.api.clone(), gate.clone());
-            let (eu, au) = (
-                self.incident_url(&id, &["entities"]),
-                self.incident_url(&id, &["alerts"]),
-            );
             set.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let entities = related(&api, eu).await?;
-                let alerts = related(&api, au).await?;
+                // The two calls of one incident go out together.
+                let (entities, alerts) = tokio::try_join!(related(&api, eu), related(&api, au))?;
                 Ok::<_, SourceError>((i, item, entities, alerts))
             });
         }
@@ -292,8 +291,12 @@ impl SentinelSource {
     }
 }
 
-/// The answer of an entities/alerts call; `None` when the incident is gone meanwhile.
-async fn related(api: &Api, url: Url) -> Result<Option<Value>, SourceError> {
+/// The answer of an entities/alerts call; `None` when the call is not needed (no URL) or the
+/// incident is gone meanwhile.
+async fn related(api: &Api, url: Option<Url>) -> Result<Option<Value>, SourceError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
     match api.call(Method::POST, url, None).await {
         Ok(v) => Ok(Some(v)),
         Err(f) if f.status() == Some(404) => Ok(None),
