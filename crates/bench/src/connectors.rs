@@ -268,6 +268,27 @@ async fn latency(client: &Client, sentinel: &FakeSentinel, ws: &str, id: &str, s
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
+    // The latencies are those of a settled server: the backfill's events (one per incident)
+    // are first fanned out by the outbox consumers, which otherwise queue each change's
+    // event behind 100,000 others.
+    let drain = Instant::now();
+    loop {
+        let pending = crate::webhooks::metric(client, "palisade_outbox_events_pending").await
+            + crate::webhooks::metric(client, "palisade_gamebook_events_pending").await;
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            drain.elapsed() < Duration::from_secs(1800),
+            "the outbox did not drain: {pending} pending"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "outbox drained {:.1} s after the new incidents were pulled",
+        drain.elapsed().as_secs_f64()
+    );
+
     // ---- change at the source → webhook receipt
     let mut times = Vec::with_capacity(samples);
     for name in &names[..samples] {

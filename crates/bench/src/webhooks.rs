@@ -87,7 +87,7 @@ async fn receive(
     "ok"
 }
 
-async fn metric(client: &Client, name: &str) -> i64 {
+pub(crate) async fn metric(client: &Client, name: &str) -> i64 {
     let text = client
         .http
         .get(format!("{}/metrics", client.base))
