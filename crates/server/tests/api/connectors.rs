@@ -371,18 +371,7 @@ async fn throttling_degrades_and_an_unusable_source_fails_with_last_error() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let s = until("Failing", || async {
-        let _ = app
-            .post(
-                &format!("{}/{id}/sync", base(ws)),
-                Some(&org.admin),
-                &json!({}),
-            )
-            .await;
-        let s = status(&app, &org.admin, ws, &id).await;
-        (s["state"] == "Failing").then_some(s)
-    })
-    .await;
+    let s = sync_until_failing(&app, &org.admin, ws, &id).await;
     let err = s["lastError"].as_str().unwrap();
     assert!(
         !err.is_empty() && !err.contains("wrong-secret-value"),

@@ -71,6 +71,19 @@ pub async fn pulled(app: &TestApp, cred: &Cred, ws: Uuid, id: &str, total: i64) 
     .await
 }
 
+/// Syncs again and again (a sync may be refused while a poll is due) until the connector is
+/// `Failing`; its status then.
+pub async fn sync_until_failing(app: &TestApp, cred: &Cred, ws: Uuid, id: &str) -> Value {
+    until("Failing", || async {
+        let _ = app
+            .post(&format!("{}/{id}/sync", base(ws)), Some(cred), &json!({}))
+            .await;
+        let s = status(app, cred, ws, id).await;
+        (s["state"] == "Failing").then_some(s)
+    })
+    .await
+}
+
 pub async fn incident(app: &TestApp, cred: &Cred, ws: Uuid, source: &str, id: &str) -> Resp {
     app.get(
         &format!("/api/v2/workspaces/{ws}/incidents/{source}/{id}"),

@@ -650,18 +650,7 @@ async fn throttling_and_outages_lose_nothing(kind: Kind) {
 
     // The source goes away: Failing with lastError, the server healthy.
     drop(fake);
-    let s = until("Failing", || async {
-        let _ = app
-            .post(
-                &format!("{}/{id}/sync", base(ws)),
-                Some(&org.admin),
-                &json!({}),
-            )
-            .await;
-        let s = status(&app, &org.admin, ws, &id).await;
-        (s["state"] == "Failing").then_some(s)
-    })
-    .await;
+    let s = sync_until_failing(&app, &org.admin, ws, &id).await;
     let err = s["lastError"].as_str().unwrap_or("");
     assert!(!err.is_empty() && !err.contains(SECRET), "{s}");
     assert_eq!(app.get("/healthz", None).await.status, 200);

@@ -8,6 +8,7 @@ use palisade_domain::OrgRole;
 use palisade_test_utils::console::{csrf_of, ConsoleClient};
 use palisade_test_utils::fakes::{FakeEntra, FakeSentinel, SentinelWorkspace};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::{fixture_with, Fixture};
 
@@ -63,6 +64,16 @@ fn set(form: &mut [(String, String)], key: &str, value: &str) {
             *v = value.to_string();
         }
     }
+}
+
+/// The "add a connector" form's fields for a Sentinel connector in `ws`.
+fn new_sentinel(ws: Uuid, form: Vec<(String, String)>) -> Vec<(String, String)> {
+    let mut all = vec![
+        ("workspace".to_string(), ws.to_string()),
+        ("connectorType".into(), "MicrosoftSentinel".into()),
+    ];
+    all.extend(form);
+    all
 }
 
 fn pairs(form: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -200,16 +211,7 @@ async fn a_content_admin_adds_and_edits_a_connector_with_errors_beside_the_field
         .post_form(
             &new,
             "/console/sources/new",
-            &pairs(
-                &[
-                    vec![
-                        ("workspace".to_string(), f.ws.to_string()),
-                        ("connectorType".into(), "MicrosoftSentinel".into()),
-                    ],
-                    form.clone(),
-                ]
-                .concat(),
-            ),
+            &pairs(&new_sentinel(f.ws, form.clone())),
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
@@ -241,16 +243,7 @@ async fn a_content_admin_adds_and_edits_a_connector_with_errors_beside_the_field
         .post_form(
             &new,
             "/console/sources/new",
-            &pairs(
-                &[
-                    vec![
-                        ("workspace".to_string(), f.ws.to_string()),
-                        ("connectorType".into(), "MicrosoftSentinel".into()),
-                    ],
-                    sentinel_form(&entra, &sentinel),
-                ]
-                .concat(),
-            ),
+            &pairs(&new_sentinel(f.ws, sentinel_form(&entra, &sentinel))),
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
